@@ -1,0 +1,23 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="dashboard/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.home, name="home"),
+    path("n/<slug:slug>/", views.newsletter_detail, name="newsletter"),
+    path("outbox/", views.outbox, name="outbox"),
+    path("outbox/test/", views.outbox_send_test, name="outbox_send_test"),
+    path("outbox/<int:pk>/", views.outbox_message, name="outbox_message"),
+    path("outbox/<int:pk>/html/", views.outbox_message_html, name="outbox_message_html"),
+]

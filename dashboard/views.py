@@ -1,0 +1,101 @@
+from csp.decorators import csp_replace
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_POST
+
+from delivery.models import OutboxMessage
+from delivery.tasks import send_test_message
+from newsletter.models import Newsletter
+
+from .forms import TestMessageForm
+
+OUTBOX_PAGE_SIZE = 50
+
+
+def _newsletters_for(user) -> "list[Newsletter]":
+    if user.is_superuser:
+        return Newsletter.objects.all()
+    return Newsletter.objects.filter(members=user)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/home.html", {"newsletters": _newsletters_for(request.user)})
+
+
+@login_required
+def newsletter_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    newsletter = get_object_or_404(_newsletters_for(request.user), slug=slug)
+    memberships = newsletter.membership_set.select_related("user").order_by("user__username")
+    return render(
+        request,
+        "dashboard/newsletter.html",
+        {"newsletter": newsletter, "memberships": memberships},
+    )
+
+
+@staff_member_required(login_url="dashboard:login")
+def outbox(request: HttpRequest) -> HttpResponse:
+    page = Paginator(OutboxMessage.objects.defer("raw"), OUTBOX_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    template = (
+        "dashboard/outbox/_table.html"
+        if request.headers.get("HX-Request") == "true"
+        else "dashboard/outbox/list.html"
+    )
+    return render(request, template, {"page": page, "form": TestMessageForm()})
+
+
+@require_POST
+@staff_member_required(login_url="dashboard:login")
+def outbox_send_test(request: HttpRequest) -> HttpResponse:
+    form = TestMessageForm(request.POST)
+    if not form.is_valid():
+        page = Paginator(OutboxMessage.objects.defer("raw"), OUTBOX_PAGE_SIZE).get_page(1)
+        return render(
+            request, "dashboard/outbox/list.html", {"page": page, "form": form}, status=422
+        )
+    send_test_message.delay_on_commit(form.cleaned_data["to"], request.user.get_username())
+    messages.success(request, _("Test message queued; it appears here once a worker sends it."))
+    return redirect("dashboard:outbox")
+
+
+@staff_member_required(login_url="dashboard:login")
+def outbox_message(request: HttpRequest, pk: int) -> HttpResponse:
+    message = get_object_or_404(OutboxMessage, pk=pk)
+    parsed = message.parsed()
+    return render(
+        request,
+        "dashboard/outbox/message.html",
+        {
+            "message": message,
+            "headers": list(parsed.items()),
+            "text": message.body("plain"),
+            "has_html": bool(message.body("html")),
+        },
+    )
+
+
+@staff_member_required(login_url="dashboard:login")
+@xframe_options_sameorigin
+@csp_replace(
+    {
+        "default-src": ["'none'"],
+        "script-src": None,
+        "style-src": ["'unsafe-inline'"],
+        "img-src": ["data:", "https:"],
+        "frame-ancestors": ["'self'"],
+        "sandbox": True,
+    }
+)
+def outbox_message_html(request: HttpRequest, pk: int) -> HttpResponse:
+    """The HTML part alone, for a sandboxed iframe: mail HTML never runs script here."""
+    message = get_object_or_404(OutboxMessage, pk=pk)
+    return HttpResponse(message.body("html"), content_type="text/html; charset=utf-8")

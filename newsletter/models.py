@@ -1,0 +1,87 @@
+import zoneinfo
+from email.headerregistry import Address
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+class TrackingPolicy(models.TextChoices):
+    OFF = "off", _("Off: no pixel, links untouched")
+    AGGREGATE = "aggregate", _("Aggregate: counts per campaign and link, never per person")
+    INDIVIDUAL = "individual", _("Individual: per-subscriber events, unless they opt out")
+
+
+class Newsletter(models.Model):
+    """A publication: who sends it, to whom it says it is from, and how it tracks."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    from_name = models.CharField(_("sender name"), max_length=200)
+    from_email = models.EmailField(_("sender address"))
+    reply_to = models.EmailField(_("reply-to address"), blank=True)
+    postal_address = models.TextField(
+        help_text=_("Shown in every email's footer, as CAN-SPAM and bulk-sender rules require.")
+    )
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="en")
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    tracking_policy = models.CharField(
+        max_length=20, choices=TrackingPolicy.choices, default=TrackingPolicy.AGGREGATE
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="newsletters"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("dashboard:newsletter", kwargs={"slug": self.slug})
+
+    @property
+    def sender(self) -> str:
+        """The From header: display name and address."""
+        return str(Address(display_name=self.from_name, addr_spec=self.from_email))
+
+
+class Role(models.TextChoices):
+    """Ordered from least to most powerful; each role can do what the ones before it can."""
+
+    VIEWER = "viewer", _("Viewer: reads everything")
+    EDITOR = "editor", _("Editor: lists, subscribers and campaigns")
+    OWNER = "owner", _("Owner: settings, sending backend and members")
+
+    @classmethod
+    def rank(cls, role: str) -> int:
+        return list(cls.values).index(role)
+
+
+class Membership(models.Model):
+    newsletter = models.ForeignKey(Newsletter, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["newsletter", "user"], name="one_membership_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} of {self.newsletter}"
+
+    def allows(self, role: str) -> bool:
+        return Role.rank(self.role) >= Role.rank(role)

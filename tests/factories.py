@@ -1,0 +1,37 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from newsletter.models import Membership, Newsletter, Role
+
+PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.org")
+    password = factory.django.Password(PASSWORD)
+
+
+class NewsletterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Newsletter
+
+    name = factory.Sequence(lambda n: f"Project {n} News")
+    slug = factory.Sequence(lambda n: f"project-{n}")
+    description = "News from the project."
+    from_name = "Project"
+    from_email = factory.LazyAttribute(lambda n: f"news@{n.slug}.example.org")
+    postal_address = "1 Example Street, Paris"
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    newsletter = factory.SubFactory(NewsletterFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.EDITOR

@@ -1,0 +1,98 @@
+"""Real processes for integration tests: started in their own session, always stopped."""
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+class Process:
+    """A command whose combined output goes to a file the test can read and wait on."""
+
+    def __init__(self, command: list[str] | str, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.popen = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**env, "PATH": f"{VENV_BIN}:{env.get('PATH', os.environ['PATH'])}"},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            shell=isinstance(command, str),
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if self.popen.poll() is not None:
+                raise AssertionError(
+                    f"exited ({self.popen.returncode}) before {text!r}:\n{self.output()}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} within {timeout}s:\n{self.output()}")
+            time.sleep(0.2)
+
+    def wait_for_url(self, url: str, timeout: float = 60) -> bytes:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.popen.poll() is not None:
+                raise AssertionError(f"exited ({self.popen.returncode}):\n{self.output()}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    return response.read()
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"{url} did not answer within {timeout}s:\n{self.output()}"
+                    ) from None
+                time.sleep(0.3)
+
+    def interrupt(self, timeout: float = 30) -> int:
+        """Ctrl-C, as a terminal sends it: SIGINT to the whole process group."""
+        return self._signal_group(signal.SIGINT, timeout)
+
+    def stop(self, timeout: float = 30) -> int:
+        return self._signal_group(signal.SIGTERM, timeout)
+
+    def _signal_group(self, signum: int, timeout: float) -> int:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signum)
+            try:
+                return self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(10)
+                raise AssertionError(f"did not stop within {timeout}s:\n{self.output()}") from None
+        return self.popen.returncode
+
+
+def pids_with_environment(name: str, value: str) -> list[int]:
+    """Processes whose environment holds ``name=value``: how a test finds what it started."""
+    wanted = f"{name}={value}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if wanted in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def wait_until_gone(name: str, value: str, timeout: float = 20) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := pids_with_environment(name, value)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left

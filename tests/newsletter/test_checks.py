@@ -1,0 +1,23 @@
+from django.core.checks import run_checks
+
+
+def deploy_check_ids() -> set[str]:
+    return {message.id for message in run_checks(include_deployment_checks=True)}
+
+
+def test_deploy_check_warns_that_the_outbox_keeps_mail_on_the_server(settings):
+    settings.EMAIL_BACKEND = "delivery.backends.outbox.EmailBackend"
+    assert "crier.W001" in deploy_check_ids()
+
+
+def test_deploy_check_is_quiet_with_a_real_backend(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    assert "crier.W001" not in deploy_check_ids()
+
+
+def test_deploy_check_warns_about_an_esp_without_webhook_secret(settings):
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "token"}
+    assert "crier.W002" in deploy_check_ids()
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "token", "WEBHOOK_SECRET": "user:pass"}
+    assert "crier.W002" not in deploy_check_ids()

@@ -1,0 +1,88 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from newsletter.models import Membership, Newsletter, Role
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_the_demo_newsletter_and_prints_the_admin_login(capsys, monkeypatch):
+    monkeypatch.delenv("CRIER_ADMIN_PASSWORD", raising=False)
+    call_command("seed_demo")
+    output = capsys.readouterr().out
+    password = output.split("as admin / ")[1].split()[0]
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password(password)
+    demo = Newsletter.objects.get(slug="demo")
+    assert Membership.objects.get(newsletter=demo, user=admin).role == Role.OWNER
+
+
+@pytest.mark.django_db
+def test_seed_demo_twice_changes_nothing_and_keeps_the_password(capsys, monkeypatch):
+    monkeypatch.delenv("CRIER_ADMIN_PASSWORD", raising=False)
+    call_command("seed_demo")
+    password = capsys.readouterr().out.split("as admin / ")[1].split()[0]
+    call_command("seed_demo")
+    second = capsys.readouterr().out
+    assert password not in second
+    assert "the password printed when it was created" in second
+    assert get_user_model().objects.get(username="admin").check_password(password)
+    assert Newsletter.objects.filter(slug="demo").count() == 1
+    assert Membership.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_seed_demo_sets_the_password_from_the_environment(capsys, monkeypatch):
+    call_command("seed_demo")
+    monkeypatch.setenv("CRIER_ADMIN_PASSWORD", "a chosen passphrase")
+    call_command("seed_demo")
+    assert "as admin / a chosen passphrase" in capsys.readouterr().out
+    assert get_user_model().objects.get(username="admin").check_password("a chosen passphrase")
+
+
+def test_check_services_passes_when_postgres_and_redis_answer(capsys):
+    call_command("check_services")
+    assert "PostgreSQL and Redis are reachable." in capsys.readouterr().out
+
+
+def run_check_services(**env_overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **env_overrides}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check_services"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_services_names_an_unreachable_postgres_in_one_line():
+    result = run_check_services(DATABASE_URL="postgres://postgres@127.0.0.1:1/crier_test")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(
+        "CommandError: PostgreSQL is unreachable at 127.0.0.1:1"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_services_names_an_unreachable_redis_in_one_line():
+    result = run_check_services(REDIS_URL="redis://127.0.0.1:1/15")
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "CommandError: Redis is unreachable at redis://127.0.0.1:1/15 ("
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_services_refuses_a_database_that_is_not_postgres(tmp_path):
+    result = run_check_services(DATABASE_URL=f"sqlite:///{tmp_path}/crier.sqlite3")
+    assert result.returncode == 1
+    assert "DATABASE_URL must point at PostgreSQL, not sqlite." in result.stderr

@@ -1,0 +1,85 @@
+"""The embedded mode and production settings, each imported in a clean process."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PRINT_SETTINGS = """
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps({
+    "engine": settings.DATABASES["default"]["ENGINE"],
+    "name": str(settings.DATABASES["default"]["NAME"]),
+    "cache": settings.CACHES["default"]["BACKEND"],
+    "broker": settings.CELERY_BROKER_URL,
+    "email": settings.EMAIL_BACKEND,
+    "secret_key": settings.SECRET_KEY,
+    "queues": [queue.name for queue in settings.CELERY_TASK_QUEUES],
+    "acks_late": settings.CELERY_TASK_ACKS_LATE,
+    "reject_on_worker_lost": settings.CELERY_TASK_REJECT_ON_WORKER_LOST,
+    "serializer": settings.CELERY_TASK_SERIALIZER,
+}))
+"""
+
+
+def settings_in_clean_process(**env: str) -> subprocess.CompletedProcess:
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"}
+    }
+    return subprocess.run(
+        [sys.executable, "-c", PRINT_SETTINGS],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "newsletter.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_without_urls_crier_runs_embedded_under_var(tmp_path):
+    result = settings_in_clean_process(CRIER_VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    embedded = json.loads(result.stdout)
+    assert embedded["engine"] == "django.db.backends.sqlite3"
+    assert embedded["name"] == str(tmp_path / "crier.sqlite3")
+    assert embedded["cache"].endswith("FileBasedCache")
+    assert embedded["broker"].startswith("filesystem://")
+    assert embedded["email"] == "delivery.backends.outbox.EmailBackend"
+    assert (tmp_path / "broker" / "queue").is_dir()
+
+
+def test_embedded_secret_key_is_generated_once_and_kept(tmp_path):
+    first = json.loads(settings_in_clean_process(CRIER_VAR_DIR=str(tmp_path)).stdout)
+    second = json.loads(settings_in_clean_process(CRIER_VAR_DIR=str(tmp_path)).stdout)
+    assert len(first["secret_key"]) > 40
+    assert first["secret_key"] == second["secret_key"]
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_production_takes_its_services_from_the_environment():
+    result = settings_in_clean_process(
+        DATABASE_URL="postgres://crier:pw@db.internal:5432/crier",
+        REDIS_URL="redis://cache.internal:6379/0",
+        SECRET_KEY="from-the-environment",
+    )
+    assert result.returncode == 0, result.stderr
+    production = json.loads(result.stdout)
+    assert production["engine"] == "django.db.backends.postgresql"
+    assert production["name"] == "crier"
+    assert production["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert production["broker"] == "redis://cache.internal:6379/0"
+    assert production["queues"] == ["default", "send"]
+    assert production["acks_late"] and production["reject_on_worker_lost"]
+    assert production["serializer"] == "json"
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = settings_in_clean_process(DATABASE_URL="postgres://crier:pw@db.internal/crier")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DATABASE_URL is set." in result.stderr
