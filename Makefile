@@ -51,7 +51,7 @@ run: install-run assets
 
 test: export DJANGO_SETTINGS_MODULE := tests.settings
 test: install-dev assets
-	@$(PY) manage.py check_services
+	@$(PY) manage.py check_services --create-database
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run

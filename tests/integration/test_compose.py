@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
+from django.conf import settings
 
 from tests.conftest import free_port
 from tests.integration.processes import ROOT, Process
@@ -24,7 +25,8 @@ from tests.integration.processes import ROOT, Process
 pytestmark = pytest.mark.integration
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-DATABASE = "crier_compose_test"
+# Beside the suite's own database, so that two suites on one machine do not collide.
+DATABASE = f"{settings.DATABASES['default']['NAME']}_compose"
 INTERPOLATION = re.compile(r"\$\$|\$\{(\w+)(?::([-?])([^}]*))?\}")
 
 
@@ -59,7 +61,7 @@ def service_env(name: str, port: int) -> dict[str, str]:
     assert env["DATABASE_URL"].endswith("@postgres:5432/crier")
     assert env["REDIS_URL"] == "redis://redis:6379/0"
     env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
-    env["REDIS_URL"] = "redis://127.0.0.1:6379/14"
+    env["REDIS_URL"] = settings.REDIS_URL
     env["HOST"] = "127.0.0.1"
     env["PORT"] = str(port)
     env["HOSTNAME"] = socket.gethostname()

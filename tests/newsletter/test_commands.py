@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -52,10 +53,10 @@ def test_check_services_passes_when_postgres_and_redis_answer(capsys):
     assert "PostgreSQL and Redis are reachable." in capsys.readouterr().out
 
 
-def run_check_services(**env_overrides: str) -> subprocess.CompletedProcess:
+def run_check_services(*args: str, **env_overrides: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **env_overrides}
     return subprocess.run(
-        [sys.executable, "manage.py", "check_services"],
+        [sys.executable, "manage.py", "check_services", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -86,3 +87,21 @@ def test_check_services_refuses_a_database_that_is_not_postgres(tmp_path):
     result = run_check_services(DATABASE_URL=f"sqlite:///{tmp_path}/crier.sqlite3")
     assert result.returncode == 1
     assert "DATABASE_URL must point at PostgreSQL, not sqlite." in result.stderr
+
+
+def test_check_services_can_create_the_configured_database():
+    name = "crier_check_services_test"
+    server = "postgres://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(server, autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {name}")
+    try:
+        result = run_check_services(
+            "--create-database", DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{name}"
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"Created database {name}." in result.stdout
+        with psycopg.connect(server) as db:
+            assert db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+    finally:
+        with psycopg.connect(server, autocommit=True) as db:
+            db.execute(f"DROP DATABASE IF EXISTS {name}")
