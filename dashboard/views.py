@@ -11,27 +11,21 @@ from django.views.decorators.http import require_POST
 
 from delivery.models import OutboxMessage
 from delivery.tasks import send_test_message
-from newsletter.models import Newsletter
+from newsletter.access import member_required, newsletters_for
+from newsletter.models import Newsletter, Role
 
 from .forms import TestMessageForm
 
 OUTBOX_PAGE_SIZE = 50
 
 
-def _newsletters_for(user) -> "list[Newsletter]":
-    if user.is_superuser:
-        return Newsletter.objects.all()
-    return Newsletter.objects.filter(members=user)
-
-
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/home.html", {"newsletters": _newsletters_for(request.user)})
+    return render(request, "dashboard/home.html", {"newsletters": newsletters_for(request.user)})
 
 
-@login_required
-def newsletter_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    newsletter = get_object_or_404(_newsletters_for(request.user), slug=slug)
+@member_required(Role.VIEWER)
+def newsletter_detail(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
     memberships = newsletter.membership_set.select_related("user").order_by("user__username")
     return render(
         request,

@@ -1,0 +1,55 @@
+"""Who may see and change which newsletter: the one place roles are enforced for views."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+
+from .models import Membership, Newsletter, Role
+
+
+def newsletters_for(user) -> QuerySet[Newsletter]:
+    """Newsletters the user may open: all for superusers, else those they are a member of."""
+    if user.is_superuser:
+        return Newsletter.objects.all()
+    return Newsletter.objects.filter(members=user)
+
+
+def role_of(user, newsletter: Newsletter) -> Role | None:
+    if user.is_superuser:
+        return Role.OWNER
+    role = (
+        Membership.objects.filter(newsletter=newsletter, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return Role(role) if role else None
+
+
+def member_required(role: Role = Role.VIEWER) -> Callable:
+    """Decorate a view taking ``slug``: it receives ``newsletter`` instead.
+
+    A non-member gets 404 (the newsletter's existence is not revealed); a member
+    whose role is below ``role`` gets 403. ``request.role`` holds the user's role.
+    """
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        @login_required
+        def wrapper(request: HttpRequest, slug: str, *args, **kwargs) -> HttpResponse:
+            newsletter = get_object_or_404(Newsletter, slug=slug)
+            user_role = role_of(request.user, newsletter)
+            if user_role is None:
+                raise Http404
+            if Role.rank(user_role) < Role.rank(role):
+                raise PermissionDenied
+            request.role = user_role
+            return view(request, *args, newsletter=newsletter, **kwargs)
+
+        return wrapper
+
+    return decorator
