@@ -9,6 +9,8 @@ COPY frontend/ frontend/
 RUN npm run build
 
 FROM python:3.11-slim-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends gettext \
+    && rm -rf /var/lib/apt/lists/*
 ENV UV_PYTHON_DOWNLOADS=never \
     UV_LINK_MODE=copy \
     UV_COMPILE_BYTECODE=1 \
@@ -19,8 +21,10 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY . .
 COPY --from=assets /src/static/dist static/dist
-RUN DJANGO_SETTINGS_MODULE=newsletter.settings SECRET_KEY=collectstatic-only \
-    DATABASE_URL=postgres://unused/unused REDIS_URL=redis://unused:6379/0 /opt/venv/bin/python manage.py collectstatic --noinput
+RUN export DJANGO_SETTINGS_MODULE=newsletter.settings SECRET_KEY=build-only \
+        DATABASE_URL=postgres://unused/unused REDIS_URL=redis://unused:6379/0 \
+    && /opt/venv/bin/python manage.py compilemessages --ignore .venv \
+    && /opt/venv/bin/python manage.py collectstatic --noinput
 
 FROM python:3.11-slim-bookworm AS runtime
 ENV PATH=/opt/venv/bin:$PATH \

@@ -12,11 +12,12 @@ UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run test lint assets install-run install-dev clean
+.PHONY: help run test lint assets messages install-run install-dev clean
 
 help:
 	@echo "make run    serve the embedded demo on http://$(HOST):$(PORT) (web + worker + beat)"
 	@echo "make test   lint, migration check, system checks and pytest against PostgreSQL and Redis"
+	@echo "make messages  update locale/*/django.po from the source (then translate them)"
 
 .tools/bin/uv:
 	python3.11 -m venv .tools
@@ -40,7 +41,16 @@ node_modules/.package-lock.json: package.json package-lock.json
 static/dist/app.js: node_modules/.package-lock.json frontend/app.js frontend/app.css
 	npm run --silent build
 
-assets: static/dist/app.js
+MESSAGES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po | $(VENV)/.installed-run
+	$(PY) manage.py compilemessages --locale $* --ignore .venv --ignore node_modules -v0
+
+assets: static/dist/app.js $(MESSAGES)
+
+messages: install-dev
+	$(PY) manage.py makemessages --all --no-location --no-obsolete \
+		--ignore .venv --ignore node_modules --ignore tests --ignore static --ignore var --ignore .tools
 
 run: install-run assets
 	DEBUG=true LOG_FORMAT=text $(PY) manage.py migrate --noinput

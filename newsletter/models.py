@@ -19,6 +19,12 @@ class TrackingPolicy(models.TextChoices):
     INDIVIDUAL = "individual", _("Individual: per-subscriber events, unless they opt out")
 
 
+DEFAULT_CONSENT_TEXT = (
+    "I agree to receive this newsletter by email. I can unsubscribe at any time "
+    "with the link in every email."
+)
+
+
 class Newsletter(models.Model):
     """A publication: who sends it, to whom it says it is from, and how it tracks."""
 
@@ -35,6 +41,16 @@ class Newsletter(models.Model):
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     tracking_policy = models.CharField(
         max_length=20, choices=TrackingPolicy.choices, default=TrackingPolicy.AGGREGATE
+    )
+    consent_text = models.TextField(
+        _("consent wording"),
+        default=DEFAULT_CONSENT_TEXT,
+        help_text=_("What people agree to when they subscribe; stored with every consent."),
+    )
+    record_consent_ip = models.BooleanField(
+        _("record IP address and browser with consent"),
+        default=False,
+        help_text=_("Off by default: the consent ledger then holds no IP address."),
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="newsletters"

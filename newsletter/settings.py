@@ -61,6 +61,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", SITE_URL)
 
 INSTALLED_APPS = [
     "newsletter",
+    "subscribers",
     "delivery",
     "dashboard",
     "django.contrib.admin",
@@ -187,6 +188,12 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "SAMEORIGIN"
 if env_bool("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# The request header holding the client's IP behind a reverse proxy (for example
+# HTTP_X_FORWARDED_FOR); empty means REMOTE_ADDR. Used for rate limits and, only
+# where a newsletter opts in, consent evidence.
+CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "")
+SUBSCRIBE_ATTEMPTS_PER_IP_PER_HOUR = int(os.environ.get("CRIER_SUBSCRIBE_ATTEMPTS_PER_IP", "20"))
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -6,4 +6,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:home"), name="root"),
     path("dashboard/", include("dashboard.urls")),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("subscribers.urls")),
 ]

@@ -1,12 +1,16 @@
 import os
 import shutil
 import socket
+import time
 
 import pytest
 import redis
 from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
 
 from tests.factories import UserFactory
+from tests.integration.processes import Process
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the
 # tests make around it are ordinary synchronous code.
@@ -66,6 +70,44 @@ def page(browser):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Rate-limit counters and other cached state must not leak from one test to the next."""
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def outbox_backend(settings):
     """Django's test runner swaps in locmem mail; keep Crier's own default, the outbox."""
     settings.EMAIL_BACKEND = "delivery.backends.outbox.EmailBackend"
+
+
+@pytest.fixture
+def worker(tmp_path, redis_client, transactional_db):
+    """A real Celery worker process on the test Redis, writing to the test database."""
+    database = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+            f"{database['NAME']}"
+        ),
+    }
+    process = Process(
+        ["celery", "-A", "newsletter", "worker", "--concurrency", "1", "--hostname", "test@%h"],
+        env,
+        tmp_path / "worker.log",
+    )
+    process.wait_for_output("ready.")
+    yield process
+    process.stop()
+
+
+def wait_for(condition, timeout: float = 30, interval: float = 0.2):
+    """Poll until ``condition()`` is truthy and return it; fail with a clear message."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+    return result

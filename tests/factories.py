@@ -2,6 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from newsletter.models import Membership, Newsletter, Role
+from subscribers.models import MailingList, Subscriber
 
 PASSWORD = "correct horse battery staple"
 
@@ -35,3 +36,20 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     newsletter = factory.SubFactory(NewsletterFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.EDITOR
+
+
+class MailingListFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MailingList
+
+    newsletter = factory.SubFactory(NewsletterFactory)
+    name = factory.Sequence(lambda n: f"List {n}")
+    slug = factory.Sequence(lambda n: f"list-{n}")
+
+
+class SubscriberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Subscriber
+
+    email = factory.Sequence(lambda n: f"person{n}@example.org")
+    name = factory.Sequence(lambda n: f"Person {n}")

@@ -8,8 +8,20 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from newsletter.models import Membership, Newsletter, Role
+from subscribers import services as subscribers
+from subscribers.models import ConsentSource, MailingList, Subscriber
+from subscribers.tokens import Claim
 
 ADMIN_USERNAME = "admin"
+DEMO_LISTS = [
+    ("announcements", "Announcements", "Big news, a few times a year."),
+    ("releases", "Releases", "Every release, with its changelog."),
+]
+DEMO_SUBSCRIBERS = [
+    ("ada@example.org", "Ada", "en"),
+    ("grace@example.org", "Grace", "en"),
+    ("marie@example.org", "Marie", "fr"),
+]
 
 
 class Command(BaseCommand):
@@ -22,6 +34,7 @@ class Command(BaseCommand):
             Membership.objects.get_or_create(
                 newsletter=newsletter, user=admin, defaults={"role": Role.OWNER}
             )
+            self._audience(newsletter)
         self.stdout.write(f"Demo newsletter: {newsletter.name} (/dashboard/n/{newsletter.slug}/)")
         if password:
             self.stdout.write(
@@ -63,3 +76,28 @@ class Command(BaseCommand):
             },
         )
         return newsletter
+
+    def _audience(self, newsletter: Newsletter) -> None:
+        """The public lists and a few confirmed subscribers, through the real services."""
+        lists = [
+            MailingList.objects.get_or_create(
+                newsletter=newsletter,
+                slug=slug,
+                defaults={"name": name, "description": description},
+            )[0]
+            for slug, name, description in DEMO_LISTS
+        ]
+        for email, name, language in DEMO_SUBSCRIBERS:
+            if Subscriber.objects.filter(email=email).exists():
+                continue
+            subscribers.subscribe(
+                newsletter=newsletter,
+                email=email,
+                name=name,
+                language=language,
+                lists=lists,
+                source=ConsentSource.DASHBOARD,
+                wording=newsletter.consent_text,
+            )
+            subscriber = Subscriber.objects.get(email=email)
+            subscribers.confirm(claim=Claim(subscriber.pk, newsletter.pk))

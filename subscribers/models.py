@@ -1,0 +1,194 @@
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from newsletter.models import Newsletter
+
+
+class OptIn(models.TextChoices):
+    DOUBLE = "double", _("Double opt-in: confirm by email")
+    SINGLE = "single", _("Single opt-in: subscribed at once")
+
+
+class MailingList(models.Model):
+    """A topic people subscribe to, within one newsletter."""
+
+    newsletter = models.ForeignKey(Newsletter, on_delete=models.CASCADE, related_name="lists")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100)
+    description = models.TextField(blank=True)
+    public = models.BooleanField(
+        default=True, help_text=_("Shown on the public page and in the preference center.")
+    )
+    opt_in = models.CharField(max_length=10, choices=OptIn.choices, default=OptIn.DOUBLE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["newsletter", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["newsletter", "slug"], name="list_slug_per_newsletter")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.newsletter.slug}/{self.slug}"
+
+
+class SubscriberStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed from everything")
+    BOUNCED = "bounced", _("Bounced")
+    COMPLAINED = "complained", _("Complained")
+    ERASED = "erased", _("Erased")
+
+
+class Subscriber(models.Model):
+    """One email address for the whole instance; erasure empties it but keeps the row.
+
+    The row survives erasure so the consent ledger and delivery history still
+    have something to point at, with no personal data left in it.
+    """
+
+    # NULL once erased: several erased rows must not collide in the unique constraint.
+    email = models.EmailField(max_length=254, null=True, blank=True)  # noqa: DJ001
+    name = models.CharField(max_length=200, blank=True)
+    language = models.CharField(max_length=10, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=20, choices=SubscriberStatus.choices, default=SubscriberStatus.ACTIVE
+    )
+    tracking_opt_out = models.BooleanField(
+        default=False, help_text=_("Never track this person individually.")
+    )
+    paused_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            # Mailboxes almost never tell "Ada@" from "ada@": one subscriber for both.
+            models.UniqueConstraint(Lower("email"), name="one_subscriber_per_address"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or f"erased subscriber {self.pk}"
+
+
+class SubscriptionStatus(models.TextChoices):
+    PENDING = "pending", _("Pending confirmation")
+    CONFIRMED = "confirmed", _("Confirmed")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+
+
+class Subscription(models.Model):
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    mailing_list = models.ForeignKey(
+        MailingList, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    status = models.CharField(
+        max_length=20, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "mailing_list"], name="one_subscription_per_list"
+            )
+        ]
+        indexes = [models.Index(fields=["mailing_list", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} → {self.mailing_list} ({self.status})"
+
+
+class ConsentAction(models.TextChoices):
+    SUBSCRIBED = "subscribed", _("Subscribed")
+    CONFIRMED = "confirmed", _("Confirmed")
+    PREFERENCES_CHANGED = "preferences_changed", _("Changed preferences")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    IMPORTED = "imported", _("Imported with attestation")
+    ERASED = "erased", _("Erased")
+
+
+class ConsentSource(models.TextChoices):
+    FORM = "form", _("Subscribe form")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+    DASHBOARD = "dashboard", _("Dashboard")
+    ONE_CLICK = "one_click", _("One-click unsubscribe header")
+    CONFIRMATION_LINK = "confirmation_link", _("Confirmation link")
+    PREFERENCE_CENTER = "preference_center", _("Preference center")
+    UNSUBSCRIBE_PAGE = "unsubscribe_page", _("Unsubscribe page")
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class ConsentEvent(models.Model):
+    """One row of the append-only consent ledger: proof of what a person agreed to.
+
+    Each row hashes its content together with the previous row's hash for the same
+    subscriber, so any later edit or deletion breaks the chain (see
+    ``subscribers.ledger.verify_chain``). Personal values enter the hash only
+    through their digests, which lets erasure blank them without breaking it.
+    """
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.PROTECT, related_name="consent_events"
+    )
+    newsletter = models.ForeignKey(Newsletter, on_delete=models.PROTECT, null=True)
+    mailing_list = models.ForeignKey(MailingList, on_delete=models.PROTECT, null=True)
+    action = models.CharField(max_length=30, choices=ConsentAction.choices)
+    source = models.CharField(max_length=30, choices=ConsentSource.choices)
+    wording = models.TextField(blank=True, help_text=_("The exact text the person agreed to."))
+    details = models.JSONField(default=dict, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    email_digest = models.CharField(max_length=64)
+    ip_digest = models.CharField(max_length=64, blank=True)
+    user_agent_digest = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    previous_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["subscriber", "id"]
+        indexes = [models.Index(fields=["subscriber", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} via {self.get_source_display()} at {self.created_at}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("Consent events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Consent events are append-only.")
+
+
+class SuppressionReason(models.TextChoices):
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed from everything")
+    HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+    COMPLAINT = "complaint", _("Spam complaint")
+    MANUAL = "manual", _("Added by an admin")
+    ERASED = "erased", _("Erased on request")
+
+
+class Suppression(models.Model):
+    """An address that must not be mailed, kept only as a digest so it survives erasure."""
+
+    email_digest = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=20, choices=SuppressionReason.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.email_digest[:12]}… ({self.get_reason_display()})"

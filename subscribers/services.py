@@ -1,0 +1,475 @@
+"""Everything that changes who gets mail. Each change writes the consent ledger in
+the same transaction, under a row lock on the subscriber, so concurrent clicks on
+the same link serialise instead of corrupting state or the ledger's chain.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from email_validator import EmailNotValidError, validate_email
+
+from newsletter import ratelimit
+from newsletter.models import Newsletter
+
+from . import ledger, tasks
+from .ledger import Evidence
+from .models import (
+    ConsentAction,
+    ConsentSource,
+    MailingList,
+    OptIn,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+    SuppressionReason,
+)
+from .signals import subscriber_erased
+from .tokens import Claim
+
+logger = logging.getLogger(__name__)
+
+LIVE = (SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED)
+# Reasons a new, confirmed request from the person may lift; the others need an admin.
+LIFTABLE_BY_CONSENT = {SuppressionReason.UNSUBSCRIBED}
+CONFIRMATION_MAILS_PER_ADDRESS_PER_HOUR = 3
+
+
+def normalize_email(raw: str) -> str:
+    """Trim, validate with email-validator and lower-case the domain (not the local part)."""
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValidationError(str(error), code="invalid_email") from None
+
+
+# Suppression
+
+
+def suppression_reason(email: str) -> str | None:
+    return (
+        Suppression.objects.filter(email_digest=ledger.email_digest(email))
+        .values_list("reason", flat=True)
+        .first()
+    )
+
+
+def suppress(*, email: str, reason: str, note: str = "") -> Suppression:
+    """Add or harden a suppression. An unsubscribe never softens a stronger reason."""
+    suppression, created = Suppression.objects.get_or_create(
+        email_digest=ledger.email_digest(email), defaults={"reason": reason, "note": note}
+    )
+    if not created and reason != SuppressionReason.UNSUBSCRIBED and suppression.reason != reason:
+        suppression.reason = reason
+        suppression.note = note
+        suppression.save(update_fields=["reason", "note"])
+    return suppression
+
+
+def _lift_consent_suppression(email: str) -> None:
+    Suppression.objects.filter(
+        email_digest=ledger.email_digest(email), reason__in=LIFTABLE_BY_CONSENT
+    ).delete()
+
+
+# Subscribe and confirm
+
+
+@dataclass
+class SubscribeOutcome:
+    """What happened, for the caller's logs and tests; pages never show it to the visitor."""
+
+    subscriber: Subscriber | None
+    pending: list[MailingList] = field(default_factory=list)
+    confirmed: list[MailingList] = field(default_factory=list)
+    confirmation_queued: bool = False
+
+
+def _locked_subscriber(pk: int) -> Subscriber:
+    return Subscriber.objects.select_for_update().get(pk=pk)
+
+
+@transaction.atomic
+def subscribe(
+    *,
+    newsletter: Newsletter,
+    email: str,
+    lists: list[MailingList],
+    source: str,
+    wording: str,
+    name: str = "",
+    language: str = "",
+    evidence: Evidence | None = None,
+) -> SubscribeOutcome:
+    """Start (or restart) a subscription to ``lists``; double opt-in unless a list says single.
+
+    Repeating it duplicates nothing. A suppressed address that needs an admin is
+    left alone, silently: callers must answer the same whatever happened.
+    """
+    address = normalize_email(email)
+    if any(mailing_list.newsletter_id != newsletter.pk for mailing_list in lists):
+        raise ValidationError("A list belongs to another newsletter.", code="foreign_list")
+    reason = suppression_reason(address)
+    if reason is not None and reason not in LIFTABLE_BY_CONSENT:
+        logger.info("subscribe ignored: suppressed", extra={"reason": reason})
+        return SubscribeOutcome(subscriber=None)
+
+    subscriber, _ = Subscriber.objects.get_or_create(
+        email__iexact=address, defaults={"email": address, "name": name, "language": language}
+    )
+    subscriber = _locked_subscriber(subscriber.pk)
+    if subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
+        return SubscribeOutcome(subscriber=None)
+    if name and not subscriber.name:
+        subscriber.name = name
+        subscriber.save(update_fields=["name", "updated_at"])
+
+    outcome = SubscribeOutcome(subscriber=subscriber)
+    now = timezone.now()
+    for mailing_list in lists:
+        subscription, created = Subscription.objects.get_or_create(
+            subscriber=subscriber, mailing_list=mailing_list
+        )
+        if subscription.status == SubscriptionStatus.CONFIRMED:
+            continue
+        single = mailing_list.opt_in == OptIn.SINGLE
+        if subscription.status == SubscriptionStatus.PENDING and not created and not single:
+            outcome.pending.append(mailing_list)
+            continue
+        subscription.status = SubscriptionStatus.CONFIRMED if single else SubscriptionStatus.PENDING
+        subscription.confirmed_at = now if single else None
+        subscription.unsubscribed_at = None
+        subscription.save()
+        ledger.append(
+            subscriber=subscriber,
+            action=ConsentAction.SUBSCRIBED,
+            source=source,
+            newsletter=newsletter,
+            mailing_list=mailing_list,
+            wording=wording,
+            details={"opt_in": mailing_list.opt_in},
+            evidence=evidence,
+        )
+        (outcome.confirmed if single else outcome.pending).append(mailing_list)
+
+    if outcome.confirmed:
+        _reactivate(subscriber)
+    if outcome.pending:
+        outcome.confirmation_queued = _queue_confirmation(subscriber, newsletter)
+    return outcome
+
+
+def _reactivate(subscriber: Subscriber) -> None:
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+        subscriber.status = SubscriberStatus.ACTIVE
+        subscriber.save(update_fields=["status", "updated_at"])
+    _lift_consent_suppression(subscriber.email)
+
+
+def _queue_confirmation(subscriber: Subscriber, newsletter: Newsletter) -> bool:
+    """At most a few confirmation mails per address and hour: no subscription bombing."""
+    if not ratelimit.hit(
+        "confirmation-mail",
+        subscriber.email,
+        limit=CONFIRMATION_MAILS_PER_ADDRESS_PER_HOUR,
+        window_seconds=3600,
+    ):
+        logger.warning("confirmation mail rate-limited", extra={"subscriber": subscriber.pk})
+        return False
+    tasks.send_confirmation.delay_on_commit(subscriber.pk, newsletter.pk)
+    return True
+
+
+@dataclass
+class ConfirmOutcome:
+    newsletter: Newsletter
+    subscriber: Subscriber
+    confirmed: list[MailingList]
+
+
+@transaction.atomic
+def confirm(*, claim: Claim, evidence: Evidence | None = None) -> ConfirmOutcome:
+    """Confirm every pending subscription of the claim's newsletter; idempotent."""
+    newsletter = Newsletter.objects.get(pk=claim.newsletter_id)
+    subscriber = _locked_subscriber(claim.subscriber_id)
+    pending = list(
+        Subscription.objects.filter(
+            subscriber=subscriber,
+            mailing_list__newsletter=newsletter,
+            status=SubscriptionStatus.PENDING,
+        ).select_related("mailing_list")
+    )
+    now = timezone.now()
+    for subscription in pending:
+        subscription.status = SubscriptionStatus.CONFIRMED
+        subscription.confirmed_at = now
+        subscription.save(update_fields=["status", "confirmed_at"])
+        ledger.append(
+            subscriber=subscriber,
+            action=ConsentAction.CONFIRMED,
+            source=ConsentSource.CONFIRMATION_LINK,
+            newsletter=newsletter,
+            mailing_list=subscription.mailing_list,
+            evidence=evidence,
+        )
+    if pending:
+        _reactivate(subscriber)
+    return ConfirmOutcome(newsletter, subscriber, [s.mailing_list for s in pending])
+
+
+def resend_confirmation(*, claim: Claim) -> bool:
+    """Queue a fresh confirmation link when the person still has something to confirm."""
+    with transaction.atomic():
+        subscriber = _locked_subscriber(claim.subscriber_id)
+        has_pending = Subscription.objects.filter(
+            subscriber=subscriber,
+            mailing_list__newsletter_id=claim.newsletter_id,
+            status=SubscriptionStatus.PENDING,
+        ).exists()
+        if not has_pending or subscriber.email is None:
+            return False
+        return _queue_confirmation(subscriber, Newsletter.objects.get(pk=claim.newsletter_id))
+
+
+# Preferences and unsubscribe
+
+
+def lists_for_preferences(subscriber: Subscriber, newsletter: Newsletter) -> QuerySet[MailingList]:
+    """Public lists, plus private ones the person already belongs to."""
+    return newsletter.lists.filter(
+        Q(public=True) | Q(subscriptions__subscriber=subscriber, subscriptions__status__in=LIVE)
+    ).distinct()
+
+
+@dataclass(frozen=True)
+class Preferences:
+    lists: frozenset[int]
+    name: str
+    language: str
+    tracking_opt_out: bool
+    paused_until: datetime | None
+
+
+@transaction.atomic
+def update_preferences(
+    *, claim: Claim, preferences: Preferences, evidence: Evidence | None = None
+) -> list[str]:
+    """Apply the preference center's form; return what changed (for the confirmation)."""
+    newsletter = Newsletter.objects.get(pk=claim.newsletter_id)
+    subscriber = _locked_subscriber(claim.subscriber_id)
+    changed = []
+    offered = {
+        mailing_list.pk: mailing_list
+        for mailing_list in lists_for_preferences(subscriber, newsletter)
+    }
+    current = {
+        subscription.mailing_list_id: subscription
+        for subscription in Subscription.objects.filter(
+            subscriber=subscriber, mailing_list__in=offered.values()
+        )
+    }
+    now = timezone.now()
+    for list_id, mailing_list in offered.items():
+        subscription = current.get(list_id)
+        live = subscription is not None and subscription.status in LIVE
+        if list_id in preferences.lists and not live:
+            Subscription.objects.update_or_create(
+                subscriber=subscriber,
+                mailing_list=mailing_list,
+                defaults={
+                    "status": SubscriptionStatus.CONFIRMED,
+                    "confirmed_at": now,
+                    "unsubscribed_at": None,
+                },
+            )
+            ledger.append(
+                subscriber=subscriber,
+                action=ConsentAction.SUBSCRIBED,
+                source=ConsentSource.PREFERENCE_CENTER,
+                newsletter=newsletter,
+                mailing_list=mailing_list,
+                wording=newsletter.consent_text,
+                details={"opt_in": "preference_center"},
+                evidence=evidence,
+            )
+            changed.append(f"+{mailing_list.slug}")
+        elif list_id not in preferences.lists and live:
+            _end_subscription(subscription, ConsentSource.PREFERENCE_CENTER, evidence, now)
+            changed.append(f"-{mailing_list.slug}")
+
+    profile = {
+        "name": preferences.name,
+        "language": preferences.language,
+        "tracking_opt_out": preferences.tracking_opt_out,
+        "paused_until": preferences.paused_until,
+    }
+    fields = [key for key, value in profile.items() if getattr(subscriber, key) != value]
+    if fields:
+        for key in fields:
+            setattr(subscriber, key, profile[key])
+        subscriber.save(update_fields=[*fields, "updated_at"])
+        ledger.append(
+            subscriber=subscriber,
+            action=ConsentAction.PREFERENCES_CHANGED,
+            source=ConsentSource.PREFERENCE_CENTER,
+            newsletter=newsletter,
+            details={
+                "changed": fields,
+                "tracking_opt_out": subscriber.tracking_opt_out,
+                "paused_until": (
+                    subscriber.paused_until.isoformat() if subscriber.paused_until else None
+                ),
+            },
+            evidence=evidence,
+        )
+        changed.extend(fields)
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED and any(
+        c.startswith("+") for c in changed
+    ):
+        _reactivate(subscriber)
+    return changed
+
+
+def _end_subscription(
+    subscription: Subscription, source: str, evidence: Evidence | None, now: datetime
+) -> None:
+    subscription.status = SubscriptionStatus.UNSUBSCRIBED
+    subscription.unsubscribed_at = now
+    subscription.save(update_fields=["status", "unsubscribed_at"])
+    ledger.append(
+        subscriber=subscription.subscriber,
+        action=ConsentAction.UNSUBSCRIBED,
+        source=source,
+        newsletter=subscription.mailing_list.newsletter,
+        mailing_list=subscription.mailing_list,
+        evidence=evidence,
+    )
+
+
+@transaction.atomic
+def unsubscribe(
+    *,
+    claim: Claim,
+    source: str,
+    mailing_list: MailingList | None = None,
+    evidence: Evidence | None = None,
+) -> int:
+    """End the claim's subscriptions to its newsletter (or one list); idempotent."""
+    subscriber = _locked_subscriber(claim.subscriber_id)
+    live = Subscription.objects.filter(
+        subscriber=subscriber,
+        mailing_list__newsletter_id=claim.newsletter_id,
+        status__in=LIVE,
+    ).select_related("mailing_list__newsletter", "subscriber")
+    if mailing_list is not None:
+        live = live.filter(mailing_list=mailing_list)
+    now = timezone.now()
+    ended = 0
+    for subscription in live:
+        subscription.subscriber = subscriber
+        _end_subscription(subscription, source, evidence, now)
+        ended += 1
+    return ended
+
+
+@transaction.atomic
+def unsubscribe_everywhere(*, claim: Claim, source: str, evidence: Evidence | None = None) -> int:
+    """Leave every list of every newsletter and suppress the address instance-wide."""
+    subscriber = _locked_subscriber(claim.subscriber_id)
+    now = timezone.now()
+    ended = 0
+    for subscription in Subscription.objects.filter(
+        subscriber=subscriber, status__in=LIVE
+    ).select_related("mailing_list__newsletter"):
+        subscription.subscriber = subscriber
+        _end_subscription(subscription, source, evidence, now)
+        ended += 1
+    if subscriber.email:
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+        subscriber.save(update_fields=["status", "updated_at"])
+        suppress(email=subscriber.email, reason=SuppressionReason.UNSUBSCRIBED)
+    return ended
+
+
+# Export and erasure
+
+
+def export_data(subscriber: Subscriber) -> dict:
+    """Everything Crier holds about a person, as a JSON-ready dict (GDPR art. 15 and 20)."""
+    subscriptions = subscriber.subscriptions.select_related("mailing_list__newsletter")
+    events = subscriber.consent_events.select_related("mailing_list", "newsletter").order_by("id")
+    return {
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "language": subscriber.language,
+        "attributes": subscriber.attributes,
+        "status": subscriber.status,
+        "tracking_opt_out": subscriber.tracking_opt_out,
+        "paused_until": _iso(subscriber.paused_until),
+        "created_at": _iso(subscriber.created_at),
+        "subscriptions": [
+            {
+                "newsletter": subscription.mailing_list.newsletter.name,
+                "list": subscription.mailing_list.name,
+                "status": subscription.status,
+                "subscribed_at": _iso(subscription.created_at),
+                "confirmed_at": _iso(subscription.confirmed_at),
+                "unsubscribed_at": _iso(subscription.unsubscribed_at),
+            }
+            for subscription in subscriptions
+        ],
+        "consent_history": [
+            {
+                "at": _iso(event.created_at),
+                "action": event.action,
+                "source": event.source,
+                "newsletter": event.newsletter.name if event.newsletter else None,
+                "list": event.mailing_list.name if event.mailing_list else None,
+                "wording": event.wording,
+                "ip_address": event.ip_address,
+                "user_agent": event.user_agent,
+            }
+            for event in events
+        ],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@transaction.atomic
+def erase(*, claim: Claim, source: str) -> None:
+    """Remove every personal value; keep only the suppression digest, so the address
+    is never mailed again, and the ledger, whose chain still verifies."""
+    subscriber = _locked_subscriber(claim.subscriber_id)
+    if subscriber.status == SubscriberStatus.ERASED:
+        return
+    email = subscriber.email or ""
+    suppress(email=email, reason=SuppressionReason.ERASED)
+    ledger.append(
+        subscriber=subscriber,
+        action=ConsentAction.ERASED,
+        source=source,
+        newsletter=Newsletter.objects.filter(pk=claim.newsletter_id).first(),
+    )
+    ledger.erase_personal_data(subscriber)
+    subscriber.subscriptions.all().delete()
+    subscriber.email = None
+    subscriber.name = ""
+    subscriber.language = ""
+    subscriber.attributes = {}
+    subscriber.status = SubscriberStatus.ERASED
+    subscriber.tracking_opt_out = False
+    subscriber.paused_until = None
+    subscriber.save()
+    transaction.on_commit(
+        lambda: subscriber_erased.send(sender=Subscriber, email=email), robust=True
+    )
+    logger.info("subscriber erased", extra={"subscriber": subscriber.pk})

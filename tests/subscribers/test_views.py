@@ -1,0 +1,258 @@
+import json
+import re
+import time
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from subscribers import ledger, services, tokens
+from subscribers.models import ConsentSource, Subscriber, Subscription, SubscriptionStatus
+from tests.factories import MailingListFactory, NewsletterFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def newsletter():
+    newsletter = NewsletterFactory(slug="kernel", name="Kernel News")
+    MailingListFactory(newsletter=newsletter, slug="announcements", name="Announcements")
+    MailingListFactory(newsletter=newsletter, slug="releases", name="Releases")
+    MailingListFactory(newsletter=newsletter, slug="staff", name="Staff only", public=False)
+    return newsletter
+
+
+def post_subscribe(client, newsletter, **overrides):
+    data = {"email": "ada@example.org", "name": "Ada", "lists": ["releases"], "consent": "on"}
+    data.update(overrides)
+    return client.post(reverse("subscribers:subscribe", args=[newsletter.slug]), data)
+
+
+def subscribed(newsletter, confirm=True):
+    services.subscribe(
+        newsletter=newsletter,
+        email="ada@example.org",
+        lists=list(newsletter.lists.filter(slug="releases")),
+        source=ConsentSource.FORM,
+        wording="I agree.",
+    )
+    subscriber = Subscriber.objects.get()
+    claim = tokens.Claim(subscriber.pk, newsletter.pk)
+    if confirm:
+        services.confirm(claim=claim)
+    return subscriber, claim
+
+
+def test_public_page_offers_public_lists_the_consent_wording_and_an_embeddable_form(
+    client, newsletter
+):
+    page = client.get("/n/kernel/").content.decode()
+    assert "Announcements" in page and "Releases" in page
+    assert "Staff only" not in page
+    assert newsletter.consent_text in page
+    assert "Embed this form on your website" in page
+    assert "action=&quot;http://127.0.0.1:8000/n/kernel/subscribe/&quot;" in page
+    assert "counts opens and clicks per issue, never per person" in page
+
+
+def test_unknown_newsletter_is_404(client):
+    assert client.get("/n/nope/").status_code == 404
+
+
+def test_subscribe_says_check_your_inbox_and_stores_a_pending_subscription(client, newsletter):
+    response = post_subscribe(client, newsletter)
+    assert response.status_code == 200
+    assert "Check your inbox" in response.content.decode()
+    subscription = Subscription.objects.get()
+    assert subscription.mailing_list.slug == "releases"
+    assert subscription.status == SubscriptionStatus.PENDING
+
+
+def test_subscribe_works_cross_site_without_a_csrf_token(newsletter):
+    strict = Client(enforce_csrf_checks=True)
+    assert post_subscribe(strict, newsletter).status_code == 200
+
+
+def without_csrf_token(response) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+
+
+def test_subscribing_an_existing_subscriber_answers_exactly_the_same(client, newsletter):
+    first = without_csrf_token(post_subscribe(client, newsletter))
+    subscribed(newsletter)
+    again = without_csrf_token(post_subscribe(client, newsletter))
+    stranger = without_csrf_token(post_subscribe(client, newsletter, email="new@example.org"))
+    assert first == again == stranger
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"email": "not-an-address"}, "Enter a valid email address, like name@example.org."),
+        ({"consent": ""}, "Please tick the box to agree before subscribing."),
+        ({"lists": []}, "Choose at least one list."),
+        ({"lists": ["staff"]}, "Select a valid choice."),
+    ],
+)
+def test_bad_input_is_explained_next_to_the_field_and_nothing_is_stored(
+    client, newsletter, overrides, message
+):
+    response = post_subscribe(client, newsletter, **overrides)
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_the_honeypot_catches_bots_without_telling_them(client, newsletter):
+    response = post_subscribe(client, newsletter, website="http://spam.example")
+    assert "Check your inbox" in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_too_many_subscriptions_from_one_address_get_429(client, newsletter, settings):
+    settings.SUBSCRIBE_ATTEMPTS_PER_IP_PER_HOUR = 2
+    codes = [
+        post_subscribe(client, newsletter, email=f"p{n}@example.org").status_code for n in range(3)
+    ]
+    assert codes == [200, 200, 429]
+    other_ip = client.post(
+        reverse("subscribers:subscribe", args=["kernel"]),
+        {"email": "q@example.org", "lists": ["releases"], "consent": "on"},
+        REMOTE_ADDR="198.51.100.9",
+    )
+    assert other_ip.status_code == 200
+
+
+def test_confirmation_get_only_shows_a_button_and_post_confirms(client, newsletter):
+    _, claim = subscribed(newsletter, confirm=False)
+    url = reverse("subscribers:confirm", args=[tokens.confirm_token(claim)])
+    page = client.get(url)
+    assert "Yes, subscribe me" in page.content.decode()
+    assert Subscription.objects.get().status == SubscriptionStatus.PENDING
+    done = client.post(url)
+    assert "You are subscribed" in done.content.decode()
+    assert "Releases" in done.content.decode()
+    assert Subscription.objects.get().status == SubscriptionStatus.CONFIRMED
+
+
+def test_an_expired_confirmation_link_offers_a_new_one(
+    client, newsletter, monkeypatch, django_capture_on_commit_callbacks
+):
+    _, claim = subscribed(newsletter, confirm=False)
+    eight_days_ago = time.time() - 8 * 24 * 3600
+    monkeypatch.setattr(time, "time", lambda: eight_days_ago)
+    url = reverse("subscribers:confirm", args=[tokens.confirm_token(claim)])
+    monkeypatch.undo()
+    page = client.get(url)
+    assert page.status_code == 410
+    assert "Send me a new link" in page.content.decode()
+    with django_capture_on_commit_callbacks() as callbacks:
+        asked = client.post(url)
+    assert "a new link is on its way" in asked.content.decode()
+    assert len(callbacks) == 1
+    assert Subscription.objects.get().status == SubscriptionStatus.PENDING
+
+
+@pytest.mark.parametrize("path", ["confirm", "preferences", "unsubscribe"])
+def test_a_tampered_link_gets_400_revealing_nothing(client, newsletter, path):
+    subscribed(newsletter)
+    response = client.get(reverse(f"subscribers:{path}", args=["eyJ0YW1wZXJlZCI6dHJ1ZX0:abc"]))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "This link does not work" in page
+    assert "Kernel" not in page and "ada@example.org" not in page
+
+
+def test_one_click_unsubscribe_works_with_no_cookie_or_csrf_token_and_is_idempotent(newsletter):
+    subscriber, claim = subscribed(newsletter)
+    url = reverse("subscribers:unsubscribe", args=[tokens.unsubscribe_token(claim)])
+    raw = Client(enforce_csrf_checks=True)
+    for _ in range(2):
+        response = raw.post(
+            url, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+        )
+        assert response.status_code == 200
+        assert not response.cookies
+    assert Subscription.objects.get().status == SubscriptionStatus.UNSUBSCRIBED
+    last = subscriber.consent_events.last()
+    assert (last.action, last.source) == ("unsubscribed", "one_click")
+    assert subscriber.consent_events.filter(action="unsubscribed").count() == 1
+
+
+def test_unsubscribe_page_has_one_button(client, newsletter):
+    _, claim = subscribed(newsletter)
+    url = reverse("subscribers:unsubscribe", args=[tokens.unsubscribe_token(claim)])
+    assert "<button" in client.get(url).content.decode()
+    assert Subscription.objects.get().status == SubscriptionStatus.CONFIRMED
+    done = client.post(url)
+    assert "You are unsubscribed" in done.content.decode()
+    assert Subscription.objects.get().status == SubscriptionStatus.UNSUBSCRIBED
+
+
+def preferences_url(claim):
+    return reverse("subscribers:preferences", args=[tokens.preferences_token(claim)])
+
+
+def test_preference_center_changes_lists_name_pause_and_tracking(client, newsletter):
+    subscriber, claim = subscribed(newsletter)
+    announcements = newsletter.lists.get(slug="announcements")
+    response = client.post(
+        preferences_url(claim),
+        {
+            "lists": [str(announcements.pk)],
+            "name": "Ada L.",
+            "language": "en",
+            "tracking_opt_out": "on",
+            "paused_until": "2099-01-01",
+        },
+    )
+    assert "Your preferences are saved." in response.content.decode()
+    subscriber.refresh_from_db()
+    assert subscriber.name == "Ada L." and subscriber.tracking_opt_out
+    assert subscriber.paused_until.date().isoformat() == "2099-01-01"
+    statuses = dict(subscriber.subscriptions.values_list("mailing_list__slug", "status"))
+    assert statuses == {"announcements": "confirmed", "releases": "unsubscribed"}
+    assert ledger.verify_chain(subscriber).valid
+
+
+def test_a_pause_in_the_past_is_refused_with_a_reason(client, newsletter):
+    subscriber, claim = subscribed(newsletter)
+    response = client.post(preferences_url(claim), {"language": "en", "paused_until": "2001-01-01"})
+    assert response.status_code == 422
+    assert "Choose a date in the future." in response.content.decode()
+    subscriber.refresh_from_db()
+    assert subscriber.paused_until is None
+
+
+def test_preference_center_downloads_all_data_as_json(client, newsletter):
+    _, claim = subscribed(newsletter)
+    response = client.post(preferences_url(claim), {"action": "export"})
+    assert response["Content-Disposition"] == 'attachment; filename="my-data.json"'
+    data = json.loads(response.content)
+    assert data["email"] == "ada@example.org"
+    assert [event["action"] for event in data["consent_history"]] == ["subscribed", "confirmed"]
+
+
+def test_erasure_asks_once_more_then_erases(client, newsletter):
+    _, claim = subscribed(newsletter)
+    ask = client.post(preferences_url(claim), {"action": "erase"})
+    assert "Erase my data now" in ask.content.decode()
+    assert Subscriber.objects.get().email == "ada@example.org"
+    done = client.post(preferences_url(claim), {"action": "erase", "confirm_erase": "yes"})
+    assert "Your data is erased" in done.content.decode()
+    assert Subscriber.objects.get().email is None
+    assert "Your data is erased" in client.get(preferences_url(claim)).content.decode()
+
+
+def test_unsubscribe_from_everything(client, newsletter):
+    _, claim = subscribed(newsletter)
+    response = client.post(preferences_url(claim), {"action": "unsubscribe_all"})
+    assert "no more mail from this server" in response.content.decode()
+    assert services.suppression_reason("ada@example.org") == "unsubscribed"
+
+
+def test_public_pages_speak_french_to_french_browsers(client, newsletter):
+    page = client.get("/n/kernel/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert 'lang="fr"' in page
+    assert "Adresse e-mail" in page
+    assert "Vie privée" in page
