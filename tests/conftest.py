@@ -82,12 +82,17 @@ def outbox_backend(settings):
 
 
 @pytest.fixture
-def worker(tmp_path, redis_client, transactional_db):
-    """A real Celery worker process on the test Redis, writing to the test database."""
+def worker(tmp_path, redis_client, transactional_db, live_server, settings):
+    """A real Celery worker process on the test Redis, writing to the test database.
+
+    Links in the mail it sends point at the test's live server.
+    """
+    settings.SITE_URL = live_server.url
     database = connection.settings_dict
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "SITE_URL": live_server.url,
         "DATABASE_URL": (
             f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
             f"{database['NAME']}"
