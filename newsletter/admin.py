@@ -18,5 +18,9 @@ class NewsletterAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "language", "timezone"]}),
         ("Sender", {"fields": ["from_name", "from_email", "reply_to", "postal_address"]}),
-        ("Privacy", {"fields": ["tracking_policy"]}),
+        (
+            "Privacy and consent",
+            {"fields": ["tracking_policy", "consent_text", "record_consent_ip"]},
+        ),
+        ("Abuse protection", {"fields": ["require_proof_of_work"]}),
     ]

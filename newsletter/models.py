@@ -52,6 +52,14 @@ class Newsletter(models.Model):
         default=False,
         help_text=_("Off by default: the consent ledger then holds no IP address."),
     )
+    require_proof_of_work = models.BooleanField(
+        _("ask for a proof of work before subscribing"),
+        default=False,
+        help_text=_(
+            "The browser solves a small puzzle first: stops bulk sign-ups by bots, "
+            "with no third-party CAPTCHA. Needs JavaScript."
+        ),
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="newsletters"
     )

@@ -194,6 +194,8 @@ if env_bool("SECURE_PROXY_SSL_HEADER"):
 # where a newsletter opts in, consent evidence.
 CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "")
 SUBSCRIBE_ATTEMPTS_PER_IP_PER_HOUR = int(os.environ.get("CRIER_SUBSCRIBE_ATTEMPTS_PER_IP", "20"))
+# Upper bound of the proof-of-work search: about half a second in a phone's browser.
+PROOF_OF_WORK_MAX_NUMBER = int(os.environ.get("CRIER_PROOF_OF_WORK_MAX_NUMBER", "100000"))
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

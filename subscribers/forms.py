@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import proof_of_work, services
 
 
 class AddressField(forms.CharField):
@@ -38,6 +38,7 @@ class SubscribeForm(forms.Form):
     consent = forms.BooleanField(required=True)
     # A honeypot: hidden from people, filled in by naive bots.
     website = forms.CharField(required=False, label=_("Leave this field empty"))
+    altcha = forms.CharField(required=False)
 
     def __init__(self, *args, newsletter, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -51,6 +52,15 @@ class SubscribeForm(forms.Form):
         )
         if len(self.public_lists) == 1:
             self.fields["lists"].initial = list(self.public_lists)
+
+    def clean_altcha(self) -> str:
+        payload = self.cleaned_data["altcha"]
+        if self.newsletter.require_proof_of_work and not proof_of_work.is_solved(payload):
+            raise ValidationError(
+                _("The anti-spam check did not finish. Wait a moment, then subscribe again."),
+                code="proof_of_work",
+            )
+        return payload
 
     @property
     def is_bot(self) -> bool:

@@ -20,7 +20,7 @@ from newsletter.http import client_ip
 from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 
-from . import services, tokens
+from . import proof_of_work, services, tokens
 from .forms import PreferencesForm, SubscribeForm
 from .ledger import Evidence
 from .models import ConsentSource, Subscriber, SubscriberStatus, SubscriptionStatus
@@ -46,10 +46,16 @@ def newsletter_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _render_newsletter(request, newsletter, form, status=200) -> HttpResponse:
     subscribe_url = absolute_url("subscribers:subscribe", slug=newsletter.slug)
+    challenge = proof_of_work.new_challenge() if newsletter.require_proof_of_work else None
     return render(
         request,
         "subscribers/newsletter.html",
-        {"newsletter": newsletter, "form": form, "subscribe_url": subscribe_url},
+        {
+            "newsletter": newsletter,
+            "form": form,
+            "subscribe_url": subscribe_url,
+            "challenge": challenge,
+        },
         status=status,
     )
 

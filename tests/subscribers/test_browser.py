@@ -113,3 +113,17 @@ def test_one_click_unsubscribe_from_a_raw_http_client(kernel, live_server, trans
         assert response.headers.get("Set-Cookie") is None
     subscription.refresh_from_db()
     assert subscription.status == SubscriptionStatus.UNSUBSCRIBED
+
+
+def test_the_browser_solves_the_proof_of_work_before_subscribing(live_server, page, settings):
+    settings.PROOF_OF_WORK_MAX_NUMBER = 5000
+    newsletter = NewsletterFactory(slug="guarded", require_proof_of_work=True)
+    MailingListFactory(newsletter=newsletter, slug="weekly", name="Weekly digest")
+    page.goto(f"{live_server.url}/n/guarded/")
+    page.get_by_label("Email address").fill("ada@example.org")
+    page.get_by_label("Weekly digest").check()
+    page.get_by_label(newsletter.consent_text).check()
+    page.get_by_text("Check complete: you can subscribe.").wait_for()
+    page.get_by_role("button", name="Subscribe").click()
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+    assert Subscriber.objects.filter(email="ada@example.org").exists()
