@@ -106,9 +106,14 @@ def subscribe(
     name: str = "",
     language: str = "",
     evidence: Evidence | None = None,
+    attestation: str = "",
+    actor: str = "",
 ) -> SubscribeOutcome:
     """Start (or restart) a subscription to ``lists``; double opt-in unless a list says single.
 
+    With an ``attestation`` (a maintainer or an API client stating how the person
+    consented elsewhere, recorded with ``actor``), lists are confirmed at once, but
+    never for a suppressed address or a list the person left: only they can undo that.
     Repeating it duplicates nothing. A suppressed address that needs an admin is
     left alone, silently: callers must answer the same whatever happened.
     """
@@ -116,7 +121,7 @@ def subscribe(
     if any(mailing_list.newsletter_id != newsletter.pk for mailing_list in lists):
         raise ValidationError("A list belongs to another newsletter.", code="foreign_list")
     reason = suppression_reason(address)
-    if reason is not None and reason not in LIFTABLE_BY_CONSENT:
+    if reason is not None and (attestation or reason not in LIFTABLE_BY_CONSENT):
         logger.info("subscribe ignored: suppressed", extra={"reason": reason})
         return SubscribeOutcome(subscriber=None)
 
@@ -138,14 +143,21 @@ def subscribe(
         )
         if subscription.status == SubscriptionStatus.CONFIRMED:
             continue
-        single = mailing_list.opt_in == OptIn.SINGLE
-        if subscription.status == SubscriptionStatus.PENDING and not created and not single:
+        if attestation and subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+            continue
+        at_once = mailing_list.opt_in == OptIn.SINGLE or bool(attestation)
+        if subscription.status == SubscriptionStatus.PENDING and not created and not at_once:
             outcome.pending.append(mailing_list)
             continue
-        subscription.status = SubscriptionStatus.CONFIRMED if single else SubscriptionStatus.PENDING
-        subscription.confirmed_at = now if single else None
+        subscription.status = (
+            SubscriptionStatus.CONFIRMED if at_once else SubscriptionStatus.PENDING
+        )
+        subscription.confirmed_at = now if at_once else None
         subscription.unsubscribed_at = None
         subscription.save()
+        details = {"opt_in": "attested" if attestation else mailing_list.opt_in}
+        if attestation:
+            details.update(attestation=attestation, actor=actor)
         ledger.append(
             subscriber=subscriber,
             action=ConsentAction.SUBSCRIBED,
@@ -153,10 +165,10 @@ def subscribe(
             newsletter=newsletter,
             mailing_list=mailing_list,
             wording=wording,
-            details={"opt_in": mailing_list.opt_in},
+            details=details,
             evidence=evidence,
         )
-        (outcome.confirmed if single else outcome.pending).append(mailing_list)
+        (outcome.confirmed if at_once else outcome.pending).append(mailing_list)
 
     if outcome.confirmed:
         _reactivate(subscriber)

@@ -273,3 +273,36 @@ def test_erasure_leaves_no_personal_data_but_the_suppression_digest(
 
     again = subscribe(newsletter, [news])
     assert again.subscriber is None
+
+
+def test_an_attested_subscription_is_confirmed_at_once_and_says_who_attested(newsletter, news):
+    outcome = subscribe(
+        newsletter,
+        [news],
+        source=ConsentSource.DASHBOARD,
+        attestation="Signed up on paper at FOSDEM 2026",
+        actor="maintainer",
+    )
+    assert outcome.confirmed == [news] and not outcome.confirmation_queued
+    assert Subscription.objects.get().status == SubscriptionStatus.CONFIRMED
+    event = ConsentEvent.objects.get()
+    assert event.details == {
+        "opt_in": "attested",
+        "attestation": "Signed up on paper at FOSDEM 2026",
+        "actor": "maintainer",
+    }
+
+
+def test_an_attestation_never_overrides_the_persons_own_unsubscribe(newsletter, news):
+    subscribe(newsletter, [news])
+    subscriber = Subscriber.objects.get()
+    claim = claim_for(subscriber, newsletter)
+    services.confirm(claim=claim)
+    services.unsubscribe(claim=claim, source=ConsentSource.UNSUBSCRIBE_PAGE)
+    subscribe(newsletter, [news], source=ConsentSource.API, attestation="CRM says yes")
+    assert Subscription.objects.get().status == SubscriptionStatus.UNSUBSCRIBED
+
+    services.unsubscribe_everywhere(claim=claim, source=ConsentSource.PREFERENCE_CENTER)
+    other = MailingListFactory(newsletter=newsletter)
+    outcome = subscribe(newsletter, [other], source=ConsentSource.API, attestation="CRM says yes")
+    assert outcome.subscriber is None
