@@ -9,6 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from newsletter.models import Membership, Newsletter, Role
+from subscribers import ledger
+from subscribers.models import Subscriber, Subscription
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +25,12 @@ def test_seed_demo_creates_the_demo_newsletter_and_prints_the_admin_login(capsys
     assert admin.is_superuser and admin.check_password(password)
     demo = Newsletter.objects.get(slug="demo")
     assert Membership.objects.get(newsletter=demo, user=admin).role == Role.OWNER
+    assert set(demo.lists.values_list("slug", flat=True)) == {"announcements", "releases"}
+    assert demo.lists.filter(public=True).count() == 2
+    confirmed = Subscription.objects.filter(status="confirmed", mailing_list__newsletter=demo)
+    assert confirmed.values("subscriber").distinct().count() == 3
+    for subscriber in Subscriber.objects.all():
+        assert ledger.verify_chain(subscriber).valid
 
 
 @pytest.mark.django_db
@@ -37,6 +45,8 @@ def test_seed_demo_twice_changes_nothing_and_keeps_the_password(capsys, monkeypa
     assert get_user_model().objects.get(username="admin").check_password(password)
     assert Newsletter.objects.filter(slug="demo").count() == 1
     assert Membership.objects.count() == 1
+    assert Subscriber.objects.count() == 3
+    assert Subscription.objects.count() == 6
 
 
 @pytest.mark.django_db
