@@ -1,6 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
+from campaigns.models import Campaign, Layout
 from newsletter.models import Membership, Newsletter, Role
 
 PASSWORD = "correct horse battery staple"
@@ -35,3 +36,33 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     newsletter = factory.SubFactory(NewsletterFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.EDITOR
+
+
+def default_layout_mjml() -> str:
+    from campaigns.services import DEFAULT_LAYOUTS_DIR
+
+    return (DEFAULT_LAYOUTS_DIR / "announcement.mjml").read_text()
+
+
+class LayoutFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Layout
+
+    newsletter = factory.SubFactory(NewsletterFactory)
+    name = factory.Sequence(lambda n: f"Layout {n}")
+    mjml = factory.LazyFunction(default_layout_mjml)
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A draft whose render is not cached yet; services render it on first use."""
+
+    class Meta:
+        model = Campaign
+
+    newsletter = factory.SubFactory(NewsletterFactory)
+    layout = factory.SubFactory(LayoutFactory, newsletter=factory.SelfAttribute("..newsletter"))
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    slug = factory.Sequence(lambda n: f"campaign-{n}")
+    subject = "Project 2.0 is out"
+    preheader = "What is new, and how to upgrade"
+    body = 'Hello {{ subscriber.name|default:"friend" }},\n\nProject **2.0** is out.\n'
