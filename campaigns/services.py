@@ -6,7 +6,6 @@ and the API to come. Nothing here imports ``delivery`` or ``tracking``.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import nh3
 from django.conf import settings
@@ -20,26 +19,8 @@ from newsletter.models import Newsletter
 
 from . import rendering
 from .models import BodyFormat, Campaign, Layout, Status
-from .rendering import Level, Recipient, Rendered, RenderInput, Source
+from .rendering import DEFAULT_LAYOUTS, Level, Recipient, Rendered, RenderInput, Source
 
-DEFAULT_LAYOUTS_DIR = Path(__file__).resolve().parent / "default_layouts"
-DEFAULT_LAYOUTS = [
-    (
-        "Announcement",
-        "announcement.mjml",
-        "One story with a title: a release, an event, a call for help.",
-    ),
-    (
-        "Release notes",
-        "release-notes.mjml",
-        "A green 'Release notes' band; ## headings (Added, Fixed…) read as changelog sections.",
-    ),
-    (
-        "Digest",
-        "digest.mjml",
-        "Several items, each separated by --- in Markdown, each shown as its own card.",
-    ),
-]
 SAMPLE_BODY = "## Sample content\n\nYour campaign's body appears here."
 # Which form field each source of problems belongs to.
 FIELD_OF_SOURCE = {
@@ -64,14 +45,11 @@ EDITABLE_FIELDS = (
 def install_default_layouts(*, newsletter: Newsletter) -> list[Layout]:
     """Give a newsletter the three stock layouts; existing ones (by name) are left as edited."""
     layouts = []
-    for name, filename, description in DEFAULT_LAYOUTS:
+    for stock in DEFAULT_LAYOUTS:
         layout, _ = Layout.objects.get_or_create(
             newsletter=newsletter,
-            name=name,
-            defaults={
-                "description": description,
-                "mjml": (DEFAULT_LAYOUTS_DIR / filename).read_text(),
-            },
+            name=stock.name,
+            defaults={"description": stock.description, "mjml": stock.mjml()},
         )
         layouts.append(layout)
     return layouts
@@ -364,13 +342,28 @@ def archive_html(*, campaign: Campaign) -> str:
 def _body_without_pixels(document: str) -> str:
     tree = lxml_html.document_fromstring(document)
     for image in tree.xpath("//img"):
-        tiny = {image.get("width", "").strip(), image.get("height", "").strip()} & PIXEL_SIZES
-        if tiny or OPEN_PIXEL_PATH in image.get("src", ""):
+        if (
+            OPEN_PIXEL_PATH in image.get("src", "")
+            or _is_tiny(image)
+            or _is_tiny(image.getparent())
+        ):
             image.drop_tree()
     body = tree.body
     return (body.text or "") + "".join(
         lxml_html.tostring(child, encoding="unicode") for child in body
     )
+
+
+def _is_tiny(element) -> bool:
+    """1 pixel or less wide or high, by attribute or inline style (MJML puts it on the cell)."""
+    if element is None:
+        return False
+    sizes = {element.get("width", "").strip(), element.get("height", "").strip()}
+    for declaration in element.get("style", "").lower().split(";"):
+        prop, _, value = declaration.partition(":")
+        if prop.strip() in {"width", "height"}:
+            sizes.add(value.strip())
+    return bool(sizes & PIXEL_SIZES)
 
 
 PIXEL_SIZES = {"0", "1", "0px", "1px"}

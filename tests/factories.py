@@ -2,6 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from campaigns.models import Campaign, Layout
+from campaigns.rendering import DEFAULT_LAYOUTS
 from newsletter.models import Membership, Newsletter, Role
 
 PASSWORD = "correct horse battery staple"
@@ -39,9 +40,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
 
 def default_layout_mjml() -> str:
-    from campaigns.services import DEFAULT_LAYOUTS_DIR
-
-    return (DEFAULT_LAYOUTS_DIR / "announcement.mjml").read_text()
+    return DEFAULT_LAYOUTS[0].mjml()
 
 
 class LayoutFactory(factory.django.DjangoModelFactory):

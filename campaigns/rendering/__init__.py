@@ -12,12 +12,14 @@ import hashlib
 import html
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import inline, markdown, mjml, text
 from .mergetags import Compiled, Tokenizer, escape
 from .problems import Level, Problem, RenderError, Source
 
 __all__ = [
+    "DEFAULT_LAYOUTS",
     "GMAIL_CLIP_BYTES",
     "Level",
     "Message",
@@ -39,6 +41,37 @@ REQUIRED_IN_LAYOUT = {
     "preferences_url": "a link to the preference center ({{ preferences_url }})",
     "newsletter.postal_address": "the postal address ({{ newsletter.postal_address }})",
 }
+
+
+@dataclass(frozen=True)
+class StockLayout:
+    """A layout shipped with Crier; ``services.install_default_layouts`` copies it."""
+
+    name: str
+    filename: str
+    description: str
+
+    def mjml(self) -> str:
+        return (Path(__file__).resolve().parent / "default_layouts" / self.filename).read_text()
+
+
+DEFAULT_LAYOUTS = [
+    StockLayout(
+        "Announcement",
+        "announcement.mjml",
+        "One story with a title: a release, an event, a call for help.",
+    ),
+    StockLayout(
+        "Release notes",
+        "release-notes.mjml",
+        "A green 'Release notes' band; ## headings (Added, Fixed…) read as changelog sections.",
+    ),
+    StockLayout(
+        "Digest",
+        "digest.mjml",
+        "Several items, each separated by --- in Markdown, each shown as its own card.",
+    ),
+]
 
 
 @dataclass(frozen=True)
