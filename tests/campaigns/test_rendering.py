@@ -7,7 +7,7 @@ import pytest
 
 from campaigns.rendering import GMAIL_CLIP_BYTES, Recipient, Rendered, personalize, render
 from campaigns.rendering.mergetags import Compiled
-from tests.campaigns.conftest import make_input
+from tests.campaigns.samples import make_input
 
 
 def errors_of(result) -> list[str]:
