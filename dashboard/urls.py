@@ -1,5 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
+
+from campaigns.urls import dashboard_urlpatterns as campaign_urlpatterns
 
 from . import views
 
@@ -16,6 +18,12 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("n/<slug:slug>/", views.newsletter_detail, name="newsletter"),
+    path("n/<slug:slug>/campaigns/", include(campaign_urlpatterns)),
+    path(
+        "n/<slug:slug>/campaigns/<int:pk>/test/",
+        views.campaign_test_send,
+        name="campaign_test_send",
+    ),
     path("outbox/", views.outbox, name="outbox"),
     path("outbox/test/", views.outbox_send_test, name="outbox_send_test"),
     path("outbox/<int:pk>/", views.outbox_message, name="outbox_message"),

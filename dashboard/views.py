@@ -9,8 +9,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
+from campaigns.forms import TestSendForm
+from campaigns.services import campaign_render
 from delivery.models import OutboxMessage
-from delivery.tasks import send_test_message
+from delivery.tasks import send_campaign_test, send_test_message
 from newsletter.access import member_required, newsletters_for
 from newsletter.models import Newsletter, Role
 
@@ -32,6 +34,29 @@ def newsletter_detail(request: HttpRequest, newsletter: Newsletter) -> HttpRespo
         "dashboard/newsletter.html",
         {"newsletter": newsletter, "memberships": memberships},
     )
+
+
+@require_POST
+@member_required(Role.EDITOR)
+def campaign_test_send(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """Queue a "[TEST]" copy of a campaign to a few addresses (lives here: it calls delivery)."""
+    campaign = get_object_or_404(newsletter.campaigns, pk=pk)
+    form = TestSendForm(request.POST)
+    if not form.is_valid():
+        for error in form.errors["to"]:
+            messages.error(request, error)
+    elif not campaign_render(campaign=campaign).ok:
+        messages.error(request, _("Fix the errors listed below before sending a test."))
+    else:
+        send_campaign_test.delay_on_commit(
+            campaign.pk, form.cleaned_data["to"], request.user.get_username()
+        )
+        messages.success(
+            request,
+            _("Test queued for %(addresses)s; with the outbox backend it appears in the Outbox.")
+            % {"addresses": ", ".join(form.cleaned_data["to"])},
+        )
+    return redirect("dashboard:campaign_preview", slug=newsletter.slug, pk=campaign.pk)
 
 
 @staff_member_required(login_url="dashboard:login")

@@ -1,4 +1,4 @@
-"""Sending that is not a campaign: test messages and outbox housekeeping."""
+"""Sending outside the campaign engine: test messages, campaign test sends, outbox housekeeping."""
 
 import logging
 from datetime import timedelta
@@ -8,6 +8,9 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from campaigns import rendering
+from campaigns.models import Campaign
+from campaigns.services import campaign_render, sample_recipient
 from delivery.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -28,6 +31,48 @@ def send_test_message(*, to: str, requested_by: str) -> None:
     message.attach_alternative(render_to_string("delivery/test_message.html", context), "text/html")
     message.send()
     logger.info("test message sent", extra={"backend": settings.EMAIL_BACKEND})
+
+
+TEST_SUBJECT_PREFIX = "[TEST] "
+
+
+def send_campaign_test(*, campaign_id: int, to: list[str], requested_by: str) -> int:
+    """Send the campaign as a sample reader to a few addresses, marked "[TEST]".
+
+    Each address gets its own message with its address as ``subscriber.email``.
+    No ``List-Unsubscribe`` header: a test address has no subscription, so there
+    is no honest link to put there; the body's links lead to the public page.
+    Returns the number of messages sent (0 if the campaign cannot render).
+    """
+    campaign = Campaign.objects.select_related("newsletter", "layout").get(pk=campaign_id)
+    rendered = campaign_render(campaign=campaign)
+    if not rendered.ok:
+        logger.warning(
+            "campaign test not sent: it does not render", extra={"campaign": campaign_id}
+        )
+        return 0
+    newsletter = campaign.newsletter
+    connection = get_connection()
+    messages = []
+    for address in to:
+        recipient = sample_recipient(newsletter=newsletter, campaign=campaign, email=address)
+        personal = rendering.personalize(rendered, recipient)
+        message = EmailMultiAlternatives(
+            subject=TEST_SUBJECT_PREFIX + personal.subject,
+            body=personal.text,
+            from_email=newsletter.sender,
+            to=[address],
+            reply_to=[newsletter.reply_to] if newsletter.reply_to else None,
+            connection=connection,
+        )
+        message.attach_alternative(personal.html, "text/html")
+        messages.append(message)
+    sent = connection.send_messages(messages) or 0
+    logger.info(
+        "campaign test sent",
+        extra={"campaign": campaign_id, "recipients": sent, "requested_by": requested_by},
+    )
+    return sent
 
 
 def outbox_prune(*, older_than: timedelta | None = None) -> int:

@@ -62,6 +62,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", SITE_URL)
 INSTALLED_APPS = [
     "newsletter",
     "subscribers",
+    "campaigns",
     "delivery",
     "dashboard",
     "django.contrib.admin",

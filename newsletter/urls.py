@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:home"), name="root"),
     path("dashboard/", include("dashboard.urls")),
+    path("n/<slug:newsletter>/", include("campaigns.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("subscribers.urls")),

@@ -15,6 +15,7 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from campaigns.selectors import public_archive
 from newsletter import ratelimit
 from newsletter.http import client_ip
 from newsletter.links import absolute_url
@@ -26,6 +27,7 @@ from .ledger import Evidence
 from .models import ConsentSource, Subscriber, SubscriberStatus, SubscriptionStatus
 
 ONE_CLICK_BODY = "One-Click"
+ARCHIVE_ON_PAGE = 20
 
 
 def _evidence(request: HttpRequest) -> Evidence:
@@ -55,6 +57,7 @@ def _render_newsletter(request, newsletter, form, status=200) -> HttpResponse:
             "form": form,
             "subscribe_url": subscribe_url,
             "challenge": challenge,
+            "archive": public_archive(newsletter)[:ARCHIVE_ON_PAGE],
         },
         status=status,
     )

@@ -1,6 +1,8 @@
 import factory
 from django.contrib.auth import get_user_model
 
+from campaigns.models import Campaign, Layout
+from campaigns.rendering import DEFAULT_LAYOUTS
 from newsletter.models import Membership, Newsletter, Role
 from subscribers.models import MailingList, Subscriber
 
@@ -53,3 +55,31 @@ class SubscriberFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"person{n}@example.org")
     name = factory.Sequence(lambda n: f"Person {n}")
+
+
+def default_layout_mjml() -> str:
+    return DEFAULT_LAYOUTS[0].mjml()
+
+
+class LayoutFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Layout
+
+    newsletter = factory.SubFactory(NewsletterFactory)
+    name = factory.Sequence(lambda n: f"Layout {n}")
+    mjml = factory.LazyFunction(default_layout_mjml)
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A draft whose render is not cached yet; services render it on first use."""
+
+    class Meta:
+        model = Campaign
+
+    newsletter = factory.SubFactory(NewsletterFactory)
+    layout = factory.SubFactory(LayoutFactory, newsletter=factory.SelfAttribute("..newsletter"))
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    slug = factory.Sequence(lambda n: f"campaign-{n}")
+    subject = "Project 2.0 is out"
+    preheader = "What is new, and how to upgrade"
+    body = 'Hello {{ subscriber.name|default:"friend" }},\n\nProject **2.0** is out.\n'

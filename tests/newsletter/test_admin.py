@@ -22,6 +22,7 @@ def test_superuser_creates_a_newsletter_with_an_owner_in_the_admin(admin_client)
             "reply_to": "",
             "postal_address": "1 Example Street",
             "tracking_policy": "off",
+            "consent_text": "I agree to receive Release News.",
             "membership_set-TOTAL_FORMS": "1",
             "membership_set-INITIAL_FORMS": "0",
             "membership_set-0-user": owner.pk,

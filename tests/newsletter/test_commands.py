@@ -8,6 +8,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from campaigns.models import Status
+from campaigns.selectors import public_archive
+from campaigns.services import campaign_sendability
 from newsletter.models import Membership, Newsletter, Role
 from subscribers import ledger
 from subscribers.models import Subscriber, Subscription
@@ -31,6 +34,19 @@ def test_seed_demo_creates_the_demo_newsletter_and_prints_the_admin_login(capsys
     assert confirmed.values("subscriber").distinct().count() == 3
     for subscriber in Subscriber.objects.all():
         assert ledger.verify_chain(subscriber).valid
+
+
+@pytest.mark.django_db
+def test_seed_demo_adds_layouts_a_draft_and_a_sent_public_campaign(client):
+    call_command("seed_demo")
+    call_command("seed_demo")
+    demo = Newsletter.objects.get(slug="demo")
+    assert demo.layouts.count() == 3
+    draft = demo.campaigns.get(status=Status.DRAFT)
+    assert campaign_sendability(campaign=draft).ok
+    (sent,) = public_archive(demo)
+    assert sent.sent_at is not None
+    assert client.get(sent.get_public_url()).status_code == 200
 
 
 @pytest.mark.django_db

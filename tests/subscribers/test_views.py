@@ -256,3 +256,29 @@ def test_public_pages_speak_french_to_french_browsers(client, newsletter):
     assert 'lang="fr"' in page
     assert "Adresse e-mail" in page
     assert "Vie privée" in page
+
+
+def test_public_page_lists_the_public_archive_and_its_feed(client, newsletter):
+    from campaigns.models import Status
+    from tests.factories import CampaignFactory
+
+    CampaignFactory(
+        newsletter=newsletter,
+        subject="Kernel 7.0 is out",
+        public=True,
+        status=Status.SENT,
+        sent_at="2026-11-01T10:00:00Z",
+    )
+    CampaignFactory(
+        newsletter=newsletter,
+        subject="Private note",
+        public=False,
+        status=Status.SENT,
+        sent_at="2026-11-02T10:00:00Z",
+    )
+    CampaignFactory(newsletter=newsletter, subject="Unsent draft", public=True)
+    page = client.get("/n/kernel/").content.decode()
+    assert "Kernel 7.0 is out" in page
+    assert "Private note" not in page and "Unsent draft" not in page
+    assert 'type="application/atom+xml"' in page
+    assert "/n/kernel/feed.xml" in page

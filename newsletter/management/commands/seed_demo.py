@@ -6,7 +6,10 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
+from campaigns import services as campaign_services
+from campaigns.models import Campaign, Status
 from newsletter.models import Membership, Newsletter, Role
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, MailingList, Subscriber
@@ -35,6 +38,7 @@ class Command(BaseCommand):
                 newsletter=newsletter, user=admin, defaults={"role": Role.OWNER}
             )
             self._audience(newsletter)
+            self._campaigns(newsletter, admin)
         self.stdout.write(f"Demo newsletter: {newsletter.name} (/dashboard/n/{newsletter.slug}/)")
         if password:
             self.stdout.write(
@@ -101,3 +105,68 @@ class Command(BaseCommand):
             )
             subscriber = Subscriber.objects.get(email=email)
             subscribers.confirm(claim=Claim(subscriber.pk, newsletter.pk))
+
+    def _campaigns(self, newsletter: Newsletter, admin) -> None:
+        """The stock layouts, a draft and a sent public campaign; each made only once."""
+        announcement, release_notes, _ = campaign_services.install_default_layouts(
+            newsletter=newsletter
+        )
+        if not Campaign.objects.filter(newsletter=newsletter, slug=DRAFT["slug"]).exists():
+            campaign_services.campaign_create(
+                newsletter=newsletter, created_by=admin, layout=release_notes, **DRAFT
+            )
+        if not Campaign.objects.filter(newsletter=newsletter, slug=SENT["slug"]).exists():
+            sent = campaign_services.campaign_create(
+                newsletter=newsletter, created_by=admin, layout=announcement, **SENT
+            )
+            # Demo data: marked sent so the archive and feed have an entry; no mail left.
+            Campaign.objects.filter(pk=sent.pk).update(status=Status.SENT, sent_at=timezone.now())
+
+
+DRAFT = {
+    "name": "Demo 2.0 release notes",
+    "slug": "demo-2-0",
+    "subject": "Demo 2.0: plugins and a faster start",
+    "preheader": "What changed, and how to upgrade in one command.",
+    "public": True,
+    "body": """Hello {{ subscriber.name|default:"there" }},
+
+Demo **2.0** is ready. It brings a plugin API and starts three times faster on large projects.
+
+```console
+$ pip install --upgrade demo==2.0.0
+```
+
+---
+
+## Added
+- A plugin API (`demo.plugins`); see [the plugin guide](https://demo.example.org/docs/plugins).
+- `--json` output for every command.
+
+## Fixed
+- Startup no longer scans ignored folders.
+
+| Platform | Status |
+|---|---|
+| Linux | supported |
+| macOS | supported |
+| Windows | beta |
+""",
+}
+SENT = {
+    "name": "Welcome to Demo Project News",
+    "slug": "welcome",
+    "subject": "Welcome to Demo Project News",
+    "preheader": "What this newsletter is for, and how often it comes.",
+    "public": True,
+    "body": """Hello {{ subscriber.name|default:"there" }},
+
+This is the newsletter of the Demo Project. We write when there is a release, an event or
+a call for help: about once a month, never more than twice.
+
+You can [read the documentation](https://demo.example.org/docs) or
+[join the forum](https://forum.demo.example.org) in the meantime.
+
+Thank you for following the project!
+""",
+}

@@ -1,0 +1,75 @@
+from django import forms
+from django.core.validators import validate_email
+from django.utils.translation import gettext_lazy as _
+
+from newsletter.models import Newsletter
+
+from .models import Campaign, Layout
+from .services import EDITABLE_FIELDS
+
+MAX_TEST_RECIPIENTS = 5
+
+
+class CampaignForm(forms.ModelForm):
+    """Field-level input only; the service validates the content and its render."""
+
+    class Meta:
+        model = Campaign
+        fields = list(EDITABLE_FIELDS)
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 22, "spellcheck": "true", "class": "code"}),
+        }
+
+    def __init__(self, *args, newsletter: Newsletter, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["layout"].queryset = Layout.objects.filter(newsletter=newsletter)
+        self.fields["layout"].empty_label = None
+
+    def _post_clean(self) -> None:
+        """Skip ModelForm's model validation: the service runs it, with the render."""
+
+
+class LayoutForm(forms.ModelForm):
+    class Meta:
+        model = Layout
+        fields = ["name", "description", "mjml"]
+        widgets = {
+            "mjml": forms.Textarea(attrs={"rows": 30, "spellcheck": "false", "class": "code"}),
+            "description": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def _post_clean(self) -> None:
+        """Skip ModelForm's model validation: the service runs it, with the render."""
+
+
+class MultipleEmailField(forms.CharField):
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value)
+        return [item.strip() for item in text.replace(",", " ").split() if item.strip()]
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        if len(value) > MAX_TEST_RECIPIENTS:
+            raise forms.ValidationError(
+                _("At most %(count)d addresses per test send."),
+                params={"count": MAX_TEST_RECIPIENTS},
+            )
+        for address in value:
+            try:
+                validate_email(address)
+            except forms.ValidationError as error:
+                raise forms.ValidationError(
+                    _("%(address)s is not a valid email address."), params={"address": address}
+                ) from error
+
+
+class TestSendForm(forms.Form):
+    to = MultipleEmailField(
+        label=_("Send a test to"),
+        help_text=_('Up to 5 addresses, separated by commas. The subject starts with "[TEST]".'),
+    )
+
+
+class SampleRecipientForm(forms.Form):
+    name = forms.CharField(label=_("Name"), required=False, max_length=200)
+    email = forms.EmailField(label=_("Email"), required=False)

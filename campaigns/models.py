@@ -1,0 +1,140 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from newsletter.models import Newsletter
+
+from .rendering import Problem, Rendered
+from .rendering.mergetags import Compiled
+
+
+class Layout(models.Model):
+    """A reusable MJML frame (header, footer) with a ``{{ content }}`` slot for campaigns."""
+
+    newsletter = models.ForeignKey(Newsletter, on_delete=models.CASCADE, related_name="layouts")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    mjml = models.TextField(
+        "MJML",
+        help_text=_(
+            "A full <mjml> document with one {{ content }} slot; the footer must carry "
+            "{{ unsubscribe_url }}, {{ preferences_url }} and {{ newsletter.postal_address }}."
+        ),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["newsletter", "name"], name="layout_name_per_newsletter"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "dashboard:layout_edit", kwargs={"slug": self.newsletter.slug, "pk": self.pk}
+        )
+
+
+class BodyFormat(models.TextChoices):
+    MARKDOWN = "markdown", _("Markdown")
+    MJML = "mjml", _("MJML")
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENDING = "sending", _("Sending")
+    PAUSED = "paused", _("Paused")
+    SENT = "sent", _("Sent")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Campaign(models.Model):
+    """One message to a newsletter's readers, and its cached render.
+
+    The render (``rendered_*``) is computed once per change of the campaign or its
+    layout (``rendered_digest`` identifies the inputs) and holds the message as
+    literal chunks with slots that each recipient fills.
+    """
+
+    newsletter = models.ForeignKey(Newsletter, on_delete=models.CASCADE, related_name="campaigns")
+    name = models.CharField(max_length=200, help_text=_("For you; readers never see it."))
+    slug = models.SlugField(
+        max_length=100,
+        blank=True,
+        help_text=_("Used in the public archive's address; made from the name when empty."),
+    )
+    subject = models.CharField(max_length=250)
+    preheader = models.CharField(
+        max_length=250,
+        blank=True,
+        help_text=_("The preview line most inboxes show after the subject."),
+    )
+    layout = models.ForeignKey(Layout, on_delete=models.PROTECT, related_name="campaigns")
+    body_format = models.CharField(
+        max_length=10, choices=BodyFormat.choices, default=BodyFormat.MARKDOWN
+    )
+    body = models.TextField()
+    public = models.BooleanField(
+        default=False, help_text=_("Show it in the public archive and feed once sent.")
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    send_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rendered_digest = models.CharField(max_length=64, blank=True, editable=False)
+    rendered_subject = models.JSONField(null=True, blank=True, editable=False)
+    rendered_html = models.JSONField(null=True, blank=True, editable=False)
+    rendered_text = models.JSONField(null=True, blank=True, editable=False)
+    rendered_html_bytes = models.PositiveIntegerField(default=0, editable=False)
+    render_problems = models.JSONField(default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["newsletter", "slug"], name="campaign_slug_per_newsletter"
+            )
+        ]
+        indexes = [models.Index(fields=["newsletter", "status", "public", "sent_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "dashboard:campaign_edit", kwargs={"slug": self.newsletter.slug, "pk": self.pk}
+        )
+
+    def get_public_url(self) -> str:
+        return reverse(
+            "campaigns:archive",
+            kwargs={"newsletter": self.newsletter.slug, "campaign": self.slug},
+        )
+
+    def cached_render(self) -> Rendered | None:
+        """The stored render, or None if there is none (it may still be stale)."""
+        if not self.rendered_digest:
+            return None
+        problems = [Problem.from_dict(item) for item in self.render_problems]
+        if self.rendered_html is None:
+            return Rendered(digest=self.rendered_digest, problems=problems)
+        return Rendered(
+            digest=self.rendered_digest,
+            problems=problems,
+            subject=Compiled.from_dict(self.rendered_subject),
+            html=Compiled.from_dict(self.rendered_html),
+            text=Compiled.from_dict(self.rendered_text),
+            html_bytes=self.rendered_html_bytes,
+        )

@@ -1,0 +1,261 @@
+"""The rendering pipeline, pure: text in, compiled message out; no database, no network.
+
+    layout + body → merge tags swapped for tokens → Markdown → MJML blocks
+    → mjml-python → HTML → remote styles dropped → premailer inlining
+    → text part (html2text) → compiled into literal chunks and slots
+
+It runs once per campaign (``campaigns.services.campaign_render`` caches the
+result); per recipient, ``personalize`` only fills the slots.
+"""
+
+import hashlib
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import inline, markdown, mjml, text
+from .mergetags import Compiled, Tokenizer, escape
+from .problems import Level, Problem, RenderError, Source
+
+__all__ = [
+    "DEFAULT_LAYOUTS",
+    "GMAIL_CLIP_BYTES",
+    "Level",
+    "Message",
+    "Problem",
+    "Recipient",
+    "RenderInput",
+    "Rendered",
+    "Source",
+    "personalize",
+    "render",
+]
+
+# Bump when the pipeline's output changes, so cached renders are redone.
+PIPELINE_VERSION = 1
+# Gmail hides everything after the first ~102 KB of a message behind "View entire message".
+GMAIL_CLIP_BYTES = 102 * 1024
+REQUIRED_IN_LAYOUT = {
+    "unsubscribe_url": "a visible unsubscribe link ({{ unsubscribe_url }})",
+    "preferences_url": "a link to the preference center ({{ preferences_url }})",
+    "newsletter.postal_address": "the postal address ({{ newsletter.postal_address }})",
+}
+
+
+@dataclass(frozen=True)
+class StockLayout:
+    """A layout shipped with Crier; ``services.install_default_layouts`` copies it."""
+
+    name: str
+    filename: str
+    description: str
+
+    def mjml(self) -> str:
+        return (Path(__file__).resolve().parent / "default_layouts" / self.filename).read_text()
+
+
+DEFAULT_LAYOUTS = [
+    StockLayout(
+        "Announcement",
+        "announcement.mjml",
+        "One story with a title: a release, an event, a call for help.",
+    ),
+    StockLayout(
+        "Release notes",
+        "release-notes.mjml",
+        "A green 'Release notes' band; ## headings (Added, Fixed…) read as changelog sections.",
+    ),
+    StockLayout(
+        "Digest",
+        "digest.mjml",
+        "Several items, each separated by --- in Markdown, each shown as its own card.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class RenderInput:
+    layout: str
+    body: str
+    body_format: str  # "markdown" or "mjml"
+    subject: str
+    preheader: str = ""
+    newsletter_name: str = ""
+    postal_address: str = ""
+
+    def digest(self) -> str:
+        """Identifies the output: equal digests render to the same message."""
+        payload = json.dumps([PIPELINE_VERSION, *self.__dict__.values()], ensure_ascii=False)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass
+class Rendered:
+    digest: str
+    problems: list[Problem]
+    subject: Compiled | None = None
+    html: Compiled | None = None
+    text: Compiled | None = None
+    html_bytes: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [problem for problem in self.problems if problem.level == Level.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [problem for problem in self.problems if problem.level == Level.WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.html is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Everything a message needs to know about one recipient; built by the sender."""
+
+    email: str
+    name: str = ""
+    attributes: dict = field(default_factory=dict)
+    list_name: str = ""
+    unsubscribe_url: str = ""
+    preferences_url: str = ""
+    web_version_url: str = ""
+
+    def value(self, name: str) -> str:
+        if name.startswith("subscriber.attributes."):
+            found = self.attributes.get(name.removeprefix("subscriber.attributes."))
+            return "" if found is None else str(found)
+        return {
+            "subscriber.name": self.name,
+            "subscriber.email": self.email,
+            "list.name": self.list_name,
+            "unsubscribe_url": self.unsubscribe_url,
+            "preferences_url": self.preferences_url,
+            "web_version_url": self.web_version_url,
+        }[name]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    subject: str
+    html: str
+    text: str
+
+
+def personalize(rendered: Rendered, recipient: Recipient) -> Message:
+    """Fill the slots for one recipient: escaping and joins only, no parsing."""
+    return Message(
+        subject=_fill(rendered.subject, recipient),
+        html=_fill(rendered.html, recipient),
+        text=_fill(rendered.text, recipient),
+    )
+
+
+def _fill(part: Compiled, recipient: Recipient) -> str:
+    mode = part.mode
+    return part.fill(
+        [escape(recipient.value(slot.name) or slot.default, mode) for slot in part.slots]
+    )
+
+
+def render(source: RenderInput) -> Rendered:
+    """Run the whole pipeline. Never raises for bad input: problems say what is wrong."""
+    result = Rendered(digest=source.digest(), problems=[])
+    tokens = Tokenizer(
+        seed="\n".join((source.layout, source.body, source.subject, source.preheader))
+    )
+    layout, found = tokens.replace(source.layout, source=Source.LAYOUT, in_layout=True)
+    result.problems += found
+    body, found = tokens.replace(source.body, source=Source.BODY)
+    result.problems += found
+    subject, found = tokens.replace(source.subject, source=Source.SUBJECT)
+    result.problems += found
+    preheader, found = tokens.replace(source.preheader, source=Source.PREHEADER)
+    result.problems += found
+    if not source.subject.strip():
+        result.problems.append(Problem(Level.ERROR, Source.SUBJECT, "the subject is empty."))
+    if not source.body.strip():
+        result.problems.append(Problem(Level.ERROR, Source.BODY, "the body is empty."))
+    result.problems += _check_layout(source.layout, layout, tokens)
+
+    if source.body_format == "markdown":
+        body, found = markdown.to_mjml(
+            body, is_token=lambda url: bool(tokens.pattern.fullmatch(url))
+        )
+    else:
+        found = mjml.check(source.body, source=Source.BODY)
+    result.problems += found
+    if result.errors:
+        return result
+
+    document = layout
+    for name, value in (
+        ("content", body),
+        ("campaign.subject", html.escape(subject, quote=False)),
+        ("preheader", html.escape(preheader, quote=False)),
+    ):
+        token = tokens.token_for(name)
+        if token:
+            document = document.replace(token, value)
+    try:
+        rendered_html = mjml.to_html(document)
+    except RenderError as error:
+        result.problems += error.problems
+        return result
+    rendered_html, found = inline.strip_remote(rendered_html)
+    result.problems += found
+    rendered_html = inline.inline(rendered_html)
+    rendered_text = text.to_text(rendered_html)
+
+    constants = {
+        "newsletter.name": source.newsletter_name,
+        "newsletter.postal_address": source.postal_address,
+    }
+    result.subject = tokens.compile(subject, constants=constants, mode="header")
+    result.html = tokens.compile(rendered_html, constants=constants, mode="html")
+    result.text = tokens.compile(rendered_text, constants=constants, mode="text")
+    result.html_bytes = len(result.html.source().encode())
+    if result.html_bytes > GMAIL_CLIP_BYTES:
+        result.problems.append(
+            Problem(
+                Level.WARNING,
+                Source.MESSAGE,
+                f"the HTML part is {result.html_bytes / 1024:.0f} KB; Gmail clips messages "
+                f"above about {GMAIL_CLIP_BYTES // 1024} KB and hides the rest, including "
+                "the unsubscribe link. Shorten the content or move images to links.",
+            )
+        )
+    return result
+
+
+def _check_layout(original: str, tokenized: str, tokens: Tokenizer) -> list[Problem]:
+    """A layout needs one content slot and the footer that bulk-sender rules require."""
+    problems = mjml.check(original, source=Source.LAYOUT)
+    used = {tokens.slots[int(index)].name for index in tokens.pattern.findall(tokenized)}
+    content = tokens.token_for("content")
+    if content is None or content not in tokenized:
+        problems.append(
+            Problem(
+                Level.ERROR,
+                Source.LAYOUT,
+                "the layout has no {{ content }} slot, so the campaign body has nowhere to go.",
+            )
+        )
+    elif tokenized.count(content) > 1:
+        problems.append(
+            Problem(Level.ERROR, Source.LAYOUT, "the layout has more than one {{ content }} slot.")
+        )
+    for name, what in REQUIRED_IN_LAYOUT.items():
+        if name not in used:
+            problems.append(
+                Problem(
+                    Level.ERROR,
+                    Source.LAYOUT,
+                    f"the layout's footer must carry {what}; Gmail, Yahoo and CAN-SPAM "
+                    "require it in every bulk message.",
+                )
+            )
+    return problems

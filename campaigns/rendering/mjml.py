@@ -1,0 +1,107 @@
+"""MJML → HTML with mjml-python (MRML, in-process: no Node, no network).
+
+MRML's own errors rarely say where the problem is, so the source is first read
+with the standard library's HTML parser, which knows line numbers: unclosed or
+mismatched ``mj-*`` tags and unknown components are reported on their line.
+"""
+
+import re
+from html.parser import HTMLParser
+
+from mjml import mjml2html
+
+from .problems import Level, Problem, RenderError, Source
+
+COMPONENTS = {
+    "mjml", "mj-head", "mj-body", "mj-attributes", "mj-all", "mj-class", "mj-breakpoint",
+    "mj-font", "mj-preview", "mj-style", "mj-title", "mj-raw", "mj-section", "mj-wrapper",
+    "mj-group", "mj-column", "mj-hero", "mj-text", "mj-image", "mj-button", "mj-divider",
+    "mj-spacer", "mj-table", "mj-social", "mj-social-element", "mj-navbar", "mj-navbar-link",
+    "mj-accordion", "mj-accordion-element", "mj-accordion-title", "mj-accordion-text",
+    "mj-carousel", "mj-carousel-image",
+}  # fmt: skip
+# Their content is HTML or CSS, not MJML: tags inside are not balanced by us.
+_OPAQUE = {"mj-text", "mj-button", "mj-table", "mj-raw", "mj-style", "mj-navbar-link",
+           "mj-social-element", "mj-accordion-title", "mj-accordion-text"}  # fmt: skip
+_POSITION = re.compile(r"at position (\d+):(\d+)")
+
+
+class _Checker(HTMLParser):
+    def __init__(self, source: Source):
+        super().__init__(convert_charrefs=True)
+        self.source = source
+        self.stack: list[tuple[str, int]] = []
+        self.problems: list[Problem] = []
+
+    def _problem(self, message: str, line: int | None = None) -> None:
+        line = line if line is not None else self.getpos()[0]
+        self.problems.append(Problem(Level.ERROR, self.source, message, line))
+
+    def _opaque(self) -> bool:
+        return bool(self.stack) and self.stack[-1][0] in _OPAQUE
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if self._opaque() or not tag.startswith("mj"):
+            return
+        if tag == "mj-include":
+            self._problem("<mj-include> is not allowed: paste the included MJML here instead.")
+        elif tag not in COMPONENTS:
+            self._problem(f"<{tag}> is not an MJML component.")
+        self.stack.append((tag, self.getpos()[0]))
+
+    def handle_startendtag(self, tag: str, attrs) -> None:
+        if self._opaque() or not tag.startswith("mj"):
+            return
+        if tag == "mj-include":
+            self._problem("<mj-include> is not allowed: paste the included MJML here instead.")
+        elif tag not in COMPONENTS:
+            self._problem(f"<{tag}> is not an MJML component.")
+
+    def handle_endtag(self, tag: str) -> None:
+        if not tag.startswith("mj"):
+            return
+        if self._opaque() and self.stack[-1][0] != tag:
+            return
+        if not self.stack:
+            self._problem(f"</{tag}> closes a tag that was never opened.")
+        elif self.stack[-1][0] == tag:
+            self.stack.pop()
+        else:
+            opened, line = self.stack[-1]
+            self._problem(f"</{tag}> found, but <{opened}> opened on line {line} is still open.")
+            if any(name == tag for name, _ in self.stack):
+                while self.stack and self.stack[-1][0] != tag:
+                    self.stack.pop()
+                self.stack.pop()
+
+    def finish(self) -> list[Problem]:
+        self.close()
+        for tag, line in self.stack:
+            self._problem(f"<{tag}> is never closed.", line)
+        return self.problems
+
+
+def check(source_text: str, *, source: Source) -> list[Problem]:
+    """Structural errors in an MJML document or fragment, with their lines."""
+    checker = _Checker(source)
+    checker.feed(source_text)
+    return checker.finish()
+
+
+def _refuse_include(path: str) -> str:
+    raise ValueError(f"<mj-include> is not allowed ({path})")
+
+
+def to_html(document: str) -> str:
+    """Render a complete MJML document. Raises RenderError with MRML's message."""
+    try:
+        # fonts={} stops MRML adding its default Google Fonts imports; mail must
+        # not make the reader's client fetch anything we did not choose.
+        return mjml2html(document, fonts={}, include_loader=_refuse_include)
+    except ValueError as error:
+        message = str(error)
+        match = _POSITION.search(message)
+        line = int(match.group(1)) if match else None
+        raise RenderError(
+            [Problem(Level.ERROR, Source.LAYOUT, f"MJML could not be rendered: {message}.", line)]
+        ) from error

@@ -1,0 +1,30 @@
+"""Reads for campaigns, shared by the dashboard, the public pages and the feed."""
+
+from django.db.models import QuerySet
+
+from newsletter.models import Newsletter
+
+from .models import Campaign, Layout, Status
+
+
+def public_archive(newsletter: Newsletter) -> QuerySet[Campaign]:
+    """Sent campaigns marked public, newest first: the archive, the feed, the public page."""
+    return (
+        Campaign.objects.filter(
+            newsletter=newsletter, status=Status.SENT, public=True, sent_at__isnull=False
+        )
+        .select_related("newsletter")
+        .order_by("-sent_at", "-id")
+    )
+
+
+def campaigns_of(newsletter: Newsletter) -> QuerySet[Campaign]:
+    return (
+        Campaign.objects.filter(newsletter=newsletter)
+        .select_related("layout")
+        .defer("rendered_html", "rendered_text", "rendered_subject")
+    )
+
+
+def layouts_of(newsletter: Newsletter) -> QuerySet[Layout]:
+    return Layout.objects.filter(newsletter=newsletter)

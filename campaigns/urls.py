@@ -1,0 +1,27 @@
+"""Public URLs (``urlpatterns``, namespace ``campaigns``, mounted at ``n/<slug:newsletter>/``)
+and the dashboard's (``dashboard_urlpatterns``, mounted by ``dashboard.urls``)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "campaigns"
+
+urlpatterns = [
+    path("archive/<slug:campaign>/", views.archive_campaign, name="archive"),
+    path("feed.xml", views.archive_feed, name="feed"),
+]
+
+# Under /dashboard/n/<slug:slug>/campaigns/, in the "dashboard" namespace.
+dashboard_urlpatterns = [
+    path("", views.campaign_list, name="campaign_list"),
+    path("new/", views.campaign_create, name="campaign_create"),
+    path("<int:pk>/", views.campaign_preview, name="campaign_preview"),
+    path("<int:pk>/edit/", views.campaign_edit, name="campaign_edit"),
+    path("<int:pk>/html/", views.campaign_preview_html, name="campaign_preview_html"),
+    path("layouts/", views.layout_list, name="layout_list"),
+    path("layouts/new/", views.layout_create, name="layout_create"),
+    path("layouts/defaults/", views.layout_install_defaults, name="layout_install_defaults"),
+    path("layouts/<int:pk>/", views.layout_edit, name="layout_edit"),
+    path("layouts/<int:pk>/html/", views.layout_preview_html, name="layout_preview_html"),
+]

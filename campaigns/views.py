@@ -1,0 +1,272 @@
+"""Dashboard pages for campaigns and layouts, and the public archive and feed.
+
+Views parse input, call a service, and render; rules live in ``services``. The
+test send's view lives in ``dashboard.views``: it enqueues a ``delivery`` task,
+and campaigns never import delivery.
+"""
+
+from csp.decorators import csp_replace
+from django.contrib import messages
+from django.contrib.syndication.views import Feed
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.feedgenerator import Atom1Feed
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_POST
+
+from newsletter.access import member_required
+from newsletter.models import Newsletter, Role
+
+from . import rendering, selectors, services
+from .forms import CampaignForm, LayoutForm, SampleRecipientForm, TestSendForm
+
+# Mail HTML is shown only in a sandboxed frame with no script and no way out.
+MAIL_PREVIEW_POLICY = {
+    "default-src": ["'none'"],
+    "script-src": None,
+    "style-src": ["'unsafe-inline'"],
+    "img-src": ["data:", "https:"],
+    "frame-ancestors": ["'self'"],
+    "sandbox": True,
+}
+PREVIEW_VIEWS = {"desktop", "mobile", "text"}
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    """Attach a service's ValidationError to the form, next to the fields it names."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@member_required(Role.VIEWER)
+def campaign_list(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    return render(
+        request,
+        "campaigns/campaign_list.html",
+        {"newsletter": newsletter, "campaigns": selectors.campaigns_of(newsletter)},
+    )
+
+
+@member_required(Role.EDITOR)
+def campaign_create(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    if not selectors.layouts_of(newsletter).exists():
+        services.install_default_layouts(newsletter=newsletter)
+    form = CampaignForm(request.POST or None, newsletter=newsletter)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = services.campaign_create(
+                newsletter=newsletter, created_by=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Draft saved."))
+            return redirect("dashboard:campaign_preview", slug=newsletter.slug, pk=campaign.pk)
+    status = 422 if form.errors else 200
+    return render(
+        request,
+        "campaigns/campaign_form.html",
+        {"newsletter": newsletter, "form": form, "campaign": None},
+        status=status,
+    )
+
+
+@member_required(Role.EDITOR)
+def campaign_edit(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(newsletter.campaigns, pk=pk)
+    form = CampaignForm(request.POST or None, instance=campaign, newsletter=newsletter)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.campaign_update(campaign=campaign, **form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Draft saved."))
+            return redirect("dashboard:campaign_preview", slug=newsletter.slug, pk=campaign.pk)
+    return render(
+        request,
+        "campaigns/campaign_form.html",
+        {"newsletter": newsletter, "form": form, "campaign": campaign},
+        status=422 if form.errors else 200,
+    )
+
+
+@member_required(Role.VIEWER)
+def campaign_preview(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """Problems, whether it can be sent, and the message as a sample reader sees it."""
+    campaign = get_object_or_404(newsletter.campaigns.select_related("layout"), pk=pk)
+    result = services.campaign_render(campaign=campaign)
+    view = request.GET.get("view", "desktop")
+    if view not in PREVIEW_VIEWS:
+        view = "desktop"
+    sample = SampleRecipientForm(request.GET or None)
+    sample_data = sample.cleaned_data if sample.is_valid() else {}
+    text = ""
+    if result.ok and view == "text":
+        recipient = services.sample_recipient(
+            newsletter=newsletter, campaign=campaign, **sample_data
+        )
+        text = rendering.personalize(result, recipient).text
+    return render(
+        request,
+        "campaigns/campaign_preview.html",
+        {
+            "newsletter": newsletter,
+            "campaign": campaign,
+            "result": result,
+            "problems": services.problems_for_display(result),
+            "sendability": services.campaign_sendability(campaign=campaign),
+            "view": view,
+            "text": text,
+            "sample": sample,
+            "sample_query": request.GET.urlencode(),
+            "test_form": TestSendForm(),
+            "can_edit": Role.rank(request.role) >= Role.rank(Role.EDITOR),
+            "size_kb": result.html_bytes / 1024,
+        },
+    )
+
+
+@member_required(Role.VIEWER)
+@xframe_options_sameorigin
+@csp_replace(MAIL_PREVIEW_POLICY)
+def campaign_preview_html(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """The HTML part alone, for a sandboxed iframe: campaign HTML never runs script here."""
+    campaign = get_object_or_404(newsletter.campaigns.select_related("layout"), pk=pk)
+    result = services.campaign_render(campaign=campaign)
+    if not result.ok:
+        raise Http404("This campaign does not render; fix its errors first.")
+    sample = SampleRecipientForm(request.GET or None)
+    recipient = services.sample_recipient(
+        newsletter=newsletter,
+        campaign=campaign,
+        **(sample.cleaned_data if sample.is_valid() else {}),
+    )
+    html = rendering.personalize(result, recipient).html
+    return HttpResponse(html, content_type="text/html; charset=utf-8")
+
+
+@member_required(Role.VIEWER)
+def layout_list(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    return render(
+        request,
+        "campaigns/layout_list.html",
+        {
+            "newsletter": newsletter,
+            "layouts": selectors.layouts_of(newsletter),
+            "can_edit": Role.rank(request.role) >= Role.rank(Role.EDITOR),
+        },
+    )
+
+
+@require_POST
+@member_required(Role.EDITOR)
+def layout_install_defaults(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    services.install_default_layouts(newsletter=newsletter)
+    messages.success(request, _("The default layouts are installed."))
+    return redirect("dashboard:layout_list", slug=newsletter.slug)
+
+
+@member_required(Role.EDITOR)
+def layout_create(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    return _layout_form(request, newsletter, layout=None)
+
+
+@member_required(Role.EDITOR)
+def layout_edit(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    return _layout_form(request, newsletter, layout=get_object_or_404(newsletter.layouts, pk=pk))
+
+
+def _layout_form(request: HttpRequest, newsletter: Newsletter, *, layout) -> HttpResponse:
+    form = LayoutForm(request.POST or None, instance=layout)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if layout is None:
+                layout = services.layout_create(newsletter=newsletter, **form.cleaned_data)
+            else:
+                services.layout_update(layout=layout, **form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Layout saved."))
+            return redirect(layout)
+    return render(
+        request,
+        "campaigns/layout_form.html",
+        {"newsletter": newsletter, "form": form, "layout": layout},
+        status=422 if form.errors else 200,
+    )
+
+
+@member_required(Role.VIEWER)
+@xframe_options_sameorigin
+@csp_replace(MAIL_PREVIEW_POLICY)
+def layout_preview_html(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    layout = get_object_or_404(newsletter.layouts, pk=pk)
+    html = services.layout_preview(layout=layout)
+    if not html:
+        raise Http404("This layout does not render; fix its errors first.")
+    return HttpResponse(html, content_type="text/html; charset=utf-8")
+
+
+@csp_replace({**MAIL_PREVIEW_POLICY, "sandbox": None, "frame-ancestors": ["'none'"]})
+def archive_campaign(request: HttpRequest, newsletter: str, campaign: str) -> HttpResponse:
+    """The public web version of a sent, public campaign; 404 for anything else."""
+    newsletter_obj = get_object_or_404(Newsletter, slug=newsletter)
+    found = get_object_or_404(selectors.public_archive(newsletter_obj), slug=campaign)
+    body = services.archive_html(campaign=found)
+    if not body:
+        raise Http404
+    return render(
+        request,
+        "campaigns/public/archive_campaign.html",
+        {"newsletter": newsletter_obj, "campaign": found, "body": body},
+    )
+
+
+class ArchiveFeed(Feed):
+    """Atom feed of the public archive, for community websites and feed readers."""
+
+    feed_type = Atom1Feed
+    limit = 50
+
+    def get_object(self, request: HttpRequest, newsletter: str) -> Newsletter:
+        return get_object_or_404(Newsletter, slug=newsletter)
+
+    def title(self, obj: Newsletter) -> str:
+        return obj.name
+
+    def subtitle(self, obj: Newsletter) -> str:
+        return obj.description
+
+    def link(self, obj: Newsletter) -> str:
+        return f"/n/{obj.slug}/"
+
+    def author_name(self, obj: Newsletter) -> str:
+        return obj.from_name
+
+    def items(self, obj: Newsletter):
+        return selectors.public_archive(obj)[: self.limit]
+
+    def item_title(self, item) -> str:
+        return item.subject
+
+    def item_description(self, item) -> str:
+        return item.preheader or item.subject
+
+    def item_link(self, item) -> str:
+        return item.get_public_url()
+
+    def item_pubdate(self, item):
+        return item.sent_at
+
+    def item_updateddate(self, item):
+        return item.sent_at
+
+
+archive_feed = ArchiveFeed()
