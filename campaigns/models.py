@@ -85,6 +85,12 @@ class Campaign(models.Model):
     public = models.BooleanField(
         default=False, help_text=_("Show it in the public archive and feed once sent.")
     )
+    lists = models.ManyToManyField(
+        "subscribers.MailingList",
+        related_name="campaigns",
+        blank=True,
+        help_text=_("Confirmed subscribers of any of these lists receive it, once each."),
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     send_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

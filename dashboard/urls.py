@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from campaigns.urls import dashboard_urlpatterns as campaign_urlpatterns
+from delivery.urls import dashboard_urlpatterns as sending_urlpatterns
 
 from . import views
 
@@ -19,6 +20,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("n/<slug:slug>/", views.newsletter_detail, name="newsletter"),
     path("n/<slug:slug>/campaigns/", include(campaign_urlpatterns)),
+    path("n/<slug:slug>/campaigns/<int:pk>/", include(sending_urlpatterns)),
     path(
         "n/<slug:slug>/campaigns/<int:pk>/test/",
         views.campaign_test_send,

@@ -4,6 +4,8 @@ from email.message import EmailMessage
 
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class OutboxMessage(models.Model):
@@ -35,3 +37,57 @@ class OutboxMessage(models.Model):
         """The decoded ``text/<subtype>`` part, or an empty string when there is none."""
         part = self.parsed().get_body(preferencelist=(subtype,))
         return part.get_content() if part is not None else ""
+
+
+class DeliveryStatus(models.TextChoices):
+    """One recipient's message through a campaign.
+
+    queued → claimed (leased by a worker) → in_flight (being handed to the server)
+    → sent | failed | skipped. ``uncertain``: its worker died while the message was
+    in flight, so it may or may not have left; it is never resent automatically.
+    """
+
+    QUEUED = "queued", _("Queued")
+    CLAIMED = "claimed", _("Claimed by a worker")
+    IN_FLIGHT = "in_flight", _("Being sent")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
+    UNCERTAIN = "uncertain", _("Uncertain")
+
+
+UNFINISHED = (DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED, DeliveryStatus.IN_FLIGHT)
+
+
+class Delivery(models.Model):
+    """The per-recipient ledger of a campaign: one row per (campaign, subscriber), ever."""
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="deliveries"
+    )
+    subscriber = models.ForeignKey(
+        "subscribers.Subscriber", on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    esp_message_id = models.CharField(max_length=255, blank=True, default="")
+    worker = models.CharField(max_length=255, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "subscriber"], name="one_delivery_per_recipient"
+            )
+        ]
+        indexes = [models.Index(fields=["campaign", "status", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.subscriber_id}: {self.status}"

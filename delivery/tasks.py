@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from delivery import services
+from delivery import engine, services
 
 
 @shared_task
@@ -16,3 +16,21 @@ def send_campaign_test(campaign_id: int, to: list[str], requested_by: str) -> in
 @shared_task
 def prune_outbox() -> int:
     return services.outbox_prune()
+
+
+@shared_task(bind=True)
+def send_batches(self, campaign_id: int) -> None:
+    """Loops over batches for a while, then hands over to a fresh task if work remains."""
+    if engine.send_batches(campaign_id=campaign_id, task_id=self.request.id or ""):
+        send_batches.delay(campaign_id)
+
+
+@shared_task
+def start_due_campaigns() -> list[int]:
+    return engine.start_due_campaigns()
+
+
+@shared_task
+def sweep() -> dict:
+    report = engine.sweep()
+    return {"requeued": report.requeued, "uncertain": report.uncertain}

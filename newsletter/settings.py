@@ -229,6 +229,20 @@ ANYMAIL = {
     if key.startswith("ANYMAIL_") and value
 }
 OUTBOX_RETENTION_DAYS = int(os.environ.get("CRIER_OUTBOX_RETENTION_DAYS", "30"))
+# An address whose mailbox Crier processes for unsubscribe requests; only then is a
+# mailto: target added to List-Unsubscribe (the HTTPS one-click target always is).
+UNSUBSCRIBE_MAILTO = os.environ.get("CRIER_UNSUBSCRIBE_MAILTO", "")
+# Campaign sending: messages per claimed batch, parallel batch tasks per campaign,
+# attempts before a message fails, and shared rates (0: unlimited).
+SEND_BATCH_SIZE = int(os.environ.get("CRIER_SEND_BATCH_SIZE", "100"))
+SEND_PARALLELISM = int(os.environ.get("CRIER_SEND_PARALLELISM", "4"))
+SEND_MAX_ATTEMPTS = int(os.environ.get("CRIER_SEND_MAX_ATTEMPTS", "5"))
+SEND_RATE_PER_SECOND = float(os.environ.get("CRIER_SEND_RATE_PER_SECOND", "0"))
+SEND_RATE_PER_DOMAIN_PER_SECOND = float(
+    os.environ.get("CRIER_SEND_RATE_PER_DOMAIN_PER_SECOND", "0")
+)
+# A campaign pauses itself when more than this share of at least 50 attempts failed.
+SEND_PAUSE_ERROR_RATE = float(os.environ.get("CRIER_SEND_PAUSE_ERROR_RATE", "0.2"))
 
 # Celery. PostgreSQL is the source of truth; the broker only carries ids of work
 # that a sweeper can re-enqueue, so losing Redis delays work but loses nothing.
@@ -262,9 +276,17 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("send"))
-CELERY_TASK_ROUTES = {"delivery.tasks.*": {"queue": "send"}}
+CELERY_TASK_ROUTES = {
+    # Housekeeping must not wait behind a large campaign on the send queue.
+    "delivery.tasks.sweep": {"queue": "default"},
+    "delivery.tasks.start_due_campaigns": {"queue": "default"},
+    "delivery.tasks.prune_outbox": {"queue": "default"},
+    "delivery.tasks.*": {"queue": "send"},
+}
 CELERY_BEAT_SCHEDULE = {
     "prune-outbox": {"task": "delivery.tasks.prune_outbox", "schedule": 3600.0},
+    "start-due-campaigns": {"task": "delivery.tasks.start_due_campaigns", "schedule": 15.0},
+    "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

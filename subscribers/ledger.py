@@ -8,24 +8,7 @@ from django.utils import timezone
 
 from newsletter.models import Newsletter
 
-from .models import ConsentEvent, MailingList, Subscriber
-
-DIGEST_PREFIX = "crier:"
-
-
-def digest(value: str) -> str:
-    """A stable digest of a personal value; empty input gives an empty digest.
-
-    Addresses are hashed the same way for suppression, so an erased address can
-    still be recognised (and never mailed) without being stored.
-    """
-    if not value:
-        return ""
-    return hashlib.sha256(f"{DIGEST_PREFIX}{value}".encode()).hexdigest()
-
-
-def email_digest(email: str) -> str:
-    return digest(email.strip().lower())
+from .models import ConsentEvent, MailingList, Subscriber, address_digest, digest
 
 
 def _content_hash(event: ConsentEvent) -> str:
@@ -89,7 +72,7 @@ def append(
         email=subscriber.email or "",
         ip_address=ip_address,
         user_agent=user_agent,
-        email_digest=email_digest(subscriber.email or ""),
+        email_digest=address_digest(subscriber.email or ""),
         ip_digest=digest(ip_address or ""),
         user_agent_digest=digest(user_agent),
         created_at=timezone.now(),
@@ -118,7 +101,7 @@ def verify_chain(subscriber: Subscriber) -> ChainReport:
             )
         if _content_hash(event) != event.hash:
             return ChainReport(False, len(events), f"event {event.pk} was altered")
-        if event.email and email_digest(event.email) != event.email_digest:
+        if event.email and address_digest(event.email) != event.email_digest:
             return ChainReport(False, len(events), f"event {event.pk} has a replaced address")
         if event.ip_address and digest(event.ip_address) != event.ip_digest:
             return ChainReport(False, len(events), f"event {event.pk} has a replaced IP address")

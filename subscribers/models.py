@@ -1,8 +1,24 @@
+import hashlib
+
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from newsletter.models import Newsletter
+
+DIGEST_PREFIX = "crier:"
+
+
+def digest(value: str) -> str:
+    """A stable digest of a personal value; empty input gives an empty digest."""
+    if not value:
+        return ""
+    return hashlib.sha256(f"{DIGEST_PREFIX}{value}".encode()).hexdigest()
+
+
+def address_digest(email: str) -> str:
+    """How an address is known once it may not be stored: ledger, suppression, sending."""
+    return digest(email.strip().lower())
 
 
 class OptIn(models.TextChoices):
@@ -50,6 +66,8 @@ class Subscriber(models.Model):
 
     # NULL once erased: several erased rows must not collide in the unique constraint.
     email = models.EmailField(max_length=254, null=True, blank=True)  # noqa: DJ001
+    # Kept in step with ``email`` by save(): lets sending join the suppression list in SQL.
+    email_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     name = models.CharField(max_length=200, blank=True)
     language = models.CharField(max_length=10, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
@@ -72,6 +90,12 @@ class Subscriber(models.Model):
 
     def __str__(self) -> str:
         return self.email or f"erased subscriber {self.pk}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.email_digest = address_digest(self.email or "")
+        if kwargs.get("update_fields") is not None and "email" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "email_digest"}
+        super().save(*args, **kwargs)
 
 
 class SubscriptionStatus(models.TextChoices):

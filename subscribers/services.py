@@ -29,6 +29,7 @@ from .models import (
     SubscriptionStatus,
     Suppression,
     SuppressionReason,
+    address_digest,
 )
 from .signals import subscriber_erased
 from .tokens import Claim
@@ -54,7 +55,7 @@ def normalize_email(raw: str) -> str:
 
 def suppression_reason(email: str) -> str | None:
     return (
-        Suppression.objects.filter(email_digest=ledger.email_digest(email))
+        Suppression.objects.filter(email_digest=address_digest(email))
         .values_list("reason", flat=True)
         .first()
     )
@@ -63,7 +64,7 @@ def suppression_reason(email: str) -> str | None:
 def suppress(*, email: str, reason: str, note: str = "") -> Suppression:
     """Add or harden a suppression. An unsubscribe never softens a stronger reason."""
     suppression, created = Suppression.objects.get_or_create(
-        email_digest=ledger.email_digest(email), defaults={"reason": reason, "note": note}
+        email_digest=address_digest(email), defaults={"reason": reason, "note": note}
     )
     if not created and reason != SuppressionReason.UNSUBSCRIBED and suppression.reason != reason:
         suppression.reason = reason
@@ -74,7 +75,7 @@ def suppress(*, email: str, reason: str, note: str = "") -> Suppression:
 
 def _lift_consent_suppression(email: str) -> None:
     Suppression.objects.filter(
-        email_digest=ledger.email_digest(email), reason__in=LIFTABLE_BY_CONSENT
+        email_digest=address_digest(email), reason__in=LIFTABLE_BY_CONSENT
     ).delete()
 
 

@@ -116,3 +116,16 @@ def wait_for(condition, timeout: float = 30, interval: float = 0.2):
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
     return result
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    """Django's SMTP backend pointed at a local sink; nothing leaves the machine."""
+    from tests.smtp_sink import SMTPSink
+
+    with SMTPSink() as sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = sink.port
+        settings.EMAIL_USE_TLS = False
+        yield sink

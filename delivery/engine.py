@@ -1,0 +1,620 @@
+"""Campaign sending: the per-recipient ledger, batches claimed under a lease, and the
+state machine that makes every recipient get one message, even when workers die.
+
+PostgreSQL is the source of truth. A worker claims a batch of queued rows with
+``FOR UPDATE SKIP LOCKED`` (so any number of workers share a campaign), marks
+each row ``in_flight`` in its own commit just before handing it to the server,
+and ``sent`` right after. A worker that dies leaves ``claimed`` rows (never
+handed over: the sweeper requeues them) and at most one ``in_flight`` row (the
+sweeper marks it ``uncertain``, never resends it). Redis only carries task ids.
+"""
+
+import logging
+import random
+import smtplib
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.utils import InterfaceError, OperationalError
+from django.utils import timezone
+
+from campaigns.models import Campaign, Status
+from campaigns.services import campaign_render
+from subscribers import services as subscribers
+from subscribers.models import (
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+    SuppressionReason,
+)
+
+from .messages import Addressee, CampaignMessages
+from .models import UNFINISHED, Delivery, DeliveryStatus
+from .notifications import tell_owners_campaign_paused
+from .throttle import Rate, Throttle
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+TASK_BUDGET = timedelta(seconds=50)
+MIN_ATTEMPTS_FOR_ERROR_RATE = 50
+
+
+class CampaignStateError(Exception):
+    """The campaign is not in a state that allows this; the message says why."""
+
+
+# The audience, in one statement
+
+
+# Who receives a campaign, as one rule in SQL: confirmed on any of its lists, active,
+# not paused, not suppressed. Used to count (before sending) and to insert (when sending).
+AUDIENCE_SELECT = """
+SELECT s.id
+FROM subscribers_subscriber s
+WHERE s.status = 'active'
+  AND s.email IS NOT NULL
+  AND (s.paused_until IS NULL OR s.paused_until <= %(now)s)
+  AND EXISTS (
+      SELECT 1 FROM subscribers_subscription sub
+      JOIN campaigns_campaign_lists cl ON cl.mailinglist_id = sub.mailing_list_id
+      WHERE sub.subscriber_id = s.id AND sub.status = 'confirmed'
+        AND cl.campaign_id = %(campaign)s)
+  AND NOT EXISTS (
+      SELECT 1 FROM subscribers_suppression sp WHERE sp.email_digest = s.email_digest)
+"""
+INSERT_DELIVERIES = f"""
+INSERT INTO delivery_delivery
+    (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
+     created_at)
+SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s
+FROM ({AUDIENCE_SELECT}) audience
+WHERE true
+ON CONFLICT (campaign_id, subscriber_id) DO NOTHING
+"""  # noqa: S608 (constant SQL; every value is a bound parameter)
+
+
+def _audience_params(campaign: Campaign) -> dict:
+    return {"campaign": campaign.pk, "now": timezone.now()}
+
+
+def audience_count(*, campaign: Campaign) -> int:
+    """How many people would receive the campaign if it were sent now."""
+    with connection.cursor() as cursor:
+        count_sql = f"SELECT COUNT(*) FROM ({AUDIENCE_SELECT}) audience"  # noqa: S608
+        cursor.execute(count_sql, _audience_params(campaign))
+        return cursor.fetchone()[0]
+
+
+def create_deliveries(*, campaign: Campaign) -> int:
+    """One row per person in the audience, in one statement; a person on several lists once."""
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT_DELIVERIES, _audience_params(campaign))
+        return cursor.rowcount
+
+
+def eligible(subscriber_ids: Iterable[int], campaign: Campaign) -> dict[int, str]:
+    """Of these subscribers, those who may still receive the campaign now, with the name of
+    the first campaign list they are on (the ``{{ list.name }}`` merge tag)."""
+    now = timezone.now()
+    rows = (
+        Subscription.objects.filter(
+            subscriber_id__in=list(subscriber_ids),
+            status=SubscriptionStatus.CONFIRMED,
+            mailing_list__campaigns=campaign,
+            subscriber__status=SubscriberStatus.ACTIVE,
+            subscriber__email__isnull=False,
+        )
+        .filter(Q(subscriber__paused_until__isnull=True) | Q(subscriber__paused_until__lte=now))
+        .exclude(
+            Exists(Suppression.objects.filter(email_digest=OuterRef("subscriber__email_digest")))
+        )
+        .order_by("subscriber_id", "mailing_list__name")
+        .values_list("subscriber_id", "mailing_list__name")
+    )
+    names: dict[int, str] = {}
+    for subscriber_id, list_name in rows:
+        names.setdefault(subscriber_id, list_name)
+    return names
+
+
+# Lifecycle
+
+
+def _locked(campaign: Campaign) -> Campaign:
+    return Campaign.objects.select_for_update().select_related("newsletter").get(pk=campaign.pk)
+
+
+def _check_renders(campaign: Campaign) -> None:
+    result = campaign_render(campaign=campaign)
+    if result.errors:
+        raise CampaignStateError(
+            "It cannot be sent until these are fixed: "
+            + "; ".join(str(problem) for problem in result.errors)
+        )
+    if not campaign.lists.exists():
+        raise CampaignStateError("Choose at least one list to send it to.")
+
+
+@transaction.atomic
+def campaign_start(*, campaign: Campaign) -> int:
+    """Send now: create the recipients' rows and start the workers. Returns how many."""
+    campaign = _locked(campaign)
+    if campaign.status not in (Status.DRAFT, Status.SCHEDULED):
+        raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
+    _check_renders(campaign)
+    recipients = create_deliveries(campaign=campaign)
+    campaign.status = Status.SENDING
+    campaign.save(update_fields=["status", "updated_at"])
+    transaction.on_commit(lambda: dispatch(campaign.pk))
+    logger.info("campaign started", extra={"campaign": campaign.pk, "recipients": recipients})
+    return recipients
+
+
+@transaction.atomic
+def campaign_schedule(*, campaign: Campaign, send_at: datetime) -> Campaign:
+    """Stored in the database and started by beat: no long ETA sits in the broker."""
+    campaign = _locked(campaign)
+    if campaign.status not in (Status.DRAFT, Status.SCHEDULED):
+        raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
+    if send_at <= timezone.now():
+        raise CampaignStateError("Choose a time in the future.")
+    _check_renders(campaign)
+    campaign.status = Status.SCHEDULED
+    campaign.send_at = send_at
+    campaign.save(update_fields=["status", "send_at", "updated_at"])
+    return campaign
+
+
+def start_due_campaigns() -> list[int]:
+    started = []
+    due = Campaign.objects.filter(status=Status.SCHEDULED, send_at__lte=timezone.now())
+    for campaign in due.only("pk"):
+        try:
+            campaign_start(campaign=campaign)
+            started.append(campaign.pk)
+        except CampaignStateError as error:
+            logger.warning(
+                "scheduled campaign not started",
+                extra={"campaign": campaign.pk, "reason": str(error)},
+            )
+    return started
+
+
+def _transition(campaign: Campaign, allowed: tuple[str, ...], to: str) -> Campaign:
+    campaign = _locked(campaign)
+    if campaign.status not in allowed:
+        raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
+    campaign.status = to
+    campaign.save(update_fields=["status", "updated_at"])
+    return campaign
+
+
+@transaction.atomic
+def campaign_pause(*, campaign: Campaign) -> Campaign:
+    """Workers stop claiming at their next batch; rows already claimed are finished."""
+    return _transition(campaign, (Status.SENDING,), Status.PAUSED)
+
+
+@transaction.atomic
+def campaign_resume(*, campaign: Campaign) -> Campaign:
+    """Only rows still queued are sent: nothing already sent is sent again."""
+    campaign = _transition(campaign, (Status.PAUSED,), Status.SENDING)
+    transaction.on_commit(lambda: dispatch(campaign.pk))
+    return campaign
+
+
+@transaction.atomic
+def campaign_cancel(*, campaign: Campaign) -> Campaign:
+    campaign = _transition(
+        campaign, (Status.SCHEDULED, Status.SENDING, Status.PAUSED), Status.CANCELLED
+    )
+    Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.SKIPPED, last_error="Campaign cancelled."
+    )
+    return campaign
+
+
+@transaction.atomic
+def campaign_retry_failed(*, campaign: Campaign) -> int:
+    """Queue the failed rows again (and only them); uncertain rows stay as they are."""
+    campaign = _locked(campaign)
+    if campaign.status not in (Status.SENDING, Status.PAUSED, Status.SENT):
+        raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
+    retried = Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.FAILED).update(
+        status=DeliveryStatus.QUEUED, attempts=0, next_attempt_at=None
+    )
+    if retried and campaign.status == Status.SENT:
+        campaign.status = Status.SENDING
+        campaign.save(update_fields=["status", "updated_at"])
+    if retried and campaign.status == Status.SENDING:
+        transaction.on_commit(lambda: dispatch(campaign.pk))
+    return retried
+
+
+def dispatch(campaign_id: int) -> None:
+    """Start the campaign's batch tasks; each claims batches until the work is done."""
+    from .tasks import send_batches
+
+    for _ in range(settings.SEND_PARALLELISM):
+        send_batches.delay(campaign_id)
+
+
+# Claims and sending
+
+
+def claim(*, campaign_id: int, size: int, worker: str) -> list[tuple[int, int]]:
+    """Lease up to ``size`` queued rows to this worker; other workers skip them."""
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(campaign_id=campaign_id, status=DeliveryStatus.QUEUED)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("id")
+            .values_list("id", "subscriber_id")[:size]
+        )
+        if rows:
+            Delivery.objects.filter(id__in=[row[0] for row in rows]).update(
+                status=DeliveryStatus.CLAIMED,
+                worker=worker,
+                lease_until=now + LEASE,
+                attempts=F("attempts") + 1,
+            )
+    return rows
+
+
+def send_batches(*, campaign_id: int, task_id: str = "") -> bool:
+    """Claim and send batches for a while; return True if work remains (the task re-queues).
+
+    Every claim re-reads the campaign's status, so a pause takes effect within a batch.
+    """
+    worker = f"{socket.gethostname()}:{task_id or uuid.uuid4().hex}"
+    deadline = timezone.now() + TASK_BUDGET
+    throttle = Throttle()
+    messages: CampaignMessages | None = None
+    while timezone.now() < deadline:
+        campaign = Campaign.objects.select_related("newsletter").get(pk=campaign_id)
+        if campaign.status != Status.SENDING:
+            return False
+        rows = claim(campaign_id=campaign_id, size=_batch_size(), worker=worker)
+        if not rows:
+            _finish_if_done(campaign_id)
+            return False
+        if messages is None or messages.rendered.digest != campaign.rendered_digest:
+            messages = CampaignMessages(campaign, campaign_render(campaign=campaign))
+        _send_batch(messages, rows, worker, throttle)
+        if _error_rate_too_high(campaign_id):
+            _pause_for_errors(campaign_id)
+            return False
+    return True
+
+
+def _batch_size() -> int:
+    rate = settings.SEND_RATE_PER_SECOND
+    if rate > 0:
+        # A slow rate must not hold a batch past its lease.
+        return max(1, min(settings.SEND_BATCH_SIZE, int(rate * LEASE.total_seconds() / 4)))
+    return settings.SEND_BATCH_SIZE
+
+
+def _addressees(
+    rows: list[tuple[int, int]], campaign: Campaign
+) -> tuple[list[Addressee], list[int]]:
+    allowed = eligible((subscriber_id for _, subscriber_id in rows), campaign)
+    people = {
+        subscriber.pk: subscriber
+        for subscriber in Subscriber.objects.filter(pk__in=allowed).only(
+            "pk", "email", "name", "attributes"
+        )
+    }
+    addressees, skipped = [], []
+    for delivery_id, subscriber_id in rows:
+        person = people.get(subscriber_id)
+        if person is None:
+            skipped.append(delivery_id)
+            continue
+        addressees.append(
+            Addressee(
+                delivery_id=delivery_id,
+                subscriber_id=subscriber_id,
+                email=person.email,
+                name=person.name,
+                attributes=person.attributes,
+                list_name=allowed[subscriber_id],
+            )
+        )
+    return addressees, skipped
+
+
+def _send_batch(
+    messages: CampaignMessages, rows: list[tuple[int, int]], worker: str, throttle: Throttle
+) -> None:
+    addressees, skipped = _addressees(rows, messages.campaign)
+    if skipped:
+        Delivery.objects.filter(id__in=skipped, worker=worker).update(
+            status=DeliveryStatus.SKIPPED,
+            last_error="No longer subscribed, or suppressed, when its turn came.",
+            lease_until=None,
+        )
+    backend = get_connection()
+    rate = Rate(settings.SEND_RATE_PER_SECOND, burst=settings.SEND_BATCH_SIZE)
+    domain_rate = Rate(settings.SEND_RATE_PER_DOMAIN_PER_SECOND)
+    try:
+        backend.open()
+        for index, addressee in enumerate(addressees):
+            if not _take_off(addressee.delivery_id, worker):
+                continue
+            throttle.wait("all", rate)
+            throttle.wait(f"domain:{addressee.email.rsplit('@', 1)[-1].lower()}", domain_rate)
+            try:
+                message = messages.build(addressee)
+                message.connection = backend
+                message.send()
+            except Exception as error:  # classified below; nothing is swallowed silently
+                reconnect = _record_failure(addressee, worker, error)
+                if reconnect:
+                    _release([a.delivery_id for a in addressees[index + 1 :]], worker)
+                    return
+                continue
+            _land(addressee.delivery_id, worker, _esp_message_id(message))
+    finally:
+        try:
+            backend.close()
+        except Exception:  # closing a dead connection must not hide the real outcome
+            logger.debug("closing the mail connection failed", exc_info=True)
+
+
+def _take_off(delivery_id: int, worker: str) -> bool:
+    """Mark one row in flight, committed, right before it is handed to the server.
+
+    Conditional on this worker still holding it: if its lease expired and the
+    sweeper gave it away, it is not ours to send.
+    """
+    return bool(
+        Delivery.objects.filter(
+            id=delivery_id, worker=worker, status=DeliveryStatus.CLAIMED
+        ).update(status=DeliveryStatus.IN_FLIGHT, lease_until=timezone.now() + LEASE)
+    )
+
+
+def _land(delivery_id: int, worker: str, esp_message_id: str) -> None:
+    _with_db_retries(
+        lambda: Delivery.objects.filter(id=delivery_id, worker=worker).update(
+            status=DeliveryStatus.SENT,
+            sent_at=timezone.now(),
+            esp_message_id=esp_message_id[:255],
+            last_error="",
+            lease_until=None,
+        )
+    )
+
+
+def _with_db_retries(write, attempts: int = 5) -> None:
+    """The server accepted the message: recording that must survive a dropped connection."""
+    for attempt in range(attempts):
+        try:
+            write()
+            return
+        except (OperationalError, InterfaceError):
+            if attempt == attempts - 1:
+                raise
+            connection.close()
+            time.sleep(0.5 * (attempt + 1))
+
+
+def _esp_message_id(message) -> str:
+    status = getattr(message, "anymail_status", None)
+    if status is not None and status.message_id:
+        return str(status.message_id)
+    return message.extra_headers.get("Message-ID", "")
+
+
+def _release(delivery_ids: list[int], worker: str) -> None:
+    """Rows never handed over go back to the queue, and lose the attempt they were charged."""
+    Delivery.objects.filter(
+        id__in=delivery_ids, worker=worker, status=DeliveryStatus.CLAIMED
+    ).update(status=DeliveryStatus.QUEUED, worker="", lease_until=None, attempts=F("attempts") - 1)
+
+
+@dataclass(frozen=True)
+class Failure:
+    permanent: bool
+    reconnect: bool
+    hard_bounce: bool
+    reason: str
+
+
+def classify(error: Exception) -> Failure:
+    """Permanent (5xx, the ESP refused the recipient) or transient (4xx, timeouts, 429, 5xx
+    from an API); whether the connection is gone; whether the address itself bounced."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(error.recipients.values()))
+        text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+        return Failure(code >= 500, False, code >= 500, f"{code} {text}")
+    if isinstance(error, smtplib.SMTPResponseException):
+        text = (
+            error.smtp_error.decode(errors="replace")
+            if isinstance(error.smtp_error, bytes)
+            else str(error.smtp_error)
+        )
+        return Failure(
+            error.smtp_code >= 500, error.smtp_code == 421, False, f"{error.smtp_code} {text}"
+        )
+    if isinstance(error, AnymailRecipientsRefused):
+        return Failure(True, False, True, str(error).splitlines()[0])
+    if isinstance(error, AnymailAPIError):
+        status = error.status_code or 0
+        transient = status in (0, 408, 429) or status >= 500
+        return Failure(not transient, False, False, str(error).splitlines()[0])
+    if isinstance(error, smtplib.SMTPServerDisconnected | OSError):
+        return Failure(False, True, False, f"{type(error).__name__}: {error}")
+    return Failure(True, False, False, f"{type(error).__name__}: {error}")
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _record_failure(addressee: Addressee, worker: str, error: Exception) -> bool:
+    """Requeue with backoff, or fail; return whether the connection must be reopened."""
+    failure = classify(error)
+    row = Delivery.objects.filter(id=addressee.delivery_id).only("attempts").first()
+    attempts = row.attempts if row else 1
+    if failure.permanent or attempts >= settings.SEND_MAX_ATTEMPTS:
+        Delivery.objects.filter(id=addressee.delivery_id, worker=worker).update(
+            status=DeliveryStatus.FAILED, last_error=failure.reason[:1000], lease_until=None
+        )
+        if failure.hard_bounce:
+            subscribers.suppress(email=addressee.email, reason=SuppressionReason.HARD_BOUNCE)
+    else:
+        Delivery.objects.filter(id=addressee.delivery_id, worker=worker).update(
+            status=DeliveryStatus.QUEUED,
+            last_error=failure.reason[:1000],
+            lease_until=None,
+            worker="",
+            next_attempt_at=timezone.now() + _backoff(attempts),
+        )
+    logger.warning(
+        "message not sent",
+        extra={
+            "delivery": addressee.delivery_id,
+            "permanent": failure.permanent,
+            "reason": failure.reason[:200],
+        },
+    )
+    return failure.reconnect
+
+
+def _backoff(attempts: int) -> timedelta:
+    """Exponential with full jitter: 30 s, 1 min, 2 min… at most an hour."""
+    ceiling = min(3600, 30 * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311
+
+
+def _error_rate_too_high(campaign_id: int) -> bool:
+    counts = Delivery.objects.filter(
+        campaign_id=campaign_id, status__in=(DeliveryStatus.SENT, DeliveryStatus.FAILED)
+    ).aggregate(total=Count("id"), failed=Count("id", filter=Q(status=DeliveryStatus.FAILED)))
+    total, failed = counts["total"], counts["failed"]
+    return total >= MIN_ATTEMPTS_FOR_ERROR_RATE and failed / total > settings.SEND_PAUSE_ERROR_RATE
+
+
+def _pause_for_errors(campaign_id: int) -> None:
+    updated = Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).update(
+        status=Status.PAUSED
+    )
+    if updated:
+        logger.error("campaign paused: too many failures", extra={"campaign": campaign_id})
+        tell_owners_campaign_paused(campaign_id=campaign_id)
+
+
+def _finish_if_done(campaign_id: int) -> bool:
+    if Delivery.objects.filter(campaign_id=campaign_id, status__in=UNFINISHED).exists():
+        return False
+    finished = Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).update(
+        status=Status.SENT, sent_at=timezone.now()
+    )
+    if finished:
+        logger.info("campaign sent", extra={"campaign": campaign_id})
+    return bool(finished)
+
+
+# The sweeper
+
+
+@dataclass
+class SweepReport:
+    requeued: int
+    uncertain: int
+    redispatched: list[int]
+    finished: list[int]
+
+
+def sweep() -> SweepReport:
+    """Repair what dead workers and a lost broker left behind; safe to run anywhere, often."""
+    now = timezone.now()
+    requeued = Delivery.objects.filter(status=DeliveryStatus.CLAIMED, lease_until__lt=now).update(
+        status=DeliveryStatus.QUEUED, worker="", lease_until=None
+    )
+    uncertain = Delivery.objects.filter(
+        status=DeliveryStatus.IN_FLIGHT, lease_until__lt=now
+    ).update(
+        status=DeliveryStatus.UNCERTAIN,
+        last_error="Its worker stopped while handing it to the server: it may have been sent.",
+        lease_until=None,
+    )
+    redispatched, finished = [], []
+    for campaign_id in Campaign.objects.filter(status=Status.SENDING).values_list("pk", flat=True):
+        live = Delivery.objects.filter(
+            campaign_id=campaign_id,
+            status__in=(DeliveryStatus.CLAIMED, DeliveryStatus.IN_FLIGHT),
+            lease_until__gte=now,
+        ).exists()
+        if live:
+            continue
+        if Delivery.objects.filter(campaign_id=campaign_id, status=DeliveryStatus.QUEUED).exists():
+            dispatch(campaign_id)
+            redispatched.append(campaign_id)
+        elif _finish_if_done(campaign_id):
+            finished.append(campaign_id)
+    if requeued or uncertain or redispatched:
+        logger.info(
+            "sweep",
+            extra={"requeued": requeued, "uncertain": uncertain, "redispatched": redispatched},
+        )
+    return SweepReport(requeued, uncertain, redispatched, finished)
+
+
+# Progress
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    queued: int
+    sending: int
+    sent: int
+    failed: int
+    skipped: int
+    uncertain: int
+    per_second: float
+    eta_seconds: float | None
+
+
+def progress(*, campaign: Campaign) -> Progress:
+    counts = dict(
+        Delivery.objects.filter(campaign=campaign)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    since = timezone.now() - timedelta(seconds=30)
+    recent = Delivery.objects.filter(
+        campaign=campaign, status=DeliveryStatus.SENT, sent_at__gte=since
+    ).count()
+    per_second = recent / 30
+    queued = counts.get(DeliveryStatus.QUEUED, 0)
+    sending = counts.get(DeliveryStatus.CLAIMED, 0) + counts.get(DeliveryStatus.IN_FLIGHT, 0)
+    return Progress(
+        total=sum(counts.values()),
+        queued=queued,
+        sending=sending,
+        sent=counts.get(DeliveryStatus.SENT, 0),
+        failed=counts.get(DeliveryStatus.FAILED, 0),
+        skipped=counts.get(DeliveryStatus.SKIPPED, 0),
+        uncertain=counts.get(DeliveryStatus.UNCERTAIN, 0),
+        per_second=round(per_second, 1),
+        eta_seconds=round((queued + sending) / per_second) if per_second else None,
+    )

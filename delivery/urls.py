@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+# Under /dashboard/n/<slug:slug>/campaigns/<int:pk>/, in the "dashboard" namespace.
+dashboard_urlpatterns = [
+    path("send/", views.campaign_send, name="campaign_send"),
+    path("sending/", views.campaign_sending, name="campaign_sending"),
+    path("sending/action/", views.campaign_action, name="campaign_action"),
+]

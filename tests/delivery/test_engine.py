@@ -1,0 +1,311 @@
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from campaigns.models import Status
+from delivery import engine
+from delivery.models import Delivery, DeliveryStatus, OutboxMessage
+from subscribers import services as subscribers
+from subscribers.models import ConsentSource, Subscriber, SuppressionReason
+from subscribers.tokens import Claim
+from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def newsletter():
+    return NewsletterFactory(slug="kernel", name="Kernel News")
+
+
+@pytest.fixture
+def releases(newsletter):
+    return MailingListFactory(newsletter=newsletter, slug="releases", name="Releases")
+
+
+def confirmed(newsletter, lists, email, name=""):
+    subscribers.subscribe(
+        newsletter=newsletter,
+        email=email,
+        name=name,
+        lists=lists,
+        source=ConsentSource.DASHBOARD,
+        wording="I agree.",
+        attestation="test",
+        actor="t",
+    )
+    return Subscriber.objects.get(email=email)
+
+
+@pytest.fixture
+def campaign(newsletter, releases):
+    campaign = CampaignFactory(newsletter=newsletter, subject="Kernel 7.0 is out")
+    campaign.lists.set([releases])
+    return campaign
+
+
+def send_all(campaign):
+    while engine.send_batches(campaign_id=campaign.pk):
+        pass
+
+
+def test_the_audience_is_confirmed_active_unpaused_unsuppressed_and_counted_once(
+    newsletter, releases, campaign
+):
+    security = MailingListFactory(newsletter=newsletter, slug="security")
+    campaign.lists.add(security)
+    confirmed(newsletter, [releases, security], "both@example.org")
+    confirmed(newsletter, [releases], "one@example.org")
+    subscribers.subscribe(
+        newsletter=newsletter,
+        email="pending@example.org",
+        lists=[releases],
+        source=ConsentSource.FORM,
+        wording="I agree.",
+    )
+    paused = confirmed(newsletter, [releases], "paused@example.org")
+    Subscriber.objects.filter(pk=paused.pk).update(paused_until=timezone.now() + timedelta(days=9))
+    confirmed(newsletter, [releases], "bounced@example.org")
+    subscribers.suppress(email="bounced@example.org", reason=SuppressionReason.HARD_BOUNCE)
+    other = MailingListFactory()
+    subscribers.subscribe(
+        newsletter=other.newsletter,
+        email="elsewhere@example.org",
+        lists=[other],
+        source=ConsentSource.DASHBOARD,
+        wording="x",
+        attestation="test",
+    )
+
+    assert engine.campaign_start(campaign=campaign) == 2
+    emails = set(Delivery.objects.values_list("subscriber__email", flat=True))
+    assert emails == {"both@example.org", "one@example.org"}
+    campaign.refresh_from_db()
+    assert campaign.status == Status.SENDING
+
+
+def test_start_refuses_a_campaign_without_lists_or_already_sent(newsletter):
+    campaign = CampaignFactory(newsletter=newsletter)
+    with pytest.raises(engine.CampaignStateError, match="Choose at least one list"):
+        engine.campaign_start(campaign=campaign)
+    sent = CampaignFactory(newsletter=newsletter, status=Status.SENT)
+    with pytest.raises(engine.CampaignStateError, match="It is sent"):
+        engine.campaign_start(campaign=sent)
+    assert not Delivery.objects.exists()
+
+
+def test_start_refuses_a_campaign_that_does_not_render(newsletter, releases):
+    campaign = CampaignFactory(newsletter=newsletter, body="Hello {{ subscriber.shoe_size }}")
+    campaign.lists.set([releases])
+    with pytest.raises(engine.CampaignStateError, match="shoe_size"):
+        engine.campaign_start(campaign=campaign)
+
+
+def test_every_recipient_gets_one_personal_message_with_bulk_sender_headers(
+    newsletter, releases, campaign, settings
+):
+    settings.SITE_URL = "https://news.example.org"
+    ada = confirmed(newsletter, [releases], "ada@example.org", name="Ada")
+    confirmed(newsletter, [releases], "grace@example.org", name="Grace")
+    engine.campaign_start(campaign=campaign)
+    send_all(campaign)
+
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+    campaign.refresh_from_db()
+    assert campaign.status == Status.SENT and campaign.sent_at is not None
+    stored = OutboxMessage.objects.get(recipients=["ada@example.org"])
+    parsed = stored.parsed()
+    delivery = Delivery.objects.get(subscriber=ada)
+    assert parsed["Subject"] == "Kernel 7.0 is out"
+    assert parsed["From"] == newsletter.sender
+    assert parsed["Message-ID"] == f"<{delivery.pk}.{campaign.pk}.crier@news.example.org>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["List-Id"] == "Kernel News <kernel.news.example.org>"
+    assert "Hello Ada" in stored.body("plain")
+    assert "Hello Ada" in stored.body("html")
+
+    target = parsed["List-Unsubscribe"].strip().strip("<>")
+    one_click = target.removeprefix("https://news.example.org")
+    response = Client().post(
+        one_click, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 200
+    assert ada.subscriptions.get().status == "unsubscribed"
+
+
+def test_someone_who_leaves_before_their_turn_is_skipped(newsletter, releases, campaign):
+    ada = confirmed(newsletter, [releases], "ada@example.org")
+    confirmed(newsletter, [releases], "grace@example.org")
+    engine.campaign_start(campaign=campaign)
+    subscribers.unsubscribe(claim=Claim(ada.pk, newsletter.pk), source=ConsentSource.ONE_CLICK)
+    send_all(campaign)
+    statuses = dict(Delivery.objects.values_list("subscriber__email", "status"))
+    assert statuses == {"ada@example.org": "skipped", "grace@example.org": "sent"}
+    assert OutboxMessage.objects.filter(recipients=["ada@example.org"]).count() == 0
+
+
+def test_pause_stops_claims_and_resume_sends_only_the_rest(
+    newsletter, releases, campaign, settings
+):
+    settings.SEND_BATCH_SIZE = 2
+    for n in range(5):
+        confirmed(newsletter, [releases], f"p{n}@example.org")
+    engine.campaign_start(campaign=campaign)
+    rows = engine.claim(campaign_id=campaign.pk, size=2, worker="w1")
+    engine._send_batch(
+        engine.CampaignMessages(campaign, engine.campaign_render(campaign=campaign)),
+        rows,
+        "w1",
+        engine.Throttle(),
+    )
+    engine.campaign_pause(campaign=campaign)
+    assert engine.send_batches(campaign_id=campaign.pk) is False
+    assert OutboxMessage.objects.count() == 2
+
+    engine.campaign_resume(campaign=campaign)
+    send_all(campaign)
+    assert OutboxMessage.objects.count() == 5
+    assert sorted(r for m in OutboxMessage.objects.all() for r in m.recipients) == [
+        f"p{n}@example.org" for n in range(5)
+    ]
+
+
+def test_smtp_refusals_fail_permanently_or_retry_later(newsletter, releases, campaign, smtp_sink):
+    smtp_sink.handler.refuse = {
+        "gone@example.org": "550 5.1.1 No such user",
+        "busy@example.org": "451 4.7.1 Try again later",
+    }
+    for email in ("ok@example.org", "gone@example.org", "busy@example.org"):
+        confirmed(newsletter, [releases], email)
+    engine.campaign_start(campaign=campaign)
+    send_all(campaign)
+
+    rows = {d.subscriber.email: d for d in Delivery.objects.select_related("subscriber")}
+    assert rows["ok@example.org"].status == "sent"
+    assert rows["gone@example.org"].status == "failed"
+    assert rows["gone@example.org"].last_error.startswith("550")
+    assert subscribers.suppression_reason("gone@example.org") == "hard_bounce"
+    assert rows["busy@example.org"].status == "queued"
+    assert rows["busy@example.org"].next_attempt_at > timezone.now()
+    assert smtp_sink.handler.recipients() == ["ok@example.org"]
+
+
+def test_a_transient_failure_gives_up_after_the_last_attempt(
+    newsletter, releases, campaign, smtp_sink, settings
+):
+    settings.SEND_MAX_ATTEMPTS = 2
+    smtp_sink.handler.refuse = {"busy@example.org": "451 4.7.1 Try again later"}
+    confirmed(newsletter, [releases], "busy@example.org")
+    engine.campaign_start(campaign=campaign)
+    for _ in range(2):
+        Delivery.objects.update(next_attempt_at=None)
+        send_all(campaign)
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("failed", 2)
+
+
+def test_retry_failed_sends_only_the_failed_rows(newsletter, releases, campaign, smtp_sink):
+    smtp_sink.handler.refuse = {"later@example.org": "554 5.7.1 Rejected for now"}
+    confirmed(newsletter, [releases], "ok@example.org")
+    confirmed(newsletter, [releases], "later@example.org")
+    engine.campaign_start(campaign=campaign)
+    send_all(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Status.SENT
+    smtp_sink.handler.refuse = {}
+    subscribers.Suppression.objects.all().delete()
+
+    assert engine.campaign_retry_failed(campaign=campaign) == 1
+    send_all(campaign)
+    assert sorted(smtp_sink.handler.recipients()) == ["later@example.org", "ok@example.org"]
+
+
+def test_sweeper_requeues_unsent_claims_and_marks_in_flight_rows_uncertain(
+    newsletter, releases, campaign
+):
+    for n in range(3):
+        confirmed(newsletter, [releases], f"s{n}@example.org")
+    engine.campaign_start(campaign=campaign)
+    rows = engine.claim(campaign_id=campaign.pk, size=3, worker="dead-worker")
+    assert engine._take_off(rows[0][0], "dead-worker")
+    Delivery.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+
+    report = engine.sweep()
+    assert (report.requeued, report.uncertain) == (2, 1)
+    assert Delivery.objects.get(pk=rows[0][0]).status == DeliveryStatus.UNCERTAIN
+    send_all(campaign)
+    assert OutboxMessage.objects.count() == 2
+    campaign.refresh_from_db()
+    assert campaign.status == Status.SENT
+
+
+def test_a_stolen_claim_is_not_sent_by_its_old_worker(newsletter, releases, campaign):
+    confirmed(newsletter, [releases], "ada@example.org")
+    engine.campaign_start(campaign=campaign)
+    rows = engine.claim(campaign_id=campaign.pk, size=1, worker="slow")
+    Delivery.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+    engine.sweep()
+    assert engine.claim(campaign_id=campaign.pk, size=1, worker="fresh") == rows
+    assert not engine._take_off(rows[0][0], "slow")
+    assert engine._take_off(rows[0][0], "fresh")
+
+
+def test_scheduled_campaigns_start_when_due(newsletter, releases, campaign):
+    confirmed(newsletter, [releases], "ada@example.org")
+    with pytest.raises(engine.CampaignStateError, match="future"):
+        engine.campaign_schedule(campaign=campaign, send_at=timezone.now() - timedelta(minutes=1))
+    engine.campaign_schedule(campaign=campaign, send_at=timezone.now() + timedelta(hours=1))
+    assert engine.start_due_campaigns() == []
+    campaign.refresh_from_db()
+    assert campaign.status == Status.SCHEDULED
+    type(campaign).objects.filter(pk=campaign.pk).update(send_at=timezone.now())
+    assert engine.start_due_campaigns() == [campaign.pk]
+    assert Delivery.objects.count() == 1
+
+
+def test_cancel_skips_what_was_not_sent(newsletter, releases, campaign):
+    confirmed(newsletter, [releases], "ada@example.org")
+    engine.campaign_start(campaign=campaign)
+    engine.campaign_cancel(campaign=campaign)
+    assert engine.send_batches(campaign_id=campaign.pk) is False
+    assert Delivery.objects.get().status == DeliveryStatus.SKIPPED
+
+
+def test_too_many_failures_pause_the_campaign_and_tell_its_owners(
+    newsletter, releases, campaign, smtp_sink, settings
+):
+    from tests.factories import MembershipFactory
+
+    MembershipFactory(newsletter=newsletter, role="owner", user__email="owner@example.org")
+    settings.SEND_PAUSE_ERROR_RATE = 0.2
+    settings.SEND_BATCH_SIZE = 10
+    refuse = {}
+    for n in range(60):
+        email = f"r{n}@example.org"
+        confirmed(newsletter, [releases], email)
+        if n % 2:
+            refuse[email] = "550 5.1.1 No such user"
+    smtp_sink.handler.refuse = refuse
+    engine.campaign_start(campaign=campaign)
+    send_all(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Status.PAUSED
+    assert Delivery.objects.filter(status="queued").exists()
+    notice = [m for m in smtp_sink.handler.received if m.recipients == ["owner@example.org"]]
+    assert len(notice) == 1
+    assert (
+        "too many messages failed"
+        in message_from_bytes(notice[0].data, policy=policy.default)["Subject"]
+    )
+
+
+def test_progress_counts_each_state(newsletter, releases, campaign):
+    for n in range(3):
+        confirmed(newsletter, [releases], f"g{n}@example.org")
+    engine.campaign_start(campaign=campaign)
+    engine.claim(campaign_id=campaign.pk, size=1, worker="w")
+    progress = engine.progress(campaign=campaign)
+    assert (progress.total, progress.queued, progress.sending, progress.sent) == (3, 2, 1, 0)

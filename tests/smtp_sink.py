@@ -1,0 +1,54 @@
+"""A local SMTP server for tests and benchmarks: records what it accepts, refuses on cue."""
+
+import threading
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+
+from tests.conftest import free_port
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+
+@dataclass
+class SinkHandler:
+    received: list[Received] = field(default_factory=list)
+    # recipient → SMTP reply to give at RCPT TO, e.g. "550 5.1.1 No such user".
+    refuse: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+            )
+        return "250 Message accepted for delivery"
+
+    def recipients(self) -> list[str]:
+        with self.lock:
+            return [address for message in self.received for address in message.recipients]
+
+
+class SMTPSink:
+    def __init__(self) -> None:
+        self.handler = SinkHandler()
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> "SMTPSink":
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
