@@ -46,7 +46,6 @@ from .throttle import Rate, Throttle
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
 TASK_BUDGET = timedelta(seconds=50)
 MIN_ATTEMPTS_FOR_ERROR_RATE = 50
 
@@ -269,7 +268,7 @@ def claim(*, campaign_id: int, size: int, worker: str) -> list[tuple[int, int]]:
             Delivery.objects.filter(id__in=[row[0] for row in rows]).update(
                 status=DeliveryStatus.CLAIMED,
                 worker=worker,
-                lease_until=now + LEASE,
+                lease_until=now + _lease(),
                 attempts=F("attempts") + 1,
             )
     return rows
@@ -301,11 +300,16 @@ def send_batches(*, campaign_id: int, task_id: str = "") -> bool:
     return True
 
 
+def _lease() -> timedelta:
+    """How long a claim holds before the sweeper may requeue it: longer than a batch takes."""
+    return timedelta(seconds=settings.SEND_LEASE_SECONDS)
+
+
 def _batch_size() -> int:
     rate = settings.SEND_RATE_PER_SECOND
     if rate > 0:
         # A slow rate must not hold a batch past its lease.
-        return max(1, min(settings.SEND_BATCH_SIZE, int(rate * LEASE.total_seconds() / 4)))
+        return max(1, min(settings.SEND_BATCH_SIZE, int(rate * _lease().total_seconds() / 4)))
     return settings.SEND_BATCH_SIZE
 
 
@@ -385,7 +389,7 @@ def _take_off(delivery_id: int, worker: str) -> bool:
     return bool(
         Delivery.objects.filter(
             id=delivery_id, worker=worker, status=DeliveryStatus.CLAIMED
-        ).update(status=DeliveryStatus.IN_FLIGHT, lease_until=timezone.now() + LEASE)
+        ).update(status=DeliveryStatus.IN_FLIGHT, lease_until=timezone.now() + _lease())
     )
 
 

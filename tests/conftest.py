@@ -81,29 +81,41 @@ def outbox_backend(settings):
     settings.EMAIL_BACKEND = "delivery.backends.outbox.EmailBackend"
 
 
-@pytest.fixture
-def worker(tmp_path, redis_client, transactional_db, live_server, settings):
-    """A real Celery worker process on the test Redis, writing to the test database.
-
-    Links in the mail it sends point at the test's live server.
-    """
-    settings.SITE_URL = live_server.url
+def start_worker(log, *, name: str = "test", concurrency: int = 1, **env: str) -> Process:
+    """A real Celery worker process on the test Redis, writing to the test database."""
     database = connection.settings_dict
-    env = {
+    environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "SITE_URL": live_server.url,
         "DATABASE_URL": (
             f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
             f"{database['NAME']}"
         ),
+        **env,
     }
     process = Process(
-        ["celery", "-A", "newsletter", "worker", "--concurrency", "1", "--hostname", "test@%h"],
-        env,
-        tmp_path / "worker.log",
+        [
+            "celery",
+            "-A",
+            "newsletter",
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            f"{name}@%h",
+        ],
+        environment,
+        log,
     )
     process.wait_for_output("ready.")
+    return process
+
+
+@pytest.fixture
+def worker(tmp_path, redis_client, transactional_db, live_server, settings):
+    """A worker whose mail links point at the test's live server."""
+    settings.SITE_URL = live_server.url
+    process = start_worker(tmp_path / "worker.log", SITE_URL=live_server.url)
     yield process
     process.stop()
 

@@ -1,6 +1,7 @@
 """A local SMTP server for tests and benchmarks: records what it accepts, refuses on cue."""
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
@@ -18,6 +19,8 @@ class Received:
 @dataclass
 class SinkHandler:
     received: list[Received] = field(default_factory=list)
+    # Seconds to wait before accepting each message: lets a test act mid-send.
+    delay: float = 0.0
     # recipient → SMTP reply to give at RCPT TO, e.g. "550 5.1.1 No such user".
     refuse: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -38,6 +41,9 @@ class SinkHandler:
     def recipients(self) -> list[str]:
         with self.lock:
             return [address for message in self.received for address in message.recipients]
+
+    def counts(self) -> Counter:
+        return Counter(self.recipients())
 
 
 class SMTPSink:

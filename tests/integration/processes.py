@@ -64,6 +64,10 @@ class Process:
     def stop(self, timeout: float = 30) -> int:
         return self._signal_group(signal.SIGTERM, timeout)
 
+    def kill(self) -> int:
+        """SIGKILL to every process of the group: no cleanup, no goodbye."""
+        return self._signal_group(signal.SIGKILL, 10)
+
     def _signal_group(self, signum: int, timeout: float) -> int:
         if self.popen.poll() is None:
             os.killpg(self.popen.pid, signum)

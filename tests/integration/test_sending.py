@@ -1,0 +1,162 @@
+"""Campaigns sent by real Celery worker processes to a local SMTP server, including
+workers killed with SIGKILL, a flushed Redis and dropped PostgreSQL connections
+mid-send. Every recipient must get exactly one message; the only exception allowed
+is a row marked ``uncertain`` (at most one per killed process), never resent.
+"""
+
+import time
+
+import pytest
+from django.db import connection
+
+from campaigns.models import Campaign, Status
+from delivery import engine
+from delivery.models import Delivery, DeliveryStatus
+from subscribers import services as subscribers
+from subscribers.models import ConsentSource
+from tests.conftest import start_worker, wait_for
+from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
+from tests.smtp_sink import SMTPSink
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+LEASE_SECONDS = 3
+
+
+@pytest.fixture
+def sink():
+    with SMTPSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def sending(settings, redis_client, sink):
+    """Workers and this process agree: SMTP to the sink, short leases, small batches."""
+    settings.SEND_LEASE_SECONDS = LEASE_SECONDS
+    env = {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(sink.port),
+        "CRIER_SEND_LEASE_SECONDS": str(LEASE_SECONDS),
+        "CRIER_SEND_BATCH_SIZE": "10",
+        "CRIER_SEND_PARALLELISM": "2",
+    }
+    return env
+
+
+def audience(size: int) -> tuple[Campaign, list[str]]:
+    newsletter = NewsletterFactory()
+    releases = MailingListFactory(newsletter=newsletter)
+    emails = [f"reader{n}@example.org" for n in range(size)]
+    for email in emails:
+        subscribers.subscribe(
+            newsletter=newsletter,
+            email=email,
+            lists=[releases],
+            source=ConsentSource.IMPORT,
+            wording="I agree.",
+            attestation="test audience",
+        )
+    campaign = CampaignFactory(newsletter=newsletter)
+    campaign.lists.set([releases])
+    return campaign, emails
+
+
+def sweep_until_sent(campaign: Campaign, timeout: float = 120) -> list[engine.SweepReport]:
+    """What beat does every 30 seconds, done every half second; returns what it repaired."""
+    deadline = time.monotonic() + timeout
+    reports = []
+    while Campaign.objects.get(pk=campaign.pk).status != Status.SENT:
+        assert time.monotonic() < deadline, engine.progress(campaign=campaign)
+        reports.append(engine.sweep())
+        time.sleep(0.5)
+    return reports
+
+
+def assert_exactly_once(sink, emails, killed_processes: int = 0) -> None:
+    counts = sink.handler.counts()
+    uncertain = set(
+        Delivery.objects.filter(status=DeliveryStatus.UNCERTAIN).values_list(
+            "subscriber__email", flat=True
+        )
+    )
+    assert max(counts.values()) == 1, "someone received the campaign twice"
+    assert len(uncertain) <= killed_processes
+    missing = [email for email in emails if counts[email] == 0 and email not in uncertain]
+    assert missing == []
+    statuses = set(Delivery.objects.values_list("status", flat=True))
+    assert statuses <= {DeliveryStatus.SENT, DeliveryStatus.UNCERTAIN}
+
+
+def test_two_workers_share_a_campaign_and_each_reader_gets_one_message(tmp_path, sending, sink):
+    campaign, emails = audience(120)
+    workers = [
+        start_worker(tmp_path / f"w{n}.log", name=f"w{n}", concurrency=2, **sending)
+        for n in range(2)
+    ]
+    try:
+        engine.campaign_start(campaign=campaign)
+        sweep_until_sent(campaign)
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert_exactly_once(sink, emails)
+    assert len(sink.handler.counts()) == 120
+    assert all("delivery.tasks.send_batches" in worker.output() for worker in workers)
+
+
+def test_a_worker_killed_mid_send_loses_and_repeats_nothing(tmp_path, sending, sink):
+    sink.handler.delay = 0.02
+    campaign, emails = audience(150)
+    doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **sending)
+    engine.campaign_start(campaign=campaign)
+    # Mid-send: well into the campaign, with a message being handed to the server.
+    in_flight = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT)
+    wait_for(lambda: len(sink.handler.received) >= 35 and in_flight.exists(), interval=0.01)
+    doomed.kill()
+    survivor = start_worker(tmp_path / "survivor.log", name="survivor", **sending)
+    try:
+        reports = sweep_until_sent(campaign)
+    finally:
+        survivor.stop()
+    repaired = sum(report.requeued + report.uncertain for report in reports)
+    assert repaired > 0, "the kill should have left claimed rows behind"
+    # The doomed worker had two pool processes sending when it was killed.
+    assert_exactly_once(sink, emails, killed_processes=2)
+
+
+def test_a_flushed_redis_delays_the_campaign_but_loses_nothing(
+    tmp_path, sending, sink, redis_client
+):
+    sink.handler.delay = 0.01
+    campaign, emails = audience(100)
+    worker = start_worker(tmp_path / "w.log", **sending)
+    try:
+        engine.campaign_start(campaign=campaign)
+        wait_for(lambda: len(sink.handler.received) >= 10)
+        redis_client.flushdb()
+        sweep_until_sent(campaign)
+    finally:
+        worker.stop()
+    assert_exactly_once(sink, emails)
+
+
+def test_dropped_database_connections_mid_send_lose_and_repeat_nothing(tmp_path, sending, sink):
+    sink.handler.delay = 0.01
+    campaign, emails = audience(100)
+    worker = start_worker(tmp_path / "w.log", **sending)
+    database = connection.settings_dict["NAME"]
+    try:
+        engine.campaign_start(campaign=campaign)
+        for threshold in (15, 40, 70):
+            wait_for(lambda threshold=threshold: len(sink.handler.received) >= threshold)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    [database],
+                )
+        sweep_until_sent(campaign)
+    finally:
+        worker.stop()
+    assert_exactly_once(sink, emails, killed_processes=0)
