@@ -71,17 +71,21 @@ def render_input(*, campaign: Campaign) -> RenderInput:
 def campaign_render(*, campaign: Campaign) -> Rendered:
     """The campaign's render, from the cache when its inputs have not changed.
 
-    A stale cache (the campaign, its layout or the newsletter's address changed)
-    is redone and stored, so the pipeline runs once per change, not per recipient.
+    A draft's stale cache (the campaign, its layout or the newsletter's address
+    changed) is redone and stored, so the pipeline runs once per change, not per
+    recipient. Once a campaign leaves draft its render is frozen: what was sent
+    is what the archive shows, whatever happens to the layout later.
     """
-    source = render_input(campaign=campaign)
     cached = campaign.cached_render()
+    if cached is not None and (campaign.status != Status.DRAFT and cached.ok):
+        return cached
+    source = render_input(campaign=campaign)
     if cached is not None and cached.digest == source.digest():
         return cached
     result = rendering.render(source)
     _store(campaign, result)
     if campaign.pk:
-        campaign.save(update_fields=[*RENDER_FIELDS, "updated_at"])
+        campaign.save(update_fields=RENDER_FIELDS)
     return result
 
 

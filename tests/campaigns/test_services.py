@@ -173,3 +173,14 @@ def test_public_archive_lists_only_sent_public_campaigns_newest_first(django_ass
     CampaignFactory(status=Status.SENT, public=True, sent_at="2026-02-01T10:00Z")
     with django_assert_num_queries(1):
         assert list(public_archive(newsletter)) == [new, old]
+
+
+def test_a_sent_campaign_keeps_the_render_it_was_sent_with():
+    campaign = CampaignFactory()
+    services.campaign_render(campaign=campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(status=Status.SENT)
+    campaign.layout.mjml = campaign.layout.mjml.replace("Unsubscribe", "Leave this list")
+    campaign.layout.save()
+    sent = Campaign.objects.get(pk=campaign.pk)
+    html = services.campaign_render(campaign=sent).html.source()
+    assert "Unsubscribe" in html and "Leave this list" not in html
