@@ -1,8 +1,10 @@
 """Writes for campaigns and layouts: create, change, render, and say whether a campaign can go.
 
-Every change of content goes through here so that validation (merge tags, MJML,
-Markdown, the layout's footer) is the same for the dashboard, the admin actions
-and the API to come. Nothing here imports ``delivery`` or ``tracking``.
+Every change of content from the dashboard (and the API to come) goes through
+here, so validation (merge tags, MJML, Markdown, the layout's footer) is the same
+everywhere. Edits made in the Django admin skip it, but ``campaign_render`` and
+``campaign_sendability`` check the content again before anything is sent.
+Nothing here imports ``delivery`` or ``tracking``.
 """
 
 from dataclasses import dataclass
@@ -39,6 +41,16 @@ EDITABLE_FIELDS = (
     "body_format",
     "body",
     "public",
+)
+
+
+RENDER_FIELDS = (
+    "rendered_digest",
+    "rendered_subject",
+    "rendered_html",
+    "rendered_text",
+    "rendered_html_bytes",
+    "render_problems",
 )
 
 
@@ -87,16 +99,6 @@ def campaign_render(*, campaign: Campaign) -> Rendered:
     if campaign.pk:
         campaign.save(update_fields=RENDER_FIELDS)
     return result
-
-
-RENDER_FIELDS = (
-    "rendered_digest",
-    "rendered_subject",
-    "rendered_html",
-    "rendered_text",
-    "rendered_html_bytes",
-    "render_problems",
-)
 
 
 def _store(campaign: Campaign, result: Rendered) -> None:
@@ -175,8 +177,8 @@ def campaign_create(
 
 
 @transaction.atomic
-def campaign_update(*, campaign: Campaign, **changes) -> Campaign:
-    """Change a draft's content; same validation as ``campaign_create``."""
+def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
+    """Change a draft's content (any of ``EDITABLE_FIELDS``); validated like ``campaign_create``."""
     if campaign.status != Status.DRAFT:
         raise ValidationError(
             f"Only drafts can be edited; this campaign is {campaign.get_status_display()}."
@@ -189,9 +191,11 @@ def campaign_update(*, campaign: Campaign, **changes) -> Campaign:
     for field, value in changes.items():
         setattr(campaign, field, value)
     campaign.slug = _unique_slug(
-        newsletter=campaign.newsletter, wanted=campaign.slug, name=campaign.name,
+        newsletter=campaign.newsletter,
+        wanted=campaign.slug,
+        name=campaign.name,
         exclude_pk=campaign.pk,
-    )  # fmt: skip
+    )
     result = rendering.render(render_input(campaign=campaign))
     _raise_for_errors(result)
     _store(campaign, result)
@@ -292,7 +296,7 @@ def sample_recipient(
         email=email or "reader@example.org",
         name=name or "Ada Lovelace",
         attributes={},
-        list_name=newsletter.name,
+        list_name="",  # the layout's default ("this newsletter") shows
         unsubscribe_url=page,
         preferences_url=page,
         web_version_url=archive_url(campaign) if campaign else page,
@@ -321,6 +325,8 @@ ARCHIVE_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
 }  # fmt: skip
+PIXEL_SIZES = {"0", "1", "0px", "1px"}
+OPEN_PIXEL_PATH = "/t/o/"  # Crier's open pixel (contract: /t/o/<token>.gif)
 
 
 def archive_html(*, campaign: Campaign) -> str:
@@ -368,10 +374,6 @@ def _is_tiny(element) -> bool:
         if prop.strip() in {"width", "height"}:
             sizes.add(value.strip())
     return bool(sizes & PIXEL_SIZES)
-
-
-PIXEL_SIZES = {"0", "1", "0px", "1px"}
-OPEN_PIXEL_PATH = "/t/o/"
 
 
 def problems_for_display(result: Rendered) -> list[dict]:
