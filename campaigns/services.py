@@ -268,7 +268,7 @@ def campaign_sendability(*, campaign: Campaign) -> Sendability:
     if campaign.status != Status.DRAFT:
         reasons.append(f"It is {campaign.get_status_display().lower()}, not a draft.")
     result = campaign_render(campaign=campaign)
-    reasons += [str(problem) for problem in result.errors]
+    reasons += [problem.located() for problem in result.errors]
     return Sendability(ok=not reasons, reasons=reasons)
 
 
@@ -377,12 +377,8 @@ def _is_tiny(element) -> bool:
 
 
 def problems_for_display(result: Rendered) -> list[dict]:
-    """Problems sorted errors first, each with the field it belongs to."""
+    """Problems sorted errors first, each saying which text it is in."""
     return [
-        {
-            "level": str(problem.level),
-            "field": FIELD_OF_SOURCE[problem.source] or "",
-            "text": str(problem),
-        }
+        {"level": str(problem.level), "text": problem.located()}
         for problem in sorted(result.problems, key=lambda p: p.level != Level.ERROR)
     ]

@@ -284,3 +284,11 @@ def test_mjml_that_mrml_refuses_is_an_error_with_its_message():
     assert str(caught.value) == (
         "MJML could not be rendered: unexpected end of stream in root template."
     )
+
+
+def test_merge_tags_work_as_markdown_link_targets(reader):
+    body = '[Leave]({{ unsubscribe_url }}) or [tune]({{ preferences_url }} "Preferences")'
+    message = personalize(render(make_input(body=body)), reader)
+    link = message.html.split("Leave</a>")[0].rsplit("<a ", 1)[1]
+    assert 'href="https://crier.example.org/s/unsubscribe/tok-1/"' in link
+    assert 'href="https://crier.example.org/s/prefs/tok-1/" title="Preferences"' in message.html
