@@ -1,8 +1,10 @@
 """Writes for campaigns and layouts: create, change, render, and say whether a campaign can go.
 
-Every change of content goes through here so that validation (merge tags, MJML,
-Markdown, the layout's footer) is the same for the dashboard, the admin actions
-and the API to come. Nothing here imports ``delivery`` or ``tracking``.
+Every change of content from the dashboard (and the API to come) goes through
+here, so validation (merge tags, MJML, Markdown, the layout's footer) is the same
+everywhere. Edits made in the Django admin skip it, but ``campaign_render`` and
+``campaign_sendability`` check the content again before anything is sent.
+Nothing here imports ``delivery`` or ``tracking``.
 """
 
 from dataclasses import dataclass
@@ -42,6 +44,16 @@ EDITABLE_FIELDS = (
 )
 
 
+RENDER_FIELDS = (
+    "rendered_digest",
+    "rendered_subject",
+    "rendered_html",
+    "rendered_text",
+    "rendered_html_bytes",
+    "render_problems",
+)
+
+
 def install_default_layouts(*, newsletter: Newsletter) -> list[Layout]:
     """Give a newsletter the three stock layouts; existing ones (by name) are left as edited."""
     layouts = []
@@ -71,28 +83,22 @@ def render_input(*, campaign: Campaign) -> RenderInput:
 def campaign_render(*, campaign: Campaign) -> Rendered:
     """The campaign's render, from the cache when its inputs have not changed.
 
-    A stale cache (the campaign, its layout or the newsletter's address changed)
-    is redone and stored, so the pipeline runs once per change, not per recipient.
+    A draft's stale cache (the campaign, its layout or the newsletter's address
+    changed) is redone and stored, so the pipeline runs once per change, not per
+    recipient. Once a campaign leaves draft its render is frozen: what was sent
+    is what the archive shows, whatever happens to the layout later.
     """
-    source = render_input(campaign=campaign)
     cached = campaign.cached_render()
+    if cached is not None and (campaign.status != Status.DRAFT and cached.ok):
+        return cached
+    source = render_input(campaign=campaign)
     if cached is not None and cached.digest == source.digest():
         return cached
     result = rendering.render(source)
     _store(campaign, result)
     if campaign.pk:
-        campaign.save(update_fields=[*RENDER_FIELDS, "updated_at"])
+        campaign.save(update_fields=RENDER_FIELDS)
     return result
-
-
-RENDER_FIELDS = (
-    "rendered_digest",
-    "rendered_subject",
-    "rendered_html",
-    "rendered_text",
-    "rendered_html_bytes",
-    "render_problems",
-)
 
 
 def _store(campaign: Campaign, result: Rendered) -> None:
@@ -171,8 +177,8 @@ def campaign_create(
 
 
 @transaction.atomic
-def campaign_update(*, campaign: Campaign, **changes) -> Campaign:
-    """Change a draft's content; same validation as ``campaign_create``."""
+def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
+    """Change a draft's content (any of ``EDITABLE_FIELDS``); validated like ``campaign_create``."""
     if campaign.status != Status.DRAFT:
         raise ValidationError(
             f"Only drafts can be edited; this campaign is {campaign.get_status_display()}."
@@ -185,9 +191,11 @@ def campaign_update(*, campaign: Campaign, **changes) -> Campaign:
     for field, value in changes.items():
         setattr(campaign, field, value)
     campaign.slug = _unique_slug(
-        newsletter=campaign.newsletter, wanted=campaign.slug, name=campaign.name,
+        newsletter=campaign.newsletter,
+        wanted=campaign.slug,
+        name=campaign.name,
         exclude_pk=campaign.pk,
-    )  # fmt: skip
+    )
     result = rendering.render(render_input(campaign=campaign))
     _raise_for_errors(result)
     _store(campaign, result)
@@ -260,7 +268,7 @@ def campaign_sendability(*, campaign: Campaign) -> Sendability:
     if campaign.status != Status.DRAFT:
         reasons.append(f"It is {campaign.get_status_display().lower()}, not a draft.")
     result = campaign_render(campaign=campaign)
-    reasons += [str(problem) for problem in result.errors]
+    reasons += [problem.located() for problem in result.errors]
     return Sendability(ok=not reasons, reasons=reasons)
 
 
@@ -288,7 +296,7 @@ def sample_recipient(
         email=email or "reader@example.org",
         name=name or "Ada Lovelace",
         attributes={},
-        list_name=newsletter.name,
+        list_name="",  # the layout's default ("this newsletter") shows
         unsubscribe_url=page,
         preferences_url=page,
         web_version_url=archive_url(campaign) if campaign else page,
@@ -317,6 +325,8 @@ ARCHIVE_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
 }  # fmt: skip
+PIXEL_SIZES = {"0", "1", "0px", "1px"}
+OPEN_PIXEL_PATH = "/t/o/"  # Crier's open pixel (contract: /t/o/<token>.gif)
 
 
 def archive_html(*, campaign: Campaign) -> str:
@@ -366,17 +376,9 @@ def _is_tiny(element) -> bool:
     return bool(sizes & PIXEL_SIZES)
 
 
-PIXEL_SIZES = {"0", "1", "0px", "1px"}
-OPEN_PIXEL_PATH = "/t/o/"
-
-
 def problems_for_display(result: Rendered) -> list[dict]:
-    """Problems sorted errors first, each with the field it belongs to."""
+    """Problems sorted errors first, each saying which text it is in."""
     return [
-        {
-            "level": str(problem.level),
-            "field": FIELD_OF_SOURCE[problem.source] or "",
-            "text": str(problem),
-        }
+        {"level": str(problem.level), "text": problem.located()}
         for problem in sorted(result.problems, key=lambda p: p.level != Level.ERROR)
     ]

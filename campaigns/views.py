@@ -5,6 +5,8 @@ test send's view lives in ``dashboard.views``: it enqueues a ``delivery`` task,
 and campaigns never import delivery.
 """
 
+from urllib.parse import urlencode
+
 from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.syndication.views import Feed
@@ -105,7 +107,11 @@ def campaign_preview(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
     if view not in PREVIEW_VIEWS:
         view = "desktop"
     sample = SampleRecipientForm(request.GET or None)
-    sample_data = sample.cleaned_data if sample.is_valid() else {}
+    sample_data = (
+        {key: value for key, value in sample.cleaned_data.items() if value}
+        if sample.is_valid()
+        else {}
+    )
     text = ""
     if result.ok and view == "text":
         recipient = services.sample_recipient(
@@ -124,7 +130,7 @@ def campaign_preview(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
             "view": view,
             "text": text,
             "sample": sample,
-            "sample_query": request.GET.urlencode(),
+            "sample_query": urlencode(sample_data) if sample_data else "",
             "test_form": TestSendForm(),
             "can_edit": Role.rank(request.role) >= Role.rank(Role.EDITOR),
             "size_kb": result.html_bytes / 1024,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import inline, markdown, mjml, text
-from .mergetags import Compiled, Tokenizer, escape
+from .mergetags import ATTRIBUTE_PREFIX, Compiled, Tokenizer, escape
 from .problems import Level, Problem, RenderError, Source
 
 __all__ = [
@@ -124,10 +124,8 @@ class Recipient:
     preferences_url: str = ""
     web_version_url: str = ""
 
-    def value(self, name: str) -> str:
-        if name.startswith("subscriber.attributes."):
-            found = self.attributes.get(name.removeprefix("subscriber.attributes."))
-            return "" if found is None else str(found)
+    def values(self) -> dict[str, str]:
+        """Every merge tag's raw value for this recipient (attributes are looked up apart)."""
         return {
             "subscriber.name": self.name,
             "subscriber.email": self.email,
@@ -135,7 +133,11 @@ class Recipient:
             "unsubscribe_url": self.unsubscribe_url,
             "preferences_url": self.preferences_url,
             "web_version_url": self.web_version_url,
-        }[name]
+        }
+
+    def attribute(self, name: str) -> str:
+        found = self.attributes.get(name.removeprefix(ATTRIBUTE_PREFIX))
+        return "" if found is None else str(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,19 +148,24 @@ class Message:
 
 
 def personalize(rendered: Rendered, recipient: Recipient) -> Message:
-    """Fill the slots for one recipient: escaping and joins only, no parsing."""
+    """Fill the slots for one recipient: lookups, escaping and joins only, no parsing."""
+    values = recipient.values()
     return Message(
-        subject=_fill(rendered.subject, recipient),
-        html=_fill(rendered.html, recipient),
-        text=_fill(rendered.text, recipient),
+        subject=_fill(rendered.subject, values, recipient),
+        html=_fill(rendered.html, values, recipient),
+        text=_fill(rendered.text, values, recipient),
     )
 
 
-def _fill(part: Compiled, recipient: Recipient) -> str:
+def _fill(part: Compiled, values: dict[str, str], recipient: Recipient) -> str:
     mode = part.mode
-    return part.fill(
-        [escape(recipient.value(slot.name) or slot.default, mode) for slot in part.slots]
-    )
+    filled = []
+    for slot in part.slots:
+        value = values.get(slot.name)
+        if value is None:
+            value = recipient.attribute(slot.name)
+        filled.append(escape(value or slot.default, mode))
+    return part.fill(filled)
 
 
 def render(source: RenderInput) -> Rendered:

@@ -2,10 +2,11 @@
 
 MRML's own errors rarely say where the problem is, so the source is first read
 with the standard library's HTML parser, which knows line numbers: unclosed or
-mismatched ``mj-*`` tags and unknown components are reported on their line.
+mismatched ``mj-*`` tags, unknown components, and HTML left open inside an
+``mj-text`` (which MRML refuses as "unexpected end of stream") are reported on
+their line.
 """
 
-import re
 from html.parser import HTMLParser
 
 from mjml import mjml2html
@@ -21,9 +22,10 @@ COMPONENTS = {
     "mj-carousel", "mj-carousel-image",
 }  # fmt: skip
 # Their content is HTML or CSS, not MJML: tags inside are not balanced by us.
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+         "track", "wbr"}  # fmt: skip
 _OPAQUE = {"mj-text", "mj-button", "mj-table", "mj-raw", "mj-style", "mj-navbar-link",
            "mj-social-element", "mj-accordion-title", "mj-accordion-text"}  # fmt: skip
-_POSITION = re.compile(r"at position (\d+):(\d+)")
 
 
 class _Checker(HTMLParser):
@@ -31,6 +33,7 @@ class _Checker(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.source = source
         self.stack: list[tuple[str, int]] = []
+        self.html_stack: list[tuple[str, int]] = []  # HTML elements inside an opaque tag
         self.problems: list[Problem] = []
 
     def _problem(self, message: str, line: int | None = None) -> None:
@@ -41,6 +44,10 @@ class _Checker(HTMLParser):
         return bool(self.stack) and self.stack[-1][0] in _OPAQUE
 
     def handle_starttag(self, tag: str, attrs) -> None:
+        if self._opaque() and not tag.startswith("mj"):
+            if tag not in _VOID:
+                self.html_stack.append((tag, self.getpos()[0]))
+            return
         if self._opaque() or not tag.startswith("mj"):
             return
         if tag == "mj-include":
@@ -59,9 +66,15 @@ class _Checker(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if not tag.startswith("mj"):
+            if self._opaque():
+                self._html_end(tag)
             return
         if self._opaque() and self.stack[-1][0] != tag:
             return
+        if self._opaque():
+            for name, line in self.html_stack:
+                self._problem(f"<{name}> inside <{tag}> is never closed.", line)
+            self.html_stack.clear()
         if not self.stack:
             self._problem(f"</{tag}> closes a tag that was never opened.")
         elif self.stack[-1][0] == tag:
@@ -73,6 +86,19 @@ class _Checker(HTMLParser):
                 while self.stack and self.stack[-1][0] != tag:
                     self.stack.pop()
                 self.stack.pop()
+
+    def _html_end(self, tag: str) -> None:
+        if tag in _VOID:
+            return
+        if self.html_stack and self.html_stack[-1][0] == tag:
+            self.html_stack.pop()
+        elif any(name == tag for name, _ in self.html_stack):
+            while self.html_stack[-1][0] != tag:
+                name, line = self.html_stack.pop()
+                self._problem(f"<{name}> opened on line {line} is never closed.")
+            self.html_stack.pop()
+        else:
+            self._problem(f"</{tag}> closes a tag that was never opened.")
 
     def finish(self) -> list[Problem]:
         self.close()
@@ -99,9 +125,8 @@ def to_html(document: str) -> str:
         # not make the reader's client fetch anything we did not choose.
         return mjml2html(document, fonts={}, include_loader=_refuse_include)
     except ValueError as error:
-        message = str(error)
-        match = _POSITION.search(message)
-        line = int(match.group(1)) if match else None
+        # MRML's position counts in the assembled document (layout and body
+        # together), not in either text the editor wrote, so it stays in the message.
         raise RenderError(
-            [Problem(Level.ERROR, Source.LAYOUT, f"MJML could not be rendered: {message}.", line)]
+            [Problem(Level.ERROR, Source.MESSAGE, f"MJML could not be rendered: {error}.")]
         ) from error

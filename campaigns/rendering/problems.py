@@ -30,6 +30,11 @@ class Problem:
         where = f"line {self.line}: " if self.line else ""
         return f"{where}{self.message}"
 
+    def located(self) -> str:
+        """The problem with the text it is in, for lists outside the form ("Body, line 3: …")."""
+        where = f", line {self.line}" if self.line else ""
+        return f"{self.source.value.capitalize()}{where}: {self.message}"
+
     def as_dict(self) -> dict:
         return {**asdict(self), "level": str(self.level), "source": str(self.source)}
 

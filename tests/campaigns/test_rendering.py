@@ -5,8 +5,9 @@ import socket
 
 import pytest
 
-from campaigns.rendering import GMAIL_CLIP_BYTES, Recipient, Rendered, personalize, render
+from campaigns.rendering import GMAIL_CLIP_BYTES, Recipient, Rendered, mjml, personalize, render
 from campaigns.rendering.mergetags import Compiled
+from campaigns.rendering.problems import RenderError
 from tests.campaigns.samples import make_input
 
 
@@ -266,3 +267,28 @@ def test_the_same_input_gives_the_same_digest_and_a_change_a_new_one():
     assert make_input().digest() == make_input().digest()
     assert make_input().digest() != make_input(subject="Other").digest()
     assert make_input().digest() != make_input(postal_address="Elsewhere").digest()
+
+
+def test_html_left_open_inside_mj_text_is_reported_with_its_line():
+    body = (
+        "<mj-section><mj-column>\n<mj-text>\nSome <b>bold text\n</mj-text>\n"
+        "</mj-column></mj-section>"
+    )
+    result = render(make_input(body=body, body_format="mjml"))
+    assert errors_of(result) == ["line 3: <b> inside <mj-text> is never closed."]
+
+
+def test_mjml_that_mrml_refuses_is_an_error_with_its_message():
+    with pytest.raises(RenderError) as caught:
+        mjml.to_html("<mjml><mj-body><mj-section>")
+    assert str(caught.value) == (
+        "MJML could not be rendered: unexpected end of stream in root template."
+    )
+
+
+def test_merge_tags_work_as_markdown_link_targets(reader):
+    body = '[Leave]({{ unsubscribe_url }}) or [tune]({{ preferences_url }} "Preferences")'
+    message = personalize(render(make_input(body=body)), reader)
+    link = message.html.split("Leave</a>")[0].rsplit("<a ", 1)[1]
+    assert 'href="https://crier.example.org/s/unsubscribe/tok-1/"' in link
+    assert 'href="https://crier.example.org/s/prefs/tok-1/" title="Preferences"' in message.html

@@ -103,7 +103,10 @@ def test_a_campaign_whose_layout_lost_its_unsubscribe_link_cannot_be_sent():
     )
     verdict = services.campaign_sendability(campaign=Campaign.objects.get(pk=campaign.pk))
     assert not verdict.ok
-    assert any("visible unsubscribe link" in reason for reason in verdict.reasons)
+    assert any(
+        reason.startswith("Layout: the layout's footer must carry a visible unsubscribe link")
+        for reason in verdict.reasons
+    )
 
 
 def test_a_sent_campaign_is_neither_sendable_nor_editable():
@@ -173,3 +176,14 @@ def test_public_archive_lists_only_sent_public_campaigns_newest_first(django_ass
     CampaignFactory(status=Status.SENT, public=True, sent_at="2026-02-01T10:00Z")
     with django_assert_num_queries(1):
         assert list(public_archive(newsletter)) == [new, old]
+
+
+def test_a_sent_campaign_keeps_the_render_it_was_sent_with():
+    campaign = CampaignFactory()
+    services.campaign_render(campaign=campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(status=Status.SENT)
+    campaign.layout.mjml = campaign.layout.mjml.replace("Unsubscribe", "Leave this list")
+    campaign.layout.save()
+    sent = Campaign.objects.get(pk=campaign.pk)
+    html = services.campaign_render(campaign=sent).html.source()
+    assert "Unsubscribe" in html and "Leave this list" not in html

@@ -129,8 +129,17 @@ def test_preview_lists_what_blocks_sending(editor):
     campaign = CampaignFactory(newsletter=editor.newsletter, body="[x](relative/page)")
     page = editor.get(url("campaign_preview", editor.newsletter, campaign.pk)).content.decode()
     assert "Not yet:" in page
-    assert "line 1: the link address &quot;relative/page&quot; is not absolute" in page
+    assert "Body, line 1: the link address &quot;relative/page&quot; is not absolute" in page
     assert "sandbox" not in page  # no preview of a message that does not render
+
+
+def test_preview_lists_warnings_with_the_text_they_are_in(editor):
+    campaign = CampaignFactory(
+        newsletter=editor.newsletter, body="Hi\n\n![](https://x.example.org/a.png)"
+    )
+    page = editor.get(url("campaign_preview", editor.newsletter, campaign.pk)).content.decode()
+    assert "Yes: it renders without errors." in page
+    assert "Body, line 3: an image has no description" in page
 
 
 def test_test_send_is_queued_after_commit(editor, django_capture_on_commit_callbacks):
