@@ -21,8 +21,9 @@ def test_every_message_is_translated_and_none_is_fuzzy(catalog):
 
 @pytest.mark.parametrize("catalog", CATALOGS, ids=lambda path: path.parts[-3])
 def test_placeholders_survive_translation(catalog):
-    placeholder = re.compile(r"%\(\w+\)s")
+    placeholder = re.compile(r"%\(\w+\)[sd]")
     for entry in polib.pofile(str(catalog)).translated_entries():
-        assert sorted(placeholder.findall(entry.msgid)) == sorted(
-            placeholder.findall(entry.msgstr)
-        ), entry.msgid
+        wanted = sorted(placeholder.findall(entry.msgid))
+        translations = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
+        for translation in translations:
+            assert sorted(placeholder.findall(translation)) == wanted, entry.msgid
