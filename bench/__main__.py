@@ -2,7 +2,7 @@ import importlib
 import json
 import sys
 
-BENCHMARKS = ["render"]
+BENCHMARKS = ["render", "send"]
 
 
 def main(argv: list[str]) -> int:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.utils import InterfaceError, OperationalError
@@ -39,7 +40,7 @@ from subscribers.models import (
     SuppressionReason,
 )
 
-from .messages import Addressee, CampaignMessages
+from .messages import Addressee, CampaignMessages, send_raw
 from .models import UNFINISHED, Delivery, DeliveryStatus
 from .notifications import tell_owners_campaign_paused
 from .throttle import Rate, Throttle
@@ -79,8 +80,7 @@ INSERT INTO delivery_delivery
      created_at)
 SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s
 FROM ({AUDIENCE_SELECT}) audience
-WHERE true
-ON CONFLICT (campaign_id, subscriber_id) DO NOTHING
+ORDER BY audience.id
 """  # noqa: S608 (constant SQL; every value is a bound parameter)
 
 
@@ -97,7 +97,12 @@ def audience_count(*, campaign: Campaign) -> int:
 
 
 def create_deliveries(*, campaign: Campaign) -> int:
-    """One row per person in the audience, in one statement; a person on several lists once."""
+    """One row per person in the audience, in one statement; a person on several lists once.
+
+    Inserted in subscriber order, so both indexes grow at their right edge. Called
+    once per campaign under its row lock; the unique constraint makes a second call
+    fail rather than duplicate anything.
+    """
     with connection.cursor() as cursor:
         cursor.execute(INSERT_DELIVERIES, _audience_params(campaign))
         return cursor.rowcount
@@ -353,56 +358,113 @@ def _send_batch(
             lease_until=None,
         )
     backend = get_connection()
+    raw_smtp = isinstance(backend, SMTPBackend)
     rate = Rate(settings.SEND_RATE_PER_SECOND, burst=settings.SEND_BATCH_SIZE)
     domain_rate = Rate(settings.SEND_RATE_PER_DOMAIN_PER_SECOND)
+    flight = Flight(worker)
     try:
         backend.open()
         for index, addressee in enumerate(addressees):
-            if not _take_off(addressee.delivery_id, worker):
+            if not flight.take_off(addressee.delivery_id):
                 continue
             throttle.wait("all", rate)
             throttle.wait(f"domain:{addressee.email.rsplit('@', 1)[-1].lower()}", domain_rate)
             try:
-                message = messages.build(addressee)
-                message.connection = backend
-                message.send()
+                message_id = _transmit(messages, addressee, backend, raw_smtp)
             except Exception as error:  # classified below; nothing is swallowed silently
-                reconnect = _record_failure(addressee, worker, error)
-                if reconnect:
+                flight.flush()
+                if _record_failure(addressee, worker, error):
                     _release([a.delivery_id for a in addressees[index + 1 :]], worker)
                     return
                 continue
-            _land(addressee.delivery_id, worker, _esp_message_id(message))
+            flight.land(addressee.delivery_id, message_id)
     finally:
+        flight.flush()
         try:
             backend.close()
         except Exception:  # closing a dead connection must not hide the real outcome
             logger.debug("closing the mail connection failed", exc_info=True)
 
 
-def _take_off(delivery_id: int, worker: str) -> bool:
-    """Mark one row in flight, committed, right before it is handed to the server.
-
-    Conditional on this worker still holding it: if its lease expired and the
-    sweeper gave it away, it is not ours to send.
-    """
-    return bool(
-        Delivery.objects.filter(
-            id=delivery_id, worker=worker, status=DeliveryStatus.CLAIMED
-        ).update(status=DeliveryStatus.IN_FLIGHT, lease_until=timezone.now() + _lease())
-    )
-
-
-def _land(delivery_id: int, worker: str, esp_message_id: str) -> None:
-    _with_db_retries(
-        lambda: Delivery.objects.filter(id=delivery_id, worker=worker).update(
-            status=DeliveryStatus.SENT,
-            sent_at=timezone.now(),
-            esp_message_id=esp_message_id[:255],
-            last_error="",
-            lease_until=None,
+def _transmit(messages: CampaignMessages, addressee: Addressee, backend, raw_smtp: bool) -> str:
+    """Hand one message to the server; return the id it is known by."""
+    if raw_smtp:
+        if backend.connection is None:
+            backend.open()
+        send_raw(
+            backend.connection,
+            messages.envelope_sender,
+            addressee.email,
+            messages.build_raw(addressee),
         )
-    )
+        return messages.message_id(addressee)
+    message = messages.build(addressee)
+    message.connection = backend
+    message.send()
+    return _esp_message_id(message)
+
+
+class Flight:
+    """The row being handed to the server, and the one just handed over.
+
+    One statement per message both records the previous message as sent and marks
+    the next one in flight, so a dead worker leaves at most one row in flight (the
+    sweeper makes it ``uncertain``) and PostgreSQL sees one commit per message.
+    Taking off is conditional on this worker still holding the row: if its lease
+    expired and the sweeper gave it away, it is not ours to send.
+    """
+
+    TRANSITION = """
+        UPDATE delivery_delivery SET
+            status = CASE WHEN id = %(landed)s THEN 'sent' ELSE 'in_flight' END,
+            sent_at = CASE WHEN id = %(landed)s THEN %(now)s ELSE sent_at END,
+            esp_message_id = CASE WHEN id = %(landed)s THEN %(message_id)s
+                                  ELSE esp_message_id END,
+            last_error = CASE WHEN id = %(landed)s THEN '' ELSE last_error END,
+            lease_until = CASE WHEN id = %(landed)s THEN NULL ELSE %(lease)s END
+        WHERE worker = %(worker)s
+          AND (id = %(landed)s OR (id = %(next)s AND status = 'claimed'))
+        RETURNING id
+    """
+
+    def __init__(self, worker: str) -> None:
+        self.worker = worker
+        self.landing: tuple[int, str] | None = None
+
+    def take_off(self, delivery_id: int) -> bool:
+        return delivery_id in self._transition(next_id=delivery_id)
+
+    def land(self, delivery_id: int, message_id: str) -> None:
+        self.landing = (delivery_id, message_id[:255])
+
+    def flush(self) -> None:
+        """Record the last landing now (end of batch, or before recording a failure)."""
+        if self.landing is not None:
+            self._transition(next_id=None)
+
+    def _transition(self, *, next_id: int | None) -> set[int]:
+        landed, message_id = self.landing or (None, "")
+        now = timezone.now()
+        params = {
+            "landed": landed,
+            "message_id": message_id,
+            "next": next_id,
+            "worker": self.worker,
+            "now": now,
+            "lease": now + _lease(),
+        }
+        ids: set[int] = set()
+
+        def write() -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(self.TRANSITION, params)
+                ids.update(row[0] for row in cursor.fetchall())
+
+        # The server accepted the previous message: recording it must survive a
+        # dropped database connection.
+        _with_db_retries(write)
+        self.landing = None
+        return ids
 
 
 def _with_db_retries(write, attempts: int = 5) -> None:

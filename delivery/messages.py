@@ -1,17 +1,25 @@
 """Build the one message a subscriber receives from a campaign, with every header
 Gmail's and Yahoo's bulk-sender rules ask for (RFC 2369, RFC 8058, RFC 2919)."""
 
+import binascii
+import secrets
+import smtplib
 from dataclasses import dataclass
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
 from campaigns.models import Campaign
-from campaigns.rendering import Recipient, Rendered, personalize
+from campaigns.rendering import Recipient, Rendered, personalize, slot_values
+from campaigns.rendering.mergetags import Compiled
 from campaigns.services import archive_url
 from newsletter.links import absolute_url
 from subscribers import tokens
+
+TOKEN_HOLE = "TOKEN-HOLE"  # noqa: S105 (a placeholder, not a secret)
 
 
 def site_host() -> str:
@@ -41,37 +49,42 @@ class CampaignMessages:
         self.sender = newsletter.sender
         self.reply_to = [newsletter.reply_to] if newsletter.reply_to else None
         self.host = site_host()
-        self.list_id = f"{newsletter.name} <{newsletter.slug}.{self.host}>"
+        self.list_id = f"{_encode_header(newsletter.name)} <{newsletter.slug}.{self.host}>"
         self.feedback_id = f"{campaign.pk}:{newsletter.slug}:crier"
         self.web_version = archive_url(campaign) if campaign.public else ""
         self.unsubscribe_mailto = settings.UNSUBSCRIBE_MAILTO
+        self.envelope_sender = newsletter.from_email
+        self.unsubscribe_url = _url_around_token("subscribers:unsubscribe")
+        self.preferences_url = _url_around_token("subscribers:preferences")
+        # "=_" never occurs in quoted-printable output, so no body can contain the boundary.
+        self.boundary = f"=_crier_{campaign.pk}_{secrets.token_hex(8)}".encode()
+        self.fixed_headers = self._fixed_headers()
+        self.text_part = QuotedPrintableTemplate(rendered.text)
+        self.html_part = QuotedPrintableTemplate(rendered.html)
+
+    def _recipient(self, addressee: Addressee) -> Recipient:
+        claim = tokens.Claim(addressee.subscriber_id, self.newsletter_id)
+        return Recipient(
+            email=addressee.email,
+            name=addressee.name,
+            attributes=addressee.attributes,
+            list_name=addressee.list_name,
+            unsubscribe_url=self.unsubscribe_url.format(tokens.unsubscribe_token(claim)),
+            preferences_url=self.preferences_url.format(tokens.preferences_token(claim)),
+            web_version_url=self.web_version,
+        )
 
     def build(self, addressee: Addressee) -> EmailMultiAlternatives:
-        claim = tokens.Claim(addressee.subscriber_id, self.newsletter_id)
-        unsubscribe_url = absolute_url(
-            "subscribers:unsubscribe", token=tokens.unsubscribe_token(claim)
-        )
-        content = personalize(
-            self.rendered,
-            Recipient(
-                email=addressee.email,
-                name=addressee.name,
-                attributes=addressee.attributes,
-                list_name=addressee.list_name,
-                unsubscribe_url=unsubscribe_url,
-                preferences_url=absolute_url(
-                    "subscribers:preferences", token=tokens.preferences_token(claim)
-                ),
-                web_version_url=self.web_version,
-            ),
-        )
+        """A Django message, for backends that take one (the outbox, anymail's ESPs)."""
+        recipient = self._recipient(addressee)
+        content = personalize(self.rendered, recipient)
         message = EmailMultiAlternatives(
             subject=content.subject,
             body=content.text,
             from_email=self.sender,
             to=[addressee.email],
             reply_to=self.reply_to,
-            headers=self._headers(addressee, unsubscribe_url),
+            headers=self._headers(addressee, recipient.unsubscribe_url),
         )
         message.attach_alternative(content.html, "text/html")
         # Read by anymail backends (ESP metadata, echoed back in tracking webhooks).
@@ -79,12 +92,64 @@ class CampaignMessages:
         message.tags = [f"campaign-{self.campaign.pk}"]
         return message
 
+    def build_raw(self, addressee: Addressee) -> bytes:
+        """The same message as RFC 5322 bytes, for SMTP, without the ``email`` package.
+
+        Serialising a 40 KB newsletter with it costs about 10 ms; here the constant
+        chunks of each part were quoted-printable encoded once per campaign, and a
+        recipient costs the encoding of their own values only.
+        """
+        recipient = self._recipient(addressee)
+        values = recipient.values()
+        subject = self.rendered.subject.fill(slot_values(self.rendered.subject, values, recipient))
+        headers = {
+            "To": addressee.email,
+            "Subject": _encode_header(subject),
+            "Date": formatdate(),
+            **self._headers(addressee, recipient.unsubscribe_url),
+        }
+        try:
+            head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+            head_bytes = head.encode("ascii")
+        except UnicodeEncodeError:  # an internationalised address: let the email package do it
+            return self.build(addressee).message().as_bytes(linesep="\r\n")
+        separator = b"\r\n--" + self.boundary + b"\r\n"
+        return b"".join(
+            (
+                self.fixed_headers,
+                head_bytes,
+                separator,
+                b'Content-Type: text/plain; charset="utf-8"\r\n',
+                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+                self.text_part.fill(slot_values(self.rendered.text, values, recipient)),
+                separator,
+                b'Content-Type: text/html; charset="utf-8"\r\n',
+                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+                self.html_part.fill(slot_values(self.rendered.html, values, recipient)),
+                b"\r\n--" + self.boundary + b"--\r\n",
+            )
+        )
+
+    def message_id(self, addressee: Addressee) -> str:
+        """Stable per delivery row: a resend, were one ever made, would be recognisable."""
+        return f"<{addressee.delivery_id}.{self.campaign.pk}.crier@{self.host}>"
+
+    def _fixed_headers(self) -> bytes:
+        name, address = parseaddr(self.sender)
+        lines = [
+            f"From: {formataddr((name, address), charset='utf-8')}",
+            *([f"Reply-To: {self.reply_to[0]}"] if self.reply_to else []),
+            "MIME-Version: 1.0",
+            f'Content-Type: multipart/alternative; boundary="{self.boundary.decode()}"',
+        ]
+        return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
     def _headers(self, addressee: Addressee, unsubscribe_url: str) -> dict[str, str]:
         targets = [f"<{unsubscribe_url}>"]
         if self.unsubscribe_mailto:
             targets.append(f"<mailto:{self.unsubscribe_mailto}?subject=unsubscribe>")
         return {
-            "Message-ID": f"<{addressee.delivery_id}.{self.campaign.pk}.crier@{self.host}>",
+            "Message-ID": self.message_id(addressee),
             "List-Unsubscribe": ", ".join(targets),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Id": self.list_id,
@@ -92,3 +157,80 @@ class CampaignMessages:
             "Precedence": "bulk",
             "X-Crier-Delivery": str(addressee.delivery_id),
         }
+
+
+class QuotedPrintableTemplate:
+    """A compiled part whose constant chunks are already quoted-printable.
+
+    Each chunk, and each recipient value, ends with a soft line break ("=" CRLF),
+    which decoders remove: the pieces can be encoded apart and simply joined.
+    """
+
+    def __init__(self, part: Compiled) -> None:
+        holes = dict(part.positions)
+        self.pieces: list[bytes | int] = [
+            holes[index] if index in holes else _quoted_printable_piece(piece)
+            for index, piece in enumerate(part.pieces)
+            if index in holes or piece
+        ]
+
+    def fill(self, values: list[str]) -> bytes:
+        return b"".join(
+            _quoted_printable_piece(values[piece]) if isinstance(piece, int) else piece
+            for piece in self.pieces
+        )
+
+
+def send_raw(connection: smtplib.SMTP, sender: str, recipient: str, message: bytes) -> None:
+    """SMTP MAIL, RCPT and DATA for one prebuilt message, raising smtplib's exceptions.
+
+    ``smtplib.sendmail`` would dot-stuff the message with a regular expression, the
+    slowest step left; ``bytes.replace`` does the same (RFC 5321 4.5.2).
+    """
+    connection.ehlo_or_helo_if_needed()
+    code, reply = connection.mail(sender)
+    if code != 250:
+        connection.rset()
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = connection.rcpt(recipient)
+    if code not in (250, 251):
+        connection.rset()
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    code, reply = connection.docmd("DATA")
+    if code != 354:
+        connection.rset()
+        raise smtplib.SMTPDataError(code, reply)
+    stuffed = message.replace(b"\r\n.", b"\r\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    connection.send(stuffed + b".\r\n")
+    code, reply = connection.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _url_around_token(viewname: str) -> str:
+    """The absolute link with ``{}`` where the token goes: one ``reverse`` per campaign."""
+    url = absolute_url(viewname, token=TOKEN_HOLE)
+    return url.replace("{", "{{").replace("}", "}}").replace(TOKEN_HOLE, "{}")
+
+
+def _encode_header(value: str) -> str:
+    if value.isascii():
+        return value
+    return Header(value, "utf-8").encode(linesep="\r\n")
+
+
+def _quoted_printable_piece(text: str) -> bytes:
+    """RFC 2045 quoted-printable with CRLF line ends, closed by a soft line break.
+
+    The break's "=" must not push the last line past 76 characters: a long last line
+    is cut before its final character (or the final "=XX" escape) first.
+    """
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    encoded = encoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    last_line = encoded[encoded.rfind(b"\n") + 1 :]
+    if len(last_line) > 75:
+        cut = len(encoded) - (3 if encoded[-3:-2] == b"=" else 1)
+        encoded = encoded[:cut] + b"=\r\n" + encoded[cut:]
+    return encoded + b"=\r\n"

@@ -157,7 +157,11 @@ def personalize(rendered: Rendered, recipient: Recipient) -> Message:
     )
 
 
-def _fill(part: Compiled, values: dict[str, str], recipient: Recipient) -> str:
+def slot_values(part: Compiled, values: dict[str, str], recipient: Recipient) -> list[str]:
+    """The recipient's value (or the tag's default) for each slot, escaped for the part.
+
+    ``values`` is ``recipient.values()``, computed once for all parts of a message.
+    """
     mode = part.mode
     filled = []
     for slot in part.slots:
@@ -165,7 +169,11 @@ def _fill(part: Compiled, values: dict[str, str], recipient: Recipient) -> str:
         if value is None:
             value = recipient.attribute(slot.name)
         filled.append(escape(value or slot.default, mode))
-    return part.fill(filled)
+    return filled
+
+
+def _fill(part: Compiled, values: dict[str, str], recipient: Recipient) -> str:
+    return part.fill(slot_values(part, values, recipient))
 
 
 def render(source: RenderInput) -> Rendered:

@@ -230,7 +230,7 @@ def test_sweeper_requeues_unsent_claims_and_marks_in_flight_rows_uncertain(
         confirmed(newsletter, [releases], f"s{n}@example.org")
     engine.campaign_start(campaign=campaign)
     rows = engine.claim(campaign_id=campaign.pk, size=3, worker="dead-worker")
-    assert engine._take_off(rows[0][0], "dead-worker")
+    assert engine.Flight("dead-worker").take_off(rows[0][0])
     Delivery.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
 
     report = engine.sweep()
@@ -249,8 +249,8 @@ def test_a_stolen_claim_is_not_sent_by_its_old_worker(newsletter, releases, camp
     Delivery.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
     engine.sweep()
     assert engine.claim(campaign_id=campaign.pk, size=1, worker="fresh") == rows
-    assert not engine._take_off(rows[0][0], "slow")
-    assert engine._take_off(rows[0][0], "fresh")
+    assert not engine.Flight("slow").take_off(rows[0][0])
+    assert engine.Flight("fresh").take_off(rows[0][0])
 
 
 def test_scheduled_campaigns_start_when_due(newsletter, releases, campaign):

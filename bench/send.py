@@ -1,0 +1,337 @@
+"""End-to-end campaign send through the real stack, against the machine's ceiling.
+
+PostgreSQL, the Redis broker, real Celery worker processes and Django's SMTP
+backend send a ~40 KB campaign to a counting SMTP sink in its own process, pinned
+to one CPU. The ceiling, measured in the same run against the same pinned sink:
+plain smtplib sending one prebuilt message over as many connections as the
+workers have processes. Also measured: the time to create the delivery rows of a
+1,000,000-recipient campaign (the one ``INSERT … SELECT``).
+
+Environment: BENCH_SEND_RECIPIENTS (default 100000), BENCH_SEND_WORKERS (Celery
+pool processes, default 2), BENCH_DATABASE_URL, BENCH_REDIS_URL.
+"""
+
+import io
+import json
+import multiprocessing
+import os
+import platform
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPIENTS = int(os.environ.get("BENCH_SEND_RECIPIENTS", "100000"))
+WORKERS = int(os.environ.get("BENCH_SEND_WORKERS", "2"))
+ENQUEUE_RECIPIENTS = 1_000_000
+SINK_CPU = "1"
+ENV = {
+    "DATABASE_URL": os.environ.get(
+        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crier_bench"
+    ),
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10"),
+    "SECRET_KEY": "benchmark-only",
+    "SITE_URL": "https://news.example.org",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "EMAIL_HOST": "127.0.0.1",
+    "CRIER_SEND_BATCH_SIZE": "200",
+    "CRIER_SEND_PARALLELISM": str(WORKERS),
+    "LOG_LEVEL": "WARNING",
+    "DJANGO_SETTINGS_MODULE": "newsletter.settings",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Sink:
+    """The counting sink (bench/smtp_sink.py), pinned to one CPU."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.out = Path(tempfile.mkstemp(suffix=".json")[1])
+        self.process = subprocess.Popen(
+            [
+                "taskset",
+                "-c",
+                SINK_CPU,
+                sys.executable,
+                "-m",
+                "bench.smtp_sink",
+                str(self.port),
+                str(self.out),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout.readline().strip() == "sink ready"
+
+    def stop(self) -> dict:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(60)
+        result = json.loads(self.out.read_text())
+        self.out.unlink()
+        return result
+
+
+def prepare_database() -> None:
+    import psycopg
+
+    name = ENV["DATABASE_URL"].rsplit("/", 1)[1]
+    server = ENV["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server, autocommit=True) as db:
+        db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        db.execute(f'CREATE DATABASE "{name}"')
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def audience() -> tuple[int, int]:
+    """1,000,000 confirmed subscribers on list "all"; the first RECIPIENTS also on "sent".
+
+    Loaded with COPY, as an import would be; returns the two list ids.
+    """
+    from django.db import connection
+
+    from newsletter.models import Newsletter
+    from subscribers.models import MailingList, address_digest
+
+    newsletter = Newsletter.objects.create(
+        name="Bench News",
+        slug="bench",
+        from_name="Bench",
+        from_email="news@example.org",
+        postal_address="1 Example Street",
+    )
+    everyone = MailingList.objects.create(newsletter=newsletter, name="All", slug="all")
+    sent = MailingList.objects.create(newsletter=newsletter, name="Sent", slug="sent")
+    rows = io.StringIO()
+    for n in range(ENQUEUE_RECIPIENTS):
+        email = f"reader{n}@example.org"
+        rows.write(
+            f"{email}\tReader {n}\t{address_digest(email)}\t\t{{}}\tactive\tf\t"
+            "2026-11-23 00:00:00+00\t2026-11-23 00:00:00+00\n"
+        )
+    rows.seek(0)
+    with connection.cursor() as cursor:
+        with cursor.copy(
+            "COPY subscribers_subscriber (email, name, email_digest, language, attributes, "
+            "status, tracking_opt_out, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            copy.write(rows.read())
+        for mailing_list, limit in ((everyone, ENQUEUE_RECIPIENTS), (sent, RECIPIENTS)):
+            cursor.execute(
+                "INSERT INTO subscribers_subscription "
+                "(subscriber_id, mailing_list_id, status, created_at, confirmed_at) "
+                "SELECT id, %s, 'confirmed', now(), now() FROM subscribers_subscriber "
+                "ORDER BY id LIMIT %s",
+                [mailing_list.pk, limit],
+            )
+    # Loaded data has been vacuumed by autovacuum long before anyone sends to it.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return everyone.pk, sent.pk
+
+
+def campaign(list_id: int):
+    from bench.render import sample_body
+    from campaigns.models import Layout
+    from campaigns.rendering import DEFAULT_LAYOUTS
+    from campaigns.services import campaign_create
+    from newsletter.models import Newsletter
+
+    newsletter = Newsletter.objects.get(slug="bench")
+    stock = next(stock for stock in DEFAULT_LAYOUTS if stock.name == "Digest")
+    layout, _ = Layout.objects.get_or_create(
+        newsletter=newsletter, name="Digest", defaults={"mjml": stock.mjml()}
+    )
+    created = campaign_create(
+        newsletter=newsletter,
+        layout=layout,
+        name=f"Bench {list_id}",
+        subject="Bench digest",
+        body=sample_body(),
+        public=True,
+        created_by=None,
+    )
+    created.lists.set([list_id])
+    return created
+
+
+def enqueue_seconds(list_id: int) -> float:
+    from delivery.engine import create_deliveries
+    from delivery.models import Delivery
+
+    big = campaign(list_id)
+    started = time.perf_counter()
+    created = create_deliveries(campaign=big)
+    seconds = time.perf_counter() - started
+    assert created == ENQUEUE_RECIPIENTS, created
+    Delivery.objects.filter(campaign=big).delete()
+    return seconds
+
+
+def prebuilt_message(sent) -> bytes:
+    from campaigns.services import campaign_render
+    from delivery.messages import Addressee, CampaignMessages
+
+    builder = CampaignMessages(sent, campaign_render(campaign=sent))
+    return builder.build_raw(Addressee(1, 1, "reader0@example.org", "Reader 0", {}, "Sent"))
+
+
+def _ceiling_client(port: int, message: bytes, count: int, offset: int) -> None:
+    with smtplib.SMTP("127.0.0.1", port) as client:
+        for n in range(offset, offset + count):
+            client.sendmail("news@example.org", [f"reader{n}@example.org"], message)
+
+
+def ceiling(message: bytes) -> tuple[float, dict]:
+    sink = Sink()
+    share = RECIPIENTS // WORKERS
+    started = time.perf_counter()
+    clients = [
+        multiprocessing.Process(target=_ceiling_client, args=(sink.port, message, share, n * share))
+        for n in range(WORKERS)
+    ]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    seconds = time.perf_counter() - started
+    return share * WORKERS / seconds, sink.stop()
+
+
+def peak_rss_mb(pids: list[int]) -> float:
+    """The largest VmHWM (peak resident set) among the worker's processes."""
+    peaks = []
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return round(max(peaks, default=0.0), 1)
+
+
+def group_pids(pgid: int) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if os.getpgid(int(proc.name)) == pgid:
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def measured_send(list_id: int) -> tuple[float, float, dict]:
+    import redis
+
+    from campaigns.models import Campaign, Status
+    from delivery import engine
+
+    redis.Redis.from_url(ENV["REDIS_URL"]).flushdb()
+    sink = Sink()
+    env = {**os.environ, **ENV, "EMAIL_PORT": str(sink.port)}
+    worker = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/celery"),
+            "-A",
+            "newsletter",
+            "worker",
+            "--concurrency",
+            str(WORKERS),
+            "-Q",
+            "send,default",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(5)  # let the pool start before the clock does
+        sent = campaign(list_id)
+        started = time.perf_counter()
+        engine.campaign_start(campaign=sent)
+        while Campaign.objects.get(pk=sent.pk).status != Status.SENT:
+            time.sleep(0.2)
+            if time.perf_counter() - started > 3600:
+                raise TimeoutError(engine.progress(campaign=sent))
+        seconds = time.perf_counter() - started
+        rss = peak_rss_mb(group_pids(worker.pid))
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(60)
+    return seconds, rss, sink.stop()
+
+
+def run() -> dict:
+    for key, value in ENV.items():
+        os.environ[key] = value
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    prepare_database()
+    everyone, sent_list = audience()
+    enqueue_1m = enqueue_seconds(everyone)
+    from campaigns.models import Campaign
+
+    message = prebuilt_message(campaign(sent_list))
+    Campaign.objects.filter(name=f"Bench {sent_list}").delete()
+    ceiling_rate, _ = ceiling(message)
+    seconds, rss, received = measured_send(sent_list)
+
+    counts = received["counts"]
+    expected = {f"reader{n}@example.org" for n in range(RECIPIENTS)}
+    duplicates = sum(count - 1 for count in counts.values() if count > 1)
+    missing = len(expected - set(counts))
+    rate = RECIPIENTS / seconds
+    result = {
+        "bench": "send",
+        "recipients": RECIPIENTS,
+        "seconds": round(seconds, 1),
+        "msgs_per_s": round(rate),
+        "ceiling_msgs_per_s": round(ceiling_rate),
+        "ratio": round(rate / ceiling_rate, 2),
+        "peak_rss_mb": rss,
+        "duplicates": duplicates,
+        "missing": missing,
+        "enqueue_1m_seconds": round(enqueue_1m, 2),
+        "message_kb": round(len(message) / 1024, 1),
+        "worker_processes": WORKERS,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    print(f"{'measure':<28}{'value':>12}")
+    for key in (
+        "recipients",
+        "seconds",
+        "msgs_per_s",
+        "ceiling_msgs_per_s",
+        "ratio",
+        "peak_rss_mb",
+        "duplicates",
+        "missing",
+        "enqueue_1m_seconds",
+        "message_kb",
+    ):
+        print(f"{key:<28}{result[key]:>12}")
+    return result

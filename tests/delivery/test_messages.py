@@ -1,0 +1,64 @@
+from email import message_from_bytes, policy
+
+import pytest
+
+from campaigns.services import campaign_render
+from delivery.messages import Addressee, CampaignMessages
+from tests.factories import CampaignFactory, NewsletterFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def messages(settings):
+    settings.SITE_URL = "https://news.example.org"
+    newsletter = NewsletterFactory(name="Lettre d’été", from_name="Équipe Démo", slug="ete")
+    campaign = CampaignFactory(
+        newsletter=newsletter,
+        subject="Nouveautés pour {{ subscriber.name }}",
+        body="Bonjour {{ subscriber.name }} ! " + "Très long paragraphe. " * 200,
+        public=True,
+    )
+    return CampaignMessages(campaign, campaign_render(campaign=campaign))
+
+
+ADA = Addressee(41, 7, "ada@example.org", "Ada <Lovelace> & co", {}, "Releases")
+
+
+def test_the_raw_message_is_the_django_message_byte_for_meaning(messages):
+    raw = message_from_bytes(messages.build_raw(ADA), policy=policy.default)
+    django = message_from_bytes(
+        messages.build(ADA).message().as_bytes(linesep="\r\n"), policy=policy.default
+    )
+    for header in (
+        "Subject",
+        "From",
+        "To",
+        "Message-ID",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "List-Id",
+        "Feedback-ID",
+        "Precedence",
+    ):
+        assert str(raw[header]).strip() == str(django[header]).strip(), header
+    assert raw["Subject"] == "Nouveautés pour Ada <Lovelace> & co"
+    assert raw["From"] == "Équipe Démo <" + messages.campaign.newsletter.from_email + ">"
+    for subtype in ("plain", "html"):
+        assert raw.get_body((subtype,)).get_content() == django.get_body((subtype,)).get_content()
+    assert "Ada &lt;Lovelace&gt; &amp; co" in raw.get_body(("html",)).get_content()
+
+
+def test_the_raw_message_keeps_smtp_line_limits(messages):
+    raw = messages.build_raw(ADA)
+    lines = raw.split(b"\r\n")
+    assert all(len(line) <= 998 for line in lines)
+    body_start = lines.index(b"")
+    assert all(len(line) <= 76 for line in lines[body_start:])
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+
+
+def test_an_internationalised_address_falls_back_to_the_email_package(messages):
+    raw = messages.build_raw(Addressee(42, 8, "zoë@example.org", "Zoë", {}, "Releases"))
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["To"] == "zoë@example.org"
