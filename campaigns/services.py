@@ -17,7 +17,9 @@ from django.urls import reverse
 from django.utils.text import slugify
 from lxml import html as lxml_html
 
+from newsletter.links import absolute_url
 from newsletter.models import Newsletter
+from subscribers.models import Subscriber
 
 from . import rendering
 from .models import BodyFormat, Campaign, Layout, Status
@@ -273,7 +275,7 @@ def campaign_sendability(*, campaign: Campaign) -> Sendability:
 
 
 def newsletter_page_url(newsletter: Newsletter) -> str:
-    return f"{settings.SITE_URL}/n/{newsletter.slug}/"
+    return absolute_url("subscribers:newsletter", slug=newsletter.slug)
 
 
 def archive_url(campaign: Campaign) -> str:
@@ -286,16 +288,24 @@ def archive_url(campaign: Campaign) -> str:
 def sample_recipient(
     *, newsletter: Newsletter, campaign: Campaign | None = None, email: str = "", name: str = ""
 ) -> Recipient:
-    """A made-up reader for previews and test sends.
+    """A reader for previews and test sends: made up, or one of the newsletter's
+    subscribers when ``email`` is theirs (their name and attributes fill the tags).
 
     Its unsubscribe and preference links lead to the newsletter's public page: a
-    test address has no subscription, so a real token would be a lie.
+    preview or a test is not theirs to act on.
     """
     page = newsletter_page_url(newsletter)
+    subscriber = (
+        Subscriber.objects.filter(
+            email__iexact=email, subscriptions__mailing_list__newsletter=newsletter
+        ).first()
+        if email
+        else None
+    )
     return Recipient(
         email=email or "reader@example.org",
-        name=name or "Ada Lovelace",
-        attributes={},
+        name=name or (subscriber.name if subscriber else "") or "Ada Lovelace",
+        attributes=subscriber.attributes if subscriber else {},
         list_name="",  # the layout's default ("this newsletter") shows
         unsubscribe_url=page,
         preferences_url=page,

@@ -187,3 +187,19 @@ def test_a_sent_campaign_keeps_the_render_it_was_sent_with():
     sent = Campaign.objects.get(pk=campaign.pk)
     html = services.campaign_render(campaign=sent).html.source()
     assert "Unsubscribe" in html and "Leave this list" not in html
+
+
+@pytest.mark.django_db
+def test_preview_as_one_of_the_newsletters_subscribers_uses_their_name_and_attributes():
+    from campaigns.services import sample_recipient
+    from tests.factories import MailingListFactory, SubscriberFactory
+
+    releases = MailingListFactory()
+    grace = SubscriberFactory(email="grace@example.org", name="Grace", attributes={"city": "Lyon"})
+    grace.subscriptions.create(mailing_list=releases, status="confirmed")
+    SubscriberFactory(email="stranger@example.org", name="Stranger")
+
+    mine = sample_recipient(newsletter=releases.newsletter, email="Grace@example.org")
+    assert (mine.name, mine.attributes) == ("Grace", {"city": "Lyon"})
+    other = sample_recipient(newsletter=releases.newsletter, email="stranger@example.org")
+    assert (other.name, other.attributes) == ("Ada Lovelace", {})
