@@ -34,6 +34,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN groupadd --system crier && useradd --system --gid crier --home-dir /app crier
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build --chown=crier:crier /app /app
+RUN mkdir -p /app/var/media && chown -R crier:crier /app/var
 WORKDIR /app
 USER crier
 EXPOSE 8000

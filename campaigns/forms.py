@@ -73,3 +73,12 @@ class TestSendForm(forms.Form):
 class SampleRecipientForm(forms.Form):
     name = forms.CharField(label=_("Name"), required=False, max_length=200)
     email = forms.EmailField(label=_("Email"), required=False)
+
+
+class ImageForm(forms.Form):
+    file = forms.FileField(label=_("Image"))
+    alt = forms.CharField(
+        label=_("Description"),
+        max_length=300,
+        help_text=_("What the picture shows, for people who cannot see it."),
+    )

@@ -144,3 +144,37 @@ class Campaign(models.Model):
             text=Compiled.from_dict(self.rendered_text),
             html_bytes=self.rendered_html_bytes,
         )
+
+
+def image_path(image: "Image", filename: str) -> str:
+    return f"images/{image.newsletter.slug}/{filename}"
+
+
+class Image(models.Model):
+    """An uploaded picture for campaigns, linked from mail by its absolute URL."""
+
+    newsletter = models.ForeignKey(Newsletter, on_delete=models.CASCADE, related_name="images")
+    file = models.FileField(upload_to=image_path, max_length=300)
+    alt = models.CharField(
+        _("description"), max_length=300, help_text=_("What the picture shows, for screen readers.")
+    )
+    content_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.alt
+
+    def absolute_url(self) -> str:
+        url = self.file.url
+        return url if "://" in url else f"{settings.SITE_URL}{url}"
+
+    def markdown(self) -> str:
+        alt = self.alt.replace("[", "(").replace("]", ")")
+        return f"![{alt}]({self.absolute_url()})"

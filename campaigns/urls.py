@@ -24,4 +24,5 @@ dashboard_urlpatterns = [
     path("layouts/defaults/", views.layout_install_defaults, name="layout_install_defaults"),
     path("layouts/<int:pk>/", views.layout_edit, name="layout_edit"),
     path("layouts/<int:pk>/html/", views.layout_preview_html, name="layout_preview_html"),
+    path("images/", views.image_list, name="image_list"),
 ]

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.syndication.views import Feed
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.feedgenerator import Atom1Feed
@@ -22,7 +22,8 @@ from newsletter.access import member_required
 from newsletter.models import Newsletter, Role
 
 from . import rendering, selectors, services
-from .forms import CampaignForm, LayoutForm, SampleRecipientForm, TestSendForm
+from .forms import CampaignForm, ImageForm, LayoutForm, SampleRecipientForm, TestSendForm
+from .images import image_upload
 
 # Mail HTML is shown only in a sandboxed frame with no script and no way out.
 MAIL_PREVIEW_POLICY = {
@@ -276,3 +277,38 @@ class ArchiveFeed(Feed):
 
 
 archive_feed = ArchiveFeed()
+
+
+@member_required(Role.VIEWER)
+def image_list(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    """Uploaded images with the Markdown that puts each in a campaign; editors upload."""
+    form = ImageForm()
+    status = 200
+    if request.method == "POST":
+        if Role.rank(request.role) < Role.rank(Role.EDITOR):
+            raise PermissionDenied
+        form = ImageForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                image_upload(
+                    newsletter=newsletter,
+                    upload=form.cleaned_data["file"],
+                    alt=form.cleaned_data["alt"],
+                    created_by=request.user,
+                )
+                messages.success(request, _("Image uploaded."))
+                return redirect("dashboard:image_list", slug=newsletter.slug)
+            except ValidationError as error:
+                form.add_error("file", error)
+        status = 422
+    return render(
+        request,
+        "campaigns/image_list.html",
+        {
+            "newsletter": newsletter,
+            "images": newsletter.images.all(),
+            "form": form,
+            "can_edit": Role.rank(request.role) >= Role.rank(Role.EDITOR),
+        },
+        status=status,
+    )

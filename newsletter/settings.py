@@ -165,6 +165,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(os.environ.get("CRIER_MEDIA_ROOT", VAR_DIR / "media"))
+IMAGE_UPLOAD_MAX_BYTES = int(os.environ.get("CRIER_IMAGE_UPLOAD_MAX_MB", "5")) * 1024 * 1024
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]

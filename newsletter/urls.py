@@ -1,6 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+
+from . import views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:home"), name="root"),
@@ -8,5 +10,6 @@ urlpatterns = [
     path("n/<slug:newsletter>/", include("campaigns.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    re_path(r"^media/(?P<path>.+)$", views.media, name="media"),
     path("", include("subscribers.urls")),
 ]

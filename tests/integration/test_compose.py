@@ -98,7 +98,8 @@ def test_compose_defines_the_five_services_with_health_checks_and_volumes():
     assert all(service["restart"] == "unless-stopped" for service in services.values())
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
-    assert set(COMPOSE["volumes"]) == {"postgres-data", "redis-data"}
+    assert set(COMPOSE["volumes"]) == {"postgres-data", "redis-data", "media-data"}
+    assert services["web"]["volumes"] == ["media-data:/app/var/media"]
 
 
 def test_web_migrates_then_serves_through_gunicorn_with_collected_static(
