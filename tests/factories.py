@@ -2,7 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from newsletter.models import Membership, Newsletter, Role
-from subscribers.models import MailingList, Subscriber
+from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 
 PASSWORD = "correct horse battery staple"
 
@@ -53,3 +53,12 @@ class SubscriberFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"person{n}@example.org")
     name = factory.Sequence(lambda n: f"Person {n}")
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Subscription
+
+    subscriber = factory.SubFactory(SubscriberFactory)
+    mailing_list = factory.SubFactory(MailingListFactory)
+    status = SubscriptionStatus.CONFIRMED
