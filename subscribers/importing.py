@@ -10,10 +10,13 @@ becomes an attribute), listmonk's subscriber export, Mailchimp's audience export
 and Mailman 3's member export.
 """
 
+import contextlib
 import csv
 import json
 import logging
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,7 +215,9 @@ def import_file(*, batch: ImportBatch, path: Path, chunk_rows: int = CHUNK_ROWS)
     ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.RUNNING, error="")
     try:
         with open(path, newline="", encoding="utf-8-sig", errors="replace") as stream:
-            for chunk in _chunks(stream, batch, chunk_rows):
+            reader = csv.reader(stream)
+            header = _read_header(reader, batch)
+            for chunk in _prefetched(_chunks(reader, header, batch, chunk_rows)):
                 _import_chunk(batch=batch, chunk=chunk)
     except Exception as error:
         ImportBatch.objects.filter(pk=batch.pk).update(
@@ -234,8 +239,7 @@ class Chunk:
     rows: int
 
 
-def _chunks(stream, batch: ImportBatch, chunk_rows: int) -> Iterator[Chunk]:
-    reader = csv.reader(stream)
+def _read_header(reader, batch: ImportBatch) -> list[str]:
     try:
         header = [column.strip() for column in next(reader)]
     except StopIteration:
@@ -245,13 +249,55 @@ def _chunks(stream, batch: ImportBatch, chunk_rows: int) -> Iterator[Chunk]:
     if batch.format != format_name:
         ImportBatch.objects.filter(pk=batch.pk).update(format=format_name)
         batch.format = format_name
-    mapper = FORMATS[format_name][1]
+    return header
+
+
+def _prefetched(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """Parse the next chunk in a thread while the database merges this one.
+
+    The parser is pure Python and the merge mostly waits on PostgreSQL (which
+    releases the GIL), so on two cores the two overlap. One chunk ahead at most,
+    so memory stays bounded by two chunks.
+    """
+    ahead: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                ahead.put(chunk)
+                if stop.is_set():
+                    return
+        except Exception as error:  # handed to the consumer, raised there
+            ahead.put(error)
+        ahead.put(done)
+
+    thread = threading.Thread(target=produce, name="import-parser", daemon=True)
+    thread.start()
+    try:
+        while (item := ahead.get()) is not done:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting to hand over a chunk
+            with contextlib.suppress(queue.Empty):
+                ahead.get(timeout=0.1)
+        thread.join()
+
+
+def _chunks(reader, header: list[str], batch: ImportBatch, chunk_rows: int) -> Iterator[Chunk]:
+    """Validated rows in chunks; touches no database, so it can run in a thread."""
+    mapper = FORMATS[batch.format][1]
     width = len(header)
+    skip_until = batch.lines_done  # where a resumed import stopped
     chunk = Chunk([], [], 0, 0)
     start = reader.line_num + 1
     for fields in reader:
         line, start = start, reader.line_num + 1
-        if reader.line_num <= batch.lines_done or not fields:
+        if reader.line_num <= skip_until or not fields:
             continue
         chunk.rows += 1
         chunk.last_line = reader.line_num

@@ -171,20 +171,22 @@ def bulk_append(
             f'{head}{address_digest}{middle}{entry.previous_hash}"{tail_source}'
             f"{entry.subscriber_id}{tail}"
         )
+        content_hash = sha256(canonical.encode()).hexdigest()
         lines.append(
-            f"{entry.subscriber_id}\t{constant}\t{copy_text(entry.email)}\t\\N\t\t"
-            f"{address_digest}\t\t\t{stamp}\t{entry.previous_hash}\t"
-            f"{sha256(canonical.encode()).hexdigest()}\n"
+            f"{content_hash}\t{entry.subscriber_id}\t{constant}\t{copy_text(entry.email)}"
+            f"\t\\N\t\t{address_digest}\t\t\t{stamp}\t{entry.previous_hash}\n"
         )
     if not lines:
         return 0
+    # In hash order, the unique index on hash is filled page by page, not at random.
+    lines.sort()
     table = ConsentEvent._meta.db_table
     with (
         connection.cursor() as cursor,
         cursor.copy(
-            f"COPY {table} (subscriber_id, newsletter_id, mailing_list_id, action, source, wording,"
-            " details, email, ip_address, user_agent, email_digest, ip_digest, user_agent_digest,"
-            " created_at, previous_hash, hash) FROM STDIN"
+            f"COPY {table} (hash, subscriber_id, newsletter_id, mailing_list_id, action, source,"
+            " wording, details, email, ip_address, user_agent, email_digest, ip_digest, user_agent_digest,"
+            " created_at, previous_hash) FROM STDIN"
         ) as copy,
     ):
         copy.write("".join(lines))
