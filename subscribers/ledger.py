@@ -185,8 +185,8 @@ def bulk_append(
         connection.cursor() as cursor,
         cursor.copy(
             f"COPY {table} (hash, subscriber_id, newsletter_id, mailing_list_id, action, source,"
-            " wording, details, email, ip_address, user_agent, email_digest, ip_digest, user_agent_digest,"
-            " created_at, previous_hash) FROM STDIN"
+            " wording, details, email, ip_address, user_agent, email_digest, ip_digest,"
+            " user_agent_digest, created_at, previous_hash) FROM STDIN"
         ) as copy,
     ):
         copy.write("".join(lines))
