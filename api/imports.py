@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import File, Form, Router
+from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
 from newsletter.models import Role
@@ -80,7 +80,7 @@ def create_import(
     except ValidationError as error:
         raise from_django(error, "consent") from None
     tasks.import_subscribers.delay_on_commit(batch.pk, str(_store(file)))
-    return 202, _present(batch)
+    return Status(202, _present(batch))
 
 
 @router.get("/{int:batch_id}/", response={200: ImportOut, 404: Error})

@@ -3,7 +3,7 @@
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from newsletter.models import Role
 from subscribers.exporting import export_list
@@ -39,7 +39,7 @@ def create_list(request: HttpRequest, payload: ListIn):
             )
     except IntegrityError:
         raise field_error("slug", "This newsletter already has a list with this slug.") from None
-    return 201, mailing_list
+    return Status(201, mailing_list)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from newsletter.models import Role
 from subscribers import selectors, services
@@ -141,7 +141,7 @@ def create_subscriber(request: HttpRequest, payload: SubscriberIn):
                 actor=actor(request) if payload.attestation.strip() else "",
             )
             if outcome.subscriber is None:
-                return 202, {"detail": "Accepted; this address cannot be subscribed."}
+                return Status(202, {"detail": "Accepted; this address cannot be subscribed."})
             if payload.attributes:
                 services.update_subscriber(
                     newsletter=request.newsletter,
@@ -150,7 +150,7 @@ def create_subscriber(request: HttpRequest, payload: SubscriberIn):
                 )
     except ValidationError as error:
         raise from_django(error, "email") from None
-    return 201, _present(_one(request, outcome.subscriber.pk))
+    return Status(201, _present(_one(request, outcome.subscriber.pk)))
 
 
 @router.get("/{int:subscriber_id}/", response={200: SubscriberOut, 404: Error})
