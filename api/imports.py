@@ -83,7 +83,7 @@ def create_import(
     return Status(202, _present(batch))
 
 
-@router.get("/{int:batch_id}/", response={200: ImportOut, 404: Error})
+@router.get("/{batch_id}/", response={200: ImportOut, 404: Error, 422: Error})
 def get_import(request: HttpRequest, batch_id: int):
     batch = get_object_or_404(
         ImportBatch.objects.select_related("mailing_list"),

@@ -12,15 +12,15 @@ from subscribers.models import MailingList
 from . import pagination
 from .auth import require
 from .errors import field_error
-from .schemas import Error, ListIn, ListOut, ListPage
+from .schemas import Error, ListIn, ListOut, ListPage, Text
 
 router = Router(tags=["lists"])
 
 
-@router.get("/", response={200: ListPage}, summary="The newsletter's lists")
+@router.get("/", response={200: ListPage, 422: Error}, summary="The newsletter's lists")
 def list_lists(
     request: HttpRequest,
-    cursor: str | None = None,
+    cursor: Text | None = None,
     limit: int = Query(pagination.DEFAULT_LIMIT, ge=1, le=pagination.MAX_LIMIT),
 ):
     items, next_cursor = pagination.page(
@@ -48,7 +48,7 @@ def create_list(request: HttpRequest, payload: ListIn):
     summary="The list's subscribers as CSV (streamed, formula-safe)",
     openapi_extra={"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
 )
-def export(request: HttpRequest, slug: str):
+def export(request: HttpRequest, slug: Text):
     mailing_list = get_object_or_404(MailingList, newsletter=request.newsletter, slug=slug)
     response = StreamingHttpResponse(export_list(mailing_list), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{mailing_list.slug}.csv"'

@@ -1,13 +1,27 @@
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
 from ninja import Field, Schema
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 from subscribers.models import OptIn, SubscriberStatus, SubscriptionStatus
 
+
+def storable(value):
+    """PostgreSQL stores neither NUL characters nor unpaired surrogates: refuse them here."""
+    try:
+        encoded = json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ValueError("Contains characters that are not valid Unicode.") from None
+    if b"\\u0000" in encoded or b"\x00" in encoded:
+        raise ValueError("Contains a NUL character.")
+    return value
+
+
+Text = Annotated[str, AfterValidator(storable)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[-a-zA-Z0-9_]+$", min_length=1, max_length=100)]
-Attributes = dict[str, Any]
+Attributes = Annotated[dict[str, Any], AfterValidator(storable)]
 
 
 class Error(Schema):
@@ -27,8 +41,8 @@ class ListOut(Schema):
 
 class ListIn(Schema):
     slug: Slug
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    description: str = ""
+    name: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: Text = ""
     public: bool = True
     opt_in: OptIn = OptIn.DOUBLE
 
@@ -62,8 +76,8 @@ class SubscriberPage(Schema):
     next_cursor: str | None
 
 
-Email = Annotated[str, StringConstraints(min_length=3, max_length=254)]
-Name = Annotated[str, StringConstraints(max_length=200)]
+Email = Annotated[Text, StringConstraints(min_length=3, max_length=254)]
+Name = Annotated[Text, StringConstraints(max_length=200)]
 
 
 class SubscriberIn(Schema):
@@ -71,7 +85,7 @@ class SubscriberIn(Schema):
     name: Name = ""
     lists: list[Slug] = Field(min_length=1)
     attributes: Attributes = Field(default_factory=dict)
-    attestation: str = Field(
+    attestation: Text = Field(
         "",
         max_length=2000,
         description=(
@@ -89,7 +103,7 @@ class SubscriberPatch(Schema):
     lists: list[Slug] | None = Field(
         None, description="The complete set of lists wanted in this newsletter."
     )
-    attestation: str = Field("", max_length=2000)
+    attestation: Text = Field("", max_length=2000)
 
 
 class Accepted(Schema):

@@ -19,20 +19,28 @@ from subscribers.tokens import Claim
 from . import pagination
 from .auth import actor, require
 from .errors import field_error, from_django
-from .schemas import Accepted, Error, SubscriberIn, SubscriberOut, SubscriberPage, SubscriberPatch
+from .schemas import (
+    Accepted,
+    Error,
+    SubscriberIn,
+    SubscriberOut,
+    SubscriberPage,
+    SubscriberPatch,
+    Text,
+)
 
 router = Router(tags=["subscribers"])
 
 
 class Filters(Schema):
-    email: str | None = None
-    list_slug: str | None = Field(None, alias="list")
+    email: Text | None = None
+    list_slug: Text | None = Field(None, alias="list")
     status: SubscriberStatus | None = None
     subscription_status: SubscriptionStatus | None = None
-    attribute: list[str] = []
+    attribute: list[Text] = []
     created_after: datetime | None = None
     created_before: datetime | None = None
-    cursor: str | None = None
+    cursor: Text | None = None
     limit: int = pagination.DEFAULT_LIMIT
 
 
@@ -153,13 +161,13 @@ def create_subscriber(request: HttpRequest, payload: SubscriberIn):
     return Status(201, _present(_one(request, outcome.subscriber.pk)))
 
 
-@router.get("/{int:subscriber_id}/", response={200: SubscriberOut, 404: Error})
+@router.get("/{subscriber_id}/", response={200: SubscriberOut, 404: Error, 422: Error})
 def get_subscriber(request: HttpRequest, subscriber_id: int):
     return _present(_one(request, subscriber_id))
 
 
 @router.patch(
-    "/{int:subscriber_id}/", response={200: SubscriberOut, 403: Error, 404: Error, 422: Error}
+    "/{subscriber_id}/", response={200: SubscriberOut, 403: Error, 404: Error, 422: Error}
 )
 def update_subscriber(request: HttpRequest, subscriber_id: int, payload: SubscriberPatch):
     """Change name and attributes; ``lists`` replaces this newsletter's lists (removals
@@ -180,7 +188,7 @@ def update_subscriber(request: HttpRequest, subscriber_id: int, payload: Subscri
     return _present(_one(request, subscriber_id))
 
 
-@router.delete("/{int:subscriber_id}/", response={204: None, 403: Error, 404: Error})
+@router.delete("/{subscriber_id}/", response={204: None, 403: Error, 404: Error, 422: Error})
 def erase_subscriber(request: HttpRequest, subscriber_id: int):
     """Erase the person (GDPR art. 17): their data everywhere on this instance, keeping
     only a suppression digest and the ledger's chain."""

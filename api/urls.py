@@ -19,6 +19,7 @@ api = NinjaAPI(
         "`Authorization: Bearer <token>` (`manage.py api_token USER NEWSLETTER`)."
     ),
     auth=TokenAuth(),
+    urls_namespace="api",
     docs=Swagger(),
     docs_url="/docs",
     openapi_url="/openapi.json",
