@@ -12,11 +12,12 @@ UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help run test lint assets messages install-run install-dev clean
+.PHONY: help run test bench lint assets messages install-run install-dev clean
 
 help:
 	@echo "make run    serve the embedded demo on http://$(HOST):$(PORT) (web + worker + beat)"
 	@echo "make test   lint, migration check, system checks and pytest against PostgreSQL and Redis"
+	@echo "make bench  run the benchmarks (ONLY=name for one), one JSON line each"
 	@echo "make messages  update locale/*/django.po from the source (then translate them)"
 
 .tools/bin/uv:
@@ -67,6 +68,10 @@ test: install-dev assets
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py check
 	$(VENV)/bin/pytest
+
+# Benchmarks use their own database (see bench/); not part of make test.
+bench: install-dev
+	$(PY) -m bench $(ONLY)
 
 lint: install-dev
 	$(VENV)/bin/ruff check --fix .
