@@ -15,6 +15,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ["prefix", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        """A token's owner, newsletter and role are fixed at creation: issue a new one."""
+        if obj is not None:
+            return [*self.fields]
+        return self.readonly_fields
+
     def save_model(self, request, obj, form, change) -> None:
         if change:
             super().save_model(request, obj, form, change)

@@ -1,7 +1,7 @@
 """CSV import: a generated file with 1% bad rows through ``manage.py import_subscribers``.
 
 The import runs in a child process on its own database (``BENCH_DATABASE_URL``,
-default ``crier_bench`` beside ``DATABASE_URL``'s server), recreated each run so
+default ``crier_bench_import`` beside ``DATABASE_URL``'s server), recreated each run so
 every run does the same work. Peak RSS is the child's, measured at two file sizes
 to show it stays flat. Afterwards every good address must be on the list exactly
 once and every bad line reported.
@@ -28,7 +28,7 @@ def _database_url() -> str:
     if url := os.environ.get("BENCH_DATABASE_URL"):
         return url
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crier")
-    return base.rsplit("/", 1)[0] + "/crier_bench"
+    return base.rsplit("/", 1)[0] + "/crier_bench_import"
 
 
 def _env(url: str) -> dict[str, str]:

@@ -347,17 +347,25 @@ def _import_chunk(*, batch: ImportBatch, chunk: Chunk) -> None:
             "CREATE TEMP TABLE import_good ON COMMIT DROP AS"
             " SELECT DISTINCT ON (lower(email)) line, email, lower(email) AS email_key, name,"
             " attributes, encode(sha256(convert_to('crier:' || lower(email), 'UTF8')), 'hex')"
-            " AS digest FROM import_rows ORDER BY lower(email), line"
+            " AS digest, NULL::bigint AS subscriber_id, email AS stored_email, false AS existed"
+            " FROM import_rows ORDER BY lower(email), line"
         )
         duplicates = len(chunk.good) - cursor.rowcount
+        # Without statistics the planner would hash-join against every subscriber, once
+        # per statement: the cost would grow with the table instead of the chunk.
+        cursor.execute("ANALYZE import_good")
         cursor.execute(
             "DELETE FROM import_good g USING subscribers_suppression s"
             " WHERE s.email_digest = g.digest"
         )
         suppressed = cursor.rowcount
         cursor.execute(
+            "UPDATE import_good g SET subscriber_id = s.id, stored_email = s.email, existed = true"
+            " FROM subscribers_subscriber s WHERE lower(s.email) = g.email_key"
+        )
+        cursor.execute(
             "DELETE FROM import_good g USING subscribers_subscriber s"
-            " WHERE lower(s.email) = g.email_key AND s.status IN ('bounced', 'complained')"
+            " WHERE s.id = g.subscriber_id AND s.status IN ('bounced', 'complained')"
         )
         suppressed += cursor.rowcount
         created = _upsert_subscribers(cursor, params)
@@ -391,21 +399,29 @@ def _import_chunk(*, batch: ImportBatch, chunk: Chunk) -> None:
 def _upsert_subscribers(cursor, params: dict) -> int:
     """Insert new addresses; lock and complete the existing ones (empty name, attributes)."""
     cursor.execute(
-        "INSERT INTO subscribers_subscriber (email, name, language, attributes, status,"
-        " tracking_opt_out,"
-        " created_at, updated_at)"
-        " SELECT email, name, '', attributes, 'active', false, %(now)s, %(now)s"
-        " FROM import_good ORDER BY line"
-        " ON CONFLICT ((lower(email))) DO NOTHING",
+        "WITH inserted AS ("
+        " INSERT INTO subscribers_subscriber (email, name, language, attributes, status,"
+        "  tracking_opt_out, created_at, updated_at)"
+        "  SELECT email, name, '', attributes, 'active', false, %(now)s, %(now)s"
+        "  FROM import_good WHERE subscriber_id IS NULL ORDER BY line"
+        "  ON CONFLICT ((lower(email))) DO NOTHING RETURNING id, lower(email) AS email_key)"
+        " UPDATE import_good g SET subscriber_id = i.id FROM inserted i"
+        " WHERE g.email_key = i.email_key",
         params,
     )
     created = cursor.rowcount
+    # Someone subscribed in between by another path: pick their row up as existing.
+    cursor.execute(
+        "UPDATE import_good g SET subscriber_id = s.id, stored_email = s.email, existed = true"
+        " FROM subscribers_subscriber s"
+        " WHERE g.subscriber_id IS NULL AND lower(s.email) = g.email_key"
+    )
     # Existing people: the same row locks services take, so their ledger chains stay linear.
     cursor.execute(
         "UPDATE subscribers_subscriber s SET"
         " name = CASE WHEN s.name = '' THEN g.name ELSE s.name END,"
         " attributes = s.attributes || g.attributes, updated_at = %(now)s"
-        " FROM import_good g WHERE lower(s.email) = g.email_key AND s.created_at < %(now)s",
+        " FROM import_good g WHERE g.existed AND s.id = g.subscriber_id",
         params,
     )
     return created
@@ -414,30 +430,29 @@ def _upsert_subscribers(cursor, params: dict) -> int:
 def _subscribe(cursor, batch: ImportBatch, params: dict) -> tuple[int, int]:
     """Confirm the list for everyone in the chunk, except people who left it; ledger them."""
     cursor.execute(
-        "WITH targets AS ("
-        " SELECT s.id, s.email FROM import_good g JOIN subscribers_subscriber s"
-        "  ON lower(s.email) = g.email_key),"
-        " inserted AS ("
-        " INSERT INTO subscribers_subscription (subscriber_id, mailing_list_id, status, created_at,"
-        "  confirmed_at)"
-        "  SELECT id, %(list)s, 'confirmed', %(now)s, %(now)s FROM targets"
+        "WITH inserted AS ("
+        " INSERT INTO subscribers_subscription (subscriber_id, mailing_list_id, status,"
+        "  created_at, confirmed_at)"
+        "  SELECT subscriber_id, %(list)s, 'confirmed', %(now)s, %(now)s FROM import_good"
+        "  WHERE subscriber_id IS NOT NULL ORDER BY subscriber_id"
         "  ON CONFLICT (subscriber_id, mailing_list_id) DO NOTHING RETURNING subscriber_id),"
         " confirmed AS ("
         " UPDATE subscribers_subscription sub SET status = 'confirmed', confirmed_at = %(now)s"
-        "  FROM targets t WHERE sub.subscriber_id = t.id AND sub.mailing_list_id = %(list)s"
-        "  AND sub.status = 'pending' RETURNING sub.subscriber_id),"
+        "  FROM import_good g WHERE g.existed AND sub.subscriber_id = g.subscriber_id"
+        "  AND sub.mailing_list_id = %(list)s AND sub.status = 'pending'"
+        "  RETURNING sub.subscriber_id),"
         " changed AS (SELECT subscriber_id FROM inserted UNION ALL"
         "  SELECT subscriber_id FROM confirmed)"
-        " SELECT t.id, t.email, COALESCE((SELECT e.hash FROM subscribers_consentevent e"
-        "  WHERE e.subscriber_id = t.id ORDER BY e.id DESC LIMIT 1), ''),"
-        "  (SELECT count(*) FROM targets)"
-        " FROM targets t JOIN changed c ON c.subscriber_id = t.id",
+        " SELECT g.subscriber_id, g.stored_email, CASE WHEN g.existed THEN COALESCE(("
+        "  SELECT e.hash FROM subscribers_consentevent e WHERE e.subscriber_id = g.subscriber_id"
+        "  ORDER BY e.id DESC LIMIT 1), '') ELSE '' END"
+        " FROM import_good g JOIN changed c ON c.subscriber_id = g.subscriber_id",
         params,
     )
     rows = cursor.fetchall()
-    targets = rows[0][3] if rows else _count(cursor, "SELECT count(*) FROM import_good")
+    targets = _count(cursor, "SELECT count(*) FROM import_good WHERE subscriber_id IS NOT NULL")
     ledger.bulk_append(
-        entries=(BulkEntry(sid, email, previous) for sid, email, previous, _ in rows),
+        entries=(BulkEntry(sid, email, previous) for sid, email, previous in rows),
         action=ConsentAction.IMPORTED,
         source=ConsentSource.IMPORT,
         newsletter=batch.newsletter,

@@ -97,3 +97,22 @@ def test_admin_shows_a_new_token_once(newsletter, admin_client):
     shown = [str(m) for m in response.context["messages"] if "crier_" in str(m)]
     raw = shown[0].split(": ")[-1]
     assert ApiToken.objects.get(name="ci").digest == hash_token(raw)
+
+
+def test_admin_cannot_raise_an_existing_tokens_role(newsletter, admin_client):
+    user = MembershipFactory(newsletter=newsletter, role=Role.VIEWER).user
+    token, _ = issue_token(user=user, newsletter=newsletter, role=Role.VIEWER)
+    admin_client.post(
+        f"/admin/api/apitoken/{token.pk}/change/",
+        {"user": user.pk, "newsletter": newsletter.pk, "name": "x", "role": Role.OWNER},
+    )
+    token.refresh_from_db()
+    assert token.role == Role.VIEWER
+
+
+def test_admin_revoke_action(newsletter, admin_client):
+    user = MembershipFactory(newsletter=newsletter).user
+    token, _ = issue_token(user=user, newsletter=newsletter)
+    admin_client.post("/admin/api/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    token.refresh_from_db()
+    assert token.revoked_at is not None
