@@ -43,7 +43,7 @@ from .services import normalize_email
 
 logger = logging.getLogger(__name__)
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 25_000
 NAME_MAX = Subscriber._meta.get_field("name").max_length
 
 # Plain ASCII addresses that email-validator accepts and normalises by lower-casing the
