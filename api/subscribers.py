@@ -4,7 +4,7 @@ Every write goes through ``subscribers.services``, which records it in the conse
 ledger; endpoints only translate HTTP to those calls and back.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -89,6 +89,16 @@ def _attributes(pairs: list[str]) -> dict[str, str]:
     return attributes
 
 
+def _utc(field: str, value: datetime | None) -> datetime | None:
+    """An aware UTC datetime (naive means UTC); PostgreSQL refuses offsets beyond ±15:59."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise field_error(field, "Out of range.") from None
+
+
 def _one(request: HttpRequest, subscriber_id: int):
     subscriber = selectors.subscribers_of(request.newsletter).filter(pk=subscriber_id).first()
     if subscriber is None:
@@ -118,8 +128,8 @@ def list_subscribers(request: HttpRequest, filters: Query[Filters]):
         status=filters.status,
         attributes=_attributes(filters.attribute),
         email=email,
-        created_after=filters.created_after,
-        created_before=filters.created_before,
+        created_after=_utc("created_after", filters.created_after),
+        created_before=_utc("created_before", filters.created_before),
     )
     items, next_cursor = pagination.page(queryset, filters.cursor, filters.limit)
     return {"items": [_present(item) for item in items], "next_cursor": next_cursor}

@@ -153,6 +153,11 @@ def test_filters_by_list_status_attribute_and_date(api, news, releases):
     assert ids(attribute="city:Nantes") == []
     assert ids(created_after="2000-01-01T00:00:00Z") == [lyon.pk, paris.pk]
     assert ids(created_before="2000-01-01T00:00:00Z") == []
+    assert ids(created_after="1507-06-19T19:32:54+17:29") == [lyon.pk, paris.pk]
+    assert ids(created_after="2000-01-01T00:00:00") == [lyon.pk, paris.pk]
+    assert api.get(URL, {"created_after": "0001-01-01T00:00:00+05:00"}).json()["errors"] == {
+        "created_after": ["Out of range."]
+    }
     assert api.get(URL, {"list": "nope"}).json()["errors"] == {
         "lists": ["No such list in this newsletter: nope."]
     }

@@ -21,6 +21,7 @@ def test_superuser_creates_a_newsletter_with_an_owner_in_the_admin(admin_client)
             "from_email": "release@example.org",
             "reply_to": "",
             "postal_address": "1 Example Street",
+            "consent_text": "I agree to receive Release News.",
             "tracking_policy": "off",
             "membership_set-TOTAL_FORMS": "1",
             "membership_set-INITIAL_FORMS": "0",
