@@ -50,7 +50,8 @@ class Process:
             try:
                 with urllib.request.urlopen(url, timeout=5) as response:
                     return response.read()
-            except (urllib.error.URLError, ConnectionError):
+            # TimeoutError: accepted but not answering yet (workers still booting on a busy box).
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if time.monotonic() > deadline:
                     raise AssertionError(
                         f"{url} did not answer within {timeout}s:\n{self.output()}"
