@@ -347,7 +347,8 @@ def _import_chunk(*, batch: ImportBatch, chunk: Chunk) -> None:
             "CREATE TEMP TABLE import_good ON COMMIT DROP AS"
             " SELECT DISTINCT ON (lower(email)) line, email, lower(email) AS email_key, name,"
             " attributes, encode(sha256(convert_to('crier:' || lower(email), 'UTF8')), 'hex')"
-            " AS digest, NULL::bigint AS subscriber_id, email AS stored_email, false AS existed"
+            " AS digest, NULL::bigint AS subscriber_id, email AS stored_email, false AS existed,"
+            " ''::text AS status"
             " FROM import_rows ORDER BY lower(email), line"
         )
         duplicates = len(chunk.good) - cursor.rowcount
@@ -360,13 +361,11 @@ def _import_chunk(*, batch: ImportBatch, chunk: Chunk) -> None:
         )
         suppressed = cursor.rowcount
         cursor.execute(
-            "UPDATE import_good g SET subscriber_id = s.id, stored_email = s.email, existed = true"
+            "UPDATE import_good g SET subscriber_id = s.id, stored_email = s.email,"
+            " existed = true, status = s.status"
             " FROM subscribers_subscriber s WHERE lower(s.email) = g.email_key"
         )
-        cursor.execute(
-            "DELETE FROM import_good g USING subscribers_subscriber s"
-            " WHERE s.id = g.subscriber_id AND s.status IN ('bounced', 'complained')"
-        )
+        cursor.execute("DELETE FROM import_good WHERE status IN ('bounced', 'complained')")
         suppressed += cursor.rowcount
         created = _upsert_subscribers(cursor, params)
         subscribed, unchanged = _subscribe(cursor, batch, params)
@@ -410,12 +409,13 @@ def _upsert_subscribers(cursor, params: dict) -> int:
         params,
     )
     created = cursor.rowcount
-    # Someone subscribed in between by another path: pick their row up as existing.
-    cursor.execute(
-        "UPDATE import_good g SET subscriber_id = s.id, stored_email = s.email, existed = true"
-        " FROM subscribers_subscriber s"
-        " WHERE g.subscriber_id IS NULL AND lower(s.email) = g.email_key"
-    )
+    if _count(cursor, "SELECT count(*) FROM import_good WHERE subscriber_id IS NULL"):
+        # Someone subscribed in between by another path: pick their row up as existing.
+        cursor.execute(
+            "UPDATE import_good g SET subscriber_id = s.id, stored_email = s.email,"
+            " existed = true FROM subscribers_subscriber s"
+            " WHERE g.subscriber_id IS NULL AND lower(s.email) = g.email_key"
+        )
     # Existing people: the same row locks services take, so their ledger chains stay linear.
     cursor.execute(
         "UPDATE subscribers_subscriber s SET"

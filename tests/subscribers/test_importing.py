@@ -12,6 +12,7 @@ from subscribers.models import (
     ConsentSource,
     ImportStatus,
     Subscriber,
+    SubscriberStatus,
     Subscription,
     SubscriptionStatus,
     SuppressionReason,
@@ -291,3 +292,14 @@ def test_erased_people_are_not_reimported(tmp_path, mailing_list):
     batch = run(mailing_list, write(tmp_path, "email\nerased@example.org\n"))
     assert batch.suppressed == 1
     assert Subscriber.objects.filter(email__isnull=False).count() == 0
+
+
+def test_bounced_and_complained_subscribers_are_not_resubscribed(tmp_path, mailing_list):
+    SubscriberFactory(email="bounced@example.org", status=SubscriberStatus.BOUNCED)
+    SubscriberFactory(email="complained@example.org", status=SubscriberStatus.COMPLAINED)
+    path = write(tmp_path, "email\nBounced@example.org\ncomplained@example.org\nok@example.org\n")
+    batch = run(mailing_list, path)
+    assert (batch.suppressed, batch.created, batch.subscribed) == (2, 1, 1)
+    assert list(Subscription.objects.values_list("subscriber__email", flat=True)) == [
+        "ok@example.org"
+    ]
