@@ -78,7 +78,8 @@ def create_import(
             source_name=file.name or "",
         )
     except ValidationError as error:
-        raise from_django(error, "consent") from None
+        field = "file" if error.code == "needs_postgresql" else "consent"
+        raise from_django(error, field) from None
     tasks.import_subscribers.delay_on_commit(batch.pk, str(_store(file)))
     return Status(202, _present(batch))
 

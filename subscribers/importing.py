@@ -191,6 +191,11 @@ def start_import(
     source_name: str = "",
 ) -> ImportBatch:
     """Record an import before it starts: its attestation is what the ledger will cite."""
+    if connection.vendor != "postgresql":
+        raise ValidationError(
+            "Bulk import needs PostgreSQL (it uses COPY); set DATABASE_URL.",
+            code="needs_postgresql",
+        )
     if mailing_list.newsletter_id != newsletter.pk:
         raise ValidationError("The list belongs to another newsletter.", code="foreign_list")
     if not attestation.strip():

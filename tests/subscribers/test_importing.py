@@ -303,3 +303,14 @@ def test_bounced_and_complained_subscribers_are_not_resubscribed(tmp_path, maili
     assert list(Subscription.objects.values_list("subscriber__email", flat=True)) == [
         "ok@example.org"
     ]
+
+
+def test_import_refuses_a_database_without_copy(mailing_list, monkeypatch):
+    monkeypatch.setattr(importing.connection, "vendor", "sqlite")
+    with pytest.raises(ValidationError, match="needs PostgreSQL"):
+        importing.start_import(
+            newsletter=mailing_list.newsletter,
+            mailing_list=mailing_list,
+            attestation=CONSENT,
+            actor="",
+        )
