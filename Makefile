@@ -17,7 +17,7 @@ PORT ?= 8000
 help:
 	@echo "make run    serve the embedded demo on http://$(HOST):$(PORT) (web + worker + beat)"
 	@echo "make test   lint, migration check, system checks and pytest against PostgreSQL and Redis"
-	@echo "make bench  run the benchmarks (ONLY=render for one); one JSON line each, last"
+	@echo "make bench  run the benchmarks (ONLY=name for one), one JSON line each"
 	@echo "make messages  update locale/*/django.po from the source (then translate them)"
 
 .tools/bin/uv:
@@ -69,6 +69,7 @@ test: install-dev assets
 	$(PY) manage.py check
 	$(VENV)/bin/pytest
 
+# Benchmarks use their own database (see bench/); not part of make test.
 bench: install-dev
 	$(PY) -m bench $(ONLY)
 

@@ -1,5 +1,5 @@
-"""Crier's benchmarks: ``python -m bench [NAME]`` (``make bench [ONLY=NAME]``).
+"""Benchmarks: one module per benchmark, each with ``NAME`` and ``run() -> dict``.
 
-Each benchmark is a module here with ``run() -> dict``; the runner prints the
-module's own table, then the result as one JSON line, last (docs/benchmarks.md).
+``python -m bench [NAME ...]`` (``make bench [ONLY=NAME]``) runs them and prints a
+table, then one JSON line per benchmark (the contract's format).
 """

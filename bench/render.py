@@ -15,6 +15,7 @@ import time
 
 from campaigns.rendering import DEFAULT_LAYOUTS, Recipient, RenderInput, personalize, render
 
+NAME = "render"
 RECIPIENTS = 20_000
 ROUNDS = 5
 TARGET_KB = 40

@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+NAME = "send"
 ROOT = Path(__file__).resolve().parents[1]
 RECIPIENTS = int(os.environ.get("BENCH_SEND_RECIPIENTS", "100000"))
 WORKERS = int(os.environ.get("BENCH_SEND_WORKERS", "2"))
@@ -320,18 +321,4 @@ def run() -> dict:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }
-    print(f"{'measure':<28}{'value':>12}")
-    for key in (
-        "recipients",
-        "seconds",
-        "msgs_per_s",
-        "ceiling_msgs_per_s",
-        "ratio",
-        "peak_rss_mb",
-        "duplicates",
-        "missing",
-        "enqueue_1m_seconds",
-        "message_kb",
-    ):
-        print(f"{key:<28}{result[key]:>12}")
     return result

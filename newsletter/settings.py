@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "campaigns",
     "delivery",
     "dashboard",
+    "api",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "anymail",
     "csp",
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -215,6 +217,10 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'self'"],
     }
 }
+
+# Uploaded CSV imports wait here for the worker: web and worker must share it.
+IMPORT_DIR = Path(os.environ.get("CRIER_IMPORT_DIR", VAR_DIR / "imports"))
+API_REQUESTS_PER_TOKEN_PER_MINUTE = int(os.environ.get("CRIER_API_RATE_LIMIT", "600"))
 
 # Mail. Without an ESP configured, mail goes to the outbox shown in the dashboard.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Crier <crier@localhost>")

@@ -9,6 +9,7 @@ urlpatterns = [
     path("dashboard/", include("dashboard.urls")),
     path("n/<slug:newsletter>/", include("campaigns.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     re_path(r"^media/(?P<path>.+)$", views.media, name="media"),
     path("", include("subscribers.urls")),

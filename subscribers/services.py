@@ -486,3 +486,62 @@ def erase(*, claim: Claim, source: str) -> None:
         lambda: subscriber_erased.send(sender=Subscriber, email=email), robust=True
     )
     logger.info("subscriber erased", extra={"subscriber": subscriber.pk})
+
+
+# Changes through the API
+
+
+@transaction.atomic
+def update_subscriber(
+    *,
+    newsletter: Newsletter,
+    subscriber: Subscriber,
+    name: str | None = None,
+    attributes: dict | None = None,
+    lists: list[MailingList] | None = None,
+    attestation: str = "",
+    actor: str = "",
+) -> Subscriber:
+    """Change a subscriber's name, attributes and lists (within ``newsletter``) at once.
+
+    ``attributes`` is merged as a JSON merge patch (RFC 7396, top level): a key set
+    to None is removed. ``lists`` is the complete set wanted in this newsletter: new
+    ones go through ``subscribe`` (double opt-in unless attested), missing ones
+    through ``unsubscribe``, so each change is in the consent ledger.
+    """
+    subscriber = _locked_subscriber(subscriber.pk)
+    fields = []
+    if name is not None and name != subscriber.name:
+        subscriber.name = name
+        fields.append("name")
+    if attributes is not None:
+        merged = {**subscriber.attributes, **attributes}
+        merged = {key: value for key, value in merged.items() if value is not None}
+        if merged != subscriber.attributes:
+            subscriber.attributes = merged
+            fields.append("attributes")
+    if fields:
+        subscriber.save(update_fields=[*fields, "updated_at"])
+    if lists is not None:
+        wanted = {mailing_list.pk for mailing_list in lists}
+        live = set(
+            Subscription.objects.filter(
+                subscriber=subscriber, mailing_list__newsletter=newsletter, status__in=LIVE
+            ).values_list("mailing_list_id", flat=True)
+        )
+        claim = Claim(subscriber.pk, newsletter.pk)
+        for mailing_list in newsletter.lists.filter(pk__in=live - wanted):
+            unsubscribe(claim=claim, source=ConsentSource.API, mailing_list=mailing_list)
+        added = [mailing_list for mailing_list in lists if mailing_list.pk not in live]
+        if added:
+            subscribe(
+                newsletter=newsletter,
+                email=subscriber.email,
+                lists=added,
+                source=ConsentSource.API,
+                wording=newsletter.consent_text,
+                attestation=attestation,
+                actor=actor,
+            )
+    subscriber.refresh_from_db()
+    return subscriber

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from celery import shared_task
 
 from subscribers import emails
@@ -6,3 +8,14 @@ from subscribers import emails
 @shared_task
 def send_confirmation(subscriber_id: int, newsletter_id: int) -> bool:
     return emails.send_confirmation(subscriber_id=subscriber_id, newsletter_id=newsletter_id)
+
+
+@shared_task(soft_time_limit=6 * 3600, time_limit=6 * 3600 + 60)
+def import_subscribers(batch_id: int, path: str) -> None:
+    """Import an uploaded CSV; a redelivered task resumes where the batch stopped."""
+    # Imported here: importing uses services, which import this module.
+    from subscribers import importing
+    from subscribers.models import ImportBatch
+
+    importing.import_file(batch=ImportBatch.objects.get(pk=batch_id), path=Path(path))
+    Path(path).unlink(missing_ok=True)

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from campaigns.models import Campaign, Layout
 from campaigns.rendering import DEFAULT_LAYOUTS
 from newsletter.models import Membership, Newsletter, Role
-from subscribers.models import MailingList, Subscriber
+from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 
 PASSWORD = "correct horse battery staple"
 
@@ -83,3 +83,12 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     subject = "Project 2.0 is out"
     preheader = "What is new, and how to upgrade"
     body = 'Hello {{ subscriber.name|default:"friend" }},\n\nProject **2.0** is out.\n'
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Subscription
+
+    subscriber = factory.SubFactory(SubscriberFactory)
+    mailing_list = factory.SubFactory(MailingListFactory)
+    status = SubscriptionStatus.CONFIRMED

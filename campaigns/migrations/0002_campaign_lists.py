@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("campaigns", "0001_initial"),
-        ("subscribers", "0002_subscriber_email_digest"),
+        ("subscribers", "0005_subscriber_email_digest"),
     ]
 
     operations = [

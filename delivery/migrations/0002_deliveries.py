@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("campaigns", "0002_campaign_lists"),
         ("delivery", "0001_initial"),
-        ("subscribers", "0002_subscriber_email_digest"),
+        ("subscribers", "0005_subscriber_email_digest"),
     ]
 
     operations = [

@@ -50,6 +50,7 @@ class Process:
             try:
                 with urllib.request.urlopen(url, timeout=5) as response:
                     return response.read()
+            # TimeoutError: accepted but not answering yet (workers still booting on a busy box).
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if time.monotonic() > deadline:
                     raise AssertionError(

@@ -15,7 +15,7 @@ def fill_digests(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("subscribers", "0001_initial"),
+        ("subscribers", "0004_import_friendly_indexes"),
     ]
 
     operations = [

@@ -1,0 +1,55 @@
+"""``/api/v1/lists/``: the newsletter's mailing lists, and a list's CSV export."""
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Status
+
+from newsletter.models import Role
+from subscribers.exporting import export_list
+from subscribers.models import MailingList
+
+from . import pagination
+from .auth import require
+from .errors import field_error
+from .schemas import Error, ListIn, ListOut, ListPage, Text
+
+router = Router(tags=["lists"])
+
+
+@router.get("/", response={200: ListPage, 422: Error}, summary="The newsletter's lists")
+def list_lists(
+    request: HttpRequest,
+    cursor: Text | None = None,
+    limit: int = Query(pagination.DEFAULT_LIMIT, ge=1, le=pagination.MAX_LIMIT),
+):
+    items, next_cursor = pagination.page(
+        MailingList.objects.filter(newsletter=request.newsletter), cursor, limit
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post("/", response={201: ListOut, 403: Error, 422: Error}, summary="Create a list")
+def create_list(request: HttpRequest, payload: ListIn):
+    require(request, Role.EDITOR)
+    try:
+        with transaction.atomic():
+            mailing_list = MailingList.objects.create(
+                newsletter=request.newsletter, **payload.dict()
+            )
+    except IntegrityError:
+        raise field_error("slug", "This newsletter already has a list with this slug.") from None
+    return Status(201, mailing_list)
+
+
+@router.get(
+    "/{slug}/export.csv",
+    response={200: str, 404: Error},
+    summary="The list's subscribers as CSV (streamed, formula-safe)",
+    openapi_extra={"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
+)
+def export(request: HttpRequest, slug: Text):
+    mailing_list = get_object_or_404(MailingList, newsletter=request.newsletter, slug=slug)
+    response = StreamingHttpResponse(export_list(mailing_list), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{mailing_list.slug}.csv"'
+    return response

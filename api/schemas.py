@@ -1,0 +1,133 @@
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from ninja import Field, Schema
+from pydantic import AfterValidator, StringConstraints
+
+from subscribers.models import OptIn, SubscriberStatus, SubscriptionStatus
+
+
+def storable(value):
+    """PostgreSQL stores neither NUL characters nor unpaired surrogates: refuse them here."""
+    try:
+        encoded = json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ValueError("Contains characters that are not valid Unicode.") from None
+    if b"\\u0000" in encoded or b"\x00" in encoded:
+        raise ValueError("Contains a NUL character.")
+    return value
+
+
+Text = Annotated[str, AfterValidator(storable)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[-a-zA-Z0-9_]+$", min_length=1, max_length=100)]
+Attributes = Annotated[dict[str, Any], AfterValidator(storable)]
+
+
+class Error(Schema):
+    detail: str
+    errors: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class ListOut(Schema):
+    id: int
+    slug: str
+    name: str
+    description: str
+    public: bool
+    opt_in: OptIn
+    created_at: datetime
+
+
+class ListIn(Schema):
+    slug: Slug
+    name: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: Text = ""
+    public: bool = True
+    opt_in: OptIn = OptIn.DOUBLE
+
+
+class ListPage(Schema):
+    items: list[ListOut]
+    next_cursor: str | None
+
+
+class Membership(Schema):
+    slug: str
+    name: str
+    status: SubscriptionStatus
+    subscribed_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+class SubscriberOut(Schema):
+    id: int
+    email: str | None
+    name: str
+    status: SubscriberStatus
+    attributes: Attributes
+    lists: list[Membership]
+    created_at: datetime
+
+
+class SubscriberPage(Schema):
+    items: list[SubscriberOut]
+    next_cursor: str | None
+
+
+Email = Annotated[Text, StringConstraints(min_length=3, max_length=254)]
+Name = Annotated[Text, StringConstraints(max_length=200)]
+
+
+class SubscriberIn(Schema):
+    email: Email
+    name: Name = ""
+    lists: list[Slug] = Field(min_length=1)
+    attributes: Attributes = Field(default_factory=dict)
+    attestation: Text = Field(
+        "",
+        max_length=2000,
+        description=(
+            "How this person consented elsewhere (recorded in the consent ledger). "
+            "With it, lists are confirmed at once; without it, a confirmation mail is sent."
+        ),
+    )
+
+
+class SubscriberPatch(Schema):
+    name: Name | None = None
+    attributes: Attributes | None = Field(
+        None, description="Merged into the attributes; a key set to null is removed."
+    )
+    lists: list[Slug] | None = Field(
+        None, description="The complete set of lists wanted in this newsletter."
+    )
+    attestation: Text = Field("", max_length=2000)
+
+
+class Accepted(Schema):
+    detail: str
+
+
+class Problem(Schema):
+    line: int
+    reason: str
+
+
+class ImportOut(Schema):
+    id: int
+    list: str
+    status: str
+    format: str
+    rows: int
+    created: int
+    subscribed: int
+    unchanged: int
+    suppressed: int
+    duplicates: int
+    bad_rows: int
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
+    problems: list[Problem] = Field(description="The first 1000 bad rows, by line.")

@@ -1,0 +1,208 @@
+"""``/api/v1/subscribers/``: read, subscribe, change and erase people in this newsletter.
+
+Every write goes through ``subscribers.services``, which records it in the consent
+ledger; endpoints only translate HTTP to those calls and back.
+"""
+
+from datetime import UTC, datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import Field, Query, Router, Schema, Status
+
+from newsletter.models import Role
+from subscribers import selectors, services
+from subscribers.models import ConsentSource, MailingList, SubscriberStatus, SubscriptionStatus
+from subscribers.tokens import Claim
+
+from . import pagination
+from .auth import actor, require
+from .errors import field_error, from_django
+from .schemas import (
+    Accepted,
+    Error,
+    SubscriberIn,
+    SubscriberOut,
+    SubscriberPage,
+    SubscriberPatch,
+    Text,
+)
+
+router = Router(tags=["subscribers"])
+
+
+class Filters(Schema):
+    email: Text | None = None
+    list_slug: Text | None = Field(None, alias="list")
+    status: SubscriberStatus | None = None
+    subscription_status: SubscriptionStatus | None = None
+    attribute: list[Text] = []
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    cursor: Text | None = None
+    limit: int = pagination.DEFAULT_LIMIT
+
+
+def _present(subscriber) -> dict:
+    return {
+        "id": subscriber.pk,
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "status": subscriber.status,
+        "attributes": subscriber.attributes,
+        "created_at": subscriber.created_at,
+        "lists": [
+            {
+                "slug": subscription.mailing_list.slug,
+                "name": subscription.mailing_list.name,
+                "status": subscription.status,
+                "subscribed_at": subscription.created_at,
+                "confirmed_at": subscription.confirmed_at,
+                "unsubscribed_at": subscription.unsubscribed_at,
+            }
+            for subscription in subscriber.subscriptions.all()
+        ],
+    }
+
+
+def _lists(request: HttpRequest, slugs: list[str]) -> list[MailingList]:
+    found = {
+        mailing_list.slug: mailing_list
+        for mailing_list in MailingList.objects.filter(
+            newsletter=request.newsletter, slug__in=slugs
+        )
+    }
+    unknown = [slug for slug in slugs if slug not in found]
+    if unknown:
+        raise field_error("lists", f"No such list in this newsletter: {', '.join(unknown)}.")
+    return [found[slug] for slug in dict.fromkeys(slugs)]
+
+
+def _attributes(pairs: list[str]) -> dict[str, str]:
+    attributes = {}
+    for pair in pairs:
+        key, separator, value = pair.partition(":")
+        if not separator or not key:
+            raise field_error("attribute", "Use key:value, for example attribute=city:Lyon.")
+        attributes[key] = value
+    return attributes
+
+
+def _utc(field: str, value: datetime | None) -> datetime | None:
+    """An aware UTC datetime (naive means UTC); PostgreSQL refuses offsets beyond ±15:59."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise field_error(field, "Out of range.") from None
+
+
+def _one(request: HttpRequest, subscriber_id: int):
+    subscriber = selectors.subscribers_of(request.newsletter).filter(pk=subscriber_id).first()
+    if subscriber is None:
+        raise Http404
+    return subscriber
+
+
+@router.get("/", response={200: SubscriberPage, 404: Error, 422: Error}, summary="Find subscribers")
+def list_subscribers(request: HttpRequest, filters: Query[Filters]):
+    """Filter by address, list, status, attributes (``attribute=key:value``, repeatable)
+    and creation date; pages of ``limit`` by ``cursor`` (``next_cursor`` of the last page)."""
+    if not 1 <= filters.limit <= pagination.MAX_LIMIT:
+        raise field_error("limit", f"Between 1 and {pagination.MAX_LIMIT}.")
+    mailing_list = None
+    if filters.list_slug:
+        mailing_list = _lists(request, [filters.list_slug])[0]
+    email = None
+    if filters.email:
+        try:
+            email = services.normalize_email(filters.email)
+        except ValidationError as error:
+            raise from_django(error, "email") from None
+    queryset = selectors.subscribers_of(
+        request.newsletter,
+        mailing_list=mailing_list,
+        subscription_status=filters.subscription_status,
+        status=filters.status,
+        attributes=_attributes(filters.attribute),
+        email=email,
+        created_after=_utc("created_after", filters.created_after),
+        created_before=_utc("created_before", filters.created_before),
+    )
+    items, next_cursor = pagination.page(queryset, filters.cursor, filters.limit)
+    return {"items": [_present(item) for item in items], "next_cursor": next_cursor}
+
+
+@router.post(
+    "/",
+    response={201: SubscriberOut, 202: Accepted, 403: Error, 422: Error},
+    summary="Subscribe someone",
+)
+def create_subscriber(request: HttpRequest, payload: SubscriberIn):
+    """Double opt-in (a confirmation mail) unless ``attestation`` says how the person
+    consented; either way the newsletter's consent wording goes to the ledger.
+    A suppressed address is accepted (202) but not subscribed."""
+    require(request, Role.EDITOR)
+    lists = _lists(request, payload.lists)
+    try:
+        with transaction.atomic():
+            outcome = services.subscribe(
+                newsletter=request.newsletter,
+                email=payload.email,
+                name=payload.name,
+                lists=lists,
+                source=ConsentSource.API,
+                wording=request.newsletter.consent_text,
+                attestation=payload.attestation.strip(),
+                actor=actor(request) if payload.attestation.strip() else "",
+            )
+            if outcome.subscriber is None:
+                return Status(202, {"detail": "Accepted; this address cannot be subscribed."})
+            if payload.attributes:
+                services.update_subscriber(
+                    newsletter=request.newsletter,
+                    subscriber=outcome.subscriber,
+                    attributes=payload.attributes,
+                )
+    except ValidationError as error:
+        raise from_django(error, "email") from None
+    return Status(201, _present(_one(request, outcome.subscriber.pk)))
+
+
+@router.get("/{subscriber_id}/", response={200: SubscriberOut, 404: Error, 422: Error})
+def get_subscriber(request: HttpRequest, subscriber_id: int):
+    return _present(_one(request, subscriber_id))
+
+
+@router.patch(
+    "/{subscriber_id}/", response={200: SubscriberOut, 403: Error, 404: Error, 422: Error}
+)
+def update_subscriber(request: HttpRequest, subscriber_id: int, payload: SubscriberPatch):
+    """Change name and attributes; ``lists`` replaces this newsletter's lists (removals
+    unsubscribe, additions subscribe, each recorded in the consent ledger)."""
+    require(request, Role.EDITOR)
+    subscriber = _one(request, subscriber_id)
+    lists = _lists(request, payload.lists) if payload.lists is not None else None
+    attestation = payload.attestation.strip()
+    services.update_subscriber(
+        newsletter=request.newsletter,
+        subscriber=subscriber,
+        name=payload.name,
+        attributes=payload.attributes,
+        lists=lists,
+        attestation=attestation,
+        actor=actor(request) if attestation else "",
+    )
+    return _present(_one(request, subscriber_id))
+
+
+@router.delete("/{subscriber_id}/", response={204: None, 403: Error, 404: Error, 422: Error})
+def erase_subscriber(request: HttpRequest, subscriber_id: int):
+    """Erase the person (GDPR art. 17): their data everywhere on this instance, keeping
+    only a suppression digest and the ledger's chain."""
+    require(request, Role.EDITOR)
+    subscriber = _one(request, subscriber_id)
+    services.erase(claim=Claim(subscriber.pk, request.newsletter.pk), source=ConsentSource.API)
+    return HttpResponse(status=204)

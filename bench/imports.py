@@ -1,0 +1,178 @@
+"""CSV import: a generated file with 1% bad rows through ``manage.py import_subscribers``.
+
+The import runs in a child process on its own database (``BENCH_DATABASE_URL``,
+default ``crier_bench_import`` beside ``DATABASE_URL``'s server), recreated each run so
+every run does the same work. Peak RSS is the child's, measured at two file sizes
+to show it stays flat. Afterwards every good address must be on the list exactly
+once and every bad line reported.
+"""
+
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+NAME = "import"
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "1000000"))
+SMALL_ROWS = ROWS // 10
+BAD_EVERY = 100  # 1% bad rows
+
+
+def _database_url() -> str:
+    if url := os.environ.get("BENCH_DATABASE_URL"):
+        return url
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crier")
+    return base.rsplit("/", 1)[0] + "/crier_bench_import"
+
+
+def _env(url: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "newsletter.settings"}
+    env.setdefault("SECRET_KEY", "bench-only-secret-key")
+    env.setdefault("LOG_LEVEL", "WARNING")
+    return env
+
+
+def _recreate(url: str) -> None:
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+
+
+def generate(path: Path, rows: int) -> set[int]:
+    """Write ``rows`` data rows; return the line numbers of the bad ones."""
+    bad = set()
+    with path.open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["email", "name", "city", "plan"])
+        for index in range(rows):
+            line = index + 2
+            if index % BAD_EVERY == BAD_EVERY - 1:
+                bad.add(line)
+                writer.writerow([f"broken{index}.example.org", f"Bad {index}", "", ""])
+            else:
+                writer.writerow(
+                    [f"Person.{index}@Example{index % 50}.org", f"Person {index}", "Lyon", "free"]
+                )
+    return bad
+
+
+def _import(env: dict[str, str], path: Path, list_slug: str) -> tuple[float, float]:
+    """Run the command in a child process; return (seconds, peak RSS in MB)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "import_subscribers",
+            str(path),
+            "--newsletter",
+            "bench",
+            "--list",
+            list_slug,
+            "--consent",
+            "Benchmark rows, consent attested by the bench.",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, _, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if process.returncode not in (None, 0) or usage is None:
+        raise RuntimeError(process.stderr.read().decode())
+    return seconds, usage.ru_maxrss / 1024
+
+
+def _verify(url: str, list_slug: str, rows: int, bad_lines: set[int]) -> dict:
+    with psycopg.connect(url) as connection:
+        list_id, batch_id = connection.execute(
+            "SELECT l.id, b.id FROM subscribers_mailinglist l"
+            " JOIN subscribers_importbatch b ON b.mailing_list_id = l.id WHERE l.slug = %s",
+            [list_slug],
+        ).fetchone()
+        present = connection.execute(
+            "SELECT count(DISTINCT s.id) FROM subscribers_subscription sub"
+            " JOIN subscribers_subscriber s ON s.id = sub.subscriber_id"
+            " WHERE sub.mailing_list_id = %s AND sub.status = 'confirmed'",
+            [list_id],
+        ).fetchone()[0]
+        duplicates = connection.execute(
+            "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n"
+            " FROM subscribers_consentevent WHERE mailing_list_id = %s"
+            " GROUP BY subscriber_id HAVING count(*) > 1) d",
+            [list_id],
+        ).fetchone()[0]
+        reported = {
+            line
+            for (line,) in connection.execute(
+                "SELECT line FROM subscribers_importproblem WHERE batch_id = %s", [batch_id]
+            )
+        }
+    good = rows - len(bad_lines)
+    return {
+        "missing": max(good - present, 0) + len(bad_lines - reported),
+        "duplicates": int(duplicates) + max(present - good, 0),
+        "bad_rows_reported": len(reported & bad_lines),
+    }
+
+
+def run() -> dict:
+    url = _database_url()
+    env = _env(url)
+    _recreate(url)
+    _manage(env, "migrate", "--noinput")
+    _manage(
+        env,
+        "shell",
+        "-c",
+        "from newsletter.models import Newsletter; from subscribers.models import MailingList\n"
+        "n = Newsletter.objects.create(name='Bench', slug='bench', from_name='Bench',"
+        " from_email='bench@example.org', postal_address='1 Bench Street')\n"
+        "MailingList.objects.create(newsletter=n, name='Small', slug='small')\n"
+        "MailingList.objects.create(newsletter=n, name='Large', slug='large')",
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        small = Path(folder) / "small.csv"
+        generate(small, SMALL_ROWS)
+        _, small_rss = _import(env, small, "small")
+        _recreate_subscribers(url)
+        large = Path(folder) / "large.csv"
+        bad_lines = generate(large, ROWS)
+        seconds, rss = _import(env, large, "large")
+        checks = _verify(url, "large", ROWS, bad_lines)
+    return {
+        "bench": NAME,
+        "rows": ROWS,
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(ROWS / seconds),
+        "target_rows_per_s": 50000,
+        "ratio": round(ROWS / seconds / 50000, 2),
+        "bad_rows": len(bad_lines),
+        **checks,
+        "peak_rss_mb": round(rss, 1),
+        f"peak_rss_mb_at_{SMALL_ROWS}_rows": round(small_rss, 1),
+        "cpus": os.cpu_count(),
+    }
+
+
+def _recreate_subscribers(url: str) -> None:
+    """Empty what the small run wrote, so the large run starts from the same empty state."""
+    with psycopg.connect(url) as connection:
+        connection.execute(
+            "TRUNCATE subscribers_consentevent, subscribers_subscription,"
+            " subscribers_importproblem, subscribers_importbatch, subscribers_subscriber"
+        )

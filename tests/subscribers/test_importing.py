@@ -1,0 +1,316 @@
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+from email_validator import validate_email
+
+from subscribers import importing, ledger, services
+from subscribers.models import (
+    ConsentAction,
+    ConsentEvent,
+    ConsentSource,
+    ImportStatus,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+    SuppressionReason,
+)
+from subscribers.tokens import Claim
+from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "imports"
+CONSENT = "Signed up on the old Mailman list, 2019-2024."
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def mailing_list():
+    return MailingListFactory(newsletter__slug="proj", slug="news")
+
+
+def write(tmp_path, text: str, name: str = "people.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(mailing_list, path, **kwargs):
+    batch = importing.start_import(
+        newsletter=mailing_list.newsletter,
+        mailing_list=mailing_list,
+        attestation=CONSENT,
+        actor="tester",
+        source_name=path.name,
+    )
+    return importing.import_file(batch=batch, path=path, **kwargs)
+
+
+def problems(batch) -> list[tuple[int, str]]:
+    return list(batch.problems.order_by("line").values_list("line", "reason"))
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "Ada.Lovelace+news@Example.ORG",
+        "a_b%c@sub-domain.example.co.uk",
+        "x@a.io",
+        "someone@example.test",
+        "a..b@example.org",
+        ".a@example.org",
+        "a@-x.org",
+        "a@x.123",
+        "a@xn--nxasmq6b.com",
+        "ab@a--b.example.org",
+        "é@exämple.org",
+        "a@localhost",
+        f"{'a' * 65}@example.org",
+    ],
+)
+def test_fast_normalisation_agrees_with_email_validator(address):
+    try:
+        expected = validate_email(address, check_deliverability=False).normalized
+    except Exception:
+        with pytest.raises(ValidationError):
+            importing.fast_normalize_email(address)
+    else:
+        assert importing.fast_normalize_email(address) == expected
+
+
+def test_import_creates_confirmed_subscriptions_and_a_verifiable_ledger(tmp_path, mailing_list):
+    path = write(
+        tmp_path,
+        "email,name,city\n"
+        "ada@Example.org,Ada,London\n"
+        "not an address,Nobody,\n"
+        "grace@example.org,,\n"
+        "ADA@example.org,Ada again,Paris\n"
+        '"multi\nline@example.org",x,y\n'
+        "too,many,fields,here\n",
+    )
+    batch = run(mailing_list, path)
+
+    assert batch.status == ImportStatus.DONE
+    assert (batch.rows, batch.created, batch.subscribed, batch.duplicates) == (6, 2, 2, 1)
+    assert [line for line, _ in problems(batch)] == [3, 6, 8]
+    assert "invalid email address" in problems(batch)[0][1]
+    assert problems(batch)[2][1] == "4 fields, the header has 3"
+    ada = Subscriber.objects.get(email="ada@example.org")
+    assert ada.name == "Ada" and ada.attributes == {"city": "London"}
+    assert Subscription.objects.get(subscriber=ada).status == SubscriptionStatus.CONFIRMED
+    event = ConsentEvent.objects.get(subscriber=ada)
+    assert (event.action, event.source, event.wording) == (
+        ConsentAction.IMPORTED,
+        ConsentSource.IMPORT,
+        CONSENT,
+    )
+    assert event.details == {"batch": batch.pk, "attestation": CONSENT, "actor": "tester"}
+    assert ledger.verify_chain(ada).valid
+
+
+def test_bulk_events_extend_an_existing_chain_that_still_verifies(tmp_path, mailing_list):
+    services.subscribe(
+        newsletter=mailing_list.newsletter,
+        email="ada@example.org",
+        lists=[MailingListFactory(newsletter=mailing_list.newsletter)],
+        source=ConsentSource.FORM,
+        wording="form wording",
+    )
+    run(mailing_list, write(tmp_path, "email\nAda@example.org\n"))
+    ada = Subscriber.objects.get()
+    report = ledger.verify_chain(ada)
+    assert report.valid and report.events == 2
+    ledger.append(subscriber=ada, action=ConsentAction.CONFIRMED, source=ConsentSource.DASHBOARD)
+    assert ledger.verify_chain(ada).valid
+    ConsentEvent.objects.filter(action=ConsentAction.IMPORTED).update(wording="tampered")
+    assert not ledger.verify_chain(ada).valid
+
+
+def test_suppressed_people_and_people_who_left_are_left_alone(tmp_path, mailing_list):
+    services.suppress(email="Gone@Example.org", reason=SuppressionReason.HARD_BOUNCE)
+    left = SubscriptionFactory(
+        mailing_list=mailing_list,
+        subscriber=SubscriberFactory(email="left@example.org"),
+        status=SubscriptionStatus.UNSUBSCRIBED,
+    )
+    pending = SubscriptionFactory(
+        mailing_list=mailing_list,
+        subscriber=SubscriberFactory(email="pending@example.org"),
+        status=SubscriptionStatus.PENDING,
+    )
+    path = write(tmp_path, "email\ngone@example.org\nleft@example.org\npending@example.org\n")
+    batch = run(mailing_list, path)
+
+    assert (batch.suppressed, batch.unchanged, batch.subscribed) == (1, 1, 1)
+    assert not Subscriber.objects.filter(email__iexact="gone@example.org").exists()
+    left.refresh_from_db()
+    pending.refresh_from_db()
+    assert left.status == SubscriptionStatus.UNSUBSCRIBED
+    assert pending.status == SubscriptionStatus.CONFIRMED
+    assert not ConsentEvent.objects.filter(subscriber=left.subscriber).exists()
+
+
+def test_an_interrupted_import_resumes_without_importing_a_row_twice(
+    tmp_path, mailing_list, monkeypatch
+):
+    lines = "".join(f"p{i}@example.org\n" for i in range(10))
+    path = write(tmp_path, f"email\n{lines}bad\n")
+    original = importing._import_chunk
+    calls = []
+
+    def crash_on_third_chunk(**kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk on fire")
+        original(**kwargs)
+
+    monkeypatch.setattr(importing, "_import_chunk", crash_on_third_chunk)
+    batch = importing.start_import(
+        newsletter=mailing_list.newsletter, mailing_list=mailing_list, attestation=CONSENT, actor=""
+    )
+    with pytest.raises(OSError):
+        importing.import_file(batch=batch, path=path, chunk_rows=3)
+    batch.refresh_from_db()
+    assert (batch.status, batch.lines_done, Subscriber.objects.count()) == (
+        ImportStatus.FAILED,
+        7,
+        6,
+    )
+
+    monkeypatch.setattr(importing, "_import_chunk", original)
+    batch = importing.import_file(batch=batch, path=path, chunk_rows=3)
+    assert batch.status == ImportStatus.DONE
+    assert (batch.rows, batch.created, batch.bad_rows) == (11, 10, 1)
+    assert Subscriber.objects.count() == 10
+    assert ConsentEvent.objects.count() == 10
+    assert problems(batch) == [(12, "invalid email address: An email address must have an @-sign.")]
+
+
+def test_listmonk_export(mailing_list):
+    batch = run(mailing_list, FIXTURES / "listmonk.csv")
+    assert batch.format == "listmonk"
+    assert sorted(Subscriber.objects.values_list("email", flat=True)) == [
+        "ada@example.org",
+        "grace@example.com",
+    ]
+    assert Subscriber.objects.get(email="ada@example.org").attributes == {
+        "city": "London",
+        "projects": ["engine"],
+    }
+    lines = problems(batch)
+    assert [line for line, _ in lines] == [4, 5, 6]
+    assert lines[0][1] == "blocklisted in listmonk"
+    assert lines[2][1].startswith("attributes are not valid JSON")
+
+
+def test_mailchimp_export(mailing_list):
+    batch = run(mailing_list, FIXTURES / "mailchimp.csv")
+    assert batch.format == "mailchimp"
+    margaret = Subscriber.objects.get(email="margaret@example.org")
+    assert margaret.name == "Margaret Hamilton"
+    assert margaret.attributes["Company"] == "NASA"
+    assert margaret.attributes["TAGS"] == '"apollo","guidance"'
+    assert "MEMBER_RATING" not in margaret.attributes
+    assert [line for line, _ in problems(batch)] == [4]
+
+
+def test_mailchimp_unsubscribed_export_imports_nobody(mailing_list):
+    batch = run(mailing_list, FIXTURES / "mailchimp_unsubscribed.csv")
+    assert problems(batch) == [(2, "unsubscribed in Mailchimp")]
+    assert not Subscriber.objects.exists()
+
+
+def test_mailman_export(mailing_list):
+    batch = run(mailing_list, FIXTURES / "mailman.csv")
+    assert batch.format == "mailman"
+    barry = Subscriber.objects.get(email="barry@example.org")
+    assert barry.name == "Barry Warsaw"
+    assert barry.attributes == {
+        "mailman_role": "member",
+        "mailman_delivery_mode": "regular",
+        "mailman_moderation_action": "defer",
+    }
+    assert (batch.created, batch.duplicates) == (2, 1)
+    assert [line for line, _ in problems(batch)] == [5]
+
+
+def test_command_prints_a_summary_and_bad_rows_by_line(tmp_path, mailing_list, capsys):
+    path = write(tmp_path, "email,name\nada@example.org,Ada\nnope,No\n")
+    call_command(
+        "import_subscribers",
+        str(path),
+        "--newsletter",
+        "proj",
+        "--list",
+        "news",
+        "--consent",
+        CONSENT,
+    )
+    out = capsys.readouterr().out
+    assert "2 rows, 1 new subscribers, 1 subscribed" in out
+    assert "line 3: invalid email address" in out
+
+
+def test_command_fails_when_nothing_could_be_imported(tmp_path, mailing_list):
+    path = write(tmp_path, "email\nnope\n")
+    with pytest.raises(CommandError, match="Nothing could be imported"):
+        call_command(
+            "import_subscribers",
+            str(path),
+            "--newsletter",
+            "proj",
+            "--list",
+            "news",
+            "--consent",
+            CONSENT,
+        )
+
+
+def test_command_rejects_a_file_without_an_email_column(tmp_path, mailing_list):
+    path = write(tmp_path, "name\nAda\n")
+    with pytest.raises(CommandError, match="no 'email' column"):
+        call_command(
+            "import_subscribers",
+            str(path),
+            "--newsletter",
+            "proj",
+            "--list",
+            "news",
+            "--consent",
+            CONSENT,
+        )
+
+
+def test_erased_people_are_not_reimported(tmp_path, mailing_list):
+    subscriber = SubscriberFactory(email="erased@example.org")
+    services.erase(
+        claim=Claim(subscriber.pk, mailing_list.newsletter_id), source=ConsentSource.DASHBOARD
+    )
+    batch = run(mailing_list, write(tmp_path, "email\nerased@example.org\n"))
+    assert batch.suppressed == 1
+    assert Subscriber.objects.filter(email__isnull=False).count() == 0
+
+
+def test_bounced_and_complained_subscribers_are_not_resubscribed(tmp_path, mailing_list):
+    SubscriberFactory(email="bounced@example.org", status=SubscriberStatus.BOUNCED)
+    SubscriberFactory(email="complained@example.org", status=SubscriberStatus.COMPLAINED)
+    path = write(tmp_path, "email\nBounced@example.org\ncomplained@example.org\nok@example.org\n")
+    batch = run(mailing_list, path)
+    assert (batch.suppressed, batch.created, batch.subscribed) == (2, 1, 1)
+    assert list(Subscription.objects.values_list("subscriber__email", flat=True)) == [
+        "ok@example.org"
+    ]
+
+
+def test_import_refuses_a_database_without_copy(mailing_list, monkeypatch):
+    monkeypatch.setattr(importing.connection, "vendor", "sqlite")
+    with pytest.raises(ValidationError, match="needs PostgreSQL"):
+        importing.start_import(
+            newsletter=mailing_list.newsletter,
+            mailing_list=mailing_list,
+            attestation=CONSENT,
+            actor="",
+        )
