@@ -2,9 +2,13 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from ninja import Field, Schema
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints, field_validator
 
+from campaigns.models import BodyFormat
+from campaigns.models import Status as CampaignStatus
 from subscribers.models import OptIn, SubscriberStatus, SubscriptionStatus
 
 
@@ -131,3 +135,102 @@ class ImportOut(Schema):
     created_at: datetime
     finished_at: datetime | None
     problems: list[Problem] = Field(description="The first 1000 bad rows, by line.")
+
+
+class CampaignOut(Schema):
+    id: int
+    name: str
+    slug: str
+    subject: str
+    preheader: str
+    lists: list[str] = Field(description="Slugs of the lists it goes to.")
+    template: str = Field(description="The name of its layout.")
+    body_format: BodyFormat
+    body: str
+    public: bool
+    status: CampaignStatus
+    send_at: datetime | None
+    sent_at: datetime | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_lists(campaign) -> list[str]:
+        return [mailing_list.slug for mailing_list in campaign.lists.all()]
+
+    @staticmethod
+    def resolve_template(campaign) -> str:
+        return campaign.layout.name
+
+
+class CampaignPage(Schema):
+    items: list[CampaignOut]
+    next_cursor: str | None
+
+
+CampaignName = Annotated[
+    Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+Subject = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=250)]
+Preheader = Annotated[Text, StringConstraints(max_length=250)]
+
+
+class CampaignIn(Schema):
+    name: CampaignName
+    subject: Subject
+    preheader: Preheader = ""
+    lists: list[Slug] = Field(default_factory=list)
+    template: Text | None = Field(None, description="A layout's name; the first one if omitted.")
+    body_format: BodyFormat = BodyFormat.MARKDOWN
+    body: Text = Field(min_length=1)
+    public: bool = False
+    send_at: datetime | None = Field(None, description="Schedule it for this time.")
+
+
+class CampaignPatch(Schema):
+    name: CampaignName | None = None
+    subject: Subject | None = None
+    preheader: Preheader | None = None
+    lists: list[Slug] | None = None
+    template: Text | None = None
+    body_format: BodyFormat | None = None
+    body: Text | None = Field(None, min_length=1)
+    public: bool | None = None
+    send_at: datetime | None = None
+
+
+class SendOut(Schema):
+    status: str
+    recipients: int
+
+
+class TestIn(Schema):
+    to: list[Email] = Field(min_length=1, max_length=5)
+
+    @field_validator("to")
+    @classmethod
+    def addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            try:
+                validate_email(address)
+            except DjangoValidationError:
+                raise ValueError(f"{address} is not a valid email address.") from None
+        return value
+
+
+class TestOut(Schema):
+    queued: int
+
+
+class CampaignStats(Schema):
+    status: CampaignStatus
+    sent_at: datetime | None
+    at: datetime
+    total: int
+    queued: int
+    sending: int
+    sent: int
+    failed: int
+    skipped: int
+    uncertain: int
+    per_second: float
+    eta_seconds: float | None

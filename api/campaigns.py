@@ -1,0 +1,226 @@
+"""``/api/v1/campaigns/``: write, schedule, send, pause, resume, test and measure campaigns."""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Query, Router, Status
+
+from campaigns import services as campaigns
+from campaigns.models import Campaign, Layout
+from delivery import engine
+from delivery.tasks import send_campaign_test
+from newsletter.models import Role
+from subscribers.models import MailingList
+
+from . import pagination
+from .auth import actor, require
+from .errors import FieldError, field_error, from_django
+from .schemas import (
+    CampaignIn,
+    CampaignOut,
+    CampaignPage,
+    CampaignPatch,
+    CampaignStats,
+    Error,
+    SendOut,
+    TestIn,
+    TestOut,
+    Text,
+)
+
+router = Router(tags=["campaigns"])
+
+
+def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
+    return get_object_or_404(
+        Campaign.objects.select_related("layout").prefetch_related("lists"),
+        newsletter=request.newsletter,
+        pk=campaign_id,
+    )
+
+
+def _layout(request: HttpRequest, name: str | None) -> Layout:
+    """The named layout, or the newsletter's first; the stock ones are installed if none."""
+    layouts = Layout.objects.filter(newsletter=request.newsletter)
+    if name is not None:
+        found = layouts.filter(name=name).first()
+        if found is None:
+            raise field_error("template", f"No layout is called “{name}”.")
+        return found
+    return (
+        layouts.order_by("pk").first()
+        or campaigns.install_default_layouts(newsletter=request.newsletter)[0]
+    )
+
+
+def _lists(request: HttpRequest, slugs: list[str]) -> list[MailingList]:
+    found = {
+        mailing_list.slug: mailing_list
+        for mailing_list in MailingList.objects.filter(
+            newsletter=request.newsletter, slug__in=slugs
+        )
+    }
+    unknown = [slug for slug in slugs if slug not in found]
+    if unknown:
+        raise field_error("lists", f"Unknown list: {', '.join(unknown)}.")
+    return [found[slug] for slug in slugs]
+
+
+def _schedule(campaign: Campaign, send_at: datetime | None) -> None:
+    if send_at is None:
+        return
+    try:
+        engine.campaign_schedule(campaign=campaign, send_at=send_at)
+    except engine.CampaignStateError as error:
+        raise field_error("send_at", str(error)) from None
+
+
+@router.get("/", response={200: CampaignPage, 422: Error}, summary="The newsletter's campaigns")
+def list_campaigns(
+    request: HttpRequest,
+    cursor: Text | None = None,
+    limit: int = Query(pagination.DEFAULT_LIMIT, ge=1, le=pagination.MAX_LIMIT),
+):
+    queryset = (
+        Campaign.objects.filter(newsletter=request.newsletter)
+        .select_related("layout")
+        .prefetch_related("lists")
+        .defer("rendered_html", "rendered_text", "rendered_subject")
+    )
+    items, next_cursor = pagination.page(queryset, cursor, limit)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post(
+    "/", response={201: CampaignOut, 403: Error, 422: Error}, summary="Create a draft campaign"
+)
+def create_campaign(request: HttpRequest, payload: CampaignIn):
+    """Refused with the line of each problem when it does not render; nothing is kept then."""
+    require(request, Role.EDITOR)
+    with transaction.atomic():
+        lists = _lists(request, payload.lists)
+        try:
+            campaign = campaigns.campaign_create(
+                newsletter=request.newsletter,
+                created_by=request.api_token.user,
+                layout=_layout(request, payload.template),
+                name=payload.name,
+                subject=payload.subject,
+                preheader=payload.preheader,
+                body=payload.body,
+                body_format=payload.body_format,
+                public=payload.public,
+            )
+        except ValidationError as error:
+            raise from_django(error, "body") from None
+        campaign.lists.set(lists)
+        _schedule(campaign, payload.send_at)
+    return Status(201, _campaign(request, campaign.pk))
+
+
+@router.get("/{campaign_id}/", response={200: CampaignOut, 404: Error}, summary="One campaign")
+def get_campaign(request: HttpRequest, campaign_id: int):
+    return _campaign(request, campaign_id)
+
+
+@router.patch(
+    "/{campaign_id}/",
+    response={200: CampaignOut, 403: Error, 404: Error, 422: Error},
+    summary="Change a draft (or schedule it with send_at)",
+)
+def update_campaign(request: HttpRequest, campaign_id: int, payload: CampaignPatch):
+    require(request, Role.EDITOR)
+    campaign = _campaign(request, campaign_id)
+    changes = payload.dict(exclude_unset=True)
+    with transaction.atomic():
+        lists = _lists(request, changes.pop("lists")) if "lists" in changes else None
+        send_at = changes.pop("send_at", None)
+        if "template" in changes:
+            changes["layout"] = _layout(request, changes.pop("template"))
+        if changes:
+            try:
+                campaign = campaigns.campaign_update(campaign=campaign, **changes)
+            except ValidationError as error:
+                raise from_django(error, "body") from None
+        if lists is not None:
+            campaign.lists.set(lists)
+        _schedule(campaign, send_at)
+    return _campaign(request, campaign.pk)
+
+
+def _act(request: HttpRequest, campaign_id: int, action) -> Campaign:
+    require(request, Role.EDITOR)
+    campaign = _campaign(request, campaign_id)
+    try:
+        action(campaign=campaign)
+    except engine.CampaignStateError as error:
+        raise FieldError({"status": [str(error)]}, status=409) from None
+    return _campaign(request, campaign_id)
+
+
+@router.post(
+    "/{campaign_id}/send/",
+    response={202: SendOut, 403: Error, 404: Error, 409: Error},
+    summary="Send now to the campaign's lists",
+)
+def send_campaign(request: HttpRequest, campaign_id: int):
+    require(request, Role.EDITOR)
+    campaign = _campaign(request, campaign_id)
+    try:
+        recipients = engine.campaign_start(campaign=campaign)
+    except engine.CampaignStateError as error:
+        raise FieldError({"status": [str(error)]}, status=409) from None
+    return Status(202, {"status": "sending", "recipients": recipients})
+
+
+@router.post(
+    "/{campaign_id}/pause/",
+    response={200: CampaignOut, 403: Error, 404: Error, 409: Error},
+    summary="Stop claiming new messages",
+)
+def pause_campaign(request: HttpRequest, campaign_id: int):
+    return _act(request, campaign_id, engine.campaign_pause)
+
+
+@router.post(
+    "/{campaign_id}/resume/",
+    response={200: CampaignOut, 403: Error, 404: Error, 409: Error},
+    summary="Send what is still queued",
+)
+def resume_campaign(request: HttpRequest, campaign_id: int):
+    return _act(request, campaign_id, engine.campaign_resume)
+
+
+@router.post(
+    "/{campaign_id}/test/",
+    response={202: TestOut, 403: Error, 404: Error, 422: Error},
+    summary="Send a test to a few addresses",
+)
+def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn):
+    require(request, Role.EDITOR)
+    campaign = _campaign(request, campaign_id)
+    sendability = campaigns.campaign_render(campaign=campaign)
+    if sendability.errors:
+        raise field_error("body", "; ".join(str(problem) for problem in sendability.errors))
+    send_campaign_test.delay_on_commit(campaign.pk, payload.to, actor(request))
+    return Status(202, {"queued": len(payload.to)})
+
+
+@router.get(
+    "/{campaign_id}/stats/",
+    response={200: CampaignStats, 404: Error},
+    summary="Delivery counts, rate and time left",
+)
+def campaign_stats(request: HttpRequest, campaign_id: int):
+    campaign = _campaign(request, campaign_id)
+    progress = engine.progress(campaign=campaign)
+    return {
+        "status": campaign.status,
+        "sent_at": campaign.sent_at,
+        "at": timezone.now(),
+        **progress.__dict__,
+    }
