@@ -22,6 +22,13 @@ def test_openapi_schema_lists_the_endpoints_and_bearer_auth():
         "/api/v1/imports/",
         "/api/v1/imports/{batch_id}/",
         "/api/v1/lists/{slug}/export.csv",
+        "/api/v1/campaigns/",
+        "/api/v1/campaigns/{campaign_id}/",
+        "/api/v1/campaigns/{campaign_id}/send/",
+        "/api/v1/campaigns/{campaign_id}/pause/",
+        "/api/v1/campaigns/{campaign_id}/resume/",
+        "/api/v1/campaigns/{campaign_id}/test/",
+        "/api/v1/campaigns/{campaign_id}/stats/",
     } <= set(schema["paths"])
     assert schema["components"]["securitySchemes"]["TokenAuth"]["scheme"] == "bearer"
 
