@@ -14,11 +14,11 @@ from campaigns.models import Campaign, Layout
 from delivery import engine
 from delivery.tasks import send_campaign_test
 from newsletter.models import Role
-from subscribers.models import MailingList
 
 from . import pagination
 from .auth import actor, require
 from .errors import FieldError, field_error, from_django
+from .lists import lists_by_slug
 from .schemas import (
     CampaignIn,
     CampaignOut,
@@ -57,19 +57,6 @@ def _layout(request: HttpRequest, name: str | None) -> Layout:
     )
 
 
-def _lists(request: HttpRequest, slugs: list[str]) -> list[MailingList]:
-    found = {
-        mailing_list.slug: mailing_list
-        for mailing_list in MailingList.objects.filter(
-            newsletter=request.newsletter, slug__in=slugs
-        )
-    }
-    unknown = [slug for slug in slugs if slug not in found]
-    if unknown:
-        raise field_error("lists", f"Unknown list: {', '.join(unknown)}.")
-    return [found[slug] for slug in slugs]
-
-
 def _schedule(campaign: Campaign, send_at: datetime | None) -> None:
     if send_at is None:
         return
@@ -102,7 +89,7 @@ def create_campaign(request: HttpRequest, payload: CampaignIn):
     """Refused with the line of each problem when it does not render; nothing is kept then."""
     require(request, Role.EDITOR)
     with transaction.atomic():
-        lists = _lists(request, payload.lists)
+        lists = lists_by_slug(request, payload.lists)
         try:
             campaign = campaigns.campaign_create(
                 newsletter=request.newsletter,
@@ -137,7 +124,7 @@ def update_campaign(request: HttpRequest, campaign_id: int, payload: CampaignPat
     campaign = _campaign(request, campaign_id)
     changes = payload.dict(exclude_unset=True)
     with transaction.atomic():
-        lists = _lists(request, changes.pop("lists")) if "lists" in changes else None
+        lists = lists_by_slug(request, changes.pop("lists")) if "lists" in changes else None
         send_at = changes.pop("send_at", None)
         if "template" in changes:
             changes["layout"] = _layout(request, changes.pop("template"))

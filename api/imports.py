@@ -16,8 +16,8 @@ from subscribers.models import ImportBatch
 
 from .auth import actor, require
 from .errors import from_django
+from .lists import lists_by_slug
 from .schemas import Error, ImportOut
-from .subscribers import _lists
 
 router = Router(tags=["imports"])
 SHOWN_PROBLEMS = 1000
@@ -68,7 +68,7 @@ def create_import(
     or Mailman 3 export), ``list`` (slug) and ``consent`` (how these people consented).
     Answers 202 at once; ``GET /imports/<id>/`` shows progress and bad rows by line."""
     require(request, Role.EDITOR)
-    mailing_list = _lists(request, [list])[0]
+    mailing_list = lists_by_slug(request, [list])[0]
     try:
         batch = importing.start_import(
             newsletter=request.newsletter,

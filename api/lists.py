@@ -17,6 +17,20 @@ from .schemas import Error, ListIn, ListOut, ListPage, Text
 router = Router(tags=["lists"])
 
 
+def lists_by_slug(request: HttpRequest, slugs: list[str]) -> list[MailingList]:
+    """The newsletter's lists with these slugs, in order, once each; 422 names unknown ones."""
+    found = {
+        mailing_list.slug: mailing_list
+        for mailing_list in MailingList.objects.filter(
+            newsletter=request.newsletter, slug__in=slugs
+        )
+    }
+    unknown = [slug for slug in slugs if slug not in found]
+    if unknown:
+        raise field_error("lists", f"No such list in this newsletter: {', '.join(unknown)}.")
+    return [found[slug] for slug in dict.fromkeys(slugs)]
+
+
 @router.get("/", response={200: ListPage, 422: Error}, summary="The newsletter's lists")
 def list_lists(
     request: HttpRequest,

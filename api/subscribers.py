@@ -13,12 +13,13 @@ from ninja import Field, Query, Router, Schema, Status
 
 from newsletter.models import Role
 from subscribers import selectors, services
-from subscribers.models import ConsentSource, MailingList, SubscriberStatus, SubscriptionStatus
+from subscribers.models import ConsentSource, SubscriberStatus, SubscriptionStatus
 from subscribers.tokens import Claim
 
 from . import pagination
 from .auth import actor, require
 from .errors import field_error, from_django
+from .lists import lists_by_slug
 from .schemas import (
     Accepted,
     Error,
@@ -66,19 +67,6 @@ def _present(subscriber) -> dict:
     }
 
 
-def _lists(request: HttpRequest, slugs: list[str]) -> list[MailingList]:
-    found = {
-        mailing_list.slug: mailing_list
-        for mailing_list in MailingList.objects.filter(
-            newsletter=request.newsletter, slug__in=slugs
-        )
-    }
-    unknown = [slug for slug in slugs if slug not in found]
-    if unknown:
-        raise field_error("lists", f"No such list in this newsletter: {', '.join(unknown)}.")
-    return [found[slug] for slug in dict.fromkeys(slugs)]
-
-
 def _attributes(pairs: list[str]) -> dict[str, str]:
     attributes = {}
     for pair in pairs:
@@ -114,7 +102,7 @@ def list_subscribers(request: HttpRequest, filters: Query[Filters]):
         raise field_error("limit", f"Between 1 and {pagination.MAX_LIMIT}.")
     mailing_list = None
     if filters.list_slug:
-        mailing_list = _lists(request, [filters.list_slug])[0]
+        mailing_list = lists_by_slug(request, [filters.list_slug])[0]
     email = None
     if filters.email:
         try:
@@ -145,7 +133,7 @@ def create_subscriber(request: HttpRequest, payload: SubscriberIn):
     consented; either way the newsletter's consent wording goes to the ledger.
     A suppressed address is accepted (202) but not subscribed."""
     require(request, Role.EDITOR)
-    lists = _lists(request, payload.lists)
+    lists = lists_by_slug(request, payload.lists)
     try:
         with transaction.atomic():
             outcome = services.subscribe(
@@ -184,7 +172,7 @@ def update_subscriber(request: HttpRequest, subscriber_id: int, payload: Subscri
     unsubscribe, additions subscribe, each recorded in the consent ledger)."""
     require(request, Role.EDITOR)
     subscriber = _one(request, subscriber_id)
-    lists = _lists(request, payload.lists) if payload.lists is not None else None
+    lists = lists_by_slug(request, payload.lists) if payload.lists is not None else None
     attestation = payload.attestation.strip()
     services.update_subscriber(
         newsletter=request.newsletter,

@@ -54,7 +54,7 @@ def test_create_read_and_list_a_campaign(api, news):
     ("overrides", "field", "fragment"),
     [
         ({"body": "Hi {{ subscriber.shoe_size }}"}, "body", "shoe_size"),
-        ({"lists": ["nope"]}, "lists", "Unknown list: nope."),
+        ({"lists": ["nope"]}, "lists", "No such list in this newsletter: nope."),
         ({"template": "Missing"}, "template", "No layout is called"),
         ({"subject": ""}, "subject", ""),
         ({"body_format": "html"}, "body_format", ""),
