@@ -242,6 +242,10 @@ OUTBOX_RETENTION_DAYS = int(os.environ.get("CRIER_OUTBOX_RETENTION_DAYS", "30"))
 # An address whose mailbox Crier processes for unsubscribe requests; only then is a
 # mailto: target added to List-Unsubscribe (the HTTPS one-click target always is).
 UNSUBSCRIBE_MAILTO = os.environ.get("CRIER_UNSUBSCRIBE_MAILTO", "")
+# DKIM signing of campaign mail sent over SMTP (ESPs sign their own): all three or none.
+DKIM_DOMAIN = os.environ.get("CRIER_DKIM_DOMAIN", "")
+DKIM_SELECTOR = os.environ.get("CRIER_DKIM_SELECTOR", "")
+DKIM_PRIVATE_KEY_FILE = os.environ.get("CRIER_DKIM_PRIVATE_KEY_FILE", "")
 # Campaign sending: messages per claimed batch, parallel batch tasks per campaign,
 # attempts before a message fails, and shared rates (0: unlimited).
 SEND_BATCH_SIZE = int(os.environ.get("CRIER_SEND_BATCH_SIZE", "100"))

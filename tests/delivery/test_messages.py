@@ -1,3 +1,4 @@
+import base64
 from email import message_from_bytes, policy
 
 import pytest
@@ -62,3 +63,34 @@ def test_an_internationalised_address_falls_back_to_the_email_package(messages):
     raw = messages.build_raw(Addressee(42, 8, "zoë@example.org", "Zoë", {}, "Releases"))
     parsed = message_from_bytes(raw, policy=policy.default)
     assert parsed["To"] == "zoë@example.org"
+
+
+def test_campaign_mail_is_dkim_signed_when_a_key_is_configured(settings, tmp_path, messages):
+    import subprocess
+
+    import dkim
+
+    key = tmp_path / "dkim.pem"
+    subprocess.run(
+        ["openssl", "genrsa", "-traditional", "-out", str(key), "1024"],
+        check=True,
+        capture_output=True,
+    )
+    public = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    settings.DKIM_DOMAIN, settings.DKIM_SELECTOR = "news.example.org", "crier"
+    settings.DKIM_PRIVATE_KEY_FILE = str(key)
+    signed = CampaignMessages(messages.campaign, messages.rendered).build_raw(ADA)
+    assert signed.startswith(b"DKIM-Signature: v=1; a=rsa-sha256;")
+
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    assert dkim.verify(signed, dnsfunc=lambda name, timeout=5: record)
+    tampered = signed.replace(b"Nouveaut", b"Nouvelle", 1)
+    assert not dkim.verify(tampered, dnsfunc=lambda name, timeout=5: record)
+
+
+def test_without_a_dkim_key_nothing_is_signed(messages):
+    assert not messages.build_raw(ADA).startswith(b"DKIM-Signature")
