@@ -160,6 +160,7 @@ def test_pause_stops_claims_and_resume_sends_only_the_rest(
         rows,
         "w1",
         engine.Throttle(),
+        engine.Outcomes(),
     )
     engine.campaign_pause(campaign=campaign)
     assert engine.send_batches(campaign_id=campaign.pk) is False
