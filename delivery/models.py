@@ -97,7 +97,16 @@ class Delivery(models.Model):
                 fields=["campaign", "subscriber"], name="one_delivery_per_recipient"
             )
         ]
-        indexes = [models.Index(fields=["campaign", "status", "id"])]
+        indexes = [
+            models.Index(fields=["campaign", "status", "id"]),
+            # The sweeper's question every 30 s — which leases expired? — must not scan
+            # millions of finished rows: only rows being worked on are in this index.
+            models.Index(
+                fields=["lease_until"],
+                condition=models.Q(status__in=["claimed", "in_flight"]),
+                name="delivery_live_lease",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id}/{self.subscriber_id}: {self.status}"
