@@ -41,7 +41,7 @@ class TokenAuth(HttpBearer):
 
 def require(request: HttpRequest, role: Role) -> None:
     """403 unless the token's effective role reaches ``role`` (viewers only read)."""
-    if Role.rank(request.role) < Role.rank(role):
+    if not Role.includes(request.role, role):
         raise HttpError(403, f"This token's role ({request.role}) cannot do this; needs {role}.")
 
 

@@ -27,8 +27,7 @@ def issue_token(
     user_role = role_of(user, newsletter)
     if user_role is None:
         raise ValidationError(f"{user} is not a member of {newsletter.slug}.", code="not_member")
-    if Role.rank(role) > Role.rank(user_role):
-        role = user_role
+    role = Role.lesser(role, user_role)
     secret = secrets.token_urlsafe(32)
     raw = f"{TOKEN_PREFIX}{secret}"
     token = ApiToken.objects.create(
@@ -54,7 +53,7 @@ def authenticate(raw: str) -> tuple[ApiToken, Role] | None:
     user_role = role_of(token.user, token.newsletter)
     if user_role is None:
         return None
-    role = min(Role(token.role), user_role, key=Role.rank)
+    role = Role.lesser(token.role, user_role)
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -19,21 +19,13 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from newsletter.access import member_required
+from newsletter.csp import MAIL_PREVIEW_POLICY
 from newsletter.models import Newsletter, Role
 
 from . import rendering, selectors, services
 from .forms import CampaignForm, ImageForm, LayoutForm, SampleRecipientForm, TestSendForm
 from .images import image_upload
 
-# Mail HTML is shown only in a sandboxed frame with no script and no way out.
-MAIL_PREVIEW_POLICY = {
-    "default-src": ["'none'"],
-    "script-src": None,
-    "style-src": ["'unsafe-inline'"],
-    "img-src": ["data:", "https:"],
-    "frame-ancestors": ["'self'"],
-    "sandbox": True,
-}
 PREVIEW_VIEWS = {"desktop", "mobile", "text"}
 
 
@@ -133,7 +125,7 @@ def campaign_preview(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
             "sample": sample,
             "sample_query": urlencode(sample_data) if sample_data else "",
             "test_form": TestSendForm(),
-            "can_edit": Role.rank(request.role) >= Role.rank(Role.EDITOR),
+            "can_edit": Role.includes(request.role, Role.EDITOR),
             "size_kb": result.html_bytes / 1024,
         },
     )
@@ -166,7 +158,7 @@ def layout_list(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
         {
             "newsletter": newsletter,
             "layouts": selectors.layouts_of(newsletter),
-            "can_edit": Role.rank(request.role) >= Role.rank(Role.EDITOR),
+            "can_edit": Role.includes(request.role, Role.EDITOR),
         },
     )
 
@@ -285,7 +277,7 @@ def image_list(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
     form = ImageForm()
     status = 200
     if request.method == "POST":
-        if Role.rank(request.role) < Role.rank(Role.EDITOR):
+        if not Role.includes(request.role, Role.EDITOR):
             raise PermissionDenied
         form = ImageForm(request.POST, request.FILES)
         if form.is_valid():
@@ -308,7 +300,7 @@ def image_list(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
             "newsletter": newsletter,
             "images": newsletter.images.all(),
             "form": form,
-            "can_edit": Role.rank(request.role) >= Role.rank(Role.EDITOR),
+            "can_edit": Role.includes(request.role, Role.EDITOR),
         },
         status=status,
     )

@@ -14,6 +14,8 @@ from campaigns.services import campaign_render
 from delivery.models import OutboxMessage
 from delivery.tasks import send_campaign_test, send_test_message
 from newsletter.access import member_required, newsletters_for
+from newsletter.csp import MAIL_PREVIEW_POLICY
+from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
 from .forms import TestMessageForm
@@ -61,15 +63,16 @@ def campaign_test_send(request: HttpRequest, newsletter: Newsletter, pk: int) ->
 
 @staff_member_required(login_url="dashboard:login")
 def outbox(request: HttpRequest) -> HttpResponse:
-    page = Paginator(OutboxMessage.objects.defer("raw"), OUTBOX_PAGE_SIZE).get_page(
-        request.GET.get("page")
+    template = "dashboard/outbox/_table.html" if is_htmx(request) else "dashboard/outbox/list.html"
+    return render(
+        request,
+        template,
+        {"page": _outbox_page(request.GET.get("page")), "form": TestMessageForm()},
     )
-    template = (
-        "dashboard/outbox/_table.html"
-        if request.headers.get("HX-Request") == "true"
-        else "dashboard/outbox/list.html"
-    )
-    return render(request, template, {"page": page, "form": TestMessageForm()})
+
+
+def _outbox_page(number):
+    return Paginator(OutboxMessage.objects.defer("raw"), OUTBOX_PAGE_SIZE).get_page(number)
 
 
 @require_POST
@@ -77,9 +80,11 @@ def outbox(request: HttpRequest) -> HttpResponse:
 def outbox_send_test(request: HttpRequest) -> HttpResponse:
     form = TestMessageForm(request.POST)
     if not form.is_valid():
-        page = Paginator(OutboxMessage.objects.defer("raw"), OUTBOX_PAGE_SIZE).get_page(1)
         return render(
-            request, "dashboard/outbox/list.html", {"page": page, "form": form}, status=422
+            request,
+            "dashboard/outbox/list.html",
+            {"page": _outbox_page(1), "form": form},
+            status=422,
         )
     send_test_message.delay_on_commit(form.cleaned_data["to"], request.user.get_username())
     messages.success(request, _("Test message queued; it appears here once a worker sends it."))
@@ -104,16 +109,7 @@ def outbox_message(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required(login_url="dashboard:login")
 @xframe_options_sameorigin
-@csp_replace(
-    {
-        "default-src": ["'none'"],
-        "script-src": None,
-        "style-src": ["'unsafe-inline'"],
-        "img-src": ["data:", "https:"],
-        "frame-ancestors": ["'self'"],
-        "sandbox": True,
-    }
-)
+@csp_replace(MAIL_PREVIEW_POLICY)
 def outbox_message_html(request: HttpRequest, pk: int) -> HttpResponse:
     """The HTML part alone, for a sandboxed iframe: mail HTML never runs script here."""
     message = get_object_or_404(OutboxMessage, pk=pk)

@@ -290,7 +290,12 @@ def send_batches(*, campaign_id: int, task_id: str = "") -> bool:
     outcomes = Outcomes()
     messages: CampaignMessages | None = None
     while timezone.now() < deadline:
-        campaign = Campaign.objects.select_related("newsletter").get(pk=campaign_id)
+        # The status every batch; the cached render (tens of KB) only when it is rebuilt.
+        campaign = (
+            Campaign.objects.select_related("newsletter")
+            .defer("rendered_subject", "rendered_html", "rendered_text")
+            .get(pk=campaign_id)
+        )
         if campaign.status != Status.SENDING:
             return False
         rows = claim(campaign_id=campaign_id, size=_batch_size(), worker=worker)

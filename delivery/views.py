@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from campaigns.models import Campaign, Status
 from newsletter.access import member_required
+from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
 from . import engine
@@ -70,14 +71,14 @@ def campaign_sending(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
         "newsletter": newsletter,
         "campaign": campaign,
         "progress": engine.progress(campaign=campaign),
-        "can_act": Role.rank(request.role) >= Role.rank(Role.EDITOR),
+        "can_act": Role.includes(request.role, Role.EDITOR),
         "failures": Delivery.objects.filter(
             campaign=campaign, status__in=(DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN)
         )
         .select_related("subscriber")
         .order_by("-id")[:FAILURES_SHOWN],
     }
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx(request):
         return render(request, "delivery/_progress.html", context)
     return render(request, "delivery/campaign_sending.html", context)
 

@@ -45,7 +45,7 @@ def member_required(role: Role = Role.VIEWER) -> Callable:
             user_role = role_of(request.user, newsletter)
             if user_role is None:
                 raise Http404
-            if Role.rank(user_role) < Role.rank(role):
+            if not Role.includes(user_role, role):
                 raise PermissionDenied
             request.role = user_role
             return view(request, *args, newsletter=newsletter, **kwargs)

@@ -11,3 +11,8 @@ def client_ip(request: HttpRequest) -> str:
     if header and request.META.get(header):
         return request.META[header].split(",")[0].strip()
     return request.META.get("REMOTE_ADDR", "")
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    """An htmx request wants the page fragment it swaps in, not the whole page."""
+    return request.headers.get("HX-Request") == "true"

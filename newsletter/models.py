@@ -89,8 +89,15 @@ class Role(models.TextChoices):
     OWNER = "owner", _("Owner: settings, sending backend and members")
 
     @classmethod
-    def rank(cls, role: str) -> int:
-        return list(cls.values).index(role)
+    def includes(cls, held: str, wanted: str) -> bool:
+        """Whether someone holding role ``held`` may do what ``wanted`` may."""
+        order = list(cls.values)
+        return order.index(held) >= order.index(wanted)
+
+    @classmethod
+    def lesser(cls, first: str, second: str) -> "Role":
+        """The weaker of two roles: what a token may do is capped by its user's role."""
+        return cls(second if cls.includes(first, second) else first)
 
 
 class Membership(models.Model):
@@ -106,6 +113,3 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} of {self.newsletter}"
-
-    def allows(self, role: str) -> bool:
-        return Role.rank(self.role) >= Role.rank(role)

@@ -31,7 +31,7 @@ def test_a_user_has_one_membership_per_newsletter():
 )
 def test_each_role_allows_what_the_lesser_roles_allow(role, allowed):
     membership = MembershipFactory(role=role)
-    assert {wanted for wanted in Role if membership.allows(wanted)} == allowed
+    assert {wanted for wanted in Role if Role.includes(membership.role, wanted)} == allowed
 
 
 def test_unknown_timezone_is_rejected_with_its_name():
