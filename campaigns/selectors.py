@@ -19,10 +19,9 @@ def public_archive(newsletter: Newsletter) -> QuerySet[Campaign]:
 
 
 def campaigns_of(newsletter: Newsletter) -> QuerySet[Campaign]:
-    return (
-        Campaign.objects.filter(newsletter=newsletter)
-        .select_related("layout")
-        .defer("rendered_html", "rendered_text", "rendered_subject")
+    """The dashboard's list: only the columns it shows, never the bodies or renders."""
+    return Campaign.objects.filter(newsletter=newsletter).only(
+        "newsletter_id", "name", "subject", "status", "public", "send_at", "sent_at", "updated_at"
     )
 
 
