@@ -256,6 +256,7 @@ def _campaigns(newsletter, lists) -> None:
                 " WHERE created_at < %s AND (%s OR id %% %s = %s)",
                 [campaign.pk, sent_at, sent_at, sent_at, everyone, SAMPLE_EVERY, number],
             )
+            Campaign.objects.filter(pk=campaign.pk).update(recipient_count=cursor.rowcount)
     draft = campaign_create(
         newsletter=newsletter,
         layout=layout,

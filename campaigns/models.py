@@ -94,6 +94,8 @@ class Campaign(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     send_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Set once when sending starts, so progress never has to count a million rows.
+    recipient_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -310,3 +310,32 @@ def test_progress_counts_each_state(newsletter, releases, campaign):
     engine.claim(campaign_id=campaign.pk, size=1, worker="w")
     progress = engine.progress(campaign=campaign)
     assert (progress.total, progress.queued, progress.sending, progress.sent) == (3, 2, 1, 0)
+
+
+def test_progress_reports_the_rate_since_a_snapshot_some_seconds_old(
+    newsletter, releases, campaign, monkeypatch
+):
+    for n in range(4):
+        confirmed(newsletter, [releases], f"r{n}@example.org")
+    engine.campaign_start(campaign=campaign)
+    clock = [1_000_000.0]
+    monkeypatch.setattr(engine.time, "time", lambda: clock[0])
+    assert engine.progress(campaign=campaign).per_second == 0
+    Delivery.objects.filter(campaign=campaign).update(status=DeliveryStatus.SENT)
+    clock[0] += 2
+    assert engine.progress(campaign=campaign).per_second == 0, "too soon to judge"
+    clock[0] += 6
+    progress = engine.progress(campaign=campaign)
+    assert (progress.sent, progress.queued, progress.per_second) == (4, 0, 0.5)
+
+
+def test_progress_of_a_finished_campaign_counts_only_unsent_rows(newsletter, releases, campaign):
+    for n in range(3):
+        confirmed(newsletter, [releases], f"f{n}@example.org")
+    engine.campaign_start(campaign=campaign)
+    Delivery.objects.filter(campaign=campaign).update(status=DeliveryStatus.SENT)
+    Delivery.objects.filter(pk=Delivery.objects.filter(campaign=campaign).first().pk).update(
+        status=DeliveryStatus.FAILED
+    )
+    progress = engine.progress(campaign=campaign)
+    assert (progress.total, progress.sent, progress.failed) == (3, 2, 1)
