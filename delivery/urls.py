@@ -5,6 +5,7 @@ from . import views
 # Under /dashboard/n/<slug:slug>/campaigns/<int:pk>/, in the "dashboard" namespace.
 dashboard_urlpatterns = [
     path("send/", views.campaign_send, name="campaign_send"),
+    path("recipients/", views.campaign_recipients, name="campaign_recipients"),
     path("sending/", views.campaign_sending, name="campaign_sending"),
     path("sending/action/", views.campaign_action, name="campaign_action"),
 ]

@@ -51,9 +51,21 @@ def campaign_send(request: HttpRequest, newsletter: Newsletter, pk: int) -> Http
             "newsletter": newsletter,
             "campaign": campaign,
             "form": form,
-            "recipients": engine.audience_count(campaign=campaign),
         },
         status=422 if form.errors else 200,
+    )
+
+
+@member_required(Role.EDITOR)
+def campaign_recipients(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """The send page's live count for the lists ticked now (loaded after the page)."""
+    campaign = _campaign(newsletter, pk)
+    ticked = set(request.GET.getlist("lists"))
+    list_ids = [lst.pk for lst in newsletter.lists.all() if str(lst.pk) in ticked]
+    return render(
+        request,
+        "delivery/_recipients.html",
+        {"campaign": campaign, "recipients": engine.audience_count(list_ids=list_ids)},
     )
 
 

@@ -33,11 +33,30 @@ def url(name, campaign):
     return reverse(f"dashboard:{name}", args=[campaign.newsletter.slug, campaign.pk])
 
 
-def test_the_send_page_says_how_many_people_will_receive_it(setup):
+def test_the_send_page_counts_the_people_the_ticked_lists_reach(setup):
     client, _, releases, campaign = setup
     campaign.lists.set([releases])
     page = client.get(url("campaign_send", campaign)).content.decode()
-    assert "3 people receive it" in page
+    assert url("campaign_recipients", campaign) in page
+    assert f'value="{releases.pk}"' in page and "checked" in page
+    count = client.get(url("campaign_recipients", campaign), {"lists": [releases.pk]})
+    assert "3 people receive it" in count.content.decode()
+
+
+def test_the_count_ignores_lists_of_other_newsletters_and_unticked_lists(setup):
+    client, _, _, campaign = setup
+    elsewhere = MailingListFactory()
+    subscribers.subscribe(
+        newsletter=elsewhere.newsletter,
+        email="other@example.org",
+        lists=[elsewhere],
+        source=ConsentSource.DASHBOARD,
+        wording="x",
+        attestation="test",
+    )
+    count = client.get(url("campaign_recipients", campaign), {"lists": [elsewhere.pk]})
+    assert "0 people receive it" in count.content.decode()
+    assert "0 people" in client.get(url("campaign_recipients", campaign)).content.decode()
 
 
 def test_send_now_starts_the_campaign_for_the_chosen_lists(
