@@ -386,6 +386,43 @@ def _is_tiny(element) -> bool:
     return bool(sizes & PIXEL_SIZES)
 
 
+@dataclass(frozen=True)
+class LivePreview:
+    result: Rendered
+    html: str
+
+
+def live_preview(
+    *,
+    newsletter: Newsletter,
+    layout: Layout | None,
+    body: str,
+    body_format: str,
+    subject: str,
+    preheader: str,
+) -> LivePreview:
+    """What unsaved content looks like for a sample reader, with its problems.
+
+    Runs the same pipeline as sending (nothing is stored): the editor sees each
+    error with its line while typing, before saving.
+    """
+    result = rendering.render(
+        RenderInput(
+            layout=layout.mjml if layout else "",
+            body=body,
+            body_format=body_format or BodyFormat.MARKDOWN,
+            subject=subject,
+            preheader=preheader,
+            newsletter_name=newsletter.name,
+            postal_address=newsletter.postal_address,
+        )
+    )
+    html = ""
+    if result.ok:
+        html = rendering.personalize(result, sample_recipient(newsletter=newsletter)).html
+    return LivePreview(result=result, html=html)
+
+
 def problems_for_display(result: Rendered) -> list[dict]:
     """Problems sorted errors first, each saying which text it is in."""
     return [

@@ -16,6 +16,12 @@ urlpatterns = [
 dashboard_urlpatterns = [
     path("", views.campaign_list, name="campaign_list"),
     path("new/", views.campaign_create, name="campaign_create"),
+    path("live-preview/", views.campaign_live_preview, name="campaign_live_preview"),
+    path(
+        "live-preview/<str:key>/",
+        views.campaign_live_preview_html,
+        name="campaign_live_preview_html",
+    ),
     path("<int:pk>/", views.campaign_preview, name="campaign_preview"),
     path("<int:pk>/edit/", views.campaign_edit, name="campaign_edit"),
     path("<int:pk>/html/", views.campaign_preview_html, name="campaign_preview_html"),

@@ -5,11 +5,13 @@ test send's view lives in ``dashboard.views``: it enqueues a ``delivery`` task,
 and campaigns never import delivery.
 """
 
+import secrets
 from urllib.parse import urlencode
 
 from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.syndication.views import Feed
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -147,6 +149,60 @@ def campaign_preview_html(request: HttpRequest, newsletter: Newsletter, pk: int)
         **(sample.cleaned_data if sample.is_valid() else {}),
     )
     html = rendering.personalize(result, recipient).html
+    return HttpResponse(html, content_type="text/html; charset=utf-8")
+
+
+LIVE_PREVIEW_SECONDS = 600
+
+
+@require_POST
+@member_required(Role.EDITOR)
+def campaign_live_preview(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    """The compose page's preview of what is typed now, refreshed as the editor types.
+
+    The HTML waits in the cache under a random key for the sandboxed iframe to
+    fetch: an iframe's inline ``srcdoc`` would inherit the dashboard's strict CSP,
+    which the mail's inline styles must not be subjected to.
+    """
+    form = CampaignForm(request.POST, newsletter=newsletter)
+    form.is_valid()
+    values = form.cleaned_data
+    preview = services.live_preview(
+        newsletter=newsletter,
+        layout=values.get("layout"),
+        body=values.get("body", ""),
+        body_format=values.get("body_format", ""),
+        subject=values.get("subject", ""),
+        preheader=values.get("preheader", ""),
+    )
+    key = ""
+    if preview.html:
+        key = secrets.token_urlsafe(16)
+        cache.set(_live_preview_key(newsletter, key), preview.html, LIVE_PREVIEW_SECONDS)
+    return render(
+        request,
+        "campaigns/_live_preview.html",
+        {
+            "newsletter": newsletter,
+            "key": key,
+            "problems": services.problems_for_display(preview.result),
+        },
+    )
+
+
+def _live_preview_key(newsletter: Newsletter, key: str) -> str:
+    return f"campaigns:live-preview:{newsletter.pk}:{key}"
+
+
+@member_required(Role.EDITOR)
+@xframe_options_sameorigin
+@csp_replace(MAIL_PREVIEW_POLICY)
+def campaign_live_preview_html(
+    request: HttpRequest, newsletter: Newsletter, key: str
+) -> HttpResponse:
+    html = cache.get(_live_preview_key(newsletter, key))
+    if html is None:
+        raise Http404("This preview has expired; type to refresh it.")
     return HttpResponse(html, content_type="text/html; charset=utf-8")
 
 

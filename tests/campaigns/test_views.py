@@ -187,3 +187,43 @@ def test_layouts_list_installs_defaults_and_previews_sandboxed(editor):
     response = editor.get(url("layout_preview_html", editor.newsletter, layout.pk))
     assert "sandbox" in response["Content-Security-Policy"]
     assert "Sample content" in response.content.decode()
+
+
+def test_the_live_preview_renders_unsaved_content_in_a_sandbox(editor):
+    layout = install_default_layouts(newsletter=editor.newsletter)[0]
+    fragment = editor.post(
+        url("campaign_live_preview", editor.newsletter),
+        form_data(layout, body="Typed just now, {{ subscriber.name }}."),
+    ).content.decode()
+    source = fragment.split('src="')[1].split('"')[0]
+    frame = editor.get(source)
+    assert "Typed just now, Ada Lovelace." in frame.content.decode()
+    assert "sandbox" in frame["Content-Security-Policy"]
+    assert Campaign.objects.count() == 0, "a preview stores nothing"
+
+
+def test_the_live_preview_shows_errors_with_their_line_and_no_frame(editor):
+    layout = install_default_layouts(newsletter=editor.newsletter)[0]
+    fragment = editor.post(
+        url("campaign_live_preview", editor.newsletter),
+        form_data(layout, body="Fine\n\n{{ subscriber.shoe_size }}"),
+    ).content.decode()
+    assert "line 3" in fragment and "subscriber.shoe_size" in fragment
+    assert "<iframe" not in fragment
+
+
+def test_a_live_preview_is_only_readable_within_its_newsletter(editor):
+    layout = install_default_layouts(newsletter=editor.newsletter)[0]
+    fragment = editor.post(
+        url("campaign_live_preview", editor.newsletter), form_data(layout)
+    ).content.decode()
+    key = fragment.split("live-preview/")[1].split("/")[0]
+    user = editor.newsletter.members.get()
+    other = MembershipFactory(role=Role.EDITOR, user=user)
+    assert editor.get(url("campaign_live_preview_html", other.newsletter, key)).status_code == 404
+
+
+def test_a_viewer_cannot_use_the_live_preview(viewer):
+    layout = install_default_layouts(newsletter=viewer.newsletter)[0]
+    response = viewer.post(url("campaign_live_preview", viewer.newsletter), form_data(layout))
+    assert response.status_code == 403
