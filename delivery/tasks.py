@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from delivery import engine, services
+from delivery import engine, feedback, services
 
 
 @shared_task
@@ -34,3 +34,8 @@ def start_due_campaigns() -> list[int]:
 def sweep() -> dict:
     report = engine.sweep()
     return {"requeued": report.requeued, "uncertain": report.uncertain}
+
+
+@shared_task
+def prune_feedback_events() -> int:
+    return feedback.prune_events()
