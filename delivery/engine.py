@@ -437,7 +437,7 @@ def _transmit(messages: CampaignMessages, addressee: Addressee, backend, raw_smt
             backend.open()
         send_raw(
             backend.connection,
-            messages.envelope_sender,
+            messages.envelope_sender_for(addressee),
             addressee.email,
             messages.build_raw(addressee),
         )

@@ -313,11 +313,13 @@ CELERY_TASK_ROUTES = {
     "delivery.tasks.start_due_campaigns": {"queue": "default"},
     "delivery.tasks.prune_outbox": {"queue": "default"},
     "delivery.tasks.prune_feedback_events": {"queue": "default"},
+    "delivery.tasks.poll_bounce_mailbox": {"queue": "default"},
     "delivery.tasks.*": {"queue": "send"},
 }
 CELERY_BEAT_SCHEDULE = {
     "prune-outbox": {"task": "delivery.tasks.prune_outbox", "schedule": 3600.0},
     "prune-feedback-events": {"task": "delivery.tasks.prune_feedback_events", "schedule": 3600.0},
+    "poll-bounce-mailbox": {"task": "delivery.tasks.poll_bounce_mailbox", "schedule": 300.0},
     "start-due-campaigns": {"task": "delivery.tasks.start_due_campaigns", "schedule": 15.0},
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
 }
