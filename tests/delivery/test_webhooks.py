@@ -3,7 +3,10 @@
 import base64
 import hashlib
 import hmac
+import http.server
 import json
+import threading
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -416,3 +419,69 @@ def test_an_unconfigured_esp_is_refused(client, delivery, settings):
     before = state(delivery)
     assert post(client, "mailgun_failed_permanent", delivery).status_code == 403
     assert state(delivery) == before
+
+
+class FakeSNS(http.server.BaseHTTPRequestHandler):
+    """Amazon SNS's ConfirmSubscription, on 127.0.0.1: the only call anymail makes to SNS."""
+
+    received: list[dict] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        FakeSNS.received.append(urllib.parse.parse_qs(self.rfile.read(length).decode()))
+        body = (
+            b'<ConfirmSubscriptionResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">'
+            b"<ConfirmSubscriptionResult><SubscriptionArn>"
+            b"arn:aws:sns:us-west-2:123456789012:SES_Notifications:1"
+            b"</SubscriptionArn></ConfirmSubscriptionResult>"
+            b"<ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>"
+            b"</ConfirmSubscriptionResponse>"
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_sns(settings):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeSNS)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    FakeSNS.received = []
+    settings.ANYMAIL = {
+        "WEBHOOK_SECRET": SECRET,
+        "AMAZON_SES_CLIENT_PARAMS": {"endpoint_url": f"http://127.0.0.1:{server.server_port}"},
+        "AMAZON_SES_SESSION_PARAMS": {
+            "aws_access_key_id": "test",
+            "aws_secret_access_key": "test",
+            "region_name": "us-east-1",
+        },
+    }
+    yield FakeSNS.received
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_authenticated_sns_subscription_is_confirmed(client, delivery, fake_sns):
+    before = state(delivery)
+    assert post(client, "amazon_ses_subscription_confirmation", delivery).status_code == 200
+    [request] = fake_sns
+    assert request["Action"] == ["ConfirmSubscription"]
+    assert request["Token"] == ["EXAMPLE_TOKEN"]
+    assert state(delivery) == before
+
+
+def test_an_unauthenticated_sns_subscription_is_not_confirmed(client, delivery, fake_sns):
+    response = post(client, "amazon_ses_subscription_confirmation", delivery, auth={})
+    # SNS sends credentials only after a 401 that asks for them.
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic")
+    response = post(
+        client, "amazon_ses_subscription_confirmation", delivery, auth=basic_auth("crier:guess")
+    )
+    assert response.status_code == 400
+    assert fake_sns == []
