@@ -62,11 +62,16 @@ def suppression_reason(email: str) -> str | None:
 
 
 def suppress(*, email: str, reason: str, note: str = "") -> Suppression:
-    """Add or harden a suppression. An unsubscribe never softens a stronger reason."""
+    """Add or harden a suppression. An unsubscribe never softens a stronger reason, and
+    an erasure stays one (a late bounce for an erased address must not relabel it)."""
     suppression, created = Suppression.objects.get_or_create(
         email_digest=address_digest(email), defaults={"reason": reason, "note": note}
     )
-    if not created and reason != SuppressionReason.UNSUBSCRIBED and suppression.reason != reason:
+    if (
+        not created
+        and reason != SuppressionReason.UNSUBSCRIBED
+        and suppression.reason not in (reason, SuppressionReason.ERASED)
+    ):
         suppression.reason = reason
         suppression.note = note
         suppression.save(update_fields=["reason", "note"])
