@@ -77,7 +77,7 @@ def delivery_of(address: str) -> int | None:
 class BounceOutcome:
     """What one message to the bounce mailbox turned out to be, for logs and the command."""
 
-    verdict: str  # "hard", "soft", "duplicate", "not_a_bounce", "unknown_address"
+    verdict: str  # "hard", "soft", "duplicate", "not_a_bounce", "unknown_address", "unreadable"
     delivery_id: int | None = None
 
 
@@ -97,7 +97,11 @@ def process_message(raw: bytes, *, envelope_recipient: str = "") -> BounceOutcom
     if delivery is None:
         logger.info("bounce mailbox: not addressed to a valid bounce address")
         return BounceOutcome("unknown_address")
-    temporary, permanent = all_failures(message)
+    try:
+        temporary, permanent = all_failures(message)
+    except Exception:  # a heuristic detector tripped on a shape nobody foresaw
+        logger.exception("bounce mailbox: unreadable message", extra={"delivery": delivery.pk})
+        return BounceOutcome("unreadable", delivery.pk)
     if not (temporary or permanent):
         # An auto-reply, a challenge, a human: VERP says whose, not that it bounced.
         logger.info("bounce mailbox: no delivery failure found", extra={"delivery": delivery.pk})

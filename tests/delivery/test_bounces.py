@@ -160,6 +160,19 @@ def test_the_envelope_recipient_from_the_mail_server_is_enough(delivery):
     assert bounces.process_message(raw, envelope_recipient=verp).verdict == "hard"
 
 
+@pytest.fixture
+def mailbox(settings):
+    """The bounce mailbox on a local IMAP server, as CRIER_BOUNCE_IMAP_* name it."""
+    mailbox = Mailbox(user="bounces", password="secret")
+    with IMAPServer(mailbox) as server:
+        settings.BOUNCE_IMAP_HOST = "127.0.0.1"
+        settings.BOUNCE_IMAP_PORT = server.port
+        settings.BOUNCE_IMAP_SSL = False
+        settings.BOUNCE_IMAP_USER = "bounces"
+        settings.BOUNCE_IMAP_PASSWORD = "secret"
+        yield mailbox
+
+
 def run_command(monkeypatch, raw: bytes, *args) -> str:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
     out = io.StringIO()
@@ -175,24 +188,29 @@ def test_the_command_reads_one_message_from_a_pipe(monkeypatch, delivery):
         run_command(monkeypatch, b"")
 
 
-def test_the_command_polls_an_imap_mailbox(delivery, settings):
-    mailbox = Mailbox(user="bounces", password="secret")
+def test_the_command_polls_an_imap_mailbox(delivery, mailbox):
     mailbox.messages = {
         1: bounce_mail("postfix_failed", delivery),
         2: bounce_mail("auto_reply", delivery),
     }
-    with IMAPServer(mailbox) as server:
-        settings.BOUNCE_IMAP_HOST = "127.0.0.1"
-        settings.BOUNCE_IMAP_PORT = server.port
-        settings.BOUNCE_IMAP_SSL = False
-        settings.BOUNCE_IMAP_USER = "bounces"
-        settings.BOUNCE_IMAP_PASSWORD = "secret"
-        out = io.StringIO()
-        call_command("process_bounces", "--imap", stdout=out)
-        assert out.getvalue().strip() == "1 bounces recorded, 1 other messages"
-        # The bounce is gone; the auto-reply stays, read, for a person to see.
-        assert list(mailbox.messages) == [2]
-        assert "\\Seen" in mailbox.flags[2]
-        assert bounces.poll_imap().recorded == 0
+    out = io.StringIO()
+    call_command("process_bounces", "--imap", stdout=out)
+    assert out.getvalue().strip() == "1 bounces recorded, 1 other messages"
+    # The bounce is gone; the auto-reply stays, read, for a person to see.
+    assert list(mailbox.messages) == [2]
+    assert "\\Seen" in mailbox.flags[2]
+    assert bounces.poll_imap().recorded == 0
     delivery.refresh_from_db()
     assert delivery.bounce_type == "hard"
+
+
+def test_a_message_the_detectors_trip_on_does_not_block_the_mailbox(delivery, mailbox, monkeypatch):
+    def trip(message):
+        raise IndexError("a detector met an unforeseen shape")
+
+    monkeypatch.setattr(bounces, "all_failures", trip)
+    mailbox.messages = {1: bounce_mail("postfix_failed", delivery)}
+    report = bounces.poll_imap()
+    assert (report.recorded, report.ignored) == (0, 1)
+    assert "\\Seen" in mailbox.flags[1]
+    assert not Suppression.objects.exists()
