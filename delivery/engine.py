@@ -31,18 +31,17 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Status
 from campaigns.services import campaign_render
-from subscribers import services as subscribers
 from subscribers.models import (
     Subscriber,
     SubscriberStatus,
     Subscription,
     SubscriptionStatus,
     Suppression,
-    SuppressionReason,
 )
 
+from . import feedback
 from .messages import Addressee, CampaignMessages, send_raw
-from .models import UNFINISHED, Delivery, DeliveryStatus
+from .models import UNFINISHED, BounceType, Delivery, DeliveryStatus, FeedbackKind
 from .notifications import tell_owners_campaign_paused
 from .throttle import Rate, Throttle
 
@@ -438,7 +437,7 @@ def _transmit(messages: CampaignMessages, addressee: Addressee, backend, raw_smt
             backend.open()
         send_raw(
             backend.connection,
-            messages.envelope_sender,
+            messages.envelope_sender_for(addressee),
             addressee.email,
             messages.build_raw(addressee),
         )
@@ -590,7 +589,17 @@ def _record_failure(addressee: Addressee, worker: str, error: Exception) -> tupl
             status=DeliveryStatus.FAILED, last_error=failure.reason[:1000], lease_until=None
         )
         if failure.hard_bounce:
-            subscribers.suppress(email=addressee.email, reason=SuppressionReason.HARD_BOUNCE)
+            feedback.record(
+                feedback=feedback.Feedback(
+                    esp=feedback.SEND_TIME,
+                    event_id=f"delivery-{addressee.delivery_id}",
+                    kind=FeedbackKind.BOUNCED,
+                    bounce_type=BounceType.HARD,
+                    recipient=addressee.email,
+                    delivery_id=addressee.delivery_id,
+                    detail=failure.reason,
+                )
+            )
     else:
         Delivery.objects.filter(id=addressee.delivery_id, worker=worker).update(
             status=DeliveryStatus.QUEUED,

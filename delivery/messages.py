@@ -20,6 +20,8 @@ from campaigns.services import archive_url
 from newsletter.links import absolute_url
 from subscribers import tokens
 
+from .bounces import verp_address
+
 TOKEN_HOLE = "TOKEN-HOLE"  # noqa: S105 (a placeholder, not a secret)
 
 
@@ -132,6 +134,11 @@ class CampaignMessages:
             )
         )
         return self.dkim.sign(message) if self.dkim else message
+
+    def envelope_sender_for(self, addressee: Addressee) -> str:
+        """SMTP's MAIL FROM: the delivery's VERP bounce address when a bounce domain is
+        configured (delivery/bounces.py), otherwise the newsletter's address."""
+        return verp_address(addressee.delivery_id) or self.envelope_sender
 
     def message_id(self, addressee: Addressee) -> str:
         """Stable per delivery row: a resend, were one ever made, would be recognisable."""

@@ -3,6 +3,7 @@ import email.policy
 from email.message import EmailMessage
 
 from django.db import models
+from django.db.models import TextChoices
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -59,6 +60,24 @@ class DeliveryStatus(models.TextChoices):
 UNFINISHED = (DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED, DeliveryStatus.IN_FLIGHT)
 
 
+class BounceType(TextChoices):
+    """Hard: the address does not exist or will never accept mail (suppressed at once).
+    Soft: a full mailbox, a greylist, a block (counted; suppressed after several)."""
+
+    HARD = "hard", _("Hard bounce")
+    SOFT = "soft", _("Soft bounce")
+
+
+# Negative feedback is rare: a report counts it through this partial index, never by
+# scanning a campaign's million rows.
+HAS_NEGATIVE_FEEDBACK = (
+    models.Q(bounced_at__isnull=False)
+    | models.Q(complained_at__isnull=False)
+    | models.Q(rejected_at__isnull=False)
+    | models.Q(esp_unsubscribed_at__isnull=False)
+)
+
+
 class Delivery(models.Model):
     """The per-recipient ledger of a campaign: one row per (campaign, subscriber), ever."""
 
@@ -89,6 +108,17 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # What the receiving side said afterwards (ESP webhooks, bounce mail, SMTP refusals):
+    # see delivery/feedback.py. Each is set once, by the first event that reports it.
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    # db_default: create_deliveries inserts rows in raw SQL that does not name it.
+    bounce_type = models.CharField(
+        max_length=4, choices=BounceType.choices, blank=True, default="", db_default=""
+    )
+    complained_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    esp_unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -106,7 +136,76 @@ class Delivery(models.Model):
                 condition=models.Q(status__in=["claimed", "in_flight"]),
                 name="delivery_live_lease",
             ),
+            # ESP webhooks that carry no metadata are matched by the ESP's message id.
+            # SMTP rows hold our own Message-ID, which names the row: they stay out.
+            models.Index(
+                fields=["esp_message_id"],
+                condition=~models.Q(esp_message_id="")
+                & ~models.Q(esp_message_id__contains=".crier@"),
+                name="delivery_esp_message_id",
+            ),
+            # feedback_counts: an index-only count per campaign for each kind.
+            models.Index(
+                fields=["campaign"],
+                condition=models.Q(delivered_at__isnull=False),
+                name="delivery_delivered",
+            ),
+            models.Index(
+                fields=["campaign", "bounce_type"],
+                include=["complained_at", "rejected_at", "esp_unsubscribed_at"],
+                condition=HAS_NEGATIVE_FEEDBACK,
+                name="delivery_negative_feedback",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id}/{self.subscriber_id}: {self.status}"
+
+
+class FeedbackKind(TextChoices):
+    """What the receiving side reported, in anymail's vocabulary (``EventType``)."""
+
+    DELIVERED = "delivered", _("Delivered")
+    BOUNCED = "bounced", _("Bounced")
+    COMPLAINED = "complained", _("Marked as spam")
+    REJECTED = "rejected", _("Rejected by the sending service")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed at the sending service")
+
+
+class DeliveryEvent(models.Model):
+    """One event an ESP (or a bounce message) reported, kept so that a repeat changes nothing.
+
+    ESPs deliver webhooks at least once; the unique (esp, event_id, recipient) makes a
+    second delivery of the same event a no-op. Amazon SES gives one id to an SNS
+    notification that names several recipients, hence the recipient in the key. No
+    address is stored, only its digest; ``detail`` has the address blanked out.
+    Rows are pruned after ``CRIER_FEEDBACK_EVENT_RETENTION_DAYS``: ESPs stop retrying
+    long before, and the outcome itself stays on the Delivery row.
+    """
+
+    esp = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=255)
+    recipient_digest = models.CharField(max_length=64, blank=True)
+    kind = models.CharField(max_length=12, choices=FeedbackKind.choices)
+    bounce_type = models.CharField(max_length=4, choices=BounceType.choices, blank=True)
+    delivery = models.ForeignKey(
+        Delivery,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+        db_constraint=False,
+    )
+    detail = models.CharField(max_length=500, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["esp", "event_id", "recipient_digest"], name="one_feedback_event"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.esp} {self.kind} ({self.event_id})"

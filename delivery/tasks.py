@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from delivery import engine, services
+from delivery import bounces, engine, feedback, services
 
 
 @shared_task
@@ -34,3 +34,14 @@ def start_due_campaigns() -> list[int]:
 def sweep() -> dict:
     report = engine.sweep()
     return {"requeued": report.requeued, "uncertain": report.uncertain}
+
+
+@shared_task
+def prune_feedback_events() -> int:
+    return feedback.prune_events()
+
+
+@shared_task
+def poll_bounce_mailbox() -> int:
+    """Every few minutes when CRIER_BOUNCE_IMAP_HOST is set; a no-op otherwise."""
+    return bounces.poll_imap().recorded

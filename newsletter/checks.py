@@ -24,9 +24,26 @@ def webhook_secret_is_set(app_configs, **kwargs):
     if settings.EMAIL_BACKEND.startswith("anymail.") and not settings.ANYMAIL.get("WEBHOOK_SECRET"):
         return [
             Warning(
-                "ANYMAIL_WEBHOOK_SECRET is not set: anyone could post forged tracking events.",
-                hint="Set ANYMAIL_WEBHOOK_SECRET to user:password, as in the ESP's webhook URL.",
+                "ANYMAIL_WEBHOOK_SECRET is not set: the tracking webhooks refuse every event "
+                "(a forged one could suppress or unsubscribe anyone), so bounces and "
+                "complaints reported by the ESP are not recorded.",
+                hint="Set ANYMAIL_WEBHOOK_SECRET to user:password, as in the ESP's webhook URL "
+                "(docs/feedback.md).",
                 id="crier.W002",
+            )
+        ]
+    return []
+
+
+@register(Tags.compatibility, deploy=True)
+def bounce_mailbox_has_verp(app_configs, **kwargs):
+    if settings.BOUNCE_IMAP_HOST and not settings.BOUNCE_DOMAIN:
+        return [
+            Warning(
+                "CRIER_BOUNCE_IMAP_HOST is set but CRIER_BOUNCE_DOMAIN is not: campaign mail "
+                "carries no VERP bounce address, so no bounce in the mailbox can be matched.",
+                hint="Set CRIER_BOUNCE_DOMAIN to the domain whose mail reaches that mailbox.",
+                id="crier.W003",
             )
         ]
     return []

@@ -246,6 +246,22 @@ UNSUBSCRIBE_MAILTO = os.environ.get("CRIER_UNSUBSCRIBE_MAILTO", "")
 DKIM_DOMAIN = os.environ.get("CRIER_DKIM_DOMAIN", "")
 DKIM_SELECTOR = os.environ.get("CRIER_DKIM_SELECTOR", "")
 DKIM_PRIVATE_KEY_FILE = os.environ.get("CRIER_DKIM_PRIVATE_KEY_FILE", "")
+# What ESPs and bounce mail report after sending (docs/feedback.md): soft bounces in a
+# row before an address is suppressed (0: never), and days webhook events are kept
+# to recognise a repeat (ESPs stop retrying within days).
+SOFT_BOUNCE_LIMIT = int(os.environ.get("CRIER_SOFT_BOUNCE_LIMIT", "3"))
+FEEDBACK_EVENT_RETENTION_DAYS = int(os.environ.get("CRIER_FEEDBACK_EVENT_RETENTION_DAYS", "30"))
+# VERP for SMTP: campaign mail gets the envelope sender
+# <CRIER_BOUNCE_LOCAL_PART>+<signed delivery token>@<CRIER_BOUNCE_DOMAIN>, a mailbox
+# whose mail `manage.py process_bounces` reads (from a pipe, or over IMAP).
+BOUNCE_DOMAIN = os.environ.get("CRIER_BOUNCE_DOMAIN", "")
+BOUNCE_LOCAL_PART = os.environ.get("CRIER_BOUNCE_LOCAL_PART", "bounces")
+BOUNCE_IMAP_HOST = os.environ.get("CRIER_BOUNCE_IMAP_HOST", "")
+BOUNCE_IMAP_PORT = int(os.environ.get("CRIER_BOUNCE_IMAP_PORT", "993"))
+BOUNCE_IMAP_USER = os.environ.get("CRIER_BOUNCE_IMAP_USER", "")
+BOUNCE_IMAP_PASSWORD = os.environ.get("CRIER_BOUNCE_IMAP_PASSWORD", "")
+BOUNCE_IMAP_FOLDER = os.environ.get("CRIER_BOUNCE_IMAP_FOLDER", "INBOX")
+BOUNCE_IMAP_SSL = env_bool("CRIER_BOUNCE_IMAP_SSL", True)
 # Campaign sending: messages per claimed batch, parallel batch tasks per campaign,
 # attempts before a message fails, and shared rates (0: unlimited).
 SEND_BATCH_SIZE = int(os.environ.get("CRIER_SEND_BATCH_SIZE", "100"))
@@ -296,10 +312,14 @@ CELERY_TASK_ROUTES = {
     "delivery.tasks.sweep": {"queue": "default"},
     "delivery.tasks.start_due_campaigns": {"queue": "default"},
     "delivery.tasks.prune_outbox": {"queue": "default"},
+    "delivery.tasks.prune_feedback_events": {"queue": "default"},
+    "delivery.tasks.poll_bounce_mailbox": {"queue": "default"},
     "delivery.tasks.*": {"queue": "send"},
 }
 CELERY_BEAT_SCHEDULE = {
     "prune-outbox": {"task": "delivery.tasks.prune_outbox", "schedule": 3600.0},
+    "prune-feedback-events": {"task": "delivery.tasks.prune_feedback_events", "schedule": 3600.0},
+    "poll-bounce-mailbox": {"task": "delivery.tasks.poll_bounce_mailbox", "schedule": 300.0},
     "start-due-campaigns": {"task": "delivery.tasks.start_due_campaigns", "schedule": 15.0},
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
 }

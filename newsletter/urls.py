@@ -10,6 +10,7 @@ urlpatterns = [
     path("n/<slug:newsletter>/", include("campaigns.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
+    path("webhooks/anymail/", include("delivery.webhooks")),
     path("i18n/", include("django.conf.urls.i18n")),
     re_path(r"^media/(?P<path>.+)$", views.media, name="media"),
     path("", include("subscribers.urls")),

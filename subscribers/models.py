@@ -152,6 +152,8 @@ class ConsentSource(models.TextChoices):
     CONFIRMATION_LINK = "confirmation_link", _("Confirmation link")
     PREFERENCE_CENTER = "preference_center", _("Preference center")
     UNSUBSCRIBE_PAGE = "unsubscribe_page", _("Unsubscribe page")
+    ESP_COMPLAINT = "esp_complaint", _("Spam complaint reported by the sending service")
+    ESP_UNSUBSCRIBE = "esp_unsubscribe", _("Unsubscribe reported by the sending service")
 
 
 class AppendOnlyError(Exception):
@@ -210,6 +212,7 @@ class ConsentEvent(models.Model):
 class SuppressionReason(models.TextChoices):
     UNSUBSCRIBED = "unsubscribed", _("Unsubscribed from everything")
     HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+    SOFT_BOUNCES = "soft_bounces", _("Soft bounces, again and again")
     COMPLAINT = "complaint", _("Spam complaint")
     MANUAL = "manual", _("Added by an admin")
     ERASED = "erased", _("Erased on request")

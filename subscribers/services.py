@@ -62,11 +62,16 @@ def suppression_reason(email: str) -> str | None:
 
 
 def suppress(*, email: str, reason: str, note: str = "") -> Suppression:
-    """Add or harden a suppression. An unsubscribe never softens a stronger reason."""
+    """Add or harden a suppression. An unsubscribe never softens a stronger reason, and
+    an erasure stays one (a late bounce for an erased address must not relabel it)."""
     suppression, created = Suppression.objects.get_or_create(
         email_digest=address_digest(email), defaults={"reason": reason, "note": note}
     )
-    if not created and reason != SuppressionReason.UNSUBSCRIBED and suppression.reason != reason:
+    if (
+        not created
+        and reason != SuppressionReason.UNSUBSCRIBED
+        and suppression.reason not in (reason, SuppressionReason.ERASED)
+    ):
         suppression.reason = reason
         suppression.note = note
         suppression.save(update_fields=["reason", "note"])
@@ -395,6 +400,13 @@ def unsubscribe(
 def unsubscribe_everywhere(*, claim: Claim, source: str, evidence: Evidence | None = None) -> int:
     """Leave every list of every newsletter and suppress the address instance-wide."""
     subscriber = _locked_subscriber(claim.subscriber_id)
+    return _leave_everything(subscriber, source, evidence, SubscriberStatus.UNSUBSCRIBED)
+
+
+def _leave_everything(
+    subscriber: Subscriber, source: str, evidence: Evidence | None, status: str
+) -> int:
+    """End every live subscription (each in the ledger), then suppress the address."""
     now = timezone.now()
     ended = 0
     for subscription in Subscription.objects.filter(
@@ -404,10 +416,61 @@ def unsubscribe_everywhere(*, claim: Claim, source: str, evidence: Evidence | No
         _end_subscription(subscription, source, evidence, now)
         ended += 1
     if subscriber.email:
-        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+        subscriber.status = status
         subscriber.save(update_fields=["status", "updated_at"])
-        suppress(email=subscriber.email, reason=SuppressionReason.UNSUBSCRIBED)
+        reason = (
+            SuppressionReason.COMPLAINT
+            if status == SubscriberStatus.COMPLAINED
+            else SuppressionReason.UNSUBSCRIBED
+        )
+        suppress(email=subscriber.email, reason=reason)
     return ended
+
+
+# What the receiving side reports (delivery/feedback.py calls these)
+
+
+def _subscriber_by_address(email: str) -> Subscriber | None:
+    found = Subscriber.objects.filter(email_digest=address_digest(email)).values_list(
+        "pk", flat=True
+    )
+    return _locked_subscriber(found[0]) if found else None
+
+
+@transaction.atomic
+def record_bounce(
+    *, email: str, reason: str = SuppressionReason.HARD_BOUNCE, note: str = ""
+) -> Subscriber | None:
+    """The address does not exist, or keeps refusing mail: it is never mailed again.
+
+    Consent is untouched (the person withdrew nothing), so the ledger is not written;
+    the subscriber shows as bounced, and only an admin can lift the suppression.
+    """
+    suppress(email=email, reason=reason, note=note)
+    subscriber = _subscriber_by_address(email)
+    if subscriber is not None and subscriber.status in (
+        SubscriberStatus.ACTIVE,
+        SubscriberStatus.UNSUBSCRIBED,
+    ):
+        subscriber.status = SubscriberStatus.BOUNCED
+        subscriber.save(update_fields=["status", "updated_at"])
+    return subscriber
+
+
+@transaction.atomic
+def record_complaint(*, email: str, note: str = "") -> Subscriber | None:
+    """A spam complaint withdraws consent everywhere (RFC 6449's advice to senders).
+
+    Every list of every newsletter is left, each in the ledger as a complaint
+    reported by the sending service; the address is suppressed as a complaint.
+    """
+    subscriber = _subscriber_by_address(email)
+    if subscriber is not None and subscriber.status != SubscriberStatus.ERASED:
+        _leave_everything(
+            subscriber, ConsentSource.ESP_COMPLAINT, None, SubscriberStatus.COMPLAINED
+        )
+    suppress(email=email, reason=SuppressionReason.COMPLAINT, note=note)
+    return subscriber
 
 
 # Export and erasure

@@ -217,7 +217,9 @@ def test_retry_failed_sends_only_the_failed_rows(newsletter, releases, campaign,
     campaign.refresh_from_db()
     assert campaign.status == Status.SENT
     smtp_sink.handler.refuse = {}
+    # An admin lifts the hard bounce: the suppression and the subscriber's bounced status.
     subscribers.Suppression.objects.all().delete()
+    Subscriber.objects.update(status="active")
 
     assert engine.campaign_retry_failed(campaign=campaign) == 1
     send_all(campaign)

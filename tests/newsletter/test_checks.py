@@ -21,3 +21,11 @@ def test_deploy_check_warns_about_an_esp_without_webhook_secret(settings):
     assert "crier.W002" in deploy_check_ids()
     settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "token", "WEBHOOK_SECRET": "user:pass"}
     assert "crier.W002" not in deploy_check_ids()
+
+
+def test_deploy_check_warns_about_a_bounce_mailbox_without_verp(settings):
+    settings.BOUNCE_IMAP_HOST = "imap.example.org"
+    settings.BOUNCE_DOMAIN = ""
+    assert "crier.W003" in deploy_check_ids()
+    settings.BOUNCE_DOMAIN = "bounces.example.org"
+    assert "crier.W003" not in deploy_check_ids()

@@ -1,0 +1,190 @@
+"""Bounce mail for campaigns sent over SMTP: VERP envelope senders, and the delivery
+status notifications (DSNs) that come back to them.
+
+With ``CRIER_BOUNCE_DOMAIN`` set, each campaign message leaves with the envelope
+sender ``bounces+<delivery id>-<mac>@<bounce domain>`` (VERP): whatever comes back to
+that address names its delivery, however the receiving server words its report and
+wherever the mail was forwarded. The mac is an HMAC of the id (Django's
+``salted_hmac``, a salt of its own), so a forged bounce cannot suppress anyone: mail
+to a bounce address whose token does not verify is ignored. flufl.bounce (Mailman's
+detectors) reads the DSN to tell a permanent failure from a temporary one; the
+result goes through ``feedback.record``, like an ESP's webhook.
+"""
+
+import email
+import email.message
+import hashlib
+import imaplib
+import logging
+import re
+from dataclasses import dataclass
+from email.utils import getaddresses
+
+from django.conf import settings
+from django.utils.crypto import constant_time_compare, salted_hmac
+from flufl.bounce import all_failures
+
+from . import feedback
+from .models import BounceType, Delivery, FeedbackKind
+
+logger = logging.getLogger(__name__)
+
+SALT = "crier.delivery.bounce"
+MAC_LENGTH = 16
+# Where a message to a VERP address says which address it was delivered to.
+ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
+ESP_NAME = "smtp"
+
+
+# VERP addresses
+
+
+def _mac(delivery_id: int) -> str:
+    return salted_hmac(SALT, str(delivery_id)).hexdigest()[:MAC_LENGTH]
+
+
+def verp_address(delivery_id: int) -> str:
+    """The envelope sender for one delivery, or "" when no bounce domain is configured.
+
+    ``bounces+1234-0123456789abcdef@bounces.example.org``: lower case (some servers
+    fold the local part), and well under RFC 5321's 64 characters.
+    """
+    if not settings.BOUNCE_DOMAIN:
+        return ""
+    token = f"{delivery_id}-{_mac(delivery_id)}"
+    return f"{settings.BOUNCE_LOCAL_PART}+{token}@{settings.BOUNCE_DOMAIN}"
+
+
+def delivery_of(address: str) -> int | None:
+    """The delivery id a VERP address names, if its token verifies."""
+    if not settings.BOUNCE_DOMAIN:
+        return None
+    pattern = (
+        rf"{re.escape(settings.BOUNCE_LOCAL_PART)}\+(\d{{1,19}})-([0-9a-f]{{{MAC_LENGTH}}})"
+        rf"@{re.escape(settings.BOUNCE_DOMAIN)}"
+    )
+    found = re.fullmatch(pattern, address.strip().strip("<>"), flags=re.IGNORECASE)
+    if found is None:
+        return None
+    delivery_id = int(found[1])
+    return delivery_id if constant_time_compare(found[2].lower(), _mac(delivery_id)) else None
+
+
+# Bounce messages
+
+
+@dataclass(frozen=True)
+class BounceOutcome:
+    """What one message to the bounce mailbox turned out to be, for logs and the command."""
+
+    verdict: str  # "hard", "soft", "duplicate", "not_a_bounce", "unknown_address", "unreadable"
+    delivery_id: int | None = None
+
+
+def process_message(raw: bytes, *, envelope_recipient: str = "") -> BounceOutcome:
+    """Record one bounce message; anything that is not a bounce for our mail changes nothing.
+
+    ``envelope_recipient`` is the address the mail server delivered it to, when it
+    says so (Postfix: ``$ORIGINAL_RECIPIENT``); otherwise the headers tell.
+    """
+    message = email.message_from_bytes(raw)
+    delivery_id = _verp_delivery(message, envelope_recipient)
+    delivery = (
+        Delivery.objects.select_related("subscriber").filter(pk=delivery_id).first()
+        if delivery_id is not None
+        else None
+    )
+    if delivery is None:
+        logger.info("bounce mailbox: not addressed to a valid bounce address")
+        return BounceOutcome("unknown_address")
+    try:
+        temporary, permanent = all_failures(message)
+    except Exception:  # a heuristic detector tripped on a shape nobody foresaw
+        logger.exception("bounce mailbox: unreadable message", extra={"delivery": delivery.pk})
+        return BounceOutcome("unreadable", delivery.pk)
+    if not (temporary or permanent):
+        # An auto-reply, a challenge, a human: VERP says whose, not that it bounced.
+        logger.info("bounce mailbox: no delivery failure found", extra={"delivery": delivery.pk})
+        return BounceOutcome("not_a_bounce", delivery.pk)
+    bounce_type = BounceType.HARD if permanent else BounceType.SOFT
+    recorded = feedback.record(
+        feedback=feedback.Feedback(
+            esp=ESP_NAME,
+            event_id=_message_key(message, raw),
+            kind=FeedbackKind.BOUNCED,
+            bounce_type=bounce_type,
+            recipient=delivery.subscriber.email or "",
+            delivery_id=delivery.pk,
+            detail=_diagnostic(message),
+        )
+    )
+    return BounceOutcome("duplicate" if recorded.duplicate else bounce_type, delivery.pk)
+
+
+def _verp_delivery(message: email.message.Message, envelope_recipient: str) -> int | None:
+    candidates = [envelope_recipient] if envelope_recipient else []
+    for header in ENVELOPE_HEADERS:
+        candidates.extend(address for _, address in getaddresses(message.get_all(header, [])))
+    for address in candidates:
+        delivery_id = delivery_of(address)
+        if delivery_id is not None:
+            return delivery_id
+    return None
+
+
+def _message_key(message: email.message.Message, raw: bytes) -> str:
+    """The bounce's own Message-ID, so the same bounce fetched twice counts once."""
+    message_id = (message.get("Message-ID") or "").strip()
+    return message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _diagnostic(message: email.message.Message) -> str:
+    """The receiving server's words (RFC 3464 Diagnostic-Code, else Status), if any."""
+    for part in message.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        for block in part.get_payload() or []:
+            if not isinstance(block, email.message.Message):
+                continue
+            text = block.get("Diagnostic-Code") or block.get("Status")
+            if text:
+                return " ".join(str(text).split())
+    return ""
+
+
+# The mailbox
+
+
+@dataclass
+class PollReport:
+    recorded: int = 0
+    ignored: int = 0
+
+
+def poll_imap() -> PollReport:
+    """Process every unseen message in the bounce mailbox (``CRIER_BOUNCE_IMAP_*``).
+
+    A processed bounce is deleted; anything else is marked seen and left for a
+    person to read. A message whose processing fails stays unseen for the next poll.
+    """
+    report = PollReport()
+    if not settings.BOUNCE_IMAP_HOST:
+        return report
+    client_class = imaplib.IMAP4_SSL if settings.BOUNCE_IMAP_SSL else imaplib.IMAP4
+    with client_class(settings.BOUNCE_IMAP_HOST, settings.BOUNCE_IMAP_PORT, timeout=30) as imap:
+        imap.login(settings.BOUNCE_IMAP_USER, settings.BOUNCE_IMAP_PASSWORD)
+        imap.select(settings.BOUNCE_IMAP_FOLDER)
+        _, found = imap.uid("SEARCH", None, "UNSEEN")
+        for uid in found[0].split():
+            _, data = imap.uid("FETCH", uid, "(BODY.PEEK[])")
+            raw = next(item[1] for item in data if isinstance(item, tuple))
+            outcome = process_message(raw)
+            if outcome.verdict in ("hard", "soft", "duplicate"):
+                imap.uid("STORE", uid, "+FLAGS", "(\\Deleted)")
+                report.recorded += 1
+            else:
+                imap.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+                report.ignored += 1
+        imap.expunge()
+    logger.info("bounce mailbox polled", extra=report.__dict__)
+    return report
