@@ -1,0 +1,118 @@
+"""Reads for the newsletter home: each a few aggregate queries, whatever the audience size."""
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from campaigns.models import Campaign, Status
+from campaigns.selectors import campaigns_of
+from delivery.models import Delivery, DeliveryStatus
+from newsletter.models import Newsletter
+from subscribers.models import ConsentAction, ConsentEvent, MailingList, SubscriptionStatus
+
+RECENT_CAMPAIGNS = 5
+GROWTH_DAYS = 30
+
+# Ledger events that mean "now receives mail from this list": a confirmation, an
+# attested import, or a subscription that needed no confirmation (single opt-in,
+# the preference center). A double opt-in "subscribed" only counts once confirmed.
+JOINED = (
+    Q(action=ConsentAction.CONFIRMED)
+    | Q(action=ConsentAction.IMPORTED)
+    | (Q(action=ConsentAction.SUBSCRIBED) & ~Q(details__opt_in="double"))
+)
+LEFT = Q(action=ConsentAction.UNSUBSCRIBED)
+
+
+@dataclass(frozen=True)
+class Growth:
+    """Subscriptions gained and lost per day, oldest first, every day present."""
+
+    days: list[date]
+    joined: list[int]
+    left: list[int]
+
+    @property
+    def rows(self) -> list[tuple[date, int, int]]:
+        """Newest first, for the table that gives the chart's figures to everyone."""
+        return list(zip(self.days, self.joined, self.left, strict=True))[::-1]
+
+    def chart(self) -> dict:
+        """The ``data-chart`` payload (see docs/dashboard.md)."""
+        return {
+            "type": "bars",
+            "x": [day.isoformat() for day in self.days],
+            "series": [
+                {"label": gettext("Joined"), "values": self.joined},
+                {"label": gettext("Left"), "values": self.left},
+            ],
+        }
+
+
+def recent_campaigns(newsletter: Newsletter, *, limit: int = RECENT_CAMPAIGNS) -> list[Campaign]:
+    """The latest campaigns, each with ``sent_count`` from one grouped query."""
+    campaigns = list(campaigns_of(newsletter).order_by("-created_at", "-id")[:limit])
+    sent = dict(
+        Delivery.objects.filter(
+            campaign_id__in=[campaign.pk for campaign in campaigns], status=DeliveryStatus.SENT
+        )
+        .values_list("campaign_id")
+        .annotate(n=Count("id"))
+    )
+    for campaign in campaigns:
+        campaign.sent_count = sent.get(campaign.pk, 0)
+    return campaigns
+
+
+def list_sizes(newsletter: Newsletter) -> list[MailingList]:
+    """The newsletter's lists with ``confirmed`` and ``pending`` subscription counts."""
+    return list(
+        MailingList.objects.filter(newsletter=newsletter).annotate(
+            confirmed=Count(
+                "subscriptions", filter=Q(subscriptions__status=SubscriptionStatus.CONFIRMED)
+            ),
+            pending=Count(
+                "subscriptions", filter=Q(subscriptions__status=SubscriptionStatus.PENDING)
+            ),
+        )
+    )
+
+
+def next_scheduled(newsletter: Newsletter) -> Campaign | None:
+    return (
+        campaigns_of(newsletter)
+        .filter(status=Status.SCHEDULED, send_at__isnull=False)
+        .order_by("send_at")
+        .first()
+    )
+
+
+def growth(newsletter: Newsletter, *, days: int = GROWTH_DAYS) -> Growth:
+    """Per-day joins and departures from the consent ledger, in the newsletter's time zone.
+
+    One grouped query over the (newsletter, created_at) index: the work grows with the
+    events in the window, not with the number of subscribers.
+    """
+    zone = zoneinfo.ZoneInfo(newsletter.timezone)
+    today = timezone.localdate(timezone=zone)
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, time.min, tzinfo=zone)
+    rows = (
+        ConsentEvent.objects.filter(newsletter=newsletter, created_at__gte=since)
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values("day")
+        .annotate(joined=Count("id", filter=JOINED), left=Count("id", filter=LEFT))
+        .order_by()
+    )
+    by_day = {row["day"]: (row["joined"], row["left"]) for row in rows}
+    all_days = [first + timedelta(days=offset) for offset in range(days)]
+    return Growth(
+        days=all_days,
+        joined=[by_day.get(day, (0, 0))[0] for day in all_days],
+        left=[by_day.get(day, (0, 0))[1] for day in all_days],
+    )
