@@ -99,7 +99,9 @@ def test_enrol_then_log_in_with_a_code_from_the_app(client, settings):
     response = client.post(reverse("dashboard:login_verify"), {"code": code})
     assert response["Location"] == reverse("dashboard:home")
     assert client.get(reverse("dashboard:home")).status_code == 200
-    assert "verified with a code" in client.get(reverse("dashboard:account_security")).content.decode()
+    assert (
+        "verified with a code" in client.get(reverse("dashboard:account_security")).content.decode()
+    )
 
 
 def test_a_backup_code_works_once(client):
@@ -108,7 +110,9 @@ def test_a_backup_code_works_once(client):
     _, backup_codes = enrol(client, at=time.time())
     client.logout()
     log_in(client, "ada")
-    response = client.post(reverse("dashboard:login_verify"), {"code": backup_codes[0]}, follow=True)
+    response = client.post(
+        reverse("dashboard:login_verify"), {"code": backup_codes[0]}, follow=True
+    )
     assert "You used a backup code; 9 left." in response.content.decode()
     client.logout()
     log_in(client, "ada")
