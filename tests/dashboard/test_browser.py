@@ -48,7 +48,9 @@ def log_in(page, live_server, username: str) -> None:
 
 def some_history(newsletter) -> None:
     """A sent and a scheduled campaign, two lists and a month of sign-ups."""
-    sent = CampaignFactory(newsletter=newsletter, name="Release 2.0", status=Status.SENT)
+    sent = CampaignFactory(
+        newsletter=newsletter, name="Release 2.0", status=Status.SENT, recipient_count=12
+    )
     Delivery.objects.bulk_create(
         Delivery(campaign=sent, subscriber=subscriber, status=DeliveryStatus.SENT)
         for subscriber in SubscriberFactory.create_batch(12)

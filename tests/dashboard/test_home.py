@@ -63,6 +63,16 @@ def test_growth_counts_joins_and_departures_per_local_day():
     assert sum(growth.left) == 2
 
 
+def test_home_reads_a_fixed_number_of_queries(client, django_assert_max_num_queries):
+    membership = MembershipFactory(role=Role.OWNER)
+    for _ in range(5):
+        CampaignFactory(newsletter=membership.newsletter, status=Status.SENT, recipient_count=10)
+        MailingListFactory(newsletter=membership.newsletter)
+    client.force_login(membership.user)
+    with django_assert_max_num_queries(12):
+        client.get(reverse("dashboard:newsletter", args=[membership.newsletter.slug]))
+
+
 def test_growth_is_one_query(django_assert_num_queries):
     newsletter = NewsletterFactory()
     with django_assert_num_queries(1):
@@ -72,7 +82,9 @@ def test_growth_is_one_query(django_assert_num_queries):
 def test_home_shows_campaigns_with_sent_counts_lists_and_the_next_send(client):
     membership = MembershipFactory(role=Role.VIEWER)
     newsletter = membership.newsletter
-    sent = CampaignFactory(newsletter=newsletter, name="October news", status=Status.SENT)
+    sent = CampaignFactory(
+        newsletter=newsletter, name="October news", status=Status.SENT, recipient_count=4
+    )
     for subscriber in SubscriberFactory.create_batch(3):
         Delivery.objects.create(campaign=sent, subscriber=subscriber, status=DeliveryStatus.SENT)
     Delivery.objects.create(
