@@ -4,8 +4,9 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
+from django.core.cache import cache
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -14,10 +15,17 @@ from campaigns.selectors import campaigns_of
 from delivery.engine import NOT_SENT
 from delivery.models import Delivery
 from newsletter.models import Newsletter
-from subscribers.models import ConsentAction, ConsentEvent, MailingList, SubscriptionStatus
+from subscribers.models import (
+    ConsentAction,
+    ConsentEvent,
+    MailingList,
+    Subscription,
+    SubscriptionStatus,
+)
 
 RECENT_CAMPAIGNS = 5
 GROWTH_DAYS = 30
+PAST_DAYS_CACHE_SECONDS = 3600
 
 # Ledger events that mean "now receives mail from this list": a confirmation, an
 # attested import, or a subscription that needed no confirmation (single opt-in,
@@ -80,15 +88,26 @@ def recent_campaigns(newsletter: Newsletter, *, limit: int = RECENT_CAMPAIGNS) -
 
 
 def list_sizes(newsletter: Newsletter) -> list[MailingList]:
-    """The newsletter's lists with ``confirmed`` and ``pending`` subscription counts."""
+    """The newsletter's lists with ``confirmed`` and ``pending`` subscription counts.
+
+    One counting subquery per list and status: each is a range scan of the
+    (mailing_list, status) index, several times faster at a million subscriptions
+    than joining and grouping every subscription row.
+    """
+
+    def counted(status: str) -> Subquery:
+        return Subquery(
+            Subscription.objects.filter(mailing_list=OuterRef("pk"), status=status)
+            .order_by()
+            .values("mailing_list")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+
     return list(
         MailingList.objects.filter(newsletter=newsletter).annotate(
-            confirmed=Count(
-                "subscriptions", filter=Q(subscriptions__status=SubscriptionStatus.CONFIRMED)
-            ),
-            pending=Count(
-                "subscriptions", filter=Q(subscriptions__status=SubscriptionStatus.PENDING)
-            ),
+            confirmed=Coalesce(counted(SubscriptionStatus.CONFIRMED), 0),
+            pending=Coalesce(counted(SubscriptionStatus.PENDING), 0),
         )
     )
 
@@ -105,24 +124,42 @@ def next_scheduled(newsletter: Newsletter) -> Campaign | None:
 def growth(newsletter: Newsletter, *, days: int = GROWTH_DAYS) -> Growth:
     """Per-day joins and departures from the consent ledger, in the newsletter's time zone.
 
-    One grouped query over the (newsletter, created_at) index: the work grows with the
-    events in the window, not with the number of subscribers.
+    The ledger is append-only and stamped when written, so finished days do not
+    change: they are counted once and kept in the cache for an hour, and each
+    request counts only today's events. Both are one grouped query over the
+    (newsletter, created_at) index, whose cost follows the events in the range,
+    not the number of subscribers.
     """
     zone = zoneinfo.ZoneInfo(newsletter.timezone)
     today = timezone.localdate(timezone=zone)
     first = today - timedelta(days=days - 1)
-    since = datetime.combine(first, time.min, tzinfo=zone)
-    rows = (
-        ConsentEvent.objects.filter(newsletter=newsletter, created_at__gte=since)
-        .annotate(day=TruncDate("created_at", tzinfo=zone))
-        .values("day")
-        .annotate(joined=Count("id", filter=JOINED), left=Count("id", filter=LEFT))
-        .order_by()
+    midnight = datetime.combine(today, time.min, tzinfo=zone)
+    past = cache.get_or_set(
+        f"dashboard:growth:{newsletter.pk}:{newsletter.timezone}:{first}:{today}",
+        lambda: _per_day(
+            newsletter, zone, datetime.combine(first, time.min, tzinfo=zone), midnight
+        ),
+        timeout=PAST_DAYS_CACHE_SECONDS,
     )
-    by_day = {row["day"]: (row["joined"], row["left"]) for row in rows}
+    by_day = {**past, **_per_day(newsletter, zone, midnight, None)}
     all_days = [first + timedelta(days=offset) for offset in range(days)]
     return Growth(
         days=all_days,
         joined=[by_day.get(day, (0, 0))[0] for day in all_days],
         left=[by_day.get(day, (0, 0))[1] for day in all_days],
     )
+
+
+def _per_day(
+    newsletter: Newsletter, zone: zoneinfo.ZoneInfo, since: datetime, until: datetime | None
+) -> dict[date, tuple[int, int]]:
+    events = ConsentEvent.objects.filter(newsletter=newsletter, created_at__gte=since)
+    if until is not None:
+        events = events.filter(created_at__lt=until)
+    rows = (
+        events.annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values("day")
+        .annotate(joined=Count("id", filter=JOINED), left=Count("id", filter=LEFT))
+        .order_by()
+    )
+    return {row["day"]: (row["joined"], row["left"]) for row in rows}

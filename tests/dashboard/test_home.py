@@ -73,10 +73,13 @@ def test_home_reads_a_fixed_number_of_queries(client, django_assert_max_num_quer
         client.get(reverse("dashboard:newsletter", args=[membership.newsletter.slug]))
 
 
-def test_growth_is_one_query(django_assert_num_queries):
+def test_finished_days_are_counted_once_and_today_each_time(django_assert_num_queries):
     newsletter = NewsletterFactory()
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         selectors.growth(newsletter)
+    event(newsletter, ConsentAction.CONFIRMED, timezone.now())
+    with django_assert_num_queries(1):
+        assert selectors.growth(newsletter).joined[-1] == 1
 
 
 def test_home_shows_campaigns_with_sent_counts_lists_and_the_next_send(client):
