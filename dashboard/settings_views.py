@@ -1,7 +1,5 @@
 """A newsletter's settings (owner only): details, members and roles, API tokens."""
 
-import zoneinfo
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -14,7 +12,7 @@ from api.models import ApiToken
 from api.services import issue_token, revoke_token
 from newsletter import services
 from newsletter.access import member_required
-from newsletter.models import Membership, Newsletter, Role
+from newsletter.models import Membership, Newsletter, Role, known_timezones
 
 from .forms import ApiTokenForm, MemberAddForm, MemberRoleForm, NewsletterSettingsForm
 
@@ -37,7 +35,7 @@ def settings_general(request: HttpRequest, newsletter: Newsletter) -> HttpRespon
             "newsletter": newsletter,
             "form": form,
             "section": "general",
-            "timezones": sorted(zoneinfo.available_timezones()),
+            "timezones": known_timezones(),
         },
         status=422 if form.errors else 200,
     )

@@ -141,3 +141,13 @@ def test_a_token_with_an_unknown_role_is_refused(client, owner):
     response = client.post(url, {"name": "x", "role": "superuser"})
     assert response.status_code == 422
     assert not ApiToken.objects.exists()
+
+
+def test_a_post_without_the_csrf_token_is_refused(owner):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(owner.user)
+    url = reverse("dashboard:settings_tokens", args=[owner.newsletter.slug])
+    assert browser.post(url, {"name": "forged", "role": "viewer"}).status_code == 403
+    assert not ApiToken.objects.exists()
