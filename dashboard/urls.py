@@ -8,42 +8,44 @@ from . import account, settings_views, views
 
 app_name = "dashboard"
 
-urlpatterns = [
-    # Logging in and the account's security (issue 7).
-    path("login/", account.LoginView.as_view(), name="login"),
-    path("login/verify/", account.login_verify, name="login_verify"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("account/security/", account.security, name="account_security"),
-    path("account/security/app/", account.totp_enrol, name="account_totp_enrol"),
+# The account's own security: two-factor login (issue 7).
+account_urlpatterns = [
+    path("", account.security, name="account_security"),
+    path("app/", account.totp_enrol, name="account_totp_enrol"),
+    path("backup-codes/", account.backup_codes_replace, name="account_backup_codes"),
+    path("off/", account.two_factor_off, name="account_two_factor_off"),
+]
+
+# A newsletter's settings (issue 7): owner only, like every page under settings/.
+settings_urlpatterns = [
+    path("", settings_views.settings_general, name="settings"),
+    path("members/", settings_views.settings_members, name="settings_members"),
     path(
-        "account/security/backup-codes/", account.backup_codes_replace, name="account_backup_codes"
-    ),
-    path("account/security/off/", account.two_factor_off, name="account_two_factor_off"),
-    path("", views.home, name="home"),
-    path("n/<slug:slug>/", views.newsletter_detail, name="newsletter"),
-    # A newsletter's settings, owner only (issue 7); every owner page lives under settings/.
-    path("n/<slug:slug>/settings/", settings_views.settings_general, name="settings"),
-    path(
-        "n/<slug:slug>/settings/members/",
-        settings_views.settings_members,
-        name="settings_members",
-    ),
-    path(
-        "n/<slug:slug>/settings/members/<int:pk>/role/",
+        "members/<int:pk>/role/",
         settings_views.settings_member_role,
         name="settings_member_role",
     ),
     path(
-        "n/<slug:slug>/settings/members/<int:pk>/remove/",
+        "members/<int:pk>/remove/",
         settings_views.settings_member_remove,
         name="settings_member_remove",
     ),
-    path("n/<slug:slug>/settings/tokens/", settings_views.settings_tokens, name="settings_tokens"),
+    path("tokens/", settings_views.settings_tokens, name="settings_tokens"),
     path(
-        "n/<slug:slug>/settings/tokens/<int:pk>/revoke/",
+        "tokens/<int:pk>/revoke/",
         settings_views.settings_token_revoke,
         name="settings_token_revoke",
     ),
+]
+
+urlpatterns = [
+    path("login/", account.LoginView.as_view(), name="login"),
+    path("login/verify/", account.login_verify, name="login_verify"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/security/", include(account_urlpatterns)),
+    path("", views.home, name="home"),
+    path("n/<slug:slug>/", views.newsletter_detail, name="newsletter"),
+    path("n/<slug:slug>/settings/", include(settings_urlpatterns)),
     path("n/<slug:slug>/campaigns/", include(campaign_urlpatterns)),
     path("n/<slug:slug>/campaigns/<int:pk>/", include(sending_urlpatterns)),
     path(
