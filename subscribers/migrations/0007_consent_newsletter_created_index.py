@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("newsletter", "0003_proof_of_work"),
-        ("subscribers", "0005_subscriber_email_digest"),
+        ("subscribers", "0006_esp_feedback"),
     ]
 
     # The new index first, so the growth chart's reads never lack one.
