@@ -4,21 +4,48 @@ from django.urls import include, path
 from campaigns.urls import dashboard_urlpatterns as campaign_urlpatterns
 from delivery.urls import dashboard_urlpatterns as sending_urlpatterns
 
-from . import views
+from . import account, settings_views, views
 
 app_name = "dashboard"
 
-urlpatterns = [
+# The account's own security: two-factor login (issue 7).
+account_urlpatterns = [
+    path("", account.security, name="account_security"),
+    path("app/", account.totp_enrol, name="account_totp_enrol"),
+    path("backup-codes/", account.backup_codes_replace, name="account_backup_codes"),
+    path("off/", account.two_factor_off, name="account_two_factor_off"),
+]
+
+# A newsletter's settings (issue 7): owner only, like every page under settings/.
+settings_urlpatterns = [
+    path("", settings_views.settings_general, name="settings"),
+    path("members/", settings_views.settings_members, name="settings_members"),
     path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="dashboard/login.html", redirect_authenticated_user=True
-        ),
-        name="login",
+        "members/<int:pk>/role/",
+        settings_views.settings_member_role,
+        name="settings_member_role",
     ),
+    path(
+        "members/<int:pk>/remove/",
+        settings_views.settings_member_remove,
+        name="settings_member_remove",
+    ),
+    path("tokens/", settings_views.settings_tokens, name="settings_tokens"),
+    path(
+        "tokens/<int:pk>/revoke/",
+        settings_views.settings_token_revoke,
+        name="settings_token_revoke",
+    ),
+]
+
+urlpatterns = [
+    path("login/", account.LoginView.as_view(), name="login"),
+    path("login/verify/", account.login_verify, name="login_verify"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/security/", include(account_urlpatterns)),
     path("", views.home, name="home"),
     path("n/<slug:slug>/", views.newsletter_detail, name="newsletter"),
+    path("n/<slug:slug>/settings/", include(settings_urlpatterns)),
     path("n/<slug:slug>/campaigns/", include(campaign_urlpatterns)),
     path("n/<slug:slug>/campaigns/<int:pk>/", include(sending_urlpatterns)),
     path(

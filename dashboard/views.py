@@ -18,6 +18,7 @@ from newsletter.csp import MAIL_PREVIEW_POLICY
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
+from . import selectors
 from .forms import TestMessageForm
 
 OUTBOX_PAGE_SIZE = 50
@@ -30,11 +31,21 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @member_required(Role.VIEWER)
 def newsletter_detail(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
-    memberships = newsletter.membership_set.select_related("user").order_by("user__username")
+    """The newsletter's home: recent campaigns, list sizes, growth, the next send."""
+    growth = selectors.growth(newsletter)
     return render(
         request,
         "dashboard/newsletter.html",
-        {"newsletter": newsletter, "memberships": memberships},
+        {
+            "newsletter": newsletter,
+            "campaigns": selectors.recent_campaigns(newsletter),
+            "lists": selectors.list_sizes(newsletter),
+            "growth": growth,
+            "growth_chart": growth.chart(),
+            "growth_totals": (sum(growth.joined), sum(growth.left)),
+            "next_send": selectors.next_scheduled(newsletter),
+            "is_owner": Role.includes(request.role, Role.OWNER),
+        },
     )
 
 

@@ -1,5 +1,6 @@
 // The dashboard's only script: htmx, bundled so the page needs nothing but 'self'.
 import htmx from "htmx.org";
+import { drawCharts } from "./chart.js";
 
 htmx.config.includeIndicatorStyles = false;
 htmx.config.allowEval = false;
@@ -29,4 +30,6 @@ async function solveProofOfWork(input) {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("input[data-pow-challenge]").forEach(solveProofOfWork);
+  drawCharts();
 });
+document.addEventListener("htmx:afterSettle", (event) => drawCharts(event.target));

@@ -30,11 +30,24 @@ def role_of(user, newsletter: Newsletter) -> Role | None:
     return Role(role) if role else None
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def required_for(method: str | None, role: Role) -> Role:
+    """The role a request needs: ``role`` to read, at least an editor to change anything."""
+    if method in SAFE_METHODS:
+        return role
+    return role if Role.includes(role, Role.EDITOR) else Role.EDITOR
+
+
 def member_required(role: Role = Role.VIEWER) -> Callable:
     """Decorate a view taking ``slug``: it receives ``newsletter`` instead.
 
     A non-member gets 404 (the newsletter's existence is not revealed); a member
-    whose role is below ``role`` gets 403. ``request.role`` holds the user's role.
+    whose role is below ``role`` gets 403. Viewers only read: a request that may
+    change something (POST, PUT, PATCH, DELETE) needs at least an editor, whatever
+    ``role`` says. ``request.role`` holds the user's role; the wrapper's
+    ``required_role`` states ``role`` for the dashboard's role-matrix test.
     """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -45,11 +58,12 @@ def member_required(role: Role = Role.VIEWER) -> Callable:
             user_role = role_of(request.user, newsletter)
             if user_role is None:
                 raise Http404
-            if not Role.includes(user_role, role):
+            if not Role.includes(user_role, required_for(request.method, role)):
                 raise PermissionDenied
             request.role = user_role
             return view(request, *args, newsletter=newsletter, **kwargs)
 
+        wrapper.required_role = role
         return wrapper
 
     return decorator

@@ -75,6 +75,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "anymail",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "ninja",
 ]
 
@@ -87,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -200,6 +204,13 @@ if env_bool("SECURE_PROXY_SSL_HEADER"):
 # HTTP_X_FORWARDED_FOR); empty means REMOTE_ADDR. Used for rate limits and, only
 # where a newsletter opts in, consent evidence.
 CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "")
+# Dashboard login: failed or not, attempts counted per client IP and per username
+# in a fixed window, so guessing a password (or a two-factor code) stays slow.
+LOGIN_ATTEMPTS_PER_IP = int(os.environ.get("CRIER_LOGIN_ATTEMPTS_PER_IP", "30"))
+LOGIN_ATTEMPTS_PER_USERNAME = int(os.environ.get("CRIER_LOGIN_ATTEMPTS_PER_USERNAME", "10"))
+LOGIN_ATTEMPTS_WINDOW_SECONDS = int(os.environ.get("CRIER_LOGIN_ATTEMPTS_WINDOW", "900"))
+# The issuer name authenticator apps show beside a Crier account.
+OTP_TOTP_ISSUER = os.environ.get("CRIER_TOTP_ISSUER", "Crier")
 SUBSCRIBE_ATTEMPTS_PER_IP_PER_HOUR = int(os.environ.get("CRIER_SUBSCRIBE_ATTEMPTS_PER_IP", "20"))
 # Upper bound of the proof-of-work search: about half a second in a phone's browser.
 PROOF_OF_WORK_MAX_NUMBER = int(os.environ.get("CRIER_PROOF_OF_WORK_MAX_NUMBER", "100000"))

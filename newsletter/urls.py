@@ -8,6 +8,12 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:home"), name="root"),
     path("dashboard/", include("dashboard.urls")),
     path("n/<slug:newsletter>/", include("campaigns.urls")),
+    # One way in: the dashboard's login, with its rate limit and second factor.
+    path(
+        "admin/login/",
+        RedirectView.as_view(pattern_name="dashboard:login", query_string=True),
+        name="admin_login",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("webhooks/anymail/", include("delivery.webhooks")),

@@ -44,10 +44,11 @@ def test_newsletter_page_is_hidden_from_non_members(client):
     assert client.get(newsletter.get_absolute_url()).status_code == 404
 
 
-def test_newsletter_page_shows_members_and_roles(client):
+def test_members_page_shows_members_and_roles(client):
     membership = MembershipFactory(user__username="ada", role="owner")
     client.force_login(membership.user)
-    page = client.get(membership.newsletter.get_absolute_url()).content.decode()
+    url = reverse("dashboard:settings_members", args=[membership.newsletter.slug])
+    page = client.get(url).content.decode()
     assert "ada" in page
     assert "Owner" in page
 

@@ -22,6 +22,8 @@ print(json.dumps({
     "acks_late": settings.CELERY_TASK_ACKS_LATE,
     "reject_on_worker_lost": settings.CELERY_TASK_REJECT_ON_WORKER_LOST,
     "serializer": settings.CELERY_TASK_SERIALIZER,
+    "cookies": [settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE,
+                settings.SESSION_COOKIE_HTTPONLY, settings.SESSION_COOKIE_SAMESITE],
 }))
 """
 
@@ -83,3 +85,12 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = settings_in_clean_process(DATABASE_URL="postgres://crier:pw@db.internal/crier")
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DATABASE_URL is set." in result.stderr
+
+
+def test_cookies_travel_only_over_tls_when_the_site_is_https(tmp_path):
+    https = settings_in_clean_process(
+        CRIER_VAR_DIR=str(tmp_path), SITE_URL="https://news.example.org"
+    )
+    assert json.loads(https.stdout)["cookies"] == [True, True, True, "Lax"]
+    http = settings_in_clean_process(CRIER_VAR_DIR=str(tmp_path), SITE_URL="http://127.0.0.1:8000")
+    assert json.loads(http.stdout)["cookies"] == [False, False, True, "Lax"]

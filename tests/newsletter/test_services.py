@@ -1,0 +1,67 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from newsletter import services
+from newsletter.models import Membership, Role
+from tests.factories import MembershipFactory, NewsletterFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_member_add_finds_the_account_by_username_or_email():
+    newsletter = NewsletterFactory()
+    ada = UserFactory(username="ada", email="ada@example.org")
+    by_email = services.member_add(
+        newsletter=newsletter, identifier="ADA@example.org", role="editor"
+    )
+    assert (by_email.user, by_email.role) == (ada, Role.EDITOR)
+    grace = UserFactory(username="grace")
+    assert (
+        services.member_add(newsletter=newsletter, identifier="grace", role="viewer").user == grace
+    )
+
+
+def test_member_add_refuses_unknown_inactive_ambiguous_and_existing_accounts():
+    newsletter = NewsletterFactory()
+    UserFactory(username="gone", is_active=False)
+    UserFactory(username="one", email="shared@example.org")
+    UserFactory(username="two", email="shared@example.org")
+    member = MembershipFactory(newsletter=newsletter)
+    for identifier in ("nobody", "gone", "shared@example.org", member.user.username):
+        with pytest.raises(ValidationError):
+            services.member_add(newsletter=newsletter, identifier=identifier, role="viewer")
+    assert Membership.objects.filter(newsletter=newsletter).count() == 1
+
+
+def test_the_last_owner_can_be_neither_demoted_nor_removed():
+    owner = MembershipFactory(role=Role.OWNER)
+    with pytest.raises(ValidationError, match="at least one owner"):
+        services.member_change_role(membership=owner, role=Role.EDITOR)
+    with pytest.raises(ValidationError, match="at least one owner"):
+        services.member_remove(membership=owner)
+    owner.refresh_from_db()
+    assert owner.role == Role.OWNER
+
+
+def test_an_owner_can_step_down_once_another_owner_exists():
+    first = MembershipFactory(role=Role.OWNER)
+    second = MembershipFactory(newsletter=first.newsletter, role=Role.EDITOR)
+    services.member_change_role(membership=second, role=Role.OWNER)
+    services.member_change_role(membership=first, role=Role.VIEWER)
+    services.member_remove(membership=first)
+    assert list(Membership.objects.values_list("user", "role")) == [(second.user_id, "owner")]
+
+
+def test_newsletter_update_saves_changes_and_refuses_bad_ones():
+    newsletter = NewsletterFactory(timezone="UTC")
+    services.newsletter_update(
+        newsletter=newsletter, changes={"timezone": "Europe/Paris", "tracking_policy": "off"}
+    )
+    newsletter.refresh_from_db()
+    assert (newsletter.timezone, newsletter.tracking_policy) == ("Europe/Paris", "off")
+    with pytest.raises(ValidationError):
+        services.newsletter_update(newsletter=newsletter, changes={"timezone": "Mars/Olympus"})
+    with pytest.raises(ValidationError):
+        services.newsletter_update(newsletter=newsletter, changes={"slug": "other"})
+    newsletter.refresh_from_db()
+    assert (newsletter.timezone, newsletter.slug) == ("Europe/Paris", newsletter.slug)
