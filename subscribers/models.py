@@ -257,6 +257,9 @@ class ImportBatch(models.Model):
         max_length=10, choices=ImportStatus.choices, default=ImportStatus.RUNNING
     )
     lines_done = models.PositiveBigIntegerField(default=0)
+    lines_total = models.PositiveBigIntegerField(
+        default=0, help_text=_("Lines in the file, when known: the progress bar's end.")
+    )
     rows = models.PositiveBigIntegerField(default=0)
     created = models.PositiveBigIntegerField(default=0, help_text=_("New subscribers."))
     subscribed = models.PositiveBigIntegerField(default=0, help_text=_("New subscriptions."))

@@ -1,0 +1,47 @@
+"""Search for the dashboard: trigram GIN indexes on address and name, and an import's size.
+
+Django compiles ``email__icontains="ada"`` to ``UPPER(email::text) LIKE UPPER('%ada%')``,
+so the indexes are on that expression: the search is then a bitmap index scan
+instead of a read of every subscriber (see docs/dashboard.md for the plan). PostgreSQL
+only, like 0003: the SQLite database of ``make run`` has no pg_trgm, and at its
+scale needs no index. ``TrigramExtension`` itself is a no-op on SQLite.
+"""
+
+from django.contrib.postgres.operations import TrigramExtension
+from django.db import migrations, models
+
+INDEXES = {
+    "subscribers_subscriber_email_trgm": "email",
+    "subscribers_subscriber_name_trgm": "name",
+}
+
+
+def create(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        for index, column in INDEXES.items():
+            schema_editor.execute(
+                f"CREATE INDEX IF NOT EXISTS {index} ON subscribers_subscriber"
+                f" USING gin ((upper({column}::text)) gin_trgm_ops)"
+            )
+
+
+def drop(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        for index in INDEXES:
+            schema_editor.execute(f"DROP INDEX IF EXISTS {index}")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("subscribers", "0005_subscriber_email_digest")]
+
+    operations = [
+        TrigramExtension(),
+        migrations.RunPython(create, drop),
+        migrations.AddField(
+            model_name="importbatch",
+            name="lines_total",
+            field=models.PositiveBigIntegerField(
+                default=0, help_text="Lines in the file, when known: the progress bar's end."
+            ),
+        ),
+    ]
