@@ -112,6 +112,7 @@ class MailingListForm(forms.ModelForm):
         model = MailingList
         fields = ["name", "slug", "description", "public", "opt_in"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        labels = {"opt_in": _("Opt-in")}
         help_texts = {"slug": _("Used in links and the API: lower-case letters, digits, dashes.")}
 
 
