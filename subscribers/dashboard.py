@@ -130,7 +130,7 @@ def list_export(request: HttpRequest, newsletter: Newsletter, list_slug: str) ->
 
 
 @member_required(Role.VIEWER)
-def subscriber_index(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+def subscriber_list(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
     """Search and filters, newest first, a page at a time by id (never a COUNT(*))."""
     lists = list(newsletter.lists.all())
     form = SubscriberFilterForm(request.GET, lists=lists)
@@ -152,7 +152,7 @@ def subscriber_index(request: HttpRequest, newsletter: Newsletter) -> HttpRespon
     }
     template = "subscribers/dashboard/_subscriber_results.html"
     if not is_htmx(request):
-        template = "subscribers/dashboard/subscriber_index.html"
+        template = "subscribers/dashboard/subscriber_list.html"
     return render(request, template, context)
 
 
@@ -267,7 +267,7 @@ def subscriber_erase(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
         messages.success(
             request, _("Erased. Only a digest of the address remains, so it is never mailed.")
         )
-        return redirect("dashboard:subscriber_index", slug=newsletter.slug)
+        return redirect("dashboard:subscriber_list", slug=newsletter.slug)
     return render(
         request,
         "subscribers/dashboard/subscriber_erase.html",

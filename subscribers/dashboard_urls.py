@@ -15,7 +15,7 @@ dashboard_urlpatterns = [
     path("lists/<slug:list_slug>/export.csv", views.list_export, name="list_export"),
     path("lists/<slug:list_slug>/import/", views.import_upload, name="import_upload"),
     path("lists/<slug:list_slug>/import/<str:token>/", views.import_map, name="import_map"),
-    path("subscribers/", views.subscriber_index, name="subscriber_index"),
+    path("subscribers/", views.subscriber_list, name="subscriber_list"),
     path("subscribers/new/", views.subscriber_add, name="subscriber_add"),
     path("subscribers/<int:pk>/", views.subscriber_detail, name="subscriber_detail"),
     path(

@@ -65,7 +65,7 @@ def attested(newsletter, mailing_list, email: str, name: str = "") -> Subscriber
 
 @pytest.mark.parametrize(
     "name",
-    ["list_index", "subscriber_index"],
+    ["list_index", "subscriber_list"],
 )
 def test_viewers_read_the_pages(client, team, name):
     newsletter, _news, _editor, viewer = team
@@ -120,7 +120,7 @@ def test_viewers_cannot_unsubscribe_or_erase(client, team):
 def test_outsiders_do_not_learn_the_newsletter_exists(client, team):
     newsletter, _news, _editor, _viewer = team
     client.force_login(UserFactory())
-    assert client.get(url("subscriber_index", newsletter)).status_code == 404
+    assert client.get(url("subscriber_list", newsletter)).status_code == 404
 
 
 def test_a_subscriber_of_another_newsletter_is_not_shown(client, team):
@@ -215,10 +215,10 @@ def test_search_finds_by_part_of_the_address_or_the_name(client, team):
     attested(newsletter, news, "grace.hopper@example.org", "Grace")
     attested(newsletter, news, "ada@example.org", "Ada Lovelace")
     client.force_login(viewer)
-    by_address = client.get(url("subscriber_index", newsletter), {"q": "HOPPER"}).content.decode()
+    by_address = client.get(url("subscriber_list", newsletter), {"q": "HOPPER"}).content.decode()
     assert "grace.hopper@example.org" in by_address
     assert "ada@example.org" not in by_address
-    by_name = client.get(url("subscriber_index", newsletter), {"q": "lovelace"}).content.decode()
+    by_name = client.get(url("subscriber_list", newsletter), {"q": "lovelace"}).content.decode()
     assert "ada@example.org" in by_name
     assert "grace.hopper@example.org" not in by_name
 
@@ -226,7 +226,7 @@ def test_search_finds_by_part_of_the_address_or_the_name(client, team):
 def test_a_too_short_search_is_explained(client, team):
     newsletter, _news, _editor, viewer = team
     client.force_login(viewer)
-    page = client.get(url("subscriber_index", newsletter), {"q": "ab"}).content.decode()
+    page = client.get(url("subscriber_list", newsletter), {"q": "ab"}).content.decode()
     assert "Ensure this value has at least 3 characters" in page
 
 
@@ -238,11 +238,11 @@ def test_filters_by_list_and_status(client, team):
     gone = attested(newsletter, other, "gone@example.org")
     services.unsubscribe_everywhere(claim=Claim(gone.pk, newsletter.pk), source="dashboard")
     client.force_login(viewer)
-    page = client.get(url("subscriber_index", newsletter), {"list": "news"}).content.decode()
+    page = client.get(url("subscriber_list", newsletter), {"list": "news"}).content.decode()
     assert "on-news@example.org" in page
     assert "on-other@example.org" not in page
     page = client.get(
-        url("subscriber_index", newsletter), {"status": SubscriberStatus.UNSUBSCRIBED}
+        url("subscriber_list", newsletter), {"status": SubscriberStatus.UNSUBSCRIBED}
     ).content.decode()
     assert "gone@example.org" in page
     assert "on-other@example.org" not in page
@@ -255,15 +255,15 @@ def test_pages_follow_each_other_by_id_without_counting(client, team, monkeypatc
     monkeypatch.setattr(dashboard, "PAGE_SIZE", 2)
     people = [attested(newsletter, news, f"p{n}@example.org") for n in range(5)]
     client.force_login(viewer)
-    first = client.get(url("subscriber_index", newsletter))
+    first = client.get(url("subscriber_list", newsletter))
     assert [s.pk for s in first.context["page"].items] == [people[4].pk, people[3].pk]
     older = first.context["page"].older
-    second = client.get(url("subscriber_index", newsletter), {"after": older})
+    second = client.get(url("subscriber_list", newsletter), {"after": older})
     assert [s.pk for s in second.context["page"].items] == [people[2].pk, people[1].pk]
-    third = client.get(url("subscriber_index", newsletter), {"after": second.context["page"].older})
+    third = client.get(url("subscriber_list", newsletter), {"after": second.context["page"].older})
     assert [s.pk for s in third.context["page"].items] == [people[0].pk]
     assert third.context["page"].older is None
-    back = client.get(url("subscriber_index", newsletter), {"before": third.context["page"].newer})
+    back = client.get(url("subscriber_list", newsletter), {"before": third.context["page"].newer})
     assert [s.pk for s in back.context["page"].items] == [people[2].pk, people[1].pk]
 
 
@@ -394,7 +394,7 @@ def test_erasure_needs_the_address_typed(client, team):
     response = client.post(
         url("subscriber_erase", newsletter, person.pk), {"confirm_email": "ADA@example.org"}
     )
-    assert response["Location"] == url("subscriber_index", newsletter)
+    assert response["Location"] == url("subscriber_list", newsletter)
     person.refresh_from_db()
     assert (person.email, person.status) == (None, SubscriberStatus.ERASED)
     assert Suppression.objects.filter(reason="erased").count() == 1
