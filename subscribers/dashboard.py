@@ -136,13 +136,11 @@ def subscriber_list(request: HttpRequest, newsletter: Newsletter) -> HttpRespons
     form = SubscriberFilterForm(request.GET, lists=lists)
     page = None
     if form.is_valid():
-        queryset = selectors.subscribers_of(newsletter, **form.selector_filters())
-        page = selectors.keyset_page(
-            queryset,
-            after=form.cleaned_data["after"],
-            before=form.cleaned_data["before"],
-            size=PAGE_SIZE,
+        after, before = form.cleaned_data["after"], form.cleaned_data["before"]
+        queryset = selectors.subscribers_of(
+            newsletter, **form.selector_filters(), id_below=after, id_above=before
         )
+        page = selectors.keyset_page(queryset, after=after, before=before, size=PAGE_SIZE)
     context = {
         "newsletter": newsletter,
         "form": form,

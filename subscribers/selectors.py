@@ -30,12 +30,18 @@ def subscribers_of(
     search: str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    id_below: int | None = None,
+    id_above: int | None = None,
 ) -> QuerySet[Subscriber]:
     """Subscribers with a subscription (any status) in the newsletter, or in one list.
 
     Subscribers are shared by every newsletter of the instance; a newsletter sees
     those who subscribed to one of its lists, with only its own subscriptions
     prefetched (two queries for a page, whatever its size).
+
+    ``id_below``/``id_above`` bound a keyset page on both sides of the join:
+    PostgreSQL does not carry ``id < N`` over to the subscriptions, and would
+    otherwise read their index from its end to reach a deep page.
     """
     list_ids = (
         [mailing_list.pk]
@@ -47,7 +53,14 @@ def subscribers_of(
     )
     if subscription_status:
         memberships = memberships.filter(status=subscription_status)
-    queryset = Subscriber.objects.filter(Exists(memberships))
+    queryset = Subscriber.objects.all()
+    if id_below is not None:
+        memberships = memberships.filter(subscriber_id__lt=id_below)
+        queryset = queryset.filter(pk__lt=id_below)
+    if id_above is not None:
+        memberships = memberships.filter(subscriber_id__gt=id_above)
+        queryset = queryset.filter(pk__gt=id_above)
+    queryset = queryset.filter(Exists(memberships))
     if status:
         queryset = queryset.filter(status=status)
     if attributes:
