@@ -226,8 +226,10 @@ def test_search_finds_by_part_of_the_address_or_the_name(client, team):
 def test_a_too_short_search_is_explained(client, team):
     newsletter, _news, _editor, viewer = team
     client.force_login(viewer)
-    page = client.get(url("subscriber_list", newsletter), {"q": "ab"}).content.decode()
-    assert "Ensure this value has at least 3 characters" in page
+    fragment = client.get(
+        url("subscriber_list", newsletter), {"q": "ab"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Search by email or name: Ensure this value has at least 3 characters" in fragment
 
 
 def test_filters_by_list_and_status(client, team):
