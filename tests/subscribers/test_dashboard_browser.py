@@ -121,6 +121,7 @@ def test_an_editor_imports_a_csv_then_finds_someone_and_their_consent(
     screenshot(page, "subscriber")
 
     page.set_viewport_size(PHONE)
+    page.reload()
     assert fits_the_screen(page)
     page.get_by_role("link", name="Lists").click()
     assert fits_the_screen(page)
