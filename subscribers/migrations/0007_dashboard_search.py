@@ -33,7 +33,7 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("subscribers", "0005_subscriber_email_digest")]
+    dependencies = [("subscribers", "0006_esp_feedback")]
 
     operations = [
         TrigramExtension(),
