@@ -68,7 +68,7 @@ def subscribers_of(
     if email:
         queryset = queryset.filter(email__iexact=email)
     if search:
-        # ILIKE '%…%': served by the trigram GIN indexes of migration 0007.
+        # ILIKE '%…%': served by the trigram GIN indexes of migration 0008.
         queryset = queryset.filter(Q(email__icontains=search) | Q(name__icontains=search))
     if created_after:
         queryset = queryset.filter(created_at__gte=created_after)

@@ -33,7 +33,7 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("subscribers", "0006_esp_feedback")]
+    dependencies = [("subscribers", "0007_consent_newsletter_created_index")]
 
     operations = [
         TrigramExtension(),
