@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from campaigns.urls import dashboard_urlpatterns as campaign_urlpatterns
 from delivery.urls import dashboard_urlpatterns as sending_urlpatterns
+from subscribers.dashboard_urls import dashboard_urlpatterns as people_urlpatterns
 
 from . import account, settings_views, views
 
@@ -47,6 +48,7 @@ urlpatterns = [
     path("n/<slug:slug>/", views.newsletter_detail, name="newsletter"),
     path("n/<slug:slug>/settings/", include(settings_urlpatterns)),
     path("n/<slug:slug>/campaigns/", include(campaign_urlpatterns)),
+    path("n/<slug:slug>/", include(people_urlpatterns)),
     path("n/<slug:slug>/campaigns/<int:pk>/", include(sending_urlpatterns)),
     path(
         "n/<slug:slug>/campaigns/<int:pk>/test/",

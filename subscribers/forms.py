@@ -6,7 +6,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from . import proof_of_work, services
+from . import import_files, proof_of_work, services
+from .models import MailingList, SubscriberStatus, SubscriptionStatus
+
+SEARCH_MIN_LENGTH = 3  # shorter than a trigram, a search could not use the index
 
 
 class AddressField(forms.CharField):
@@ -99,3 +102,151 @@ class PreferencesForm(forms.Form):
         if day <= datetime.now(self.timezone).date():
             raise ValidationError(_("Choose a date in the future."), code="past")
         return datetime.combine(day, time.min, tzinfo=self.timezone)
+
+
+# Dashboard
+
+
+class MailingListForm(forms.ModelForm):
+    class Meta:
+        model = MailingList
+        fields = ["name", "slug", "description", "public", "opt_in"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        labels = {"opt_in": _("Opt-in")}
+        help_texts = {"slug": _("Used in links and the API: lower-case letters, digits, dashes.")}
+
+
+class SubscriberFilterForm(forms.Form):
+    """Search and filters of the subscribers page; every field optional."""
+
+    q = forms.CharField(
+        label=_("Search by email or name"),
+        required=False,
+        min_length=SEARCH_MIN_LENGTH,
+        max_length=254,
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+        help_text=_("At least 3 characters; any part of the address or name."),
+    )
+    status = forms.ChoiceField(
+        label=_("Subscriber status"),
+        required=False,
+        choices=[("", _("Any")), *SubscriberStatus.choices],
+    )
+    list = forms.ChoiceField(label=_("List"), required=False)
+    subscription = forms.ChoiceField(
+        label=_("Subscription"),
+        required=False,
+        choices=[("", _("Any")), *SubscriptionStatus.choices],
+    )
+    after = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, lists, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lists = {mailing_list.slug: mailing_list for mailing_list in lists}
+        self.fields["list"].choices = [
+            ("", _("All lists")),
+            *((slug, lst.name) for slug, lst in self.lists.items()),
+        ]
+
+    def selector_filters(self) -> dict:
+        """Keyword arguments for ``selectors.subscribers_of``."""
+        data = self.cleaned_data
+        return {
+            "search": data["q"].strip() or None,
+            "status": data["status"] or None,
+            "mailing_list": self.lists.get(data["list"]),
+            "subscription_status": data["subscription"] or None,
+        }
+
+
+class AddSubscriberForm(forms.Form):
+    email = AddressField(label=_("Email address"))
+    name = forms.CharField(label=_("Name (optional)"), max_length=200, required=False)
+    lists = forms.MultipleChoiceField(label=_("Lists"), widget=forms.CheckboxSelectMultiple)
+    attestation = forms.CharField(
+        label=_("How did this person consent? (optional)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Say where and when they asked, e.g. “signed up on paper at FOSDEM 2026”: their "
+            "lists are confirmed at once and your statement and name go to the consent "
+            "ledger. Leave empty to send them a confirmation email instead."
+        ),
+    )
+
+    def __init__(self, *args, lists, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lists = {mailing_list.slug: mailing_list for mailing_list in lists}
+        self.fields["lists"].choices = [(slug, lst.name) for slug, lst in self.lists.items()]
+
+    def chosen_lists(self) -> list[MailingList]:
+        return [self.lists[slug] for slug in self.cleaned_data["lists"]]
+
+
+class EraseForm(forms.Form):
+    confirm_email = forms.CharField(label=_("Type the address to confirm"), max_length=254)
+
+    def __init__(self, *args, subscriber, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.subscriber = subscriber
+
+    def clean_confirm_email(self) -> str:
+        typed = self.cleaned_data["confirm_email"].strip()
+        if typed.lower() != (self.subscriber.email or "").lower():
+            raise ValidationError(_("This is not the subscriber's address."), code="mismatch")
+        return typed
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text=_(
+            "A header row, then one person per row. Exports of listmonk, Mailchimp "
+            "and Mailman 3 are recognised as they are."
+        ),
+    )
+
+
+class ImportForm(forms.Form):
+    """The attestation and, for a free-form file, what each column holds."""
+
+    attestation = forms.CharField(
+        label=_("How did the people in this file consent?"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Required. Recorded in each person's consent ledger with your name, e.g. "
+            "“subscribed through our old Mailman list, double opt-in”."
+        ),
+    )
+
+    def __init__(self, *args, header: list[str] | None, initial_mapping=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.header = header
+        for index, column in enumerate(header or []):
+            self.fields[f"column_{index}"] = forms.ChoiceField(
+                label=column or _("(unnamed column %(number)s)") % {"number": index + 1},
+                choices=import_files.Column.choices,
+                initial=initial_mapping[index] if initial_mapping else None,
+            )
+
+    @property
+    def mapping_fields(self) -> list:
+        return [field for field in self if field.name.startswith("column_")]
+
+    def clean(self):
+        data = super().clean()
+        if self.header is not None and not self.errors:
+            mapping = self.mapping()
+            try:
+                import_files.check_mapping(self.header, mapping)
+            except ValidationError as error:
+                self.add_error(None, error)
+        return data
+
+    def mapping(self) -> list[str] | None:
+        """Column uses in the header's order; None when the file keeps its own format."""
+        if self.header is None:
+            return None
+        return [self.cleaned_data[f"column_{index}"] for index in range(len(self.header))]

@@ -189,6 +189,7 @@ def start_import(
     attestation: str,
     actor: str,
     source_name: str = "",
+    lines_total: int = 0,
 ) -> ImportBatch:
     """Record an import before it starts: its attestation is what the ledger will cite."""
     if connection.vendor != "postgresql":
@@ -206,6 +207,7 @@ def start_import(
         attestation=attestation.strip(),
         actor=actor,
         source_name=source_name[:255],
+        lines_total=lines_total,
     )
 
 
@@ -472,3 +474,40 @@ def _subscribe(cursor, batch: ImportBatch, params: dict) -> tuple[int, int]:
 def _count(cursor, sql: str) -> int:
     cursor.execute(sql)
     return cursor.fetchone()[0]
+
+
+# Dry run
+
+
+@dataclass
+class DryRun:
+    """What an import of a file would skip, by line, found by the import's own rules."""
+
+    format: str
+    rows: int
+    bad_rows: int
+    problems: list[tuple[int, str]]  # the first ``shown`` of them
+
+
+def dry_run(*, path: Path, shown: int = 1000) -> DryRun:
+    """Read and validate the whole file as ``import_file`` would, writing nothing.
+
+    Problems found only against the database (suppressed or duplicate addresses)
+    are left to the real import, which reports them in its counts.
+    """
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as stream:
+        reader = csv.reader(stream)
+        try:
+            header = [column.strip() for column in next(reader)]
+        except StopIteration:
+            raise ValidationError("The file is empty.", code="empty") from None
+        format_name = detect_format(header)
+        check_header(header, format_name)
+        report = DryRun(format=format_name, rows=0, bad_rows=0, problems=[])
+        # An unsaved batch: the validator reads only its format and where to start.
+        checking = ImportBatch(format=format_name)
+        for chunk in _chunks(reader, header, checking, CHUNK_ROWS):
+            report.rows += chunk.rows
+            report.bad_rows += len(chunk.problems)
+            report.problems.extend(chunk.problems[: max(0, shown - len(report.problems))])
+    return report

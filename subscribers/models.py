@@ -85,7 +85,15 @@ class Subscriber(models.Model):
         ordering = ["email"]
         # The API filters by creation date and pages by id; attributes get a GIN
         # index in migration 0002 (PostgreSQL only, so SQLite in make run still migrates).
-        indexes = [models.Index(fields=["created_at"])]
+        indexes = [
+            models.Index(fields=["created_at"]),
+            # The dashboard's status filter: the rare statuses are found without a scan.
+            models.Index(
+                fields=["status"],
+                condition=~models.Q(status="active"),
+                name="subscriber_inactive_status",
+            ),
+        ]
         constraints = [
             # Mailboxes almost never tell "Ada@" from "ada@": one subscriber for both.
             models.UniqueConstraint(Lower("email"), name="one_subscriber_per_address"),
@@ -257,6 +265,9 @@ class ImportBatch(models.Model):
         max_length=10, choices=ImportStatus.choices, default=ImportStatus.RUNNING
     )
     lines_done = models.PositiveBigIntegerField(default=0)
+    lines_total = models.PositiveBigIntegerField(
+        default=0, help_text=_("Lines in the file, when known: the progress bar's end.")
+    )
     rows = models.PositiveBigIntegerField(default=0)
     created = models.PositiveBigIntegerField(default=0, help_text=_("New subscribers."))
     subscribed = models.PositiveBigIntegerField(default=0, help_text=_("New subscriptions."))

@@ -1,12 +1,22 @@
 """Reads for the API and the dashboard: who is in a newsletter, filtered, without N+1."""
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from newsletter.models import Newsletter
 
-from .models import MailingList, Subscriber, Subscription
+from .models import (
+    ConsentEvent,
+    ImportBatch,
+    MailingList,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+)
 
 
 def subscribers_of(
@@ -17,14 +27,21 @@ def subscribers_of(
     status: str | None = None,
     attributes: dict | None = None,
     email: str | None = None,
+    search: str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    id_below: int | None = None,
+    id_above: int | None = None,
 ) -> QuerySet[Subscriber]:
     """Subscribers with a subscription (any status) in the newsletter, or in one list.
 
     Subscribers are shared by every newsletter of the instance; a newsletter sees
     those who subscribed to one of its lists, with only its own subscriptions
     prefetched (two queries for a page, whatever its size).
+
+    ``id_below``/``id_above`` bound a keyset page on both sides of the join:
+    PostgreSQL does not carry ``id < N`` over to the subscriptions, and would
+    otherwise read their index from its end to reach a deep page.
     """
     list_ids = (
         [mailing_list.pk]
@@ -36,13 +53,23 @@ def subscribers_of(
     )
     if subscription_status:
         memberships = memberships.filter(status=subscription_status)
-    queryset = Subscriber.objects.filter(Exists(memberships))
+    queryset = Subscriber.objects.all()
+    if id_below is not None:
+        memberships = memberships.filter(subscriber_id__lt=id_below)
+        queryset = queryset.filter(pk__lt=id_below)
+    if id_above is not None:
+        memberships = memberships.filter(subscriber_id__gt=id_above)
+        queryset = queryset.filter(pk__gt=id_above)
+    queryset = queryset.filter(Exists(memberships))
     if status:
         queryset = queryset.filter(status=status)
     if attributes:
         queryset = queryset.filter(attributes__contains=attributes)
     if email:
         queryset = queryset.filter(email__iexact=email)
+    if search:
+        # ILIKE '%…%': served by the trigram GIN indexes of migration 0008.
+        queryset = queryset.filter(Q(email__icontains=search) | Q(name__icontains=search))
     if created_after:
         queryset = queryset.filter(created_at__gte=created_after)
     if created_before:
@@ -51,3 +78,117 @@ def subscribers_of(
         "mailing_list"
     )
     return queryset.prefetch_related(Prefetch("subscriptions", queryset=own)).order_by("pk")
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    """One page of a newest-first listing, and the ids to ask for the pages around it.
+
+    No COUNT(*): on a million rows it would cost more than the page itself.
+    """
+
+    items: list
+    newer: int | None  # pass as ``before`` for the previous (newer) page
+    older: int | None  # pass as ``after`` for the next (older) page
+
+
+def keyset_page(
+    queryset: QuerySet, *, after: int | None = None, before: int | None = None, size: int
+) -> KeysetPage:
+    """Newest first by id: ``after`` gives rows older than an id, ``before`` newer ones."""
+    if before is not None:
+        rows = list(queryset.filter(pk__gt=before).order_by("pk")[: size + 1])
+        more_newer = len(rows) > size
+        items = rows[:size][::-1]
+        return KeysetPage(
+            items,
+            newer=items[0].pk if items and more_newer else None,
+            older=items[-1].pk if items else None,
+        )
+    if after is not None:
+        queryset = queryset.filter(pk__lt=after)
+    rows = list(queryset.order_by("-pk")[: size + 1])
+    items = rows[:size]
+    return KeysetPage(
+        items,
+        newer=items[0].pk if items and after is not None else None,
+        older=items[-1].pk if len(rows) > size else None,
+    )
+
+
+# Above this many subscriptions (the planner's estimate), a list's size is shown as the
+# planner's estimate rather than counted: counting a million index entries on every
+# page load would make the lists page the slowest page of the dashboard.
+EXACT_COUNT_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class ListSize:
+    confirmed: int
+    pending: int
+    unsubscribed: int
+    approximate: bool
+
+
+def list_sizes(newsletter: Newsletter) -> dict[int, ListSize]:
+    """Subscriptions per list and status: exact for small lists, estimated for big ones."""
+    sizes = {}
+    for list_id in newsletter.lists.values_list("pk", flat=True):
+        of_list = Subscription.objects.filter(mailing_list_id=list_id)
+        approximate = _estimated_rows(of_list) > EXACT_COUNT_LIMIT
+        if approximate:
+            counts = {
+                status: _estimated_rows(of_list.filter(status=status))
+                for status in SubscriptionStatus.values
+            }
+        else:
+            counts = dict(of_list.values_list("status").annotate(n=Count("pk")).order_by())
+        sizes[list_id] = ListSize(
+            confirmed=counts.get(SubscriptionStatus.CONFIRMED, 0),
+            pending=counts.get(SubscriptionStatus.PENDING, 0),
+            unsubscribed=counts.get(SubscriptionStatus.UNSUBSCRIBED, 0),
+            approximate=approximate,
+        )
+    return sizes
+
+
+def _estimated_rows(queryset: QuerySet) -> int:
+    """The planner's row estimate (PostgreSQL's statistics); 0 elsewhere, so SQLite counts."""
+    if connection.vendor != "postgresql":
+        return 0
+    plan = json.loads(queryset.explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def visible_subscriber(newsletter: Newsletter, pk: int) -> Subscriber | None:
+    """The subscriber, if they have (or had) a subscription in this newsletter."""
+    return subscribers_of(newsletter).filter(pk=pk).first()
+
+
+def consent_history(subscriber: Subscriber, newsletter: Newsletter) -> QuerySet[ConsentEvent]:
+    """The ledger events this newsletter may see: its own and instance-wide ones (erasure)."""
+    return (
+        subscriber.consent_events.filter(Q(newsletter=newsletter) | Q(newsletter__isnull=True))
+        .select_related("mailing_list")
+        .order_by("-id")
+    )
+
+
+def delivery_history(subscriber: Subscriber, newsletter: Newsletter, *, limit: int) -> list:
+    """The newsletter's campaigns sent (or being sent) to this subscriber, newest first.
+
+    Read through the reverse relation, so ``subscribers`` never imports ``delivery``
+    (which imports ``subscribers``). The campaign ids are spelled out so that each is
+    one probe of the (campaign, subscriber) unique index: deliveries have no index
+    by subscriber alone, and a campaign has a million rows.
+    """
+    campaign_ids = list(newsletter.campaigns.values_list("pk", flat=True))
+    return list(
+        subscriber.deliveries.filter(campaign_id__in=campaign_ids)
+        .select_related("campaign")
+        .order_by("-id")[:limit]
+    )
+
+
+def recent_imports(newsletter: Newsletter, *, limit: int) -> QuerySet[ImportBatch]:
+    return newsletter.imports.select_related("mailing_list").order_by("-created_at")[:limit]

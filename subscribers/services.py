@@ -118,10 +118,11 @@ def subscribe(
     """Start (or restart) a subscription to ``lists``; double opt-in unless a list says single.
 
     With an ``attestation`` (a maintainer or an API client stating how the person
-    consented elsewhere, recorded with ``actor``), lists are confirmed at once, but
+    consented elsewhere), lists are confirmed at once, but
     never for a suppressed address or a list the person left: only they can undo that.
     Repeating it duplicates nothing. A suppressed address that needs an admin is
-    left alone, silently: callers must answer the same whatever happened.
+    left alone, silently: callers must answer the same whatever happened. ``actor``
+    (who added the person, when it was not themselves) goes to the ledger.
     """
     address = normalize_email(email)
     if any(mailing_list.newsletter_id != newsletter.pk for mailing_list in lists):
@@ -163,7 +164,9 @@ def subscribe(
         subscription.save()
         details = {"opt_in": "attested" if attestation else mailing_list.opt_in}
         if attestation:
-            details.update(attestation=attestation, actor=actor)
+            details["attestation"] = attestation
+        if actor:
+            details["actor"] = actor
         ledger.append(
             subscriber=subscriber,
             action=ConsentAction.SUBSCRIBED,
@@ -355,7 +358,11 @@ def update_preferences(
 
 
 def _end_subscription(
-    subscription: Subscription, source: str, evidence: Evidence | None, now: datetime
+    subscription: Subscription,
+    source: str,
+    evidence: Evidence | None,
+    now: datetime,
+    actor: str = "",
 ) -> None:
     subscription.status = SubscriptionStatus.UNSUBSCRIBED
     subscription.unsubscribed_at = now
@@ -366,6 +373,7 @@ def _end_subscription(
         source=source,
         newsletter=subscription.mailing_list.newsletter,
         mailing_list=subscription.mailing_list,
+        details={"actor": actor} if actor else None,
         evidence=evidence,
     )
 
@@ -377,8 +385,12 @@ def unsubscribe(
     source: str,
     mailing_list: MailingList | None = None,
     evidence: Evidence | None = None,
+    actor: str = "",
 ) -> int:
-    """End the claim's subscriptions to its newsletter (or one list); idempotent."""
+    """End the claim's subscriptions to its newsletter (or one list); idempotent.
+
+    ``actor`` names the maintainer who did it for the person (the dashboard).
+    """
     subscriber = _locked_subscriber(claim.subscriber_id)
     live = Subscription.objects.filter(
         subscriber=subscriber,
@@ -391,7 +403,7 @@ def unsubscribe(
     ended = 0
     for subscription in live:
         subscription.subscriber = subscriber
-        _end_subscription(subscription, source, evidence, now)
+        _end_subscription(subscription, source, evidence, now, actor)
         ended += 1
     return ended
 
@@ -521,9 +533,10 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @transaction.atomic
-def erase(*, claim: Claim, source: str) -> None:
+def erase(*, claim: Claim, source: str, actor: str = "") -> None:
     """Remove every personal value; keep only the suppression digest, so the address
-    is never mailed again, and the ledger, whose chain still verifies."""
+    is never mailed again, and the ledger, whose chain still verifies. ``actor``
+    names the maintainer who erased the person on their request (the dashboard)."""
     subscriber = _locked_subscriber(claim.subscriber_id)
     if subscriber.status == SubscriberStatus.ERASED:
         return
@@ -534,6 +547,7 @@ def erase(*, claim: Claim, source: str) -> None:
         action=ConsentAction.ERASED,
         source=source,
         newsletter=Newsletter.objects.filter(pk=claim.newsletter_id).first(),
+        details={"actor": actor} if actor else None,
     )
     ledger.erase_personal_data(subscriber)
     subscriber.subscriptions.all().delete()
@@ -608,3 +622,58 @@ def update_subscriber(
             )
     subscriber.refresh_from_db()
     return subscriber
+
+
+# Lists
+
+
+@transaction.atomic
+def list_create(
+    *,
+    newsletter: Newsletter,
+    name: str,
+    slug: str,
+    description: str = "",
+    public: bool = True,
+    opt_in: str = OptIn.DOUBLE,
+) -> MailingList:
+    """A new list; a slug already used in the newsletter is refused, naming the field."""
+    _check_slug_free(newsletter, slug)
+    return MailingList.objects.create(
+        newsletter=newsletter,
+        name=name,
+        slug=slug,
+        description=description,
+        public=public,
+        opt_in=opt_in,
+    )
+
+
+@transaction.atomic
+def list_update(
+    *,
+    mailing_list: MailingList,
+    name: str,
+    slug: str,
+    description: str,
+    public: bool,
+    opt_in: str,
+) -> MailingList:
+    """Change a list. Its subscriptions stay as they are: switching to single opt-in
+    confirms nobody who is still pending."""
+    _check_slug_free(mailing_list.newsletter, slug, exclude=mailing_list.pk)
+    mailing_list.name = name
+    mailing_list.slug = slug
+    mailing_list.description = description
+    mailing_list.public = public
+    mailing_list.opt_in = opt_in
+    mailing_list.save()
+    return mailing_list
+
+
+def _check_slug_free(newsletter: Newsletter, slug: str, exclude: int | None = None) -> None:
+    taken = newsletter.lists.filter(slug=slug).exclude(pk=exclude).exists()
+    if taken:
+        raise ValidationError(
+            {"slug": ValidationError("This newsletter already has a list with this slug.")}
+        )

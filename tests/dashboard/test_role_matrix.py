@@ -16,11 +16,13 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from api.services import issue_token
 from newsletter.access import required_for
 from newsletter.models import Role
+from subscribers.models import ImportBatch
 from tests.factories import (
     CampaignFactory,
     LayoutFactory,
     MembershipFactory,
     NewsletterFactory,
+    SubscriptionFactory,
     UserFactory,
 )
 
@@ -63,12 +65,20 @@ class World:
         self.bystander = MembershipFactory(newsletter=self.newsletter, role=Role.VIEWER)
         campaign = CampaignFactory(newsletter=self.newsletter)
         token, _ = issue_token(user=self.members[Role.OWNER], newsletter=self.newsletter)
+        subscription = SubscriptionFactory(mailing_list__newsletter=self.newsletter)
+        batch = ImportBatch.objects.create(
+            newsletter=self.newsletter,
+            mailing_list=subscription.mailing_list,
+            attestation="Said yes at the booth",
+        )
         # The object a primary key after each path segment stands for.
         self.objects = {
             "campaigns": campaign.pk,
             "layouts": LayoutFactory(newsletter=self.newsletter).pk,
             "members": self.bystander.pk,
             "tokens": token.pk,
+            "subscribers": subscription.subscriber_id,
+            "imports": batch.pk,
         }
 
     def url(self, name: str, route: str) -> tuple[str, bool]:

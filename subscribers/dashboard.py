@@ -1,0 +1,361 @@
+"""Dashboard pages for lists, subscribers and imports (mounted by ``dashboard.urls``).
+
+Views parse input, call ``services``, ``import_files`` or ``selectors``, and render.
+Viewers read; editors add, unsubscribe, erase, import and export.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from newsletter.access import member_required
+from newsletter.http import is_htmx
+from newsletter.models import Newsletter, Role
+
+from . import import_files, ledger, selectors, services
+from .exporting import export_list
+from .forms import (
+    AddSubscriberForm,
+    EraseForm,
+    ImportForm,
+    ImportUploadForm,
+    MailingListForm,
+    SubscriberFilterForm,
+)
+from .models import ConsentSource, ImportStatus, MailingList, SubscriberStatus
+from .tokens import Claim
+
+PAGE_SIZE = 50
+RECENT_IMPORTS = 5
+DELIVERIES_SHOWN = 50
+PROBLEMS_SHOWN = 1000
+
+
+def _actor(request: HttpRequest) -> str:
+    """How the consent ledger names a maintainer acting in the dashboard."""
+    return f"{request.user.get_username()} (dashboard)"
+
+
+def _can_edit(request: HttpRequest) -> bool:
+    return Role.includes(request.role, Role.EDITOR)
+
+
+def _list(newsletter: Newsletter, slug: str) -> MailingList:
+    return get_object_or_404(newsletter.lists, slug=slug)
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+# Lists
+
+
+@member_required(Role.VIEWER)
+def list_index(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    sizes = selectors.list_sizes(newsletter)
+    lists = [(mailing_list, sizes[mailing_list.pk]) for mailing_list in newsletter.lists.all()]
+    return render(
+        request,
+        "subscribers/dashboard/list_index.html",
+        {
+            "newsletter": newsletter,
+            "lists": lists,
+            "approximate": any(size.approximate for _list, size in lists),
+            "imports": selectors.recent_imports(newsletter, limit=RECENT_IMPORTS),
+            "can_edit": _can_edit(request),
+        },
+    )
+
+
+@member_required(Role.EDITOR)
+def list_create(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    form = MailingListForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            mailing_list = services.list_create(newsletter=newsletter, **form.cleaned_data)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("List “%(name)s” created.") % {"name": mailing_list.name})
+            return redirect("dashboard:list_index", slug=newsletter.slug)
+    return _list_form(request, newsletter, form, None)
+
+
+@member_required(Role.EDITOR)
+def list_edit(request: HttpRequest, newsletter: Newsletter, list_slug: str) -> HttpResponse:
+    mailing_list = _list(newsletter, list_slug)
+    form = MailingListForm(request.POST or None, instance=mailing_list)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.list_update(
+                mailing_list=newsletter.lists.get(pk=mailing_list.pk), **form.cleaned_data
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("List saved."))
+            return redirect("dashboard:list_index", slug=newsletter.slug)
+    return _list_form(request, newsletter, form, mailing_list)
+
+
+def _list_form(request, newsletter, form, mailing_list) -> HttpResponse:
+    return render(
+        request,
+        "subscribers/dashboard/list_form.html",
+        {"newsletter": newsletter, "form": form, "mailing_list": mailing_list},
+        status=422 if form.errors else 200,
+    )
+
+
+@member_required(Role.EDITOR)
+def list_export(request: HttpRequest, newsletter: Newsletter, list_slug: str) -> HttpResponse:
+    """The list as CSV, streamed row by row; cells that a spreadsheet would run are escaped."""
+    mailing_list = _list(newsletter, list_slug)
+    response = StreamingHttpResponse(export_list(mailing_list), content_type="text/csv")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{newsletter.slug}-{mailing_list.slug}.csv"'
+    )
+    return response
+
+
+# Subscribers
+
+
+@member_required(Role.VIEWER)
+def subscriber_list(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    """Search and filters, newest first, a page at a time by id (never a COUNT(*))."""
+    lists = list(newsletter.lists.all())
+    form = SubscriberFilterForm(request.GET, lists=lists)
+    page = None
+    if form.is_valid():
+        after, before = form.cleaned_data["after"], form.cleaned_data["before"]
+        queryset = selectors.subscribers_of(
+            newsletter, **form.selector_filters(), id_below=after, id_above=before
+        )
+        page = selectors.keyset_page(queryset, after=after, before=before, size=PAGE_SIZE)
+    context = {
+        "newsletter": newsletter,
+        "form": form,
+        "page": page,
+        "query": _query_without_cursor(request),
+        "can_edit": _can_edit(request),
+    }
+    template = "subscribers/dashboard/_subscriber_results.html"
+    if not is_htmx(request):
+        template = "subscribers/dashboard/subscriber_list.html"
+    return render(request, template, context)
+
+
+def _query_without_cursor(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    for key in ("after", "before"):
+        query.pop(key, None)
+    return query.urlencode()
+
+
+@member_required(Role.EDITOR)
+def subscriber_add(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    form = AddSubscriberForm(request.POST or None, lists=newsletter.lists.all())
+    if request.method == "POST" and form.is_valid():
+        attestation = form.cleaned_data["attestation"].strip()
+        outcome = services.subscribe(
+            newsletter=newsletter,
+            email=form.cleaned_data["email"],
+            name=form.cleaned_data["name"],
+            lists=form.chosen_lists(),
+            source=ConsentSource.DASHBOARD,
+            wording=newsletter.consent_text,
+            attestation=attestation,
+            actor=_actor(request),
+        )
+        if outcome.subscriber is None:
+            form.add_error(
+                "email",
+                _(
+                    "This address is suppressed (it bounced, complained, was erased or "
+                    "unsubscribed from everything): only the person can subscribe again."
+                ),
+            )
+        else:
+            if outcome.pending:
+                messages.success(request, _("Added; a confirmation email is on its way."))
+            else:
+                messages.success(request, _("Added and confirmed on your attestation."))
+            return redirect(
+                "dashboard:subscriber_detail", slug=newsletter.slug, pk=outcome.subscriber.pk
+            )
+    return render(
+        request,
+        "subscribers/dashboard/subscriber_add.html",
+        {"newsletter": newsletter, "form": form},
+        status=422 if form.errors else 200,
+    )
+
+
+def _visible(newsletter: Newsletter, pk: int):
+    subscriber = selectors.visible_subscriber(newsletter, pk)
+    if subscriber is None:
+        raise Http404
+    return subscriber
+
+
+@member_required(Role.VIEWER)
+def subscriber_detail(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """Who they are, their subscriptions here, the consent ledger and what was sent."""
+    subscriber = _visible(newsletter, pk)
+    return render(
+        request,
+        "subscribers/dashboard/subscriber_detail.html",
+        {
+            "newsletter": newsletter,
+            "subscriber": subscriber,
+            "subscriptions": subscriber.subscriptions.all(),  # prefetched: this newsletter's
+            "events": selectors.consent_history(subscriber, newsletter),
+            "chain": ledger.verify_chain(subscriber),
+            "deliveries": selectors.delivery_history(
+                subscriber, newsletter, limit=DELIVERIES_SHOWN
+            ),
+            "can_edit": _can_edit(request),
+            "erasable": subscriber.status != SubscriberStatus.ERASED,
+        },
+    )
+
+
+@require_POST
+@member_required(Role.EDITOR)
+def subscriber_unsubscribe(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """End one subscription (``list`` given) or all of this newsletter's, in the ledger."""
+    subscriber = _visible(newsletter, pk)
+    list_slug = request.POST.get("list", "")
+    mailing_list = _list(newsletter, list_slug) if list_slug else None
+    ended = services.unsubscribe(
+        claim=Claim(subscriber.pk, newsletter.pk),
+        source=ConsentSource.DASHBOARD,
+        mailing_list=mailing_list,
+        actor=_actor(request),
+    )
+    if ended:
+        messages.success(request, _("Unsubscribed."))
+    else:
+        messages.info(request, _("There was nothing to unsubscribe from."))
+    return redirect("dashboard:subscriber_detail", slug=newsletter.slug, pk=subscriber.pk)
+
+
+@member_required(Role.EDITOR)
+def subscriber_erase(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """A page that asks to type the address, then erases the person everywhere."""
+    subscriber = _visible(newsletter, pk)
+    if subscriber.status == SubscriberStatus.ERASED:
+        raise Http404
+    form = EraseForm(request.POST or None, subscriber=subscriber)
+    if request.method == "POST" and form.is_valid():
+        services.erase(
+            claim=Claim(subscriber.pk, newsletter.pk),
+            source=ConsentSource.DASHBOARD,
+            actor=_actor(request),
+        )
+        messages.success(
+            request, _("Erased. Only a digest of the address remains, so it is never mailed.")
+        )
+        return redirect("dashboard:subscriber_list", slug=newsletter.slug)
+    return render(
+        request,
+        "subscribers/dashboard/subscriber_erase.html",
+        {"newsletter": newsletter, "subscriber": subscriber, "form": form},
+        status=422 if form.errors else 200,
+    )
+
+
+# Imports
+
+
+@member_required(Role.EDITOR)
+def import_upload(request: HttpRequest, newsletter: Newsletter, list_slug: str) -> HttpResponse:
+    mailing_list = _list(newsletter, list_slug)
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        token = import_files.store_upload(newsletter=newsletter, upload=form.cleaned_data["file"])
+        return redirect(
+            "dashboard:import_map", slug=newsletter.slug, list_slug=list_slug, token=token
+        )
+    return render(
+        request,
+        "subscribers/dashboard/import_upload.html",
+        {"newsletter": newsletter, "mailing_list": mailing_list, "form": form},
+        status=422 if form.errors else 200,
+    )
+
+
+@member_required(Role.EDITOR)
+def import_map(
+    request: HttpRequest, newsletter: Newsletter, list_slug: str, token: str
+) -> HttpResponse:
+    """Map the columns and state the consent; *Check* is a dry run, *Import* queues it."""
+    mailing_list = _list(newsletter, list_slug)
+    try:
+        path = import_files.uploaded(newsletter, token)
+        sample = import_files.sample(path)
+    except FileNotFoundError:
+        messages.error(request, _("That upload is gone; upload the file again."))
+        return redirect("dashboard:import_upload", slug=newsletter.slug, list_slug=list_slug)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+        return redirect("dashboard:import_upload", slug=newsletter.slug, list_slug=list_slug)
+    header = sample.header if sample.needs_mapping else None
+    form = ImportForm(
+        request.POST or None,
+        header=header,
+        initial_mapping=import_files.guess_mapping(sample.header),
+    )
+    report = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            if request.POST.get("action") == "import":
+                batch = import_files.queue_import(
+                    newsletter=newsletter,
+                    mailing_list=mailing_list,
+                    path=path,
+                    mapping=form.mapping(),
+                    attestation=form.cleaned_data["attestation"],
+                    actor=_actor(request),
+                )
+                return redirect("dashboard:import_detail", slug=newsletter.slug, pk=batch.pk)
+            report = import_files.check(path=path, mapping=form.mapping())
+        except ValidationError as error:
+            _add_errors(form, error)
+    return render(
+        request,
+        "subscribers/dashboard/import_map.html",
+        {
+            "newsletter": newsletter,
+            "mailing_list": mailing_list,
+            "sample": sample,
+            "source_name": import_files.source_name(path),
+            "form": form,
+            "report": report,
+        },
+        status=422 if form.errors else 200,
+    )
+
+
+@member_required(Role.VIEWER)
+def import_detail(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """Progress while the worker imports (htmx polls the fragment), then the result."""
+    batch = get_object_or_404(newsletter.imports.select_related("mailing_list"), pk=pk)
+    context = {
+        "newsletter": newsletter,
+        "batch": batch,
+        "running": batch.status == ImportStatus.RUNNING,
+        "problems": batch.problems.all()[:PROBLEMS_SHOWN],
+    }
+    if is_htmx(request):
+        return render(request, "subscribers/dashboard/_import_progress.html", context)
+    return render(request, "subscribers/dashboard/import_detail.html", context)
