@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -18,15 +18,11 @@ from newsletter.models import Newsletter
 from subscribers.models import (
     ConsentAction,
     ConsentEvent,
-    MailingList,
-    Subscription,
-    SubscriptionStatus,
 )
 
 RECENT_CAMPAIGNS = 5
 GROWTH_DAYS = 30
 PAST_DAYS_CACHE_SECONDS = 3600
-LIST_SIZES_CACHE_SECONDS = 60
 
 # Ledger events that mean "now receives mail from this list": a confirmation, an
 # attested import, or a subscription that needed no confirmation (single opt-in,
@@ -86,46 +82,6 @@ def recent_campaigns(newsletter: Newsletter, *, limit: int = RECENT_CAMPAIGNS) -
     for campaign in campaigns:
         campaign.sent_count = (campaign.recipient_count or 0) - not_sent.get(campaign.pk, 0)
     return campaigns
-
-
-def list_sizes(newsletter: Newsletter) -> list[MailingList]:
-    """The newsletter's lists with ``confirmed`` and ``pending`` subscription counts.
-
-    One counting subquery per list and status, each a range scan of the
-    (mailing_list, status) index: still a few hundred milliseconds at a million
-    subscribers, so the counts are kept for a minute (the lists themselves are
-    read fresh).
-    """
-    lists = list(MailingList.objects.filter(newsletter=newsletter))
-    counts = cache.get_or_set(
-        f"dashboard:list_sizes:{newsletter.pk}",
-        lambda: _subscription_counts(newsletter),
-        timeout=LIST_SIZES_CACHE_SECONDS,
-    )
-    for mailing_list in lists:
-        mailing_list.confirmed, mailing_list.pending = counts.get(mailing_list.pk, (0, 0))
-    return lists
-
-
-def _subscription_counts(newsletter: Newsletter) -> dict[int, tuple[int, int]]:
-    def counted(status: str) -> Subquery:
-        return Subquery(
-            Subscription.objects.filter(mailing_list=OuterRef("pk"), status=status)
-            .order_by()
-            .values("mailing_list")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
-
-    rows = (
-        MailingList.objects.filter(newsletter=newsletter)
-        .annotate(
-            confirmed=Coalesce(counted(SubscriptionStatus.CONFIRMED), 0),
-            pending=Coalesce(counted(SubscriptionStatus.PENDING), 0),
-        )
-        .values_list("pk", "confirmed", "pending")
-    )
-    return {pk: (confirmed, pending) for pk, confirmed, pending in rows}
 
 
 def next_scheduled(newsletter: Newsletter) -> Campaign | None:

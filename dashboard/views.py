@@ -17,6 +17,7 @@ from newsletter.access import member_required, newsletters_for
 from newsletter.csp import MAIL_PREVIEW_POLICY
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
+from subscribers import selectors as subscriber_selectors
 
 from . import selectors
 from .forms import TestMessageForm
@@ -29,6 +30,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/home.html", {"newsletters": newsletters_for(request.user)})
 
 
+def _lists_with_sizes(newsletter: Newsletter) -> list:
+    sizes = subscriber_selectors.list_sizes(newsletter)
+    return [(mailing_list, sizes[mailing_list.pk]) for mailing_list in newsletter.lists.all()]
+
+
 @member_required(Role.VIEWER)
 def newsletter_detail(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
     """The newsletter's home: recent campaigns, list sizes, growth, the next send."""
@@ -39,7 +45,7 @@ def newsletter_detail(request: HttpRequest, newsletter: Newsletter) -> HttpRespo
         {
             "newsletter": newsletter,
             "campaigns": selectors.recent_campaigns(newsletter),
-            "lists": selectors.list_sizes(newsletter),
+            "lists": _lists_with_sizes(newsletter),
             "growth": growth,
             "growth_chart": growth.chart(),
             "growth_totals": (sum(growth.joined), sum(growth.left)),

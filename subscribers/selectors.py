@@ -131,25 +131,44 @@ class ListSize:
 
 
 def list_sizes(newsletter: Newsletter) -> dict[int, ListSize]:
-    """Subscriptions per list and status: exact for small lists, estimated for big ones."""
-    sizes = {}
-    for list_id in newsletter.lists.values_list("pk", flat=True):
-        of_list = Subscription.objects.filter(mailing_list_id=list_id)
-        approximate = _estimated_rows(of_list) > EXACT_COUNT_LIMIT
-        if approximate:
-            counts = {
-                status: _estimated_rows(of_list.filter(status=status))
-                for status in SubscriptionStatus.values
-            }
-        else:
-            counts = dict(of_list.values_list("status").annotate(n=Count("pk")).order_by())
-        sizes[list_id] = ListSize(
-            confirmed=counts.get(SubscriptionStatus.CONFIRMED, 0),
-            pending=counts.get(SubscriptionStatus.PENDING, 0),
-            unsubscribed=counts.get(SubscriptionStatus.UNSUBSCRIBED, 0),
-            approximate=approximate,
-        )
-    return sizes
+    """Subscriptions per list and status: exact for small lists, estimated for big ones.
+
+    A newsletter whose lists are small together is counted in one grouped query;
+    otherwise each list is judged on its own, so a huge list costs a few planner
+    estimates instead of a count of a million rows on every visit.
+    """
+    list_ids = list(newsletter.lists.values_list("pk", flat=True))
+    if not list_ids:
+        return {}
+    of_newsletter = Subscription.objects.filter(mailing_list_id__in=list_ids)
+    if _estimated_rows(of_newsletter) <= EXACT_COUNT_LIMIT:
+        counts: dict[int, dict[str, int]] = {list_id: {} for list_id in list_ids}
+        grouped = of_newsletter.values_list("mailing_list_id", "status").annotate(n=Count("pk"))
+        for list_id, status, count in grouped.order_by():
+            counts[list_id][status] = count
+        return {list_id: _size(counts[list_id], approximate=False) for list_id in list_ids}
+    return {list_id: _one_list_size(list_id) for list_id in list_ids}
+
+
+def _one_list_size(list_id: int) -> ListSize:
+    of_list = Subscription.objects.filter(mailing_list_id=list_id)
+    if _estimated_rows(of_list) > EXACT_COUNT_LIMIT:
+        estimates = {
+            status: _estimated_rows(of_list.filter(status=status))
+            for status in SubscriptionStatus.values
+        }
+        return _size(estimates, approximate=True)
+    exact = dict(of_list.values_list("status").annotate(n=Count("pk")).order_by())
+    return _size(exact, approximate=False)
+
+
+def _size(counts: dict[str, int], *, approximate: bool) -> ListSize:
+    return ListSize(
+        confirmed=counts.get(SubscriptionStatus.CONFIRMED, 0),
+        pending=counts.get(SubscriptionStatus.PENDING, 0),
+        unsubscribed=counts.get(SubscriptionStatus.UNSUBSCRIBED, 0),
+        approximate=approximate,
+    )
 
 
 def _estimated_rows(queryset: QuerySet) -> int:
