@@ -2,6 +2,12 @@
 
 The endpoints append one short record per hit and never touch PostgreSQL: under
 the burst that follows a large send, a write per hit would be the bottleneck.
+They do not even wait for Redis: each web process appends over a connection of
+its own on which Redis sends no replies (``CLIENT REPLY OFF``), so a hit costs a
+``send`` to the kernel, not a round trip (30 µs instead of 0.1 to 1 ms on a busy
+host). Nothing is lost by not waiting: once ``send`` returns the bytes are the
+kernel's, delivered even if the web process dies next; only Redis dying loses
+them, as it would lose a list it had acknowledged but not yet saved.
 The flush (``services.flush``, every few seconds from beat) takes the records in
 batches. With Redis (production), a batch is the whole list renamed away in one
 atomic step and named in a set until it has been counted, so a flush that dies
@@ -10,6 +16,8 @@ leaves it for the next one; each chunk counted is recorded in PostgreSQL
 twice either. The embedded mode (no Redis) keeps the records in a table instead.
 """
 
+import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,12 +40,38 @@ class Chunk:
     records: list[str]
 
 
+class _Sender(threading.local):
+    """This thread's connection that Redis never answers on, and the process it belongs to."""
+
+    connection: redis.Connection | None = None
+    pid: int = 0
+    pool: redis.ConnectionPool | None = None
+
+
+_sender = _Sender()
+
+
 class RedisBuffer:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
 
     def push(self, record: str) -> None:
-        self.client.rpush(HITS, record)
+        """Append without waiting for Redis; a broken connection is replaced once."""
+        try:
+            self._connection().send_command("RPUSH", HITS, record)
+        except (redis.ConnectionError, OSError):
+            _sender.connection.disconnect()
+            _sender.connection = None
+            self._connection().send_command("RPUSH", HITS, record)
+
+    def _connection(self) -> redis.Connection:
+        pool = self.client.connection_pool
+        if _sender.connection is None or _sender.pid != os.getpid() or _sender.pool is not pool:
+            connection = pool.make_connection()
+            connection.connect()
+            connection.send_command("CLIENT", "REPLY", "OFF")
+            _sender.connection, _sender.pid, _sender.pool = connection, os.getpid(), pool
+        return _sender.connection
 
     def batches(self) -> list[str]:
         """Batches still to count, oldest first; the hits so far become a new one."""

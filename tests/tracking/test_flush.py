@@ -7,7 +7,7 @@ from django.apps import apps
 from django.utils import timezone
 
 from tests.factories import SubscriberFactory
-from tracking import services
+from tracking import buffer, services
 from tracking.buffer import get_buffer
 from tracking.models import CampaignCount, Engagement, Event, HourlyCount, Link
 
@@ -206,3 +206,13 @@ def test_no_open_or_click_ever_changes_a_subscription(client, subscriber):
     assert subscriber.status == "active"
     assert counts(campaign).clicks_machine == 3
     assert timezone.now() - Engagement.objects.get().first_machine_click_at < timedelta(hours=1)
+
+
+def test_a_broken_redis_connection_is_replaced_without_losing_the_hit(client, subscriber):
+    campaign = make_campaign("aggregate")
+    _, html = send_to(campaign, subscriber)
+    visit(client, tracking_urls(html)["open"][0])
+    buffer._sender.connection._sock.close()  # the connection dies under the web process
+    visit(client, tracking_urls(html)["open"][0])
+    assert services.flush() == 2
+    assert counts(campaign).opens_human == 2
