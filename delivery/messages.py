@@ -236,9 +236,10 @@ class QuotedPrintableTemplate:
         ]
 
     def fill(self, values: list[str]) -> bytes:
+        # Each value once, however many holes it fills (a tracked link's reader token).
+        encoded = [_quoted_printable_piece(value) for value in values]
         return b"".join(
-            _quoted_printable_piece(values[piece]) if isinstance(piece, int) else piece
-            for piece in self.pieces
+            encoded[piece] if isinstance(piece, int) else piece for piece in self.pieces
         )
 
 

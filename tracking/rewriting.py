@@ -6,7 +6,8 @@ and the open pixel and a hidden link are put before ``</body>``. A link whose
 address holds a merge tag (the unsubscribe and preference links, the web
 version, anything personalised) spans a slot and is left as it is, as are
 ``mailto:`` and other non-web links. Replacements are either literal text (the
-same for every recipient: aggregate tracking) or new slots (individual tracking).
+same for every recipient: aggregate tracking) or hold a slot (individual
+tracking: the recipient's part of the token).
 """
 
 import html
@@ -18,9 +19,7 @@ from campaigns.rendering.mergetags import Compiled, Slot
 
 LINK = re.compile(r'(<a\s[^>]*?\bhref=")([^"]*)(")', re.IGNORECASE)
 BODY_END = "</body>"
-OPEN_SLOT = "tracking.open"
-SCANNER_SLOT = "tracking.scanner"
-LINK_SLOT_PREFIX = "tracking.link."
+READER_SLOT = "tracking.reader"
 
 Piece = str | Slot
 
@@ -39,21 +38,23 @@ def trackable_urls(part: Compiled) -> list[str]:
     return list(found)
 
 
-def pixel(src: Piece) -> list[Piece]:
+def pixel(src: list[Piece]) -> list[Piece]:
     return [
         '<img src="',
-        src,
+        *src,
         '" width="1" height="1" alt="" '
         'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0">',
     ]
 
 
-def hidden_link(href: Piece) -> list[Piece]:
+def hidden_link(href: list[Piece]) -> list[Piece]:
     """A link no person sees or reaches: whatever follows it is a machine."""
-    return ['<a href="', href, '" style="display:none" aria-hidden="true" tabindex="-1"></a>']
+    return ['<a href="', *href, '" style="display:none" aria-hidden="true" tabindex="-1"></a>']
 
 
-def rewrite(part: Compiled, *, link: Callable[[str], Piece | None], tail: list[Piece]) -> Compiled:
+def rewrite(
+    part: Compiled, *, link: Callable[[str], list[Piece] | None], tail: list[Piece]
+) -> Compiled:
     """The part with each web link replaced by ``link(url)`` and ``tail`` before ``</body>``."""
     holes = dict(part.positions)
     items: list[Piece] = []
@@ -88,7 +89,7 @@ def _last_body_end(part: Compiled, holes: dict[int, int]) -> int | None:
     return None
 
 
-def _links(text: str, link: Callable[[str], Piece | None]) -> list[Piece]:
+def _links(text: str, link: Callable[[str], list[Piece] | None]) -> list[Piece]:
     items: list[Piece] = []
     last = 0
     for match in LINK.finditer(text):
@@ -97,7 +98,7 @@ def _links(text: str, link: Callable[[str], Piece | None]) -> list[Piece]:
         if replacement is None:
             continue
         items.append(text[last : match.end(1)])
-        items.append(replacement)
+        items += replacement
         last = match.start(3)
     items.append(text[last:])
     return items

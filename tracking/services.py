@@ -11,7 +11,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -78,78 +78,53 @@ def campaign_links(*, campaign: Campaign, urls: Iterable[str]) -> dict[str, int]
     return known
 
 
-@dataclass
+@dataclass(frozen=True)
 class Tracking:
-    """A campaign's render with tracking added, and each recipient's tracking values.
-
-    ``aggregate`` holds the slot values of a recipient tracked in aggregate only;
-    ``links`` the (slot name, link id) pairs signed per recipient in individual mode.
-    """
+    """A campaign's render with tracking added, and what each recipient adds to it."""
 
     rendered: Rendered
     campaign_id: int = 0
     individual: bool = False
-    aggregate: dict[str, str] = field(default_factory=dict)
-    links: list[tuple[str, int]] = field(default_factory=list)
-    base: str = ""
 
     def values(self, *, delivery_id: int, opted_out: bool) -> dict[str, str]:
-        """Slot values for one recipient: a few keyed hashes, no lookups."""
-        if not self.individual or opted_out:
-            return self.aggregate
-        campaign, base = self.campaign_id, self.base
-        sign = tokens.sign
-        found = {
-            name: f"{base}c/{sign(tokens.CLICK, campaign, link, delivery_id)}/"
-            for name, link in self.links
-        }
-        found[rewriting.OPEN_SLOT] = f"{base}o/{sign(tokens.OPEN, campaign, 0, delivery_id)}.gif"
-        found[rewriting.SCANNER_SLOT] = f"{base}c/{sign(tokens.SCANNER, campaign, 0, delivery_id)}/"
-        return found
+        """The recipient's part of every tracking token: one keyed hash, or nothing."""
+        if not self.individual:
+            return {}
+        if opted_out:
+            return {rewriting.READER_SLOT: ""}
+        return {rewriting.READER_SLOT: tokens.reader(self.campaign_id, delivery_id)}
 
 
 def campaign_tracking(*, campaign: Campaign, rendered: Rendered) -> Tracking:
     """Rewrite the campaign's links and add the pixel, as its newsletter's policy says.
 
-    Aggregate: the same URLs for everyone, written into the chunks (no cost per
-    recipient). Individual: slots, filled per recipient with tokens that carry
-    the delivery. Off, or a render with errors: the mail as it was.
+    The URLs are literal text in the chunks, the same for everyone (no cost per
+    recipient); under individual tracking each token ends with a slot for the
+    recipient's signed delivery id, left empty for those who opted out, which
+    turns their links into the aggregate ones. Off, or a render with errors:
+    the mail as it was.
     """
     policy = campaign.newsletter.tracking_policy
     if policy == TrackingPolicy.OFF or not rendered.ok:
         return Tracking(rendered=rendered)
     links = campaign_links(campaign=campaign, urls=rewriting.trackable_urls(rendered.html))
     base = f"{settings.SITE_URL}/t/"
-    aggregate = {
-        **{
-            f"{rewriting.LINK_SLOT_PREFIX}{link}": (
-                f"{base}c/{tokens.sign(tokens.CLICK, campaign.pk, link)}/"
-            )
-            for link in links.values()
-        },
-        rewriting.OPEN_SLOT: f"{base}o/{tokens.sign(tokens.OPEN, campaign.pk)}.gif",
-        rewriting.SCANNER_SLOT: f"{base}c/{tokens.sign(tokens.SCANNER, campaign.pk)}/",
-    }
     individual = policy == TrackingPolicy.INDIVIDUAL
+    reader = [Slot(rewriting.READER_SLOT)] if individual else []
 
-    def piece(name: str) -> str | Slot:
-        return Slot(name) if individual else aggregate[name]
+    def click(kind: str, link_id: int) -> list[str | Slot]:
+        return [f"{base}c/{tokens.sign(kind, campaign.pk, link_id)}", *reader, "/"]
 
     html = rewriting.rewrite(
         rendered.html,
-        link=lambda url: piece(f"{rewriting.LINK_SLOT_PREFIX}{links[url]}"),
+        link=lambda url: click(tokens.CLICK, links[url]),
         tail=[
-            *rewriting.hidden_link(piece(rewriting.SCANNER_SLOT)),
-            *rewriting.pixel(piece(rewriting.OPEN_SLOT)),
+            *rewriting.hidden_link(click(tokens.SCANNER, 0)),
+            *rewriting.pixel([f"{base}o/{tokens.sign(tokens.OPEN, campaign.pk)}", *reader, ".gif"]),
         ],
     )
     return Tracking(
-        rendered=replace(rendered, html=html),
-        campaign_id=campaign.pk,
-        individual=individual,
-        aggregate=aggregate if individual else {},
-        links=[(f"{rewriting.LINK_SLOT_PREFIX}{link}", link) for link in links.values()],
-        base=base,
+        rendered=replace(rendered, html=html), campaign_id=campaign.pk, individual=individual
     )
 
 

@@ -1,12 +1,15 @@
-"""Signed tracking tokens: ``<campaign>.<link>.<delivery>.<mac>``.
+"""Signed tracking tokens: ``<campaign>.<link>.<mac>``, then ``.<delivery>.<mac>`` for a reader.
 
-A token names a campaign, a link of it (0 for the pixel and the hidden link) and,
-for individual tracking only, the delivery; 0 means "nobody". The MAC is a keyed
-BLAKE2b over the kind and the numbers, with a key derived from SECRET_KEY and a
-salt of its own, so a token signed for one purpose or one link is refused for
-any other, and changing any digit breaks it. It is computed per recipient and
-per link in individual mode, hence a one-shot keyed hash rather than
-``django.core.signing`` (which costs several times more).
+The first part names a campaign and one of its links (0 for the pixel and the
+hidden link) and is the same in every copy of the mail. The reader part, only
+under individual tracking, names the delivery (one recipient's copy); it is
+signed apart, over the campaign and the delivery, so each recipient costs one
+keyed hash whatever the number of links, and the mail needs one slot for it.
+
+Each MAC is a keyed BLAKE2b with a key derived from SECRET_KEY and a salt of its
+own, over the purpose (open, click, hidden link, reader) and the numbers: a token
+signed for one purpose or link is refused for any other, and a changed digit
+breaks it. Checking one costs a microsecond, hence no ``django.core.signing``.
 """
 
 import base64
@@ -21,6 +24,7 @@ SALT = b"crier.tracking.v1"
 OPEN = "o"
 CLICK = "c"
 SCANNER = "s"
+READER = "r"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +47,31 @@ def _mac(kind: str, payload: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()
 
 
-def sign(kind: str, campaign_id: int, link_id: int = 0, delivery_id: int = 0) -> str:
-    payload = f"{campaign_id}.{link_id}.{delivery_id}"
+def sign(kind: str, campaign_id: int, link_id: int = 0) -> str:
+    """The part of a token shared by every copy of a campaign's mail."""
+    payload = f"{campaign_id}.{link_id}"
     return f"{payload}.{_mac(kind, payload)}"
 
 
+def reader(campaign_id: int, delivery_id: int) -> str:
+    """The suffix that makes a token one recipient's (individual tracking)."""
+    return f".{delivery_id}.{_mac(READER, f'{campaign_id}.{delivery_id}')}"
+
+
 def read(kind: str, token: str) -> Claim | None:
-    """The claim a token makes if its MAC is right for this kind, else None."""
-    payload, _, mac = token.rpartition(".")
-    parts = payload.split(".")
-    if len(parts) != 3 or not all(part.isdecimal() and len(part) < 19 for part in parts):
+    """The claim a token makes if every MAC in it is right for this kind, else None."""
+    parts = token.split(".")
+    if len(parts) not in (3, 5) or not all(
+        part.isdecimal() and len(part) < 19 for part in parts[0:2] + parts[3:4]
+    ):
         return None
-    if not hmac.compare_digest(mac.encode(), _mac(kind, payload).encode()):
+    campaign, link, mac = parts[:3]
+    if not hmac.compare_digest(mac.encode(), _mac(kind, f"{campaign}.{link}").encode()):
         return None
-    campaign_id, link_id, delivery_id = (int(part) for part in parts)
-    return Claim(kind, campaign_id, link_id, delivery_id)
+    delivery = 0
+    if len(parts) == 5:
+        expected = _mac(READER, f"{campaign}.{parts[3]}")
+        if not hmac.compare_digest(parts[4].encode(), expected.encode()):
+            return None
+        delivery = int(parts[3])
+    return Claim(kind, int(campaign), int(link), delivery)
