@@ -27,7 +27,7 @@ from newsletter.models import TrackingPolicy
 
 from . import rewriting, selectors, tokens
 from .agents import MACHINES
-from .buffer import Chunk, get_buffer
+from .buffer import Chunk, DatabaseBuffer, RedisBuffer, get_buffer
 from .models import (
     CampaignCount,
     Engagement,
@@ -206,7 +206,7 @@ def flush(*, chunk_size: int = CHUNK_SIZE) -> int:
 
 
 @transaction.atomic
-def _count_chunk(buffer, chunk: Chunk) -> int:
+def _count_chunk(buffer: RedisBuffer | DatabaseBuffer, chunk: Chunk) -> int:
     _, new = FlushedChunk.objects.get_or_create(batch=chunk.batch, index=chunk.index)
     if not new:
         buffer.settle(chunk)

@@ -22,10 +22,9 @@ def test_the_pixel_is_an_image_even_for_a_bad_token(client):
 def test_a_click_leads_to_the_link_that_was_in_the_campaign(client, subscriber):
     campaign = make_campaign()
     _, html = send_to(campaign, subscriber)
-    clicks = tracking_urls(html)["click"]
-    targets = {
-        client.get(path)["Location"] for path in clicks if client.get(path).status_code == 302
-    }
+    responses = [client.get(path) for path in tracking_urls(html)["click"]]
+    targets = {response["Location"] for response in responses if response.status_code == 302}
+    assert [response.status_code for response in responses] == [302, 302, 302, 404]
     assert targets == {"https://example.org/notes?a=1&b=2", "https://docs.example.org/"}
 
 
