@@ -1,5 +1,6 @@
 """``/api/v1/campaigns/``: write, schedule, send, pause, resume, test and measure campaigns."""
 
+from dataclasses import asdict
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from campaigns.models import Campaign, Layout
 from delivery import engine
 from delivery.tasks import send_campaign_test
 from newsletter.models import Role
+from tracking.stats import campaign_stats as tracking_stats
 
 from . import pagination
 from .auth import actor, require
@@ -200,14 +202,17 @@ def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn):
 @router.get(
     "/{campaign_id}/stats/",
     response={200: CampaignStats, 404: Error},
-    summary="Delivery counts, rate and time left",
+    summary="Delivery counts, rate, time left, opens, clicks and the click map",
 )
 def campaign_stats(request: HttpRequest, campaign_id: int):
     campaign = _campaign(request, campaign_id)
     progress = engine.progress(campaign=campaign)
+    engagement = tracking_stats(campaign, progress=progress)
+    # Delivery outcomes reported by the ESP (delivered, bounced, complained) go beside these.
     return {
         "status": campaign.status,
         "sent_at": campaign.sent_at,
         "at": timezone.now(),
         **progress.__dict__,
+        **asdict(engagement),
     }

@@ -221,6 +221,30 @@ class TestOut(Schema):
     queued: int
 
 
+class EngagementCounts(Schema):
+    total: int
+    human: int
+    machine: int
+    unique_human: int | None = Field(description="Individual tracking only; null otherwise.")
+    unique_machine: int | None = Field(description="Individual tracking only; null otherwise.")
+
+
+class LinkClicks(Schema):
+    url: str
+    position: int
+    clicks_human: int
+    clicks_machine: int
+
+
+class Period(Schema):
+    start: datetime
+    hours: int = Field(description="1 for the first 48 hours after the first hit, then 24.")
+    opens_human: int
+    opens_machine: int
+    clicks_human: int
+    clicks_machine: int
+
+
 class CampaignStats(Schema):
     status: CampaignStatus
     sent_at: datetime | None
@@ -234,3 +258,11 @@ class CampaignStats(Schema):
     uncertain: int
     per_second: float
     eta_seconds: float | None
+    # Engagement (tracking.stats): machine opens and clicks are counted apart.
+    tracking_policy: str
+    recipients: int
+    opens: EngagementCounts
+    clicks: EngagementCounts
+    scanner_visits: int = Field(description="Fetches of the hidden link only machines follow.")
+    links: list[LinkClicks]
+    timeline: list[Period]

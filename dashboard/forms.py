@@ -58,6 +58,7 @@ class NewsletterSettingsForm(forms.ModelForm):
             "record_consent_ip",
             "require_proof_of_work",
             "tracking_policy",
+            "record_tracking_ip",
         ]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),

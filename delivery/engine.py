@@ -346,7 +346,7 @@ def _addressees(
     people = {
         subscriber.pk: subscriber
         for subscriber in Subscriber.objects.filter(pk__in=allowed).only(
-            "pk", "email", "name", "attributes"
+            "pk", "email", "name", "attributes", "tracking_opt_out"
         )
     }
     addressees, skipped = [], []
@@ -363,6 +363,7 @@ def _addressees(
                 name=person.name,
                 attributes=person.attributes,
                 list_name=allowed[subscriber_id],
+                tracking_opt_out=person.tracking_opt_out,
             )
         )
     return addressees, skipped

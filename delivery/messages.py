@@ -14,11 +14,12 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
 from campaigns.models import Campaign
-from campaigns.rendering import Recipient, Rendered, personalize, slot_values
+from campaigns.rendering import Recipient, Rendered, slot_values
 from campaigns.rendering.mergetags import Compiled
 from campaigns.services import archive_url
 from newsletter.links import absolute_url
 from subscribers import tokens
+from tracking.services import campaign_tracking
 
 from .bounces import verp_address
 
@@ -39,6 +40,7 @@ class Addressee:
     name: str
     attributes: dict
     list_name: str
+    tracking_opt_out: bool = False
 
 
 class CampaignMessages:
@@ -47,7 +49,9 @@ class CampaignMessages:
     def __init__(self, campaign: Campaign, rendered: Rendered) -> None:
         newsletter = campaign.newsletter
         self.campaign = campaign
-        self.rendered = rendered
+        # Links rewritten and the pixel added, as the newsletter's tracking policy says.
+        self.tracking = campaign_tracking(campaign=campaign, rendered=rendered)
+        self.rendered = rendered = self.tracking.rendered
         self.newsletter_id = newsletter.pk
         self.sender = newsletter.sender
         self.reply_to = [newsletter.reply_to] if newsletter.reply_to else None
@@ -78,19 +82,30 @@ class CampaignMessages:
             web_version_url=self.web_version,
         )
 
+    def _values(self, addressee: Addressee, recipient: Recipient) -> dict[str, str]:
+        """Every slot's raw value: the merge tags', then the tracking links'."""
+        tracking = self.tracking.values(
+            delivery_id=addressee.delivery_id, opted_out=addressee.tracking_opt_out
+        )
+        return {**recipient.values(), **tracking} if tracking else recipient.values()
+
     def build(self, addressee: Addressee) -> EmailMultiAlternatives:
         """A Django message, for backends that take one (the outbox, anymail's ESPs)."""
         recipient = self._recipient(addressee)
-        content = personalize(self.rendered, recipient)
+        values = self._values(addressee, recipient)
+        subject, text, html = (
+            part.fill(slot_values(part, values, recipient))
+            for part in (self.rendered.subject, self.rendered.text, self.rendered.html)
+        )
         message = EmailMultiAlternatives(
-            subject=content.subject,
-            body=content.text,
+            subject=subject,
+            body=text,
             from_email=self.sender,
             to=[addressee.email],
             reply_to=self.reply_to,
             headers=self._headers(addressee, recipient.unsubscribe_url),
         )
-        message.attach_alternative(content.html, "text/html")
+        message.attach_alternative(html, "text/html")
         # Read by anymail backends (ESP metadata, echoed back in tracking webhooks).
         message.metadata = {"delivery": str(addressee.delivery_id)}
         message.tags = [f"campaign-{self.campaign.pk}"]
@@ -104,7 +119,7 @@ class CampaignMessages:
         recipient costs the encoding of their own values only.
         """
         recipient = self._recipient(addressee)
-        values = recipient.values()
+        values = self._values(addressee, recipient)
         subject = self.rendered.subject.fill(slot_values(self.rendered.subject, values, recipient))
         headers = {
             "To": addressee.email,
@@ -221,9 +236,10 @@ class QuotedPrintableTemplate:
         ]
 
     def fill(self, values: list[str]) -> bytes:
+        # Each value once, however many holes it fills (a tracked link's reader token).
+        encoded = [_quoted_printable_piece(value) for value in values]
         return b"".join(
-            _quoted_printable_piece(values[piece]) if isinstance(piece, int) else piece
-            for piece in self.pieces
+            encoded[piece] if isinstance(piece, int) else piece for piece in self.pieces
         )
 
 

@@ -20,7 +20,14 @@ class NewsletterAdmin(admin.ModelAdmin):
         ("Sender", {"fields": ["from_name", "from_email", "reply_to", "postal_address"]}),
         (
             "Privacy and consent",
-            {"fields": ["tracking_policy", "consent_text", "record_consent_ip"]},
+            {
+                "fields": [
+                    "tracking_policy",
+                    "record_tracking_ip",
+                    "consent_text",
+                    "record_consent_ip",
+                ]
+            },
         ),
         ("Abuse protection", {"fields": ["require_proof_of_work"]}),
     ]

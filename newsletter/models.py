@@ -49,6 +49,13 @@ class Newsletter(models.Model):
     tracking_policy = models.CharField(
         max_length=20, choices=TrackingPolicy.choices, default=TrackingPolicy.AGGREGATE
     )
+    record_tracking_ip = models.BooleanField(
+        _("record IP addresses of opens and clicks"),
+        default=False,
+        help_text=_(
+            "Individual tracking only. Off by default: tracking then stores no IP address."
+        ),
+    )
     consent_text = models.TextField(
         _("consent wording"),
         default=DEFAULT_CONSENT_TEXT,

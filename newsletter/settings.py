@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "subscribers",
     "campaigns",
     "delivery",
+    "tracking",
     "dashboard",
     "api",
     "django.contrib.admin",
@@ -333,6 +334,8 @@ CELERY_BEAT_SCHEDULE = {
     "poll-bounce-mailbox": {"task": "delivery.tasks.poll_bounce_mailbox", "schedule": 300.0},
     "start-due-campaigns": {"task": "delivery.tasks.start_due_campaigns", "schedule": 15.0},
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
+    # Opens and clicks wait in Redis; counted in PostgreSQL in batches (docs/tracking.md).
+    "flush-tracking": {"task": "tracking.tasks.flush", "schedule": 10.0},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("webhooks/anymail/", include("delivery.webhooks")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("t/", include("tracking.urls")),
     re_path(r"^media/(?P<path>.+)$", views.media, name="media"),
     path("", include("subscribers.urls")),
 ]

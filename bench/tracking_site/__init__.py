@@ -1,0 +1,1 @@
+"""The project's own settings and URLs plus one minimal view: the tracking benchmark's ceiling."""
