@@ -165,9 +165,11 @@ def sending_backend(request: HttpRequest, newsletter: Newsletter) -> HttpRespons
 @require_POST
 @member_required(Role.OWNER)
 def sending_backend_test(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
-    backend = get_object_or_404(SendingBackend, newsletter=newsletter)
+    backend = SendingBackend.objects.filter(newsletter=newsletter).first()
     form = BackendTestForm(request.POST)
-    if form.is_valid():
+    if backend is None:
+        messages.error(request, _("Save a sending backend before testing it."))
+    elif form.is_valid():
         sending_backends.test_send_request(
             backend=backend, to=form.cleaned_data["to"], requested_by=request.user.get_username()
         )

@@ -142,3 +142,11 @@ def test_a_refused_test_shows_the_services_words(owner, fake_esp):
     )
     page = client.get(page_url(newsletter)).content.decode()
     assert "Test failed." in page and "Invalid private key" in page
+
+
+def test_testing_before_saving_says_what_to_do(owner):
+    client, newsletter = owner
+    response = client.post(
+        page_url(newsletter, "sending_backend_test"), {"to": "me@example.org"}, follow=True
+    )
+    assert "Save a sending backend before testing it." in response.content.decode()
