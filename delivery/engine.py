@@ -15,22 +15,25 @@ import smtplib
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import requests
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.cache import cache
-from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
+from urllib3.exceptions import NewConnectionError
 
 from campaigns.models import Campaign, Status
 from campaigns.services import campaign_render
+from newsletter.encryption import DecryptionError
 from subscribers.models import (
     Subscriber,
     SubscriberStatus,
@@ -39,15 +42,21 @@ from subscribers.models import (
     Suppression,
 )
 
-from . import feedback
-from .messages import Addressee, CampaignMessages, send_raw
+from . import feedback, sending_backends
+from .messages import Addressee, CampaignMessages, MergeTemplate, send_raw
 from .models import UNFINISHED, BounceType, Delivery, DeliveryStatus, FeedbackKind
 from .notifications import tell_owners_campaign_paused
+from .sending_backends import Transport
 from .throttle import Rate, Throttle
 
 logger = logging.getLogger(__name__)
 
 TASK_BUDGET = timedelta(seconds=50)
+# A spent quota with room again within this many seconds is waited for; a longer wait
+# puts the rows back in the queue with a time (capped, so a quota raised in the
+# dashboard takes effect soon).
+QUOTA_SLEEP_SECONDS = 5
+QUOTA_DEFER_MAX = timedelta(minutes=15)
 MIN_ATTEMPTS_FOR_ERROR_RATE = 50
 
 
@@ -304,6 +313,7 @@ def send_batches(*, campaign_id: int, task_id: str = "") -> bool:
     throttle = Throttle()
     outcomes = Outcomes()
     messages: CampaignMessages | None = None
+    transport: Transport | None = None
     while timezone.now() < deadline:
         # The status every batch; the cached render (tens of KB) only when it is rebuilt.
         campaign = (
@@ -313,16 +323,25 @@ def send_batches(*, campaign_id: int, task_id: str = "") -> bool:
         )
         if campaign.status != Status.SENDING:
             return False
-        rows = claim(campaign_id=campaign_id, size=_batch_size(), worker=worker)
+        if transport is None:
+            try:
+                transport = sending_backends.transport_for(campaign.newsletter_id)
+            except DecryptionError:
+                logger.exception("sending backend unreadable", extra={"campaign": campaign_id})
+                _pause_for_errors(campaign_id)
+                return False
+        rows = claim(campaign_id=campaign_id, size=_batch_size(transport), worker=worker)
         if not rows:
             _finish_if_done(campaign_id)
             return False
         if messages is None or messages.rendered.digest != campaign.rendered_digest:
             messages = CampaignMessages(campaign, campaign_render(campaign=campaign))
-        _send_batch(messages, rows, worker, throttle, outcomes)
+        within_quota = _send_batch(messages, rows, worker, Pace(throttle, transport), outcomes)
         if outcomes.too_many_failures():
             _pause_for_errors(campaign_id)
             return False
+        if not within_quota:
+            return False  # the rest waits, queued with a time; the sweeper re-dispatches
     return True
 
 
@@ -331,12 +350,15 @@ def _lease() -> timedelta:
     return timedelta(seconds=settings.SEND_LEASE_SECONDS)
 
 
-def _batch_size() -> int:
-    rate = settings.SEND_RATE_PER_SECOND
-    if rate > 0:
-        # A slow rate must not hold a batch past its lease.
-        return max(1, min(settings.SEND_BATCH_SIZE, int(rate * _lease().total_seconds() / 4)))
-    return settings.SEND_BATCH_SIZE
+def _batch_size(transport: Transport) -> int:
+    """Enough rows for one full ESP call when the backend batches calls; never so many
+    that a slow rate holds them past their lease."""
+    size = settings.SEND_BATCH_SIZE
+    if transport.batches_calls:
+        size = max(size, transport.recipients_per_call)
+    if transport.per_second > 0:
+        size = min(size, int(transport.per_second * _lease().total_seconds() / 4))
+    return max(1, size)
 
 
 def _addressees(
@@ -389,9 +411,10 @@ def _send_batch(
     messages: CampaignMessages,
     rows: list[tuple[int, int]],
     worker: str,
-    throttle: Throttle,
+    pace: "Pace",
     outcomes: Outcomes,
-) -> None:
+) -> bool:
+    """Send the claimed rows; return False when a quota is spent and the rest must wait."""
     addressees, skipped = _addressees(rows, messages.campaign)
     if skipped:
         Delivery.objects.filter(id__in=skipped, worker=worker).update(
@@ -399,18 +422,42 @@ def _send_batch(
             last_error="No longer subscribed, or suppressed, when its turn came.",
             lease_until=None,
         )
-    backend = get_connection()
-    raw_smtp = isinstance(backend, SMTPBackend)
-    rate = Rate(settings.SEND_RATE_PER_SECOND, burst=settings.SEND_BATCH_SIZE)
-    domain_rate = Rate(settings.SEND_RATE_PER_DOMAIN_PER_SECOND)
-    flight = Flight(worker)
+    transport = pace.transport
+    template = (
+        messages.merge_template(transport.merge_field_format) if transport.batches_calls else None
+    )
+    backend = transport.connection()
     try:
         backend.open()
+        if template is not None:
+            return _send_calls(template, addressees, backend, worker, pace, outcomes)
+        return _send_one_by_one(messages, addressees, backend, worker, pace, outcomes)
+    finally:
+        try:
+            backend.close()
+        except Exception:  # closing a dead connection must not hide the real outcome
+            logger.debug("closing the mail connection failed", exc_info=True)
+
+
+def _send_one_by_one(
+    messages: CampaignMessages,
+    addressees: list[Addressee],
+    backend,
+    worker: str,
+    pace: "Pace",
+    outcomes: Outcomes,
+) -> bool:
+    raw_smtp = isinstance(backend, SMTPBackend)
+    flight = Flight(worker)
+    try:
         for index, addressee in enumerate(addressees):
+            wait = pace.take([addressee])
+            if wait:
+                flight.flush()
+                _defer([a.delivery_id for a in addressees[index:]], worker, wait)
+                return False
             if not flight.take_off(addressee.delivery_id):
                 continue
-            throttle.wait("all", rate)
-            throttle.wait(f"domain:{addressee.email.rsplit('@', 1)[-1].lower()}", domain_rate)
             try:
                 message_id = _transmit(messages, addressee, backend, raw_smtp)
             except Exception as error:  # classified below; nothing is swallowed silently
@@ -419,16 +466,227 @@ def _send_batch(
                 outcomes.failed += final
                 if reconnect:
                     _release([a.delivery_id for a in addressees[index + 1 :]], worker)
-                    return
+                    return True
                 continue
             flight.land(addressee.delivery_id, message_id)
             outcomes.sent += 1
     finally:
         flight.flush()
+    return True
+
+
+def _send_calls(
+    template: MergeTemplate,
+    addressees: list[Addressee],
+    backend,
+    worker: str,
+    pace: "Pace",
+    outcomes: Outcomes,
+) -> bool:
+    """Up to the ESP's per-call maximum of recipients per API call.
+
+    The whole call's rows go in flight in one statement before it is made, and are
+    recorded after: a worker that dies in between leaves them ``uncertain``, never
+    resent. A call whose answer was lost (read timeout) makes them uncertain too.
+    """
+    calls = _calls(addressees, pace.transport.recipients_per_call)
+    for number, call in enumerate(calls):
+        wait = pace.take(call)
+        if wait:
+            _defer([a.delivery_id for rest in calls[number:] for a in rest], worker, wait)
+            return False
+        taken = _take_off_all([a.delivery_id for a in call], worker)
+        call = [addressee for addressee in call if addressee.delivery_id in taken]
+        if not call:
+            continue
+        message = template.build(call)
+        message.connection = backend
         try:
-            backend.close()
-        except Exception:  # closing a dead connection must not hide the real outcome
-            logger.debug("closing the mail connection failed", exc_info=True)
+            message.send()
+        except Exception as error:  # classified below; nothing is swallowed silently
+            outcomes.failed += _record_call_failure(call, worker, error)
+            continue
+        sent, failed = _land_all(call, message, worker)
+        outcomes.sent += sent
+        outcomes.failed += failed
+    return True
+
+
+def _calls(addressees: list[Addressee], size: int) -> list[list[Addressee]]:
+    """Groups of at most ``size`` with each address once: the ESP keys merge data by
+    address, so two subscribers sharing one go in different calls."""
+    calls: list[list[Addressee]] = []
+    seen: list[set[str]] = []
+    for addressee in addressees:
+        address = addressee.email.lower()
+        for call, addresses in zip(calls, seen, strict=True):
+            if len(call) < size and address not in addresses:
+                call.append(addressee)
+                addresses.add(address)
+                break
+        else:
+            calls.append([addressee])
+            seen.append({address})
+    return calls
+
+
+@dataclass
+class Pace:
+    """The transport's shared limits: quotas (hour, day) first, then rates."""
+
+    throttle: Throttle
+    transport: Transport
+
+    def take(self, addressees: list[Addressee]) -> float:
+        """Wait out the rates; return 0, or the seconds until a spent quota has room."""
+        transport = self.transport
+        while wait := self.throttle.reserve(list(transport.quotas), len(addressees)):
+            if wait > QUOTA_SLEEP_SECONDS:
+                return wait
+            time.sleep(wait)
+        self.throttle.wait(
+            transport.key,
+            Rate(transport.per_second, burst=transport.recipients_per_call),
+            len(addressees),
+        )
+        if transport.per_domain_per_second > 0:
+            domains = Counter(a.email.rsplit("@", 1)[-1].lower() for a in addressees)
+            for domain, count in domains.items():
+                self.throttle.wait(
+                    f"{transport.key}:domain:{domain}",
+                    Rate(transport.per_domain_per_second),
+                    count,
+                )
+        return 0.0
+
+
+def _defer(delivery_ids: list[int], worker: str, seconds: float) -> None:
+    """A quota is spent: these rows wait, queued, until it has room (no attempt charged)."""
+    wait = min(seconds, QUOTA_DEFER_MAX.total_seconds())
+    Delivery.objects.filter(
+        id__in=delivery_ids, worker=worker, status=DeliveryStatus.CLAIMED
+    ).update(
+        status=DeliveryStatus.QUEUED,
+        worker="",
+        lease_until=None,
+        attempts=F("attempts") - 1,
+        next_attempt_at=timezone.now() + timedelta(seconds=wait),
+    )
+    logger.info("sending quota spent", extra={"deferred": len(delivery_ids), "seconds": wait})
+
+
+def _take_off_all(delivery_ids: list[int], worker: str) -> set[int]:
+    """Put a call's rows in flight, committed before the call: only those still ours."""
+    now = timezone.now()
+    with transaction.atomic():
+        taken = set(
+            Delivery.objects.select_for_update()
+            .filter(id__in=delivery_ids, worker=worker, status=DeliveryStatus.CLAIMED)
+            .values_list("id", flat=True)
+        )
+        Delivery.objects.filter(id__in=taken).update(
+            status=DeliveryStatus.IN_FLIGHT, lease_until=now + _lease()
+        )
+    return taken
+
+
+def _land_all(call: list[Addressee], message, worker: str) -> tuple[int, int]:
+    """Record each recipient of an accepted call as the ESP reported them: sent, or
+    failed when it rejected the address (which is then suppressed, as a hard bounce)."""
+    statuses = message.anymail_status.recipients
+    sent: dict[int, str] = {}
+    refused: list[Addressee] = []
+    for addressee in call:
+        status = statuses.get(addressee.email)
+        if status is not None and status.status in ("rejected", "invalid"):
+            refused.append(addressee)
+        else:
+            sent[addressee.delivery_id] = str(getattr(status, "message_id", "") or "")[:255]
+
+    def write() -> None:
+        with transaction.atomic():
+            if sent:
+                _record_sent(sent, worker)
+            if refused:
+                Delivery.objects.filter(
+                    id__in=[a.delivery_id for a in refused], worker=worker
+                ).update(
+                    status=DeliveryStatus.FAILED,
+                    last_error="The ESP refused the address.",
+                    lease_until=None,
+                )
+
+    if sent or refused:
+        _with_db_retries(write)
+    for addressee in refused:
+        _refused(addressee, "The ESP refused the address.")
+    return len(sent), len(refused)
+
+
+def _record_sent(message_ids: dict[int, str], worker: str) -> None:
+    """One statement for a whole call, each row with its own message id (an ORM
+    ``Case`` of a thousand branches costs seconds to compile; this costs milliseconds)."""
+    values = ", ".join(["(%s, %s)"] * len(message_ids))
+    sql = (
+        f"WITH landed(id, message_id) AS (VALUES {values}) "  # noqa: S608 (placeholders only)
+        "UPDATE delivery_delivery SET status = 'sent', sent_at = %s, "
+        "esp_message_id = landed.message_id, last_error = '', lease_until = NULL "
+        "FROM landed WHERE delivery_delivery.id = landed.id AND delivery_delivery.worker = %s"
+    )
+    params = [item for pair in message_ids.items() for item in pair]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, timezone.now(), worker])
+
+
+def _record_call_failure(call: list[Addressee], worker: str, error: Exception) -> int:
+    """A whole call failed: uncertain when its answer was lost, else requeued with backoff
+    or failed, like a single message. Returns how many rows failed for good."""
+    ids = [addressee.delivery_id for addressee in call]
+    rows = Delivery.objects.filter(id__in=ids, worker=worker)
+    if _outcome_unknown(error):
+        rows.update(
+            status=DeliveryStatus.UNCERTAIN,
+            last_error=f"No answer from the ESP ({type(error).__name__}): it may have sent.",
+            lease_until=None,
+        )
+        logger.warning("ESP call outcome unknown", extra={"recipients": len(ids)})
+        return 0
+    failure = classify(error)
+    attempts = max(rows.values_list("attempts", flat=True), default=1)
+    final = failure.permanent or attempts >= settings.SEND_MAX_ATTEMPTS
+    if final:
+        rows.update(
+            status=DeliveryStatus.FAILED, last_error=failure.reason[:1000], lease_until=None
+        )
+        if failure.hard_bounce:
+            for addressee in call:
+                _refused(addressee, failure.reason)
+    else:
+        rows.update(
+            status=DeliveryStatus.QUEUED,
+            last_error=failure.reason[:1000],
+            lease_until=None,
+            worker="",
+            next_attempt_at=timezone.now() + _backoff(attempts),
+        )
+    logger.warning(
+        "ESP call failed",
+        extra={"recipients": len(ids), "permanent": final, "reason": failure.reason[:200]},
+    )
+    return len(ids) if final else 0
+
+
+def _outcome_unknown(error: Exception) -> bool:
+    """The request may have reached the ESP but no answer came back (a read timeout, a
+    connection dropped mid-response). A refused connection or a connect timeout means
+    nothing was sent, and an HTTP status is an answer: those are safe to retry."""
+    if not isinstance(error, requests.RequestException) or getattr(error, "status_code", None):
+        return False
+    cause = error.__cause__ or error
+    if isinstance(cause, requests.ConnectTimeout):
+        return False
+    reason = getattr(cause.args[0], "reason", None) if cause.args else None
+    return not isinstance(reason, NewConnectionError)
 
 
 def _transmit(messages: CampaignMessages, addressee: Addressee, backend, raw_smtp: bool) -> str:
@@ -566,12 +824,22 @@ def classify(error: Exception) -> Failure:
     if isinstance(error, AnymailRecipientsRefused):
         return Failure(True, False, True, str(error).splitlines()[0])
     if isinstance(error, AnymailAPIError):
-        status = error.status_code or 0
+        status = _status_of(error)
         transient = status in (0, 408, 429) or status >= 500
         return Failure(not transient, False, False, str(error).splitlines()[0])
     if isinstance(error, smtplib.SMTPServerDisconnected | OSError):
         return Failure(False, True, False, f"{type(error).__name__}: {error}")
     return Failure(True, False, False, f"{type(error).__name__}: {error}")
+
+
+def _status_of(error: AnymailAPIError) -> int:
+    """The ESP's HTTP status; for Amazon SES it sits in botocore's parsed error."""
+    if error.status_code:
+        return error.status_code
+    response = getattr(error.__cause__, "response", None)
+    if isinstance(response, dict):
+        return response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return 0
 
 
 def _text(reply: bytes | str) -> str:
@@ -590,17 +858,7 @@ def _record_failure(addressee: Addressee, worker: str, error: Exception) -> tupl
             status=DeliveryStatus.FAILED, last_error=failure.reason[:1000], lease_until=None
         )
         if failure.hard_bounce:
-            feedback.record(
-                feedback=feedback.Feedback(
-                    esp=feedback.SEND_TIME,
-                    event_id=f"delivery-{addressee.delivery_id}",
-                    kind=FeedbackKind.BOUNCED,
-                    bounce_type=BounceType.HARD,
-                    recipient=addressee.email,
-                    delivery_id=addressee.delivery_id,
-                    detail=failure.reason,
-                )
-            )
+            _refused(addressee, failure.reason)
     else:
         Delivery.objects.filter(id=addressee.delivery_id, worker=worker).update(
             status=DeliveryStatus.QUEUED,
@@ -618,6 +876,22 @@ def _record_failure(addressee: Addressee, worker: str, error: Exception) -> tupl
         },
     )
     return failure.reconnect, final
+
+
+def _refused(addressee: Addressee, reason: str) -> None:
+    """The server or ESP refused the address while sending: a hard bounce, recorded once
+    through the feedback service (which suppresses the address)."""
+    feedback.record(
+        feedback=feedback.Feedback(
+            esp=feedback.SEND_TIME,
+            event_id=f"delivery-{addressee.delivery_id}",
+            kind=FeedbackKind.BOUNCED,
+            bounce_type=BounceType.HARD,
+            recipient=addressee.email,
+            delivery_id=addressee.delivery_id,
+            detail=reason,
+        )
+    )
 
 
 def _backoff(attempts: int) -> timedelta:

@@ -170,18 +170,92 @@ class CampaignMessages:
         return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
     def _headers(self, addressee: Addressee, unsubscribe_url: str) -> dict[str, str]:
+        own = self._own_headers(addressee, unsubscribe_url)
+        return {
+            "Message-ID": own["Message-ID"],
+            "List-Unsubscribe": own["List-Unsubscribe"],
+            **self._shared_headers(),
+            "X-Crier-Delivery": own["X-Crier-Delivery"],
+        }
+
+    def _own_headers(self, addressee: Addressee, unsubscribe_url: str) -> dict[str, str]:
+        """The headers that differ from one recipient to the next."""
         targets = [f"<{unsubscribe_url}>"]
         if self.unsubscribe_mailto:
             targets.append(f"<mailto:{self.unsubscribe_mailto}?subject=unsubscribe>")
         return {
             "Message-ID": self.message_id(addressee),
             "List-Unsubscribe": ", ".join(targets),
+            "X-Crier-Delivery": str(addressee.delivery_id),
+        }
+
+    def _shared_headers(self) -> dict[str, str]:
+        return {
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Id": self.list_id,
             "Feedback-ID": self.feedback_id,
             "Precedence": "bulk",
-            "X-Crier-Delivery": str(addressee.delivery_id),
         }
+
+    def merge_template(self, field_format: str) -> "MergeTemplate | None":
+        """The campaign as one ESP batch message with merge fields in ``field_format``
+        (e.g. Mailgun's ``%recipient.{}%``), or None when the text itself contains the
+        field syntax, which the ESP would then substitute by mistake."""
+        marker = field_format.split("{}")[0]
+        parts = (self.rendered.subject, self.rendered.text, self.rendered.html)
+        if any(marker in piece for part in parts for piece in part.pieces):
+            return None
+        return MergeTemplate(self, field_format)
+
+
+class MergeTemplate:
+    """One ESP call for many recipients: each slot of the compiled parts becomes a merge
+    field (``s0``, ``t3``, ``h1``: subject, text, HTML), whose value per recipient is
+    exactly what ``build`` would have put there, already escaped for its part."""
+
+    PARTS = (("s", "subject"), ("t", "text"), ("h", "html"))
+
+    def __init__(self, messages: "CampaignMessages", field_format: str) -> None:
+        self.messages = messages
+        rendered = messages.rendered
+        self.subject, self.text, self.html = (
+            _with_fields(getattr(rendered, name), prefix, field_format)
+            for prefix, name in self.PARTS
+        )
+
+    def build(self, addressees: list[Addressee]) -> EmailMultiAlternatives:
+        """One anymail message: ``to`` holds every address (each unique), and merge_data,
+        merge_headers and merge_metadata what differs per recipient; anymail sends each
+        recipient their own message."""
+        messages = self.messages
+        merge_data, merge_headers, merge_metadata = {}, {}, {}
+        for addressee in addressees:
+            recipient = messages._recipient(addressee)
+            values = recipient.values()
+            fields = {}
+            for prefix, name in self.PARTS:
+                part = getattr(messages.rendered, name)
+                for index, value in enumerate(slot_values(part, values, recipient)):
+                    fields[f"{prefix}{index}"] = value
+            merge_data[addressee.email] = fields
+            merge_headers[addressee.email] = messages._own_headers(
+                addressee, recipient.unsubscribe_url
+            )
+            merge_metadata[addressee.email] = {"delivery": str(addressee.delivery_id)}
+        message = EmailMultiAlternatives(
+            subject=self.subject,
+            body=self.text,
+            from_email=messages.sender,
+            to=[addressee.email for addressee in addressees],
+            reply_to=messages.reply_to,
+            headers=messages._shared_headers(),
+        )
+        message.attach_alternative(self.html, "text/html")
+        message.merge_data = merge_data
+        message.merge_headers = merge_headers
+        message.merge_metadata = merge_metadata
+        message.tags = [f"campaign-{messages.campaign.pk}"]
+        return message
 
 
 class DkimSigner:
@@ -269,6 +343,14 @@ def send_raw(connection: smtplib.SMTP, sender: str, recipient: str, message: byt
     code, reply = connection.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
+
+
+def _with_fields(part: Compiled, prefix: str, field_format: str) -> str:
+    holes = dict(part.positions)
+    return "".join(
+        field_format.format(f"{prefix}{holes[index]}") if index in holes else piece
+        for index, piece in enumerate(part.pieces)
+    )
 
 
 def _url_around_token(viewname: str) -> str:

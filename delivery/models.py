@@ -2,6 +2,7 @@ import email
 import email.policy
 from email.message import EmailMessage
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import TextChoices
 from django.urls import reverse
@@ -209,3 +210,98 @@ class DeliveryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.esp} {self.kind} ({self.event_id})"
+
+
+class BackendKind(models.TextChoices):
+    OUTBOX = "outbox", _("Built-in outbox (nothing leaves the server)")
+    SMTP = "smtp", _("SMTP server")
+    AMAZON_SES = "amazon_ses", "Amazon SES"
+    MAILGUN = "mailgun", "Mailgun"
+    POSTMARK = "postmark", "Postmark"
+    SENDGRID = "sendgrid", "SendGrid"
+    BREVO = "brevo", "Brevo"
+    RESEND = "resend", "Resend"
+    SPARKPOST = "sparkpost", "SparkPost"
+    MAILJET = "mailjet", "Mailjet"
+
+
+class SmtpSecurity(models.TextChoices):
+    STARTTLS = "starttls", _("STARTTLS (usually port 587)")
+    TLS = "tls", _("TLS from the start (usually port 465)")
+    NONE = "none", _("None (only for a server on this machine or network)")
+
+
+class SendingBackend(models.Model):
+    """How one newsletter's mail leaves, overriding the instance's EMAIL_BACKEND when active.
+
+    Secrets (API keys, passwords) live in ``secrets``: a Fernet token of a JSON object
+    (``newsletter.encryption``), never plaintext, never shown back in a form.
+    """
+
+    newsletter = models.OneToOneField(
+        "newsletter.Newsletter", on_delete=models.CASCADE, related_name="sending_backend"
+    )
+    kind = models.CharField(_("service"), max_length=20, choices=BackendKind.choices)
+    active = models.BooleanField(
+        _("use it for this newsletter's mail"),
+        default=False,
+        help_text=_("Off: mail still uses the instance's default backend; tests use this one."),
+    )
+    host = models.CharField(_("SMTP host"), max_length=255, blank=True)
+    port = models.PositiveIntegerField(_("SMTP port"), null=True, blank=True)
+    username = models.CharField(_("SMTP user name"), max_length=255, blank=True)
+    security = models.CharField(
+        _("SMTP encryption"),
+        max_length=10,
+        choices=SmtpSecurity.choices,
+        default=SmtpSecurity.STARTTLS,
+    )
+    api_url = models.URLField(
+        _("API base URL"),
+        blank=True,
+        help_text=_("Blank: the service's default. Set it for another region (e.g. the EU)."),
+    )
+    region = models.CharField(
+        _("region"),
+        max_length=30,
+        blank=True,
+        help_text=_("Amazon SES only, e.g. eu-west-1."),
+    )
+    sender_domain = models.CharField(
+        _("sending domain"),
+        max_length=255,
+        blank=True,
+        help_text=_("Mailgun only; blank: the domain of the newsletter's sender address."),
+    )
+    secrets = models.TextField(blank=True, default="", editable=False)
+    rate_per_second = models.FloatField(
+        _("messages per second"),
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text=_("0: no limit."),
+    )
+    rate_per_hour = models.PositiveIntegerField(
+        _("messages per hour"), default=0, help_text=_("0: no limit.")
+    )
+    rate_per_day = models.PositiveIntegerField(
+        _("messages per day"),
+        default=0,
+        help_text=_("0: no limit. In any 24 hours, like Amazon SES's sending quota."),
+    )
+    domain_rate_per_minute = models.PositiveIntegerField(
+        _("messages per minute to one recipient domain"),
+        default=0,
+        help_text=_("0: no limit. Some providers (Gmail, Outlook) slow down bursts."),
+    )
+    batch_size = models.PositiveIntegerField(
+        _("recipients per API call"),
+        default=0,
+        help_text=_("For services that send a batch in one call; 0: the service's maximum."),
+    )
+    last_test_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_test_ok = models.BooleanField(null=True, editable=False)
+    last_test_detail = models.TextField(blank=True, default="", editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.newsletter_id}: {self.get_kind_display()}"

@@ -12,6 +12,7 @@ from campaigns import rendering
 from campaigns.models import Campaign
 from campaigns.services import campaign_render, sample_recipient
 from delivery.models import OutboxMessage
+from delivery.sending_backends import connection_for
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def send_campaign_test(*, campaign_id: int, to: list[str], requested_by: str) ->
         )
         return 0
     newsletter = campaign.newsletter
-    connection = get_connection()
+    connection = connection_for(newsletter.pk)
     messages = []
     for address in to:
         recipient = sample_recipient(newsletter=newsletter, campaign=campaign, email=address)

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from delivery import bounces, engine, feedback, services
+from delivery import bounces, engine, feedback, sending_backends, services
 
 
 @shared_task
@@ -45,3 +45,8 @@ def prune_feedback_events() -> int:
 def poll_bounce_mailbox() -> int:
     """Every few minutes when CRIER_BOUNCE_IMAP_HOST is set; a no-op otherwise."""
     return bounces.poll_imap().recorded
+
+
+@shared_task
+def send_backend_test(backend_id: int, to: str, requested_by: str) -> bool:
+    return sending_backends.test_send(backend_id=backend_id, to=to, requested_by=requested_by)

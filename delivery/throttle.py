@@ -1,10 +1,15 @@
-"""Send rates shared by every worker on every machine: a token bucket in Redis.
+"""Send rates shared by every worker on every machine: a token bucket and rolling-window
+quotas in Redis.
 
 One Lua script refills and takes tokens atomically, so N workers together never
-exceed the rate. Without Redis (the embedded mode, one machine, the outbox) there
-is nothing to share and no limit is applied. Losing Redis only resets the buckets.
+exceed the rate. Hourly and daily quotas (an ESP's "50,000 per 24 hours") are
+rolling windows counted in 60 slices: a message counts until its whole slice has
+left the window, so the count errs on the safe side and a quota is never exceeded.
+Without Redis (the embedded mode, one machine, the outbox) there is nothing to
+share and no limit is applied. Losing Redis only resets the counts.
 """
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -33,6 +38,62 @@ return tostring(wait)
 """
 
 
+# KEYS: one hash per window (slice number → messages); ARGV: now (s), messages wanted,
+# then a limit and a length in seconds per window. All windows take the messages, or
+# none does: returns 0, or the seconds until every window has room (-1: never, as
+# more messages are wanted than a window allows).
+RESERVE = """
+local SLICES = 60
+local now, wanted = tonumber(ARGV[1]), tonumber(ARGV[2])
+local longest = 0
+local current = {}
+for i = 1, #KEYS do
+  local limit, seconds = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  local width = seconds / SLICES
+  local slice = math.floor(now / width)
+  current[i] = slice
+  if wanted > limit then return "-1" end
+  local stored = redis.call('HGETALL', KEYS[i])
+  local live, used = {}, 0
+  for j = 1, #stored, 2 do
+    local at, count = tonumber(stored[j]), tonumber(stored[j + 1])
+    if at > slice - SLICES then
+      used = used + count
+      table.insert(live, {at, count})
+    else
+      redis.call('HDEL', KEYS[i], stored[j])
+    end
+  end
+  if used + wanted > limit then
+    table.sort(live, function(a, b) return a[1] < b[1] end)
+    local freed = 0
+    for _, entry in ipairs(live) do
+      freed = freed + entry[2]
+      if used - freed + wanted <= limit then
+        longest = math.max(longest, (entry[1] + SLICES) * width - now)
+        break
+      end
+    end
+  end
+end
+if longest > 0 then return tostring(longest) end
+for i = 1, #KEYS do
+  redis.call('HINCRBY', KEYS[i], current[i], wanted)
+  redis.call('EXPIRE', KEYS[i], math.ceil(tonumber(ARGV[2 + 2 * i])) + 60)
+end
+return "0"
+"""
+
+
+@dataclass(frozen=True)
+class Quota:
+    """At most ``limit`` messages in any ``seconds``."""
+
+    name: str
+    limit: int
+    seconds: int
+
+
 @dataclass(frozen=True)
 class Rate:
     per_second: float
@@ -48,6 +109,7 @@ class Throttle:
         url = settings.REDIS_URL if url is None else url
         self._client = redis.Redis.from_url(url) if url else None
         self._take = self._client.register_script(TAKE) if self._client else None
+        self._reserve = self._client.register_script(RESERVE) if self._client else None
 
     def wait(self, key: str, rate: Rate | None, tokens: int = 1) -> float:
         """Block until ``tokens`` may be spent under ``rate``; return the seconds waited."""
@@ -62,3 +124,16 @@ class Throttle:
         if delay > 0:
             time.sleep(delay)
         return delay
+
+    def reserve(self, quotas: list[Quota], messages: int = 1) -> float:
+        """Count ``messages`` against every quota if all have room, and return 0; else
+        count nothing and return the seconds until they would fit (``inf``: never)."""
+        if not quotas or self._reserve is None:
+            return 0.0
+        args: list = [time.time(), messages]
+        for quota in quotas:
+            args += [quota.limit, quota.seconds]
+        wait = float(
+            self._reserve(keys=[f"crier:quota:{quota.name}" for quota in quotas], args=args)
+        )
+        return math.inf if wait < 0 else wait

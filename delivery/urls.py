@@ -9,3 +9,9 @@ dashboard_urlpatterns = [
     path("sending/", views.campaign_sending, name="campaign_sending"),
     path("sending/action/", views.campaign_action, name="campaign_action"),
 ]
+
+# Under /dashboard/n/<slug:slug>/settings/sending/, in the "dashboard" namespace.
+settings_urlpatterns = [
+    path("", views.sending_backend, name="sending_backend"),
+    path("test/", views.sending_backend_test, name="sending_backend_test"),
+]

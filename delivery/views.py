@@ -1,4 +1,5 @@
-"""The dashboard's send, schedule and live-progress pages for a campaign."""
+"""The dashboard's send, schedule and live-progress pages for a campaign, and each
+newsletter's sending backend."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -8,12 +9,13 @@ from django.views.decorators.http import require_POST
 
 from campaigns.models import Campaign, Status
 from newsletter.access import member_required
+from newsletter.encryption import DecryptionError
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
-from . import engine
-from .forms import SendForm
-from .models import Delivery, DeliveryStatus
+from . import engine, sending_backends
+from .forms import BackendTestForm, SendForm, SendingBackendForm, stored_secret_fields
+from .models import Delivery, DeliveryStatus, SendingBackend
 
 FAILURES_SHOWN = 50
 
@@ -116,3 +118,63 @@ def campaign_action(request: HttpRequest, newsletter: Newsletter, pk: int) -> Ht
         except engine.CampaignStateError as error:
             messages.error(request, str(error))
     return redirect("dashboard:campaign_sending", slug=newsletter.slug, pk=campaign.pk)
+
+
+@member_required(Role.OWNER)
+def sending_backend(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    """Owners choose how this newsletter's mail leaves; secrets are never shown back."""
+    backend = SendingBackend.objects.filter(newsletter=newsletter).first()
+    if is_htmx(request):
+        return render(request, "delivery/_backend_test.html", {"backend": backend})
+    unreadable = False
+    stored: set[str] = set()
+    if backend is not None:
+        try:
+            stored = set(sending_backends.read_secrets(backend))
+        except DecryptionError:
+            unreadable = True
+    form = SendingBackendForm(
+        request.POST or None,
+        instance=backend,
+        stored_secrets=stored_secret_fields(backend.kind, stored) if backend else set(),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            sending_backends.sending_backend_save(
+                newsletter=newsletter, values=form.values(), new_secrets=form.new_secrets()
+            )
+        except sending_backends.BackendConfigError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("Sending backend saved."))
+            return redirect("dashboard:sending_backend", slug=newsletter.slug)
+    return render(
+        request,
+        "delivery/sending_backend.html",
+        {
+            "newsletter": newsletter,
+            "backend": backend,
+            "form": form,
+            "test_form": BackendTestForm(),
+            "unreadable": unreadable,
+        },
+        status=422 if form.errors else 200,
+    )
+
+
+@require_POST
+@member_required(Role.OWNER)
+def sending_backend_test(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    backend = SendingBackend.objects.filter(newsletter=newsletter).first()
+    form = BackendTestForm(request.POST)
+    if backend is None:
+        messages.error(request, _("Save a sending backend before testing it."))
+    elif form.is_valid():
+        sending_backends.test_send_request(
+            backend=backend, to=form.cleaned_data["to"], requested_by=request.user.get_username()
+        )
+        messages.success(request, _("Test queued; its result appears below."))
+    else:
+        for error in form.errors["to"]:
+            messages.error(request, error)
+    return redirect("dashboard:sending_backend", slug=newsletter.slug)

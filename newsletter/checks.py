@@ -47,3 +47,18 @@ def bounce_mailbox_has_verp(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def encryption_keys_are_set(app_configs, **kwargs):
+    if not settings.ENCRYPTION_KEYS:
+        return [
+            Warning(
+                "CRIER_ENCRYPTION_KEYS is not set: stored secrets (sending backends' API keys "
+                "and passwords) are encrypted with a key derived from SECRET_KEY, and "
+                "changing SECRET_KEY would make them unreadable.",
+                hint="Set CRIER_ENCRYPTION_KEYS to a long random string (docs/configuration.md).",
+                id="crier.W004",
+            )
+        ]
+    return []

@@ -55,6 +55,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Keys that encrypt secrets at rest (sending backends' API keys and passwords): the
+# first encrypts, all decrypt (rotation). Empty: derived from SECRET_KEY.
+ENCRYPTION_KEYS = env_list("CRIER_ENCRYPTION_KEYS")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", SITE_URL)
@@ -326,6 +329,7 @@ CELERY_TASK_ROUTES = {
     "delivery.tasks.prune_outbox": {"queue": "default"},
     "delivery.tasks.prune_feedback_events": {"queue": "default"},
     "delivery.tasks.poll_bounce_mailbox": {"queue": "default"},
+    "delivery.tasks.send_backend_test": {"queue": "default"},
     "delivery.tasks.*": {"queue": "send"},
 }
 CELERY_BEAT_SCHEDULE = {

@@ -6,6 +6,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from delivery.sending_backends import connection_for
 from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 
@@ -50,6 +51,7 @@ def send_confirmation(*, subscriber_id: int, newsletter_id: int) -> bool:
         to=[subscriber.email],
         reply_to=[newsletter.reply_to] if newsletter.reply_to else None,
         headers={"Auto-Submitted": "auto-generated"},
+        connection=connection_for(newsletter.pk),
     )
     message.attach_alternative(html, "text/html")
     message.send()

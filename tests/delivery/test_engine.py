@@ -6,7 +6,7 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns.models import Status
-from delivery import engine
+from delivery import engine, sending_backends
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, Subscriber, SuppressionReason
@@ -159,7 +159,7 @@ def test_pause_stops_claims_and_resume_sends_only_the_rest(
         engine.CampaignMessages(campaign, engine.campaign_render(campaign=campaign)),
         rows,
         "w1",
-        engine.Throttle(),
+        engine.Pace(engine.Throttle(), sending_backends.transport_for(newsletter.pk)),
         engine.Outcomes(),
     )
     engine.campaign_pause(campaign=campaign)

@@ -29,3 +29,10 @@ def test_deploy_check_warns_about_a_bounce_mailbox_without_verp(settings):
     assert "crier.W003" in deploy_check_ids()
     settings.BOUNCE_DOMAIN = "bounces.example.org"
     assert "crier.W003" not in deploy_check_ids()
+
+
+def test_deploy_check_warns_when_secrets_hang_on_the_secret_key(settings):
+    settings.ENCRYPTION_KEYS = []
+    assert "crier.W004" in deploy_check_ids()
+    settings.ENCRYPTION_KEYS = ["a-long-random-key"]
+    assert "crier.W004" not in deploy_check_ids()

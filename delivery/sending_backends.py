@@ -1,0 +1,294 @@
+"""Per-newsletter sending backends: what each service needs, the connection built from a
+newsletter's settings (or the instance default), its shared limits, and test sends.
+
+anymail is the plug point: a service is an anymail backend path plus the keyword
+arguments anymail reads from ``get_connection(path, **kwargs)`` (``api_key``,
+``api_url``…), so no ESP-specific sending code lives here.
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from newsletter import encryption
+from newsletter.models import Newsletter
+
+from .models import BackendKind, SendingBackend, SmtpSecurity
+from .throttle import Quota
+
+logger = logging.getLogger(__name__)
+
+SMTP_PATH = "django.core.mail.backends.smtp.EmailBackend"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One service: its Django backend, the secrets it needs (anymail's keyword names),
+    and, when its API sends one personalised message per recipient of a single call
+    with substitutions in inline content, the merge-field syntax and per-call maximum."""
+
+    path: str
+    secrets: tuple[str, ...] = ()
+    merge_field_format: str | None = None
+    max_recipients_per_call: int = 1
+
+
+KINDS: dict[str, Kind] = {
+    BackendKind.OUTBOX: Kind("delivery.backends.outbox.EmailBackend"),
+    BackendKind.SMTP: Kind(SMTP_PATH, ("password",)),
+    # SES v2 SendEmail takes one raw message; its bulk call needs stored templates.
+    BackendKind.AMAZON_SES: Kind(
+        "anymail.backends.amazon_ses.EmailBackend", ("aws_access_key_id", "aws_secret_access_key")
+    ),
+    # Mailgun "recipient-variables": %recipient.KEY% in subject, text and HTML.
+    BackendKind.MAILGUN: Kind(
+        "anymail.backends.mailgun.EmailBackend", ("api_key",), "%recipient.{}%", 1000
+    ),
+    # SendGrid legacy substitutions: a literal string replaced in subject and body.
+    BackendKind.SENDGRID: Kind(
+        "anymail.backends.sendgrid.EmailBackend", ("api_key",), "[%crier:{}%]", 1000
+    ),
+    # These substitute only into templates stored at the ESP (or, for Resend, not at
+    # all): each recipient is one API call.
+    BackendKind.POSTMARK: Kind("anymail.backends.postmark.EmailBackend", ("server_token",)),
+    BackendKind.BREVO: Kind("anymail.backends.brevo.EmailBackend", ("api_key",)),
+    BackendKind.RESEND: Kind("anymail.backends.resend.EmailBackend", ("api_key",)),
+    BackendKind.SPARKPOST: Kind("anymail.backends.sparkpost.EmailBackend", ("api_key",)),
+    BackendKind.MAILJET: Kind("anymail.backends.mailjet.EmailBackend", ("api_key", "secret_key")),
+}
+KIND_BY_PATH = {kind.path: kind for kind in KINDS.values()}
+
+SECRET_LABELS = {
+    "password": "SMTP password",
+    "api_key": "API key",
+    "server_token": "server token",
+    "secret_key": "secret key",
+    "aws_access_key_id": "access key ID",
+    "aws_secret_access_key": "secret access key",
+}
+
+
+class BackendConfigError(Exception):
+    """The settings cannot make a working backend; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How a newsletter's mail leaves now: a backend, its shared limits, and how many
+    recipients one ESP call may carry (1: a message per call)."""
+
+    key: str
+    path: str
+    options: dict = field(repr=False)
+    per_second: float = 0
+    per_domain_per_second: float = 0
+    quotas: tuple[Quota, ...] = ()
+    merge_field_format: str | None = None
+    recipients_per_call: int = 1
+
+    def connection(self):
+        return get_connection(self.path, fail_silently=False, **self.options)
+
+    @property
+    def batches_calls(self) -> bool:
+        return self.recipients_per_call > 1 and self.merge_field_format is not None
+
+
+# Secrets
+
+
+def read_secrets(backend: SendingBackend) -> dict[str, str]:
+    """The decrypted secrets; raises ``encryption.DecryptionError`` when they cannot be read."""
+    if not backend.secrets:
+        return {}
+    return json.loads(encryption.decrypt(backend.secrets))
+
+
+def _store_secrets(backend: SendingBackend, values: dict[str, str]) -> None:
+    backend.secrets = encryption.encrypt(json.dumps(values)) if values else ""
+
+
+def rotate_secrets() -> int:
+    """Re-encrypt every stored secret under the first of CRIER_ENCRYPTION_KEYS."""
+    rotated = 0
+    with transaction.atomic():
+        for backend in SendingBackend.objects.select_for_update().exclude(secrets=""):
+            backend.secrets = encryption.rotate(backend.secrets)
+            backend.save(update_fields=["secrets"])
+            rotated += 1
+    return rotated
+
+
+# Configuration
+
+
+@transaction.atomic
+def sending_backend_save(
+    *, newsletter: Newsletter, values: dict, new_secrets: dict[str, str]
+) -> SendingBackend:
+    """Create or update the newsletter's backend. A blank secret keeps the stored one;
+    secrets another service used are dropped when the service changes."""
+    backend = SendingBackend.objects.select_for_update().filter(
+        newsletter=newsletter
+    ).first() or SendingBackend(newsletter=newsletter)
+    kept = read_secrets(backend) if backend.pk and backend.kind == values["kind"] else {}
+    for name, value in values.items():
+        setattr(backend, name, value)
+    kind = KINDS[backend.kind]
+    secrets = {name: kept[name] for name in kind.secrets if kept.get(name)}
+    secrets.update({name: value for name, value in new_secrets.items() if value})
+    missing = [
+        SECRET_LABELS[name]
+        for name in kind.secrets
+        if not secrets.get(name) and not (name == "password" and not backend.username)
+    ]
+    if missing:
+        raise BackendConfigError(f"Enter the {' and the '.join(missing)}.")
+    if backend.kind == BackendKind.SMTP and not backend.host:
+        raise BackendConfigError("Enter the SMTP host.")
+    if backend.kind == BackendKind.AMAZON_SES and not backend.region:
+        raise BackendConfigError("Enter the Amazon SES region.")
+    _store_secrets(backend, {name: secrets[name] for name in kind.secrets if name in secrets})
+    backend.save()
+    logger.info(
+        "sending backend saved",
+        extra={"newsletter": newsletter.pk, "kind": backend.kind, "active": backend.active},
+    )
+    return backend
+
+
+def active_backend(newsletter_id: int) -> SendingBackend | None:
+    return SendingBackend.objects.filter(newsletter_id=newsletter_id, active=True).first()
+
+
+def _options(backend: SendingBackend) -> dict:
+    """anymail's (or Django's SMTP backend's) keyword arguments for this backend."""
+    secrets = read_secrets(backend)
+    if backend.kind == BackendKind.SMTP:
+        return {
+            "host": backend.host,
+            "port": backend.port or (465 if backend.security == SmtpSecurity.TLS else 587),
+            "username": backend.username,
+            "password": secrets.get("password", ""),
+            "use_tls": backend.security == SmtpSecurity.STARTTLS,
+            "use_ssl": backend.security == SmtpSecurity.TLS,
+            "timeout": settings.EMAIL_TIMEOUT,
+        }
+    if backend.kind == BackendKind.AMAZON_SES:
+        return {
+            "session_params": {**secrets, "region_name": backend.region},
+            "client_params": {"endpoint_url": backend.api_url} if backend.api_url else {},
+        }
+    options = dict(secrets)
+    if backend.api_url:
+        options["api_url"] = backend.api_url
+    if backend.kind == BackendKind.MAILGUN and backend.sender_domain:
+        options["sender_domain"] = backend.sender_domain
+    if backend.kind == BackendKind.SENDGRID:
+        options["merge_field_format"] = KINDS[BackendKind.SENDGRID].merge_field_format
+    return options
+
+
+def transport_for(newsletter_id: int) -> Transport:
+    """The newsletter's active backend with its own limits, else the instance default
+    (EMAIL_BACKEND and ANYMAIL_* with the CRIER_SEND_RATE_* limits)."""
+    backend = active_backend(newsletter_id)
+    if backend is None:
+        kind = KIND_BY_PATH.get(settings.EMAIL_BACKEND, Kind(settings.EMAIL_BACKEND))
+        options = {}
+        if kind.path == KINDS[BackendKind.SENDGRID].path:
+            options["merge_field_format"] = kind.merge_field_format
+        return Transport(
+            key="all",
+            path=kind.path,
+            options=options,
+            per_second=settings.SEND_RATE_PER_SECOND,
+            per_domain_per_second=settings.SEND_RATE_PER_DOMAIN_PER_SECOND,
+            merge_field_format=kind.merge_field_format,
+            recipients_per_call=kind.max_recipients_per_call,
+        )
+    return transport_of(backend)
+
+
+def connection_for(newsletter_id: int):
+    """A mail connection for anything a newsletter sends (confirmations, test sends):
+    its own backend when one is active, else the instance default."""
+    return transport_for(newsletter_id).connection()
+
+
+def transport_of(backend: SendingBackend) -> Transport:
+    kind = KINDS[backend.kind]
+    key = f"backend:{backend.pk}"
+    quotas = tuple(
+        Quota(f"{key}:{name}", limit, seconds)
+        for name, limit, seconds in (
+            ("hour", backend.rate_per_hour, 3600),
+            ("day", backend.rate_per_day, 86400),
+        )
+        if limit
+    )
+    per_call = kind.max_recipients_per_call
+    if backend.batch_size:
+        per_call = min(per_call, backend.batch_size)
+    for quota in quotas:  # one call must fit in every quota
+        per_call = min(per_call, quota.limit)
+    return Transport(
+        key=key,
+        path=kind.path,
+        options=_options(backend),
+        per_second=backend.rate_per_second,
+        per_domain_per_second=backend.domain_rate_per_minute / 60,
+        quotas=quotas,
+        merge_field_format=kind.merge_field_format,
+        recipients_per_call=max(1, per_call),
+    )
+
+
+# Test sends
+
+
+@transaction.atomic
+def test_send_request(*, backend: SendingBackend, to: str, requested_by: str) -> None:
+    """Mark a test as pending and queue it; the page shows the result when it lands."""
+    from .tasks import send_backend_test
+
+    backend.last_test_at = timezone.now()
+    backend.last_test_ok = None
+    backend.last_test_detail = ""
+    backend.save(update_fields=["last_test_at", "last_test_ok", "last_test_detail"])
+    send_backend_test.delay_on_commit(backend.pk, to, requested_by)
+
+
+def test_send(*, backend_id: int, to: str, requested_by: str) -> bool:
+    """Send one short message through this backend (active or not) and record the outcome:
+    the server's or the ESP's own words when it refuses."""
+    backend = SendingBackend.objects.select_related("newsletter").get(pk=backend_id)
+    newsletter = backend.newsletter
+    context = {"requested_by": requested_by, "backend": backend.get_kind_display()}
+    try:
+        message = EmailMultiAlternatives(
+            subject=f"Crier test message for {newsletter.name}",
+            body=render_to_string("delivery/test_message.txt", context),
+            from_email=newsletter.sender,
+            to=[to],
+            connection=transport_of(backend).connection(),
+        )
+        message.attach_alternative(
+            render_to_string("delivery/test_message.html", context), "text/html"
+        )
+        message.send()
+    except Exception as error:  # any failure is the answer the owner asked for
+        ok, detail = False, f"{type(error).__name__}: {str(error).strip()}"[:2000]
+    else:
+        ok, detail = True, f"Accepted for {to}."
+    SendingBackend.objects.filter(pk=backend_id).update(
+        last_test_ok=ok, last_test_detail=detail, last_test_at=timezone.now()
+    )
+    logger.info("backend test sent", extra={"backend": backend_id, "ok": ok})
+    return ok
