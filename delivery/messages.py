@@ -231,7 +231,7 @@ class MergeTemplate:
         merge_data, merge_headers, merge_metadata = {}, {}, {}
         for addressee in addressees:
             recipient = messages._recipient(addressee)
-            values = recipient.values()
+            values = messages._values(addressee, recipient)
             fields = {}
             for prefix, name in self.PARTS:
                 part = getattr(messages.rendered, name)

@@ -199,6 +199,26 @@ def test_mailgun_sends_a_batch_per_call_and_each_reader_gets_their_own_message(
     assert ada.esp_message_id.endswith("@mg.example>")
 
 
+def test_a_batch_call_carries_each_readers_own_tracked_links(newsletter, campaign, fake_esp):
+    newsletter.tracking_policy = "individual"
+    newsletter.save()
+    campaign.body = "Read [the notes](https://example.org/notes), {{ subscriber.name }}."
+    campaign.save()
+    mailgun(newsletter, fake_esp, batch_size=5)
+    send_all(campaign)
+
+    form = fake_esp.requests[0].form()
+    variables = json.loads(form["recipient-variables"][0])
+    links = {}
+    for email in ("ada@example.org", "grace@example.org"):
+        html = substitute(form["html"][0], variables[email])
+        links[email] = re.search(r'href="https?://[^"]*(/t/c/[^"]+/)"', html).group(1)
+    assert links["ada@example.org"] != links["grace@example.org"], "a reader part each"
+    for link in links.values():
+        response = Client().get(link)
+        assert (response.status_code, response["Location"]) == (302, "https://example.org/notes")
+
+
 def test_mailgun_429_requeues_the_batch_and_it_is_sent_later(newsletter, campaign, fake_esp):
     mailgun(newsletter, fake_esp)
     fake_esp.script = [Reply(429, {"message": "Too many requests"})]
