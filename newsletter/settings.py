@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "delivery",
     "dashboard",
     "api",
+    "webhooks",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -286,6 +287,14 @@ SEND_RATE_PER_DOMAIN_PER_SECOND = float(
 # A campaign pauses itself when more than this share of at least 50 attempts failed.
 SEND_PAUSE_ERROR_RATE = float(os.environ.get("CRIER_SEND_PAUSE_ERROR_RATE", "0.2"))
 
+# Outgoing webhooks (docs/webhooks.md). Endpoints must be public HTTPS addresses
+# unless an admin allows plain HTTP or private networks (an intranet receiver).
+WEBHOOKS_ALLOW_PRIVATE = env_bool("CRIER_WEBHOOKS_ALLOW_PRIVATE")
+WEBHOOKS_ALLOW_HTTP = env_bool("CRIER_WEBHOOKS_ALLOW_HTTP")
+WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("CRIER_WEBHOOKS_TIMEOUT_SECONDS", "5"))
+WEBHOOKS_MAX_RESPONSE_BYTES = 64 * 1024
+WEBHOOKS_MAX_ATTEMPTS = int(os.environ.get("CRIER_WEBHOOKS_MAX_ATTEMPTS", "10"))
+
 # Celery. PostgreSQL is the source of truth; the broker only carries ids of work
 # that a sweeper can re-enqueue, so losing Redis delays work but loses nothing.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost//"
@@ -333,6 +342,8 @@ CELERY_BEAT_SCHEDULE = {
     "poll-bounce-mailbox": {"task": "delivery.tasks.poll_bounce_mailbox", "schedule": 300.0},
     "start-due-campaigns": {"task": "delivery.tasks.start_due_campaigns", "schedule": 15.0},
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
+    "webhooks-redispatch": {"task": "webhooks.tasks.redispatch_due", "schedule": 30.0},
+    "webhooks-prune": {"task": "webhooks.tasks.prune", "schedule": 86400.0},
 }
 CELERY_TIMEZONE = TIME_ZONE
 
