@@ -21,11 +21,24 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", forbidden)
 
 
-@pytest.mark.parametrize(
-    "address",
-    ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-     "0.0.0.0", "224.0.0.1", "240.0.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1"],
-)  # fmt: skip
+NON_PUBLIC = [
+    "127.0.0.1",
+    "10.1.2.3",
+    "172.16.0.1",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "0.0.0.0",  # noqa: S104
+    "224.0.0.1",
+    "240.0.0.1",
+    "::1",
+    "fe80::1",
+    "fc00::1",
+    "::ffff:127.0.0.1",
+]
+
+
+@pytest.mark.parametrize("address", NON_PUBLIC)
 def test_a_name_resolving_to_a_non_public_address_is_refused(monkeypatch, no_network, address):
     monkeypatch.setattr(client, "resolve", lambda host, port: [address])
     with pytest.raises(client.Refused, match="non-public"):
