@@ -2,6 +2,7 @@ import socket
 
 import pytest
 
+from tests.webhooks.conftest import TLS_NAME
 from webhooks import client
 
 POLICY = {"allow_private": False, "allow_http": False, "timeout": 2, "max_bytes": 64 * 1024}
@@ -129,3 +130,19 @@ def test_a_closed_port_is_a_transport_error():
         port = closed.getsockname()[1]
     with pytest.raises(client.TransportError):
         post(f"http://127.0.0.1:{port}/", allow_private=True, allow_http=True)
+
+
+def test_https_connects_to_the_checked_address_but_verifies_the_names_certificate(
+    monkeypatch, tls_receiver
+):
+    monkeypatch.setattr(client, "resolve", lambda host, port: ["127.0.0.1"])
+    reply = post(f"https://{TLS_NAME}:{tls_receiver.port}/hooks", allow_private=True)
+    assert reply.status == 200
+    assert tls_receiver.requests[0].headers["Host"] == f"{TLS_NAME}:{tls_receiver.port}"
+
+
+def test_https_refuses_a_certificate_for_another_name(monkeypatch, tls_receiver):
+    monkeypatch.setattr(client, "resolve", lambda host, port: ["127.0.0.1"])
+    with pytest.raises(client.TransportError):
+        post(f"https://other.example.test:{tls_receiver.port}/hooks", allow_private=True)
+    assert tls_receiver.requests == []
