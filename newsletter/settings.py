@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "dashboard",
     "api",
     "webhooks",
+    "backup",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
