@@ -63,12 +63,15 @@ def endpoint_create(
     unknown = set(events) - set(SUBSCRIBABLE)
     if unknown or not events:
         raise ValidationError({"events": "Choose at least one known event."}, code="events")
-    return Endpoint.objects.create(
+    endpoint = Endpoint(
         newsletter=newsletter,
         url=url,
         events=[event for event in SUBSCRIBABLE if event in events],
         description=description,
     )
+    endpoint.full_clean()  # lengths and URL syntax, whoever the caller is
+    endpoint.save()
+    return endpoint
 
 
 @transaction.atomic

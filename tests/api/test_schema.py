@@ -30,6 +30,8 @@ def test_openapi_schema_lists_the_endpoints_and_bearer_auth():
         "/api/v1/campaigns/{campaign_id}/resume/",
         "/api/v1/campaigns/{campaign_id}/test/",
         "/api/v1/campaigns/{campaign_id}/stats/",
+        "/api/v1/webhooks/",
+        "/api/v1/webhooks/{endpoint_id}/deliveries/",
     } <= set(schema["paths"])
     assert schema["components"]["securitySchemes"]["TokenAuth"]["scheme"] == "bearer"
 
