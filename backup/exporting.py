@@ -8,8 +8,9 @@ chain verifiable. See docs/operations.md.
 """
 
 import datetime
+import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from django.core import serializers
@@ -102,20 +103,25 @@ def export_newsletter(*, newsletter: Newsletter, stream: TextIO) -> dict[str, in
     stream.write(json.dumps(header) + "\n")
     counts = {}
     for queryset, fields in sections(newsletter):
-        counter = _Counter(queryset.iterator(chunk_size=CHUNK))
-        serializers.serialize("jsonl", counter, stream=stream, fields=fields, cls=ExactJSONEncoder)
-        counts[queryset.model._meta.label_lower] = counter.count
+        count = 0
+        for chunk in _chunks(queryset.iterator(chunk_size=CHUNK)):
+            # A chunk at a time: the serialiser makes many small writes per row.
+            buffer = io.StringIO()
+            serializers.serialize(
+                "jsonl", chunk, stream=buffer, fields=fields, cls=ExactJSONEncoder
+            )
+            stream.write(buffer.getvalue())
+            count += len(chunk)
+        counts[queryset.model._meta.label_lower] = count
     return counts
 
 
-class _Counter:
-    """Counts what passes through, so the summary needs no second query."""
-
-    def __init__(self, rows: Iterable) -> None:
-        self.rows = rows
-        self.count = 0
-
-    def __iter__(self):
-        for row in self.rows:
-            self.count += 1
-            yield row
+def _chunks(rows: Iterable) -> Iterator[list]:
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

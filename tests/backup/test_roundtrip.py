@@ -182,3 +182,14 @@ def test_other_newsletters_stay_out_and_shared_chains_are_reported(newsletter, t
 def test_an_unknown_newsletter_is_an_error():
     with pytest.raises(CommandError, match="No newsletter"):
         call_command("export_newsletter", "nope", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_suppressions_the_target_already_has_are_kept_as_they_are(newsletter, tmp_path):
+    text = export()
+    digests = list(Suppression.objects.values_list("email_digest", flat=True))
+    empty_the_database()
+    Suppression.objects.create(email_digest=digests[0], reason=SuppressionReason.MANUAL)
+    output = restore(tmp_path, text)
+    assert "1 suppressions were already here" in output
+    assert Suppression.objects.get(email_digest=digests[0]).reason == SuppressionReason.MANUAL
+    assert set(Suppression.objects.values_list("email_digest", flat=True)) == set(digests)
