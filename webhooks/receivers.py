@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from campaigns.models import Campaign
 from campaigns.signals import campaign_sent
+from delivery.signals import delivery_bounced, delivery_complained
 from subscribers import signals as subscriber_signals
 from subscribers.models import MailingList, Subscriber
 
@@ -45,10 +46,12 @@ def subscription_receiver(event: Event) -> Callable:
 def delivery_receiver(event: Event) -> Callable:
     """For delivery feedback signals (bounce, complaint): ``delivery``, ``subscriber``."""
 
-    def receive(sender, *, delivery, subscriber, **kwargs) -> None:
+    def receive(sender, *, delivery, subscriber, bounce_type: str = "", **kwargs) -> None:
         campaign = delivery.campaign
         data = subscriber_data(subscriber)
         data["campaign"] = {"id": campaign.pk, "name": campaign.name}
+        if bounce_type:
+            data["bounce_type"] = bounce_type
         services.enqueue(newsletter=campaign.newsletter, event=event, data=data)
 
     return receive
@@ -72,6 +75,8 @@ RECEIVERS = [
     (subscriber_signals.confirmed, subscription_receiver(Event.CONFIRMED)),
     (subscriber_signals.unsubscribed, subscription_receiver(Event.UNSUBSCRIBED)),
     (campaign_sent, on_campaign_sent),
+    (delivery_bounced, delivery_receiver(Event.BOUNCED)),
+    (delivery_complained, delivery_receiver(Event.COMPLAINED)),
 ]
 
 

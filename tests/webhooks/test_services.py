@@ -4,11 +4,12 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.dispatch import Signal
 from django.utils import timezone
 
 from campaigns.models import Status
 from delivery import engine
+from delivery.models import Delivery
+from delivery.signals import delivery_complained
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, OptIn
 from subscribers.tokens import Claim
@@ -21,7 +22,6 @@ from tests.factories import (
 from webhooks import services, signing, tasks
 from webhooks.events import Event
 from webhooks.models import Endpoint, OutcomeStatus, WebhookDelivery
-from webhooks.receivers import delivery_receiver
 
 pytestmark = pytest.mark.django_db
 EVERYTHING = [event.value for event in Event if event != Event.PING]
@@ -162,23 +162,39 @@ def test_a_sent_campaign_is_announced_once(newsletter, news, endpoint):
     assert row.payload["data"]["campaign"]["lists"] == ["news"]
 
 
-def test_delivery_feedback_signals_need_one_line_each(newsletter, news, endpoint):
-    """How ``delivery_bounced`` / ``delivery_complained`` plug in: sender Delivery,
-    with ``delivery`` and ``subscriber``."""
-    bounced = Signal()
-    bounced.connect(delivery_receiver(Event.BOUNCED), weak=False)
+def test_a_bounce_at_send_time_is_announced_with_its_type(
+    newsletter, news, endpoint, smtp_sink, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(tasks.deliver, "delay", lambda pk: None)
+    smtp_sink.handler.refuse = {"gone@example.org": "550 5.1.1 No such user"}
+    subscribers.subscribe(
+        newsletter=newsletter,
+        email="gone@example.org",
+        lists=[news],
+        source=ConsentSource.DASHBOARD,
+        wording="Yes.",
+        attestation="test",
+    )
     campaign = CampaignFactory(newsletter=newsletter, name="Spring")
-    subscriber = SubscriberFactory(email="gone@example.org")
-
-    class FakeDelivery:
-        pass
-
-    delivery = FakeDelivery()
-    delivery.campaign = campaign
-    bounced.send(sender=FakeDelivery, delivery=delivery, subscriber=subscriber)
+    campaign.lists.set([news])
+    engine.campaign_start(campaign=campaign)
+    with django_capture_on_commit_callbacks(execute=True):
+        while engine.send_batches(campaign_id=campaign.pk):
+            pass
     row = WebhookDelivery.objects.get(event=Event.BOUNCED)
     assert row.payload["data"]["subscriber"]["email"] == "gone@example.org"
     assert row.payload["data"]["campaign"] == {"id": campaign.pk, "name": "Spring"}
+    assert row.payload["data"]["bounce_type"] == "hard"
+
+
+def test_a_complaint_is_announced(newsletter, news, endpoint):
+    subscriber = SubscriberFactory(email="angry@example.org")
+    campaign = CampaignFactory(newsletter=newsletter, name="Spring")
+    delivery = Delivery.objects.create(campaign=campaign, subscriber=subscriber)
+    delivery_complained.send(sender=Delivery, delivery=delivery, subscriber=subscriber)
+    row = WebhookDelivery.objects.get(event=Event.COMPLAINED)
+    assert row.payload["data"]["subscriber"]["email"] == "angry@example.org"
+    assert "bounce_type" not in row.payload["data"]
 
 
 # Delivery
