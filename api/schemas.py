@@ -1,6 +1,7 @@
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -10,6 +11,8 @@ from pydantic import AfterValidator, StringConstraints, field_validator
 from campaigns.models import BodyFormat
 from campaigns.models import Status as CampaignStatus
 from subscribers.models import OptIn, SubscriberStatus, SubscriptionStatus
+from webhooks.events import SUBSCRIBABLE
+from webhooks.models import OutcomeStatus as WebhookStatus
 
 
 def storable(value):
@@ -266,3 +269,39 @@ class CampaignStats(Schema):
     scanner_visits: int = Field(description="Fetches of the hidden link only machines follow.")
     links: list[LinkClicks]
     timeline: list[Period]
+
+
+WebhookEvent = Literal[tuple(event.value for event in SUBSCRIBABLE)]
+
+
+class WebhookEndpointIn(Schema):
+    url: Annotated[Text, StringConstraints(min_length=1, max_length=2000)]
+    events: Annotated[list[WebhookEvent], Field(min_length=1)]
+    description: Annotated[Text, StringConstraints(max_length=200)] = ""
+
+
+class WebhookEndpointOut(Schema):
+    id: int
+    url: str
+    description: str
+    events: list[str]
+    active: bool
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class WebhookEndpointCreated(WebhookEndpointOut):
+    secret: str = Field(description="Signs every request (Crier-Signature); shown only here.")
+
+
+class WebhookDeliveryOut(Schema):
+    id: int
+    event: str
+    event_id: UUID
+    status: WebhookStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str
+    created_at: datetime
+    finished_at: datetime | None

@@ -15,7 +15,7 @@ api = NinjaAPI(
     title="Crier API",
     version="1",
     description=(
-        "Lists, subscribers, imports and campaigns of one newsletter. Authenticate with "
+        "Lists, subscribers, imports, campaigns and webhooks of one newsletter. Authenticate with "
         "`Authorization: Bearer <token>` (`manage.py api_token USER NEWSLETTER`)."
     ),
     auth=TokenAuth(),
@@ -31,6 +31,7 @@ api.add_router("/lists/", "api.lists.router")
 api.add_router("/subscribers/", "api.subscribers.router")
 api.add_router("/imports/", "api.imports.router")
 api.add_router("/campaigns/", "api.campaigns.router")
+api.add_router("/webhooks/", "api.webhooks.router")
 
 app_name = "api"
 urlpatterns = api.urls[0]

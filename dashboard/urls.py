@@ -57,6 +57,7 @@ urlpatterns = [
         views.campaign_test_send,
         name="campaign_test_send",
     ),
+    path("n/<slug:slug>/settings/webhooks/", include("webhooks.urls")),
     path("outbox/", views.outbox, name="outbox"),
     path("outbox/test/", views.outbox_send_test, name="outbox_send_test"),
     path("outbox/<int:pk>/", views.outbox_message, name="outbox_message"),

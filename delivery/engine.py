@@ -34,6 +34,7 @@ from urllib3.exceptions import NewConnectionError
 from campaigns.models import Campaign, Status
 from campaigns.services import campaign_render
 from newsletter.encryption import DecryptionError
+from campaigns.signals import campaign_sent
 from subscribers.models import (
     Subscriber,
     SubscriberStatus,
@@ -909,7 +910,9 @@ def _pause_for_errors(campaign_id: int) -> None:
         tell_owners_campaign_paused(campaign_id=campaign_id)
 
 
+@transaction.atomic
 def _finish_if_done(campaign_id: int) -> bool:
+    """Move a campaign with nothing left to send to ``sent``; announce it exactly once."""
     if Delivery.objects.filter(campaign_id=campaign_id, status__in=UNFINISHED).exists():
         return False
     finished = Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).update(
@@ -917,6 +920,8 @@ def _finish_if_done(campaign_id: int) -> bool:
     )
     if finished:
         logger.info("campaign sent", extra={"campaign": campaign_id})
+        campaign = Campaign.objects.select_related("newsletter").get(pk=campaign_id)
+        campaign_sent.send(sender=Campaign, campaign=campaign)
     return bool(finished)
 
 

@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "tracking",
     "dashboard",
     "api",
+    "webhooks",
+    "backup",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -290,6 +292,14 @@ SEND_RATE_PER_DOMAIN_PER_SECOND = float(
 # A campaign pauses itself when more than this share of at least 50 attempts failed.
 SEND_PAUSE_ERROR_RATE = float(os.environ.get("CRIER_SEND_PAUSE_ERROR_RATE", "0.2"))
 
+# Outgoing webhooks (docs/webhooks.md). Endpoints must be public HTTPS addresses
+# unless an admin allows plain HTTP or private networks (an intranet receiver).
+WEBHOOKS_ALLOW_PRIVATE = env_bool("CRIER_WEBHOOKS_ALLOW_PRIVATE")
+WEBHOOKS_ALLOW_HTTP = env_bool("CRIER_WEBHOOKS_ALLOW_HTTP")
+WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("CRIER_WEBHOOKS_TIMEOUT_SECONDS", "5"))
+WEBHOOKS_MAX_RESPONSE_BYTES = 64 * 1024
+WEBHOOKS_MAX_ATTEMPTS = int(os.environ.get("CRIER_WEBHOOKS_MAX_ATTEMPTS", "10"))
+
 # Celery. PostgreSQL is the source of truth; the broker only carries ids of work
 # that a sweeper can re-enqueue, so losing Redis delays work but loses nothing.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost//"
@@ -340,6 +350,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
     # Opens and clicks wait in Redis; counted in PostgreSQL in batches (docs/tracking.md).
     "flush-tracking": {"task": "tracking.tasks.flush", "schedule": 10.0},
+    "webhooks-redispatch": {"task": "webhooks.tasks.redispatch_due", "schedule": 30.0},
+    "webhooks-prune": {"task": "webhooks.tasks.prune", "schedule": 86400.0},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -18,7 +18,7 @@ def _canonical(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _content_hash(event: ConsentEvent) -> str:
+def content_hash(event: ConsentEvent) -> str:
     content = {
         "subscriber": event.subscriber_id,
         "newsletter": event.newsletter_id,
@@ -84,7 +84,7 @@ def append(
         created_at=timezone.now(),
         previous_hash=previous or "",
     )
-    event.hash = _content_hash(event)
+    event.hash = content_hash(event)
     event.save()
     return event
 
@@ -119,7 +119,7 @@ def bulk_append(
 ) -> int:
     """Append the same event to many subscribers' chains with one COPY; return the count.
 
-    Hashes are exactly ``_content_hash``'s (so ``verify_chain`` checks them), but the
+    Hashes are exactly ``content_hash``'s (so ``verify_chain`` checks them), but the
     canonical JSON is assembled from fragments serialised once, because all that
     differs between events is the subscriber, the address digest and the previous
     hash. Evidence (IP, browser) is never part of a bulk event. The caller holds the
@@ -154,9 +154,9 @@ def bulk_append(
             f'{head}{email_key}{middle}{entry.previous_hash}"{tail_source}'
             f"{entry.subscriber_id}{tail}"
         )
-        content_hash = sha256(canonical.encode()).hexdigest()
+        event_hash = sha256(canonical.encode()).hexdigest()
         lines.append(
-            f"{content_hash}\t{entry.subscriber_id}\t{constant}\t{copy_text(entry.email)}"
+            f"{event_hash}\t{entry.subscriber_id}\t{constant}\t{copy_text(entry.email)}"
             f"\t\\N\t\t{email_key}\t\t\t{stamp}\t{entry.previous_hash}\n"
         )
     if not lines:
@@ -192,7 +192,7 @@ def verify_chain(subscriber: Subscriber) -> ChainReport:
             return ChainReport(
                 False, len(events), f"event {event.pk} does not follow its predecessor"
             )
-        if _content_hash(event) != event.hash:
+        if content_hash(event) != event.hash:
             return ChainReport(False, len(events), f"event {event.pk} was altered")
         if event.email and address_digest(event.email) != event.email_digest:
             return ChainReport(False, len(events), f"event {event.pk} has a replaced address")

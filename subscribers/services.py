@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter import ratelimit
 from newsletter.models import Newsletter
 
-from . import ledger, tasks
+from . import ledger, signals, tasks
 from .ledger import Evidence
 from .models import (
     ConsentAction,
@@ -101,6 +101,14 @@ def _locked_subscriber(pk: int) -> Subscriber:
     return Subscriber.objects.select_for_update().get(pk=pk)
 
 
+def _announce(
+    signal, subscriber: Subscriber, newsletter: Newsletter, lists: list[MailingList]
+) -> None:
+    """Tell other apps (webhooks) inside this transaction, so their rows share its fate."""
+    if lists:
+        signal.send(sender=Subscriber, subscriber=subscriber, newsletter=newsletter, lists=lists)
+
+
 @transaction.atomic
 def subscribe(
     *,
@@ -143,6 +151,7 @@ def subscribe(
         subscriber.save(update_fields=["name", "updated_at"])
 
     outcome = SubscribeOutcome(subscriber=subscriber)
+    started = []
     now = timezone.now()
     for mailing_list in lists:
         subscription, created = Subscription.objects.get_or_create(
@@ -178,11 +187,14 @@ def subscribe(
             evidence=evidence,
         )
         (outcome.confirmed if at_once else outcome.pending).append(mailing_list)
+        started.append(mailing_list)
 
     if outcome.confirmed:
         _reactivate(subscriber)
     if outcome.pending:
         outcome.confirmation_queued = _queue_confirmation(subscriber, newsletter)
+    _announce(signals.subscribed, subscriber, newsletter, started)
+    _announce(signals.confirmed, subscriber, newsletter, outcome.confirmed)
     return outcome
 
 
@@ -239,9 +251,11 @@ def confirm(*, claim: Claim, evidence: Evidence | None = None) -> ConfirmOutcome
             mailing_list=subscription.mailing_list,
             evidence=evidence,
         )
+    confirmed = [subscription.mailing_list for subscription in pending]
     if pending:
         _reactivate(subscriber)
-    return ConfirmOutcome(newsletter, subscriber, [s.mailing_list for s in pending])
+    _announce(signals.confirmed, subscriber, newsletter, confirmed)
+    return ConfirmOutcome(newsletter, subscriber, confirmed)
 
 
 def resend_confirmation(*, claim: Claim) -> bool:
@@ -296,6 +310,7 @@ def update_preferences(
         )
     }
     now = timezone.now()
+    added, removed = [], []
     for list_id, mailing_list in offered.items():
         subscription = current.get(list_id)
         live = subscription is not None and subscription.status in LIVE
@@ -320,9 +335,14 @@ def update_preferences(
                 evidence=evidence,
             )
             changed.append(f"+{mailing_list.slug}")
+            added.append(mailing_list)
         elif list_id not in preferences.lists and live:
             _end_subscription(subscription, ConsentSource.PREFERENCE_CENTER, evidence, now)
             changed.append(f"-{mailing_list.slug}")
+            removed.append(mailing_list)
+    _announce(signals.subscribed, subscriber, newsletter, added)
+    _announce(signals.confirmed, subscriber, newsletter, added)
+    _announce(signals.unsubscribed, subscriber, newsletter, removed)
 
     profile = {
         "name": preferences.name,
@@ -400,12 +420,14 @@ def unsubscribe(
     if mailing_list is not None:
         live = live.filter(mailing_list=mailing_list)
     now = timezone.now()
-    ended = 0
+    ended = []
     for subscription in live:
         subscription.subscriber = subscriber
         _end_subscription(subscription, source, evidence, now, actor)
-        ended += 1
-    return ended
+        ended.append(subscription.mailing_list)
+    if ended:
+        _announce(signals.unsubscribed, subscriber, ended[0].newsletter, ended)
+    return len(ended)
 
 
 @transaction.atomic
@@ -420,13 +442,15 @@ def _leave_everything(
 ) -> int:
     """End every live subscription (each in the ledger), then suppress the address."""
     now = timezone.now()
-    ended = 0
+    ended: dict[Newsletter, list[MailingList]] = {}
     for subscription in Subscription.objects.filter(
         subscriber=subscriber, status__in=LIVE
     ).select_related("mailing_list__newsletter"):
         subscription.subscriber = subscriber
         _end_subscription(subscription, source, evidence, now)
-        ended += 1
+        ended.setdefault(subscription.mailing_list.newsletter, []).append(subscription.mailing_list)
+    for newsletter, lists in ended.items():
+        _announce(signals.unsubscribed, subscriber, newsletter, lists)
     if subscriber.email:
         subscriber.status = status
         subscriber.save(update_fields=["status", "updated_at"])
@@ -436,7 +460,7 @@ def _leave_everything(
             else SuppressionReason.UNSUBSCRIBED
         )
         suppress(email=subscriber.email, reason=reason)
-    return ended
+    return sum(len(lists) for lists in ended.values())
 
 
 # What the receiving side reports (delivery/feedback.py calls these)

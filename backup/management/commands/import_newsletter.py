@@ -1,0 +1,36 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from backup.restoring import RestoreError, restore
+
+
+class Command(BaseCommand):
+    help = (
+        "Restore a newsletter written by export_newsletter, keeping its ids so the "
+        "consent ledger still verifies. All or nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="the export, or - for standard input")
+
+    def handle(self, *args, file: str, **options):
+        try:
+            if file == "-":
+                report = restore(lines=sys.stdin)
+            else:
+                with open(file, encoding="utf-8") as lines:
+                    report = restore(lines=lines)
+        except (RestoreError, OSError) as error:
+            raise CommandError(f"Nothing was imported: {error}") from None
+        summary = ", ".join(f"{count} {label}" for label, count in report.counts.items())
+        self.stdout.write(f"Restored {report.newsletter}: {summary}")
+        if report.suppressions_already_known:
+            self.stdout.write(
+                f"{report.suppressions_already_known} suppressions were already here."
+            )
+        if report.partial_chains:
+            self.stdout.write(
+                f"{report.partial_chains} subscribers also have consent events in other "
+                "newsletters, which this export leaves out: their chains verify in part."
+            )

@@ -1,0 +1,159 @@
+"""An HTTP client that reaches only the public internet, unless an admin allows more.
+
+A webhook URL is typed by a newsletter owner, so it must not become a way into the
+server's own network (SSRF): the cloud metadata service, Redis, an admin port. The
+host name is resolved once, every address it resolves to is checked, and the
+connection goes to the checked address while TLS (SNI and the certificate check)
+and the Host header still use the name. A DNS answer that changes between the check
+and the connection (DNS rebinding) therefore cannot redirect the request. Redirects
+are not followed, the whole exchange has a deadline, and at most ``max_bytes`` of the
+answer is read. urllib3 (already a dependency, through requests) does the HTTP.
+"""
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
+
+import urllib3
+from urllib3.exceptions import HTTPError
+
+CHUNK = 8192
+
+
+class Refused(Exception):
+    """The URL may not be called at all: retrying cannot help."""
+
+
+class TransportError(Exception):
+    """The endpoint could not be reached or did not answer in time: worth retrying."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to, in the resolver's order, once each."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise TransportError(f"cannot resolve {host}: {error}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def is_public(address: str) -> bool:
+    """Whether ``address`` is a globally routed unicast address (IPv4-mapped included)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+def check_url(url: str, *, allow_http: bool) -> SplitResult:
+    """Refuse what is wrong with the URL itself, before any network access."""
+    parts = urlsplit(url)
+    allowed = ("https", "http") if allow_http else ("https",)
+    if parts.scheme not in allowed:
+        raise Refused(f"only {' or '.join(allowed)} URLs are allowed")
+    if not parts.hostname:
+        raise Refused("the URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise Refused("credentials in the URL are not allowed")
+    try:
+        parts.port  # noqa: B018  (raises on an invalid port)
+    except ValueError:
+        raise Refused("the URL has an invalid port") from None
+    return parts
+
+
+def pick_address(host: str, port: int, *, allow_private: bool) -> str:
+    """Resolve once; refuse if any answer is private (a mixed answer is a rebinding trick)."""
+    addresses = resolve(host, port)
+    if not addresses:
+        raise TransportError(f"{host} resolves to no address")
+    if not allow_private:
+        refused = [address for address in addresses if not is_public(address)]
+        if refused:
+            raise Refused(f"{host} resolves to a non-public address ({refused[0]})")
+    return addresses[0]
+
+
+def post(
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    allow_private: bool,
+    allow_http: bool,
+    timeout: float,
+    max_bytes: int,
+) -> Reply:
+    """POST ``body`` to ``url``; raise Refused or TransportError, else return the reply."""
+    parts = check_url(url, allow_http=allow_http)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    address = pick_address(host, port, allow_private=allow_private)
+    bracketed = f"[{host}]" if ":" in host else host
+    default_port = port == (443 if parts.scheme == "https" else 80)
+    host_header = bracketed if default_port else f"{bracketed}:{port}"
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    deadline = time.monotonic() + timeout
+    pool = _pool(parts.scheme, address, port, host, timeout)
+    try:
+        response = pool.urlopen(
+            "POST",
+            target,
+            body=body,
+            headers={**headers, "Host": host_header},
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+        try:
+            return Reply(response.status, _read_capped(response, max_bytes, deadline))
+        finally:
+            response.close()
+    except HTTPError as error:
+        raise TransportError(str(error)) from None
+    finally:
+        pool.close()
+
+
+def _pool(scheme: str, address: str, port: int, host: str, timeout: float):
+    limits = urllib3.Timeout(total=timeout)
+    if scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            timeout=limits,
+            maxsize=1,
+            cert_reqs="CERT_REQUIRED",
+            server_hostname=host,
+            assert_hostname=host,
+        )
+    return urllib3.HTTPConnectionPool(address, port, timeout=limits, maxsize=1)
+
+
+def _read_capped(response, max_bytes: int, deadline: float) -> bytes:
+    """Read at most ``max_bytes``, and stop at the deadline even if the server trickles."""
+    content = b""
+    while len(content) < max_bytes:
+        if time.monotonic() > deadline:
+            raise TransportError("the endpoint took too long to answer")
+        chunk = response.read(min(CHUNK, max_bytes - len(content)))
+        if not chunk:
+            break
+        content += chunk
+    return content
