@@ -33,8 +33,8 @@ from urllib3.exceptions import NewConnectionError
 
 from campaigns.models import Campaign, Status
 from campaigns.services import campaign_render
-from newsletter.encryption import DecryptionError
 from campaigns.signals import campaign_sent
+from newsletter.encryption import DecryptionError
 from subscribers.models import (
     Subscriber,
     SubscriberStatus,
