@@ -1,0 +1,135 @@
+"""A maintainer's whole day in Chromium, with a real worker: from a CSV to a sent campaign.
+
+Log in, create a list, import a CSV whose bad row is reported, compose in Markdown
+with the live preview, send a test, send to the list and watch the progress reach
+the end, then read the report. A viewer who tries to send is refused.
+With ``CRIER_SCREENSHOTS=1`` the key pages are saved in docs/screenshots/ (the README
+shows them).
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from campaigns.models import Campaign
+from delivery.models import Delivery, DeliveryStatus, OutboxMessage
+from newsletter.models import Role
+from tests.conftest import wait_for
+from tests.factories import PASSWORD, MembershipFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+MEMBERS_CSV = (
+    "email,name\n"
+    "ada@example.org,Ada Lovelace\n"
+    "grace@example,Grace Hopper\n"
+    "linus@example.org,Linus Torvalds\n"
+    "margaret@example.org,Margaret Hamilton\n"
+)
+BODY = (
+    "# Kernel 7.0 is out\n\n"
+    "Hello {{ subscriber.name }}, the release notes are "
+    "[on the website](https://kernel.example.org/7.0).\n"
+)
+
+
+def screenshot(page, name: str) -> None:
+    if os.environ.get("CRIER_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def log_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/dashboard/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_a_maintainer_goes_from_a_csv_to_a_sent_campaign(
+    live_server, worker, page, settings, tmp_path
+):
+    settings.IMPORT_DIR = tmp_path / "imports"
+    owner = MembershipFactory(
+        role=Role.OWNER, user__username="maintainer", newsletter__name="Kernel News"
+    )
+    newsletter = owner.newsletter
+    MembershipFactory(role=Role.VIEWER, newsletter=newsletter, user__username="watcher")
+    base = f"{live_server.url}/dashboard/n/{newsletter.slug}"
+    problems = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    members = tmp_path / "members.csv"
+    members.write_text(MEMBERS_CSV)
+
+    log_in(page, live_server.url, "maintainer")
+    page.goto(f"{base}/")
+    screenshot(page, "home")
+
+    # A list, filled from a CSV whose second row is not an address.
+    page.get_by_role("link", name="Lists").first.click()
+    page.get_by_role("button", name="New list").click()
+    page.get_by_label("Name").fill("Announcements")
+    page.get_by_label("Slug").fill("announcements")
+    page.get_by_label("Opt-in").select_option("single")
+    page.get_by_role("button", name="Create list").click()
+    page.get_by_role("link", name="Import into Announcements").click()
+    page.get_by_label("CSV file").set_input_files(members)
+    page.get_by_role("button", name="Upload and map columns").click()
+    page.get_by_label("How did the people in this file consent?").fill(
+        "Signed up at the 2026 kernel summit, consent forms on file"
+    )
+    page.get_by_role("button", name="Check (dry run)").click()
+    bad = page.locator("#dry-run").get_by_role("row").filter(has_text="invalid email address")
+    expect(bad.get_by_role("cell").first).to_have_text("3")
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.locator("#import-status").filter(has_text="Done").wait_for(timeout=60_000)
+    expect(page.locator('[data-count="created"]')).to_have_text("3")
+
+    # Compose in Markdown; the preview follows the typing.
+    page.get_by_role("link", name="Campaigns").first.click()
+    page.get_by_role("button", name="New campaign").click()
+    page.get_by_role("textbox", name="Name:").fill("Kernel 7.0")
+    page.get_by_role("textbox", name="Subject:").fill("Kernel 7.0 is out")
+    page.get_by_role("textbox", name="Body:").fill(BODY)
+    preview = page.frame_locator("#live-preview iframe.mail-preview")
+    expect(preview.get_by_text("Hello Ada Lovelace, the release notes are")).to_be_visible()
+    screenshot(page, "compose")
+    page.get_by_role("button", name="Save draft").click()
+    campaign = Campaign.objects.get(name="Kernel 7.0")
+
+    # A test send reaches the outbox through the worker.
+    page.get_by_label("Send a test to").fill("maintainer@example.org")
+    page.get_by_role("button", name="Send test").click()
+    wait_for(lambda: OutboxMessage.objects.filter(subject__startswith="[TEST]").exists())
+
+    # Send to the list: the page says how many, then the progress runs to the end.
+    page.get_by_role("button", name="Send…").click()
+    page.get_by_label("Announcements").check()
+    expect(page.locator("#recipients")).to_contain_text("3 people receive it")
+    screenshot(page, "send")
+    page.get_by_role("button", name="Send now").click()
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "sent", timeout=60_000)
+    expect(page.locator('[data-count="sent"]')).to_have_text("3")
+    progress = page.locator("progress")
+    assert progress.get_attribute("value") == progress.get_attribute("max") == "3"
+    screenshot(page, "sending")
+    sent = Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.SENT)
+    assert sorted(sent.values_list("subscriber__email", flat=True)) == [
+        "ada@example.org",
+        "linus@example.org",
+        "margaret@example.org",
+    ]
+    assert problems == []
+
+    # A viewer can watch, not send.
+    page.context.clear_cookies()
+    log_in(page, live_server.url, "watcher")
+    response = page.goto(f"{base}/campaigns/{campaign.pk}/send/")
+    assert response.status == 403
+    page.goto(f"{base}/campaigns/{campaign.pk}/sending/")
+    expect(page.locator('[data-count="sent"]')).to_have_text("3")
+    assert page.get_by_role("button", name=re.compile("Pause|Cancel|Retry")).count() == 0
