@@ -5,9 +5,9 @@ is validated in Python, copied into a temporary table and merged with a handful 
 set-based statements, in one transaction that also records the batch's progress.
 An interrupted import therefore resumes after its last committed line.
 
-Formats (chosen from the header): Crier's own (``email``, ``name``, any other column
-becomes an attribute), listmonk's subscriber export, Mailchimp's audience export
-and Mailman 3's member export.
+Formats (named, or detected from the first row): Crier's own CSV, listmonk's
+subscriber export, Mailchimp's audience exports and Mailman 3's member lists; see
+``import_formats``. Rows the old tool marks as "do not mail" become suppressions.
 """
 
 import contextlib
@@ -17,8 +17,8 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -29,6 +29,18 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from newsletter.models import Newsletter
 
 from . import ledger
+from .import_formats import (
+    AUTO,
+    FORMAT_CHOICES,
+    MAILMAN3,
+    MAPPERS,
+    Record,
+    RowError,
+    check_header,
+    csv_records,
+    detect_format,
+    mailman3_records,
+)
 from .ledger import BulkEntry, copy_text
 from .models import (
     ConsentAction,
@@ -70,114 +82,6 @@ def fast_normalize_email(raw: str) -> str:
     return f"{match[1]}@{match[2].lower()}"
 
 
-class RowError(ValueError):
-    """A row that cannot be imported; the message is shown with its line number."""
-
-
-@dataclass(frozen=True)
-class Row:
-    email: str
-    name: str
-    attributes: dict
-
-
-Mapper = Callable[[dict[str, str]], Row]
-
-
-def _crier(record: dict[str, str]) -> Row:
-    attributes = {
-        key: value for key, value in record.items() if key not in ("email", "name") and value
-    }
-    return Row(record.get("email", ""), record.get("name", ""), attributes)
-
-
-def _listmonk(record: dict[str, str]) -> Row:
-    """listmonk's export: uuid, email, name, attributes (JSON), status, created_at, updated_at."""
-    if record.get("status") == "blocklisted":
-        raise RowError("blocklisted in listmonk")
-    try:
-        attributes = json.loads(record.get("attributes") or "{}")
-    except json.JSONDecodeError as error:
-        raise RowError(f"attributes are not valid JSON ({error.msg})") from None
-    if not isinstance(attributes, dict):
-        raise RowError("attributes must be a JSON object")
-    return Row(record["email"], record.get("name", ""), attributes)
-
-
-MAILCHIMP_INTERNAL = {
-    "Email Address",
-    "First Name",
-    "Last Name",
-    "MEMBER_RATING",
-    "OPTIN_TIME",
-    "OPTIN_IP",
-    "CONFIRM_TIME",
-    "CONFIRM_IP",
-    "LATITUDE",
-    "LONGITUDE",
-    "GMTOFF",
-    "DSTOFF",
-    "TIMEZONE",
-    "CC",
-    "REGION",
-    "LAST_CHANGED",
-    "LEID",
-    "EUID",
-    "NOTES",
-}
-
-
-def _mailchimp(record: dict[str, str]) -> Row:
-    """Mailchimp's audience export; the unsubscribed and cleaned files carry these columns."""
-    if record.get("UNSUB_TIME"):
-        raise RowError("unsubscribed in Mailchimp")
-    if record.get("CLEAN_TIME"):
-        raise RowError("cleaned (bouncing) in Mailchimp")
-    name = f"{record.get('First Name', '')} {record.get('Last Name', '')}".strip()
-    attributes = {
-        key: value
-        for key, value in record.items()
-        if key not in MAILCHIMP_INTERNAL and value and not key.startswith(("UNSUB_", "CLEAN_"))
-    }
-    return Row(record["Email Address"], name, attributes)
-
-
-def _mailman(record: dict[str, str]) -> Row:
-    """Mailman 3's member export: email, display_name, then delivery settings."""
-    attributes = {
-        f"mailman_{key}": value
-        for key, value in record.items()
-        if key not in ("email", "display_name") and value
-    }
-    return Row(record["email"], record.get("display_name", ""), attributes)
-
-
-FORMATS: dict[str, tuple[str, Mapper]] = {
-    "crier": ("email", _crier),
-    "listmonk": ("email", _listmonk),
-    "mailchimp": ("Email Address", _mailchimp),
-    "mailman": ("email", _mailman),
-}
-
-
-def detect_format(header: list[str]) -> str:
-    if "Email Address" in header:
-        return "mailchimp"
-    if {"uuid", "email", "attributes"} <= set(header):
-        return "listmonk"
-    if {"email", "display_name"} <= set(header):
-        return "mailman"
-    return "crier"
-
-
-def check_header(header: list[str], format_name: str) -> None:
-    email_column = FORMATS[format_name][0]
-    if email_column not in header:
-        raise ValidationError(
-            f"The header row has no {email_column!r} column.", code="missing_email_column"
-        )
-
-
 # Batches
 
 
@@ -189,9 +93,13 @@ def start_import(
     attestation: str,
     actor: str,
     source_name: str = "",
-    lines_total: int = 0,
+    format_name: str = AUTO,
 ) -> ImportBatch:
-    """Record an import before it starts: its attestation is what the ledger will cite."""
+    """Record an import before it starts: its attestation is what the ledger will cite.
+
+    ``format_name`` is one of ``FORMAT_CHOICES``, or ``auto`` to detect it from the
+    file's first row.
+    """
     if connection.vendor != "postgresql":
         raise ValidationError(
             "Bulk import needs PostgreSQL (it uses COPY); set DATABASE_URL.",
@@ -201,13 +109,18 @@ def start_import(
         raise ValidationError("The list belongs to another newsletter.", code="foreign_list")
     if not attestation.strip():
         raise ValidationError("Say how these people consented.", code="attestation_required")
+    if format_name not in (AUTO, *FORMAT_CHOICES):
+        raise ValidationError(
+            f"Unknown format {format_name!r}: use one of {', '.join((AUTO, *FORMAT_CHOICES))}.",
+            code="unknown_format",
+        )
     return ImportBatch.objects.create(
         newsletter=newsletter,
         mailing_list=mailing_list,
         attestation=attestation.strip(),
         actor=actor,
         source_name=source_name[:255],
-        lines_total=lines_total,
+        format=format_name,
     )
 
 
@@ -220,11 +133,18 @@ def import_file(*, batch: ImportBatch, path: Path, chunk_rows: int = CHUNK_ROWS)
     if batch.status == ImportStatus.DONE:
         return batch
     ImportBatch.objects.filter(pk=batch.pk).update(status=ImportStatus.RUNNING, error="")
+    keep_ips = Newsletter.objects.filter(pk=batch.newsletter_id, record_consent_ip=True).exists()
     try:
         with open(path, newline="", encoding="utf-8-sig", errors="replace") as stream:
-            reader = csv.reader(stream)
-            header = _read_header(reader, batch)
-            for chunk in _prefetched(_chunks(reader, header, batch, chunk_rows)):
+            records = _records(stream, batch)
+            parsed = _chunks(
+                records,
+                batch.format,
+                skip_until=batch.lines_done,
+                chunk_rows=chunk_rows,
+                keep_ips=keep_ips,
+            )
+            for chunk in _prefetched(parsed):
                 _import_chunk(batch=batch, chunk=chunk)
     except Exception as error:
         ImportBatch.objects.filter(pk=batch.pk).update(
@@ -240,23 +160,29 @@ def import_file(*, batch: ImportBatch, path: Path, chunk_rows: int = CHUNK_ROWS)
 
 @dataclass
 class Chunk:
-    good: list[str]  # COPY lines: line, email, name, attributes
-    problems: list[tuple[int, str]]
-    last_line: int
-    rows: int
+    good: list[str] = field(default_factory=list)  # COPY: line, email, name, attributes, …
+    suppress: list[str] = field(default_factory=list)  # COPY: line, email, reason, note
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    last_line: int = 0
+    rows: int = 0
 
 
-def _read_header(reader, batch: ImportBatch) -> list[str]:
+def _records(stream, batch: ImportBatch) -> Iterator[Record]:
+    """The file's records, once its format is settled (and saved on the batch)."""
+    reader = csv.reader(stream)
     try:
-        header = [column.strip() for column in next(reader)]
+        first_row = [column.strip() for column in next(reader)]
     except StopIteration:
         raise ValidationError("The file is empty.", code="empty") from None
-    format_name = detect_format(header)
-    check_header(header, format_name)
+    format_name = detect_format(first_row) if batch.format == AUTO else batch.format
+    check_header(first_row, format_name)
     if batch.format != format_name:
         ImportBatch.objects.filter(pk=batch.pk).update(format=format_name)
         batch.format = format_name
-    return header
+    if format_name == MAILMAN3:  # no header: the first line is a member too
+        stream.seek(0)
+        return mailman3_records(stream)
+    return csv_records(reader, first_row)
 
 
 def _prefetched(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
@@ -295,38 +221,52 @@ def _prefetched(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
         thread.join()
 
 
-def _chunks(reader, header: list[str], batch: ImportBatch, chunk_rows: int) -> Iterator[Chunk]:
-    """Validated rows in chunks; touches no database, so it can run in a thread."""
-    mapper = FORMATS[batch.format][1]
-    width = len(header)
-    skip_until = batch.lines_done  # where a resumed import stopped
-    chunk = Chunk([], [], 0, 0)
-    start = reader.line_num + 1
-    for fields in reader:
-        line, start = start, reader.line_num + 1
-        if reader.line_num <= skip_until or not fields:
+def _chunks(
+    records: Iterator[Record],
+    format_name: str,
+    *,
+    skip_until: int,
+    chunk_rows: int,
+    keep_ips: bool,
+) -> Iterator[Chunk]:
+    """Validated rows in chunks; touches no database, so it can run in a thread.
+
+    ``skip_until`` is the last line a previous run committed (resuming starts after it).
+    """
+    mapper = MAPPERS[format_name]
+    chunk = Chunk()
+    for record in records:
+        if record.end_line <= skip_until:
             continue
         chunk.rows += 1
-        chunk.last_line = reader.line_num
-        if len(fields) > width:
-            chunk.problems.append((line, f"{len(fields)} fields, the header has {width}"))
+        chunk.last_line = record.end_line
+        try:
+            suppression, copy_line = _parsed(record, mapper, keep_ips=keep_ips)
+        except (RowError, ValidationError, KeyError) as error:
+            chunk.problems.append((record.line, _reason(error)))
         else:
-            try:
-                row = mapper(dict(zip(header, fields, strict=False)))
-                email = fast_normalize_email(row.email)
-            except (RowError, ValidationError, KeyError) as error:
-                chunk.problems.append((line, _reason(error)))
-            else:
-                attributes = json.dumps(row.attributes, ensure_ascii=False)
-                chunk.good.append(
-                    f"{line}\t{copy_text(email)}\t{copy_text(row.name.strip()[:NAME_MAX])}"
-                    f"\t{copy_text(attributes)}\n"
-                )
+            (chunk.suppress if suppression else chunk.good).append(copy_line)
         if chunk.rows >= chunk_rows:
             yield chunk
-            chunk = Chunk([], [], 0, 0)
+            chunk = Chunk()
     if chunk.rows:
         yield chunk
+
+
+def _parsed(record: Record, mapper, *, keep_ips: bool) -> tuple[bool, str]:
+    """One record as a COPY line, and whether it is a suppression (not a subscription)."""
+    if record.extra_fields:
+        width = len(record.fields)
+        raise RowError(f"{width + record.extra_fields} fields, the header has {width}")
+    row = mapper(record.fields)
+    email = copy_text(fast_normalize_email(row.email))
+    if row.suppress:
+        return True, f"{record.line}\t{email}\t{row.suppress}\t{copy_text(row.note)}\n"
+    attributes = copy_text(json.dumps(row.attributes, ensure_ascii=False))
+    name = copy_text(row.name.strip()[:NAME_MAX])
+    evidence = copy_text(json.dumps(row.evidence, ensure_ascii=False)) if row.evidence else "\\N"
+    ip_address = row.ip_address if keep_ips and row.ip_address else "\\N"
+    return False, f"{record.line}\t{email}\t{name}\t{attributes}\t{evidence}\t{ip_address}\n"
 
 
 def _reason(error: Exception) -> str:
@@ -343,19 +283,29 @@ def _import_chunk(*, batch: ImportBatch, chunk: Chunk) -> None:
     now = timezone.now()
     params = {"now": now, "list": batch.mailing_list_id}
     with connection.cursor() as cursor:
+        # Not waiting for the WAL flush is safe: a chunk lost in a crash is lost together
+        # with the progress that names it, so resuming redoes it. Finishing the batch
+        # commits synchronously, which makes every chunk before it durable.
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        # Suppressions first, so that the same address among this chunk's
+        # subscriptions is then left alone like any suppressed one.
+        suppressions = _add_suppressions(cursor, chunk.suppress, params) if chunk.suppress else 0
         cursor.execute(
-            "CREATE TEMP TABLE import_rows (line bigint, email text, name text, attributes jsonb)"
-            " ON COMMIT DROP"
+            "CREATE TEMP TABLE import_rows (line bigint, email text, name text, attributes jsonb,"
+            " evidence jsonb, ip_address inet) ON COMMIT DROP"
         )
-        with cursor.copy("COPY import_rows (line, email, name, attributes) FROM STDIN") as copy:
+        with cursor.copy(
+            "COPY import_rows (line, email, name, attributes, evidence, ip_address) FROM STDIN"
+        ) as copy:
             copy.write("".join(chunk.good))
         # First row wins for an address repeated in the chunk (case-insensitively).
         cursor.execute(
             "CREATE TEMP TABLE import_good ON COMMIT DROP AS"
             " SELECT DISTINCT ON (lower(email)) line, email, lower(email) AS email_key, name,"
-            " attributes, encode(sha256(convert_to('crier:' || lower(email), 'UTF8')), 'hex')"
-            " AS digest, NULL::bigint AS subscriber_id, email AS stored_email, false AS existed,"
-            " ''::text AS status"
+            " attributes, evidence, ip_address,"
+            " encode(sha256(convert_to('crier:' || lower(email), 'UTF8')), 'hex') AS digest,"
+            " NULL::bigint AS subscriber_id,"
+            " email AS stored_email, false AS existed, ''::text AS status"
             " FROM import_rows ORDER BY lower(email), line"
         )
         duplicates = len(chunk.good) - cursor.rowcount
@@ -386,6 +336,7 @@ def _import_chunk(*, batch: ImportBatch, chunk: Chunk) -> None:
     batch.subscribed += subscribed
     batch.unchanged += unchanged
     batch.suppressed += suppressed
+    batch.suppressions_added += suppressions
     batch.duplicates += duplicates
     batch.bad_rows += len(problems)
     batch.save(
@@ -396,10 +347,38 @@ def _import_chunk(*, batch: ImportBatch, chunk: Chunk) -> None:
             "subscribed",
             "unchanged",
             "suppressed",
+            "suppressions_added",
             "duplicates",
             "bad_rows",
         ]
     )
+
+
+def _add_suppressions(cursor, lines: list[str], params: dict) -> int:
+    """Record what the old tool says not to mail, as ``services.suppress`` would.
+
+    A stronger reason (a bounce) replaces an unsubscribe, never the other way round.
+    """
+    cursor.execute(
+        "CREATE TEMP TABLE import_suppress (line bigint, email text, reason text, note text)"
+        " ON COMMIT DROP"
+    )
+    with cursor.copy("COPY import_suppress (line, email, reason, note) FROM STDIN") as copy:
+        copy.write("".join(lines))
+    cursor.execute(
+        "INSERT INTO subscribers_suppression (email_digest, reason, note, created_at)"
+        " SELECT DISTINCT ON (digest) digest, reason, note, %(now)s FROM ("
+        "  SELECT encode(sha256(convert_to('crier:' || lower(email), 'UTF8')), 'hex') AS digest,"
+        "  reason, note, line FROM import_suppress) s"
+        " ORDER BY digest, reason = 'unsubscribed', line"
+        " ON CONFLICT (email_digest) DO UPDATE SET reason = EXCLUDED.reason, note = EXCLUDED.note"
+        " WHERE EXCLUDED.reason <> 'unsubscribed'"
+        " AND subscribers_suppression.reason <> EXCLUDED.reason",
+        params,
+    )
+    added = cursor.rowcount
+    cursor.execute("DROP TABLE import_suppress")
+    return added
 
 
 def _upsert_subscribers(cursor, params: dict) -> int:
@@ -452,20 +431,31 @@ def _subscribe(cursor, batch: ImportBatch, params: dict) -> tuple[int, int]:
         "  SELECT subscriber_id FROM confirmed)"
         " SELECT g.subscriber_id, g.stored_email, CASE WHEN g.existed THEN COALESCE(("
         "  SELECT e.hash FROM subscribers_consentevent e WHERE e.subscriber_id = g.subscriber_id"
-        "  ORDER BY e.id DESC LIMIT 1), '') ELSE '' END"
+        "  ORDER BY e.id DESC LIMIT 1), '') ELSE '' END, g.evidence::text, host(g.ip_address)"
         " FROM import_good g JOIN changed c ON c.subscriber_id = g.subscriber_id",
         params,
     )
     rows = cursor.fetchall()
     targets = _count(cursor, "SELECT count(*) FROM import_good WHERE subscriber_id IS NOT NULL")
+    details = {"batch": batch.pk, "attestation": batch.attestation, "actor": batch.actor}
     ledger.bulk_append(
-        entries=(BulkEntry(sid, email, previous) for sid, email, previous in rows),
+        entries=(
+            # The old tool's record of this person's consent, when the file has one.
+            BulkEntry(
+                sid,
+                email,
+                previous,
+                {**details, "evidence": json.loads(evidence)} if evidence else None,
+                ip_address,
+            )
+            for sid, email, previous, evidence, ip_address in rows
+        ),
         action=ConsentAction.IMPORTED,
         source=ConsentSource.IMPORT,
         newsletter=batch.newsletter,
         mailing_list=batch.mailing_list,
         wording=batch.attestation,
-        details={"batch": batch.pk, "attestation": batch.attestation, "actor": batch.actor},
+        details=details,
         created_at=params["now"],
     )
     return len(rows), targets - len(rows)

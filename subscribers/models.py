@@ -67,7 +67,9 @@ class Subscriber(models.Model):
     # NULL once erased: several erased rows must not collide in the unique constraint.
     email = models.EmailField(max_length=254, null=True, blank=True)  # noqa: DJ001
     # Kept in step with ``email`` by save(): lets sending join the suppression list in SQL.
-    email_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    # Not indexed: that join probes the suppression's unique index, and an index of random
+    # digests here would cost every insert (most of a bulk import's time) for no reader.
+    email_digest = models.CharField(max_length=64, blank=True, editable=False)
     name = models.CharField(max_length=200, blank=True)
     language = models.CharField(max_length=10, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
@@ -258,7 +260,8 @@ class ImportBatch(models.Model):
     newsletter = models.ForeignKey(Newsletter, on_delete=models.CASCADE, related_name="imports")
     mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="imports")
     source_name = models.CharField(max_length=255, blank=True)
-    format = models.CharField(max_length=20, default="crier")
+    # csv, listmonk, mailchimp or mailman3 (see import_formats); "auto" until detected.
+    format = models.CharField(max_length=20, default="auto")
     attestation = models.TextField(help_text=_("How the people in the file consented."))
     actor = models.CharField(max_length=200, blank=True)
     status = models.CharField(
@@ -274,7 +277,13 @@ class ImportBatch(models.Model):
     unchanged = models.PositiveBigIntegerField(
         default=0, help_text=_("Already subscribed, or left the list before: left alone.")
     )
-    suppressed = models.PositiveBigIntegerField(default=0)
+    suppressed = models.PositiveBigIntegerField(
+        default=0, help_text=_("Suppressed addresses (unsubscribed, bounced): left alone.")
+    )
+    suppressions_added = models.PositiveBigIntegerField(
+        default=0,
+        help_text=_("Addresses the old tool says not to mail, added to the suppression list."),
+    )
     duplicates = models.PositiveBigIntegerField(default=0)
     bad_rows = models.PositiveBigIntegerField(default=0)
     error = models.TextField(blank=True)

@@ -189,54 +189,6 @@ def test_an_interrupted_import_resumes_without_importing_a_row_twice(
     assert problems(batch) == [(12, "invalid email address: An email address must have an @-sign.")]
 
 
-def test_listmonk_export(mailing_list):
-    batch = run(mailing_list, FIXTURES / "listmonk.csv")
-    assert batch.format == "listmonk"
-    assert sorted(Subscriber.objects.values_list("email", flat=True)) == [
-        "ada@example.org",
-        "grace@example.com",
-    ]
-    assert Subscriber.objects.get(email="ada@example.org").attributes == {
-        "city": "London",
-        "projects": ["engine"],
-    }
-    lines = problems(batch)
-    assert [line for line, _ in lines] == [4, 5, 6]
-    assert lines[0][1] == "blocklisted in listmonk"
-    assert lines[2][1].startswith("attributes are not valid JSON")
-
-
-def test_mailchimp_export(mailing_list):
-    batch = run(mailing_list, FIXTURES / "mailchimp.csv")
-    assert batch.format == "mailchimp"
-    margaret = Subscriber.objects.get(email="margaret@example.org")
-    assert margaret.name == "Margaret Hamilton"
-    assert margaret.attributes["Company"] == "NASA"
-    assert margaret.attributes["TAGS"] == '"apollo","guidance"'
-    assert "MEMBER_RATING" not in margaret.attributes
-    assert [line for line, _ in problems(batch)] == [4]
-
-
-def test_mailchimp_unsubscribed_export_imports_nobody(mailing_list):
-    batch = run(mailing_list, FIXTURES / "mailchimp_unsubscribed.csv")
-    assert problems(batch) == [(2, "unsubscribed in Mailchimp")]
-    assert not Subscriber.objects.exists()
-
-
-def test_mailman_export(mailing_list):
-    batch = run(mailing_list, FIXTURES / "mailman.csv")
-    assert batch.format == "mailman"
-    barry = Subscriber.objects.get(email="barry@example.org")
-    assert barry.name == "Barry Warsaw"
-    assert barry.attributes == {
-        "mailman_role": "member",
-        "mailman_delivery_mode": "regular",
-        "mailman_moderation_action": "defer",
-    }
-    assert (batch.created, batch.duplicates) == (2, 1)
-    assert [line for line, _ in problems(batch)] == [5]
-
-
 def test_command_prints_a_summary_and_bad_rows_by_line(tmp_path, mailing_list, capsys):
     path = write(tmp_path, "email,name\nada@example.org,Ada\nnope,No\n")
     call_command(

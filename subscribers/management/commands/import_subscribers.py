@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from newsletter.models import Newsletter
-from subscribers import importing
+from subscribers import import_formats, importing
 from subscribers.models import ImportBatch, ImportStatus, MailingList
 
 SHOWN_PROBLEMS = 1000
@@ -13,7 +13,10 @@ SHOWN_PROBLEMS = 1000
 class Command(BaseCommand):
     help = (
         "Import a CSV of subscribers into a list, confirmed on the strength of --consent "
-        "(recorded in the consent ledger). Formats: Crier, listmonk, Mailchimp, Mailman 3."
+        "(recorded in the consent ledger). Formats: Crier's CSV, listmonk's subscriber "
+        "export, Mailchimp's audience exports, Mailman 3's member list (detected when "
+        "--format is not given). Unsubscribed, cleaned or blocklisted rows in an export "
+        "become suppressions."
     )
 
     def add_arguments(self, parser) -> None:
@@ -22,6 +25,13 @@ class Command(BaseCommand):
         parser.add_argument("--list", required=True, dest="list_slug", help="the list's slug")
         parser.add_argument(
             "--consent", required=True, help="how these people consented (the attestation)"
+        )
+        parser.add_argument(
+            "--format",
+            dest="format_name",
+            choices=import_formats.FORMAT_CHOICES,
+            default=import_formats.AUTO,
+            help="the file's format (default: detected from its first row)",
         )
         parser.add_argument("--actor", default="manage.py import_subscribers")
         parser.add_argument(
@@ -49,6 +59,7 @@ class Command(BaseCommand):
                     attestation=consent,
                     actor=options["actor"],
                     source_name=file.name,
+                    format_name=options["format_name"],
                 )
             batch = importing.import_file(batch=batch, path=file)
         except ImportBatch.DoesNotExist:
@@ -58,7 +69,7 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(error.messages[0]) from None
         self._report(batch)
-        if batch.created + batch.subscribed + batch.unchanged == 0:
+        if batch.created + batch.subscribed + batch.unchanged + batch.suppressions_added == 0:
             raise CommandError("Nothing could be imported.")
 
     def _report(self, batch: ImportBatch) -> None:
@@ -66,7 +77,7 @@ class Command(BaseCommand):
             f"Import {batch.pk} ({batch.format}): {batch.rows} rows, {batch.created} new "
             f"subscribers, {batch.subscribed} subscribed, {batch.unchanged} already on the list "
             f"or left it, {batch.suppressed} suppressed, {batch.duplicates} duplicates, "
-            f"{batch.bad_rows} bad rows."
+            f"{batch.bad_rows} bad rows, {batch.suppressions_added} suppressions added."
         )
         for problem in batch.problems.order_by("line")[:SHOWN_PROBLEMS]:
             self.stdout.write(f"line {problem.line}: {problem.reason}")
