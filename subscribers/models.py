@@ -253,8 +253,9 @@ class ImportStatus(models.TextChoices):
 class ImportBatch(models.Model):
     """One CSV import into one list: its attestation, where it stopped, what it did.
 
-    Each chunk of rows commits together with ``lines_done``, so an interrupted
-    import resumes after the last committed line and never imports a row twice.
+    Each chunk of rows commits together with its ``ImportChunk`` record, so an
+    interrupted import resumes with the lines no chunk committed and never imports a
+    row twice. ``lines_done``: every line up to it is committed (progress).
     """
 
     newsletter = models.ForeignKey(Newsletter, on_delete=models.CASCADE, related_name="imports")
@@ -295,6 +296,34 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.pk} into {self.mailing_list} ({self.status})"
+
+
+class ImportChunk(models.Model):
+    """A committed part of an import: its lines and what they did.
+
+    Chunks are merged on several connections at once and commit in any order, so an
+    interrupted import resumes by skipping exactly the committed chunks' lines; the
+    batch's counters are these rows' sums.
+    """
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="chunks")
+    first_line = models.PositiveBigIntegerField()
+    last_line = models.PositiveBigIntegerField()
+    rows = models.PositiveBigIntegerField(default=0)
+    created = models.PositiveBigIntegerField(default=0)
+    subscribed = models.PositiveBigIntegerField(default=0)
+    unchanged = models.PositiveBigIntegerField(default=0)
+    suppressed = models.PositiveBigIntegerField(default=0)
+    suppressions_added = models.PositiveBigIntegerField(default=0)
+    duplicates = models.PositiveBigIntegerField(default=0)
+    bad_rows = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["batch", "first_line"]
+        indexes = [models.Index(fields=["batch", "first_line"])]
+
+    def __str__(self) -> str:
+        return f"lines {self.first_line} to {self.last_line} of {self.batch}"
 
 
 class ImportProblem(models.Model):

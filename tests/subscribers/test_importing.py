@@ -1,3 +1,4 @@
+import threading
 from pathlib import Path
 
 import pytest
@@ -266,3 +267,52 @@ def test_import_refuses_a_database_without_copy(mailing_list, monkeypatch):
             attestation=CONSENT,
             actor="",
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_merges_resume_after_a_crash_without_a_row_twice(tmp_path, monkeypatch):
+    """Outside a transaction chunks merge on two connections and commit in any order."""
+    mailing_list = MailingListFactory(newsletter__slug="proj", slug="news")
+    SubscriberFactory(email="p3@example.org", name="Already here")
+    addresses = [f"p{i}@example.org" for i in range(30)]
+    # Every address twice, the second time in another chunk and in the other order,
+    # so that concurrent chunks meet the same people; every seventh line is bad.
+    rows = [*addresses, *reversed([a.upper() for a in addresses])]
+    lines = [f"{address}\n" if n % 7 else "broken\n" for n, address in enumerate(rows, 1)]
+    path = write(tmp_path, "email\n" + "".join(lines))
+    bad_lines = [n + 1 for n in range(1, len(rows) + 1) if n % 7 == 0]
+    original = importing._import_chunk
+    calls = []
+
+    def crash_on_fifth_chunk(**kwargs):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 5:
+            raise OSError("disk on fire")
+        original(**kwargs)
+
+    monkeypatch.setattr(importing, "_import_chunk", crash_on_fifth_chunk)
+    batch = importing.start_import(
+        newsletter=mailing_list.newsletter, mailing_list=mailing_list, attestation=CONSENT, actor=""
+    )
+    with pytest.raises(OSError):
+        importing.import_file(batch=batch, path=path, chunk_rows=5)
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.FAILED
+    assert 0 < batch.chunks.count() < 12
+    assert all(name.startswith("import-merge") for name in calls)
+
+    monkeypatch.setattr(importing, "_import_chunk", original)
+    batch = importing.import_file(batch=batch, path=path, chunk_rows=5)
+
+    assert batch.status == ImportStatus.DONE
+    assert batch.rows == len(rows) and batch.lines_done == len(rows) + 1
+    assert [line for line, _ in problems(batch)] == bad_lines
+    subscribed = Subscription.objects.filter(mailing_list=mailing_list)
+    good = {address for n, address in enumerate(rows, 1) if n % 7}
+    emails = [email.lower() for email in subscribed.values_list("subscriber__email", flat=True)]
+    assert sorted(emails) == sorted({address.lower() for address in good})
+    assert batch.created + 1 == Subscriber.objects.count() == len({a.lower() for a in good})
+    assert batch.subscribed == subscribed.count()
+    for subscriber in Subscriber.objects.all():
+        assert ConsentEvent.objects.filter(subscriber=subscriber).count() == 1
+        assert ledger.verify_chain(subscriber).valid
