@@ -2,21 +2,20 @@
 
 The file is read row by row and never held whole: a chunk of ``CHUNK_ROWS`` rows
 is validated in Python, copied into a temporary table and merged with a handful of
-set-based statements, in one transaction that also records the batch's progress.
-An interrupted import therefore resumes after its last committed line.
+set-based statements, in one transaction that also records the chunk (its lines,
+its counts). This thread parses the next chunk while two connections merge (the
+database does most of the work, one core per connection). An interrupted import
+therefore resumes with exactly the lines no committed chunk holds.
 
 Formats (named, or detected from the first row): Crier's own CSV, listmonk's
 subscriber export, Mailchimp's audience exports and Mailman 3's member lists; see
 ``import_formats``. Rows the old tool marks as "do not mail" become suppressions.
 """
 
-import contextlib
 import csv
 import json
 import logging
-import queue
 import re
-import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -163,7 +162,7 @@ def import_file(*, batch: ImportBatch, path: Path, chunk_rows: int = CHUNK_ROWS)
                 chunk_rows=chunk_rows,
                 keep_ips=keep_ips,
             )
-            _merge_all(batch, _prefetched(parsed))
+            _merge_all(batch, parsed)
     except Exception as error:
         ImportBatch.objects.filter(pk=batch.pk).update(
             status=ImportStatus.FAILED, error=str(error)[:1000]
@@ -193,11 +192,15 @@ def _merge_all(batch: ImportBatch, chunks: Iterator["Chunk"]) -> None:
     with ThreadPoolExecutor(MERGE_CONNECTIONS, thread_name_prefix="import-merge") as pool:
         running: set[Future] = set()
         try:
-            for chunk in chunks:
+            while True:
+                # A free connection first, then parse the next chunk (this thread parses
+                # while the others merge): at most one chunk more than are merging.
                 if len(running) >= MERGE_CONNECTIONS:
                     finished, running = wait(running, return_when=FIRST_COMPLETED)
                     _raise_failure(finished)
                     _refresh_progress(batch)
+                if (chunk := next(chunks, None)) is None:
+                    break
                 running.add(pool.submit(_merge_in_thread, batch, chunk))
             finished, running = wait(running)
             _raise_failure(finished)
@@ -275,42 +278,6 @@ def _records(stream, batch: ImportBatch) -> Iterator[Record]:
     return csv_records(reader, first_row)
 
 
-def _prefetched(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
-    """Parse the next chunk in a thread while the database merges this one.
-
-    The parser is pure Python and the merge mostly waits on PostgreSQL (which
-    releases the GIL), so on two cores the two overlap. One chunk ahead at most,
-    so memory stays bounded by two chunks.
-    """
-    ahead: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
-    done = object()
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                ahead.put(chunk)
-                if stop.is_set():
-                    return
-        except Exception as error:  # handed to the consumer, raised there
-            ahead.put(error)
-        ahead.put(done)
-
-    thread = threading.Thread(target=produce, name="import-parser", daemon=True)
-    thread.start()
-    try:
-        while (item := ahead.get()) is not done:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting to hand over a chunk
-            with contextlib.suppress(queue.Empty):
-                ahead.get(timeout=0.1)
-        thread.join()
-
-
 def _chunks(
     records: Iterator[Record],
     format_name: str,
@@ -319,7 +286,7 @@ def _chunks(
     chunk_rows: int,
     keep_ips: bool,
 ) -> Iterator[Chunk]:
-    """Validated rows in chunks; touches no database, so it can run in a thread.
+    """Validated rows in chunks; touches no database (it runs beside the merges).
 
     ``committed`` are the line ranges of chunks an earlier run committed: skipped.
     Chunks tile the file (each starts on the line after the previous one ended, blank
@@ -512,6 +479,7 @@ def _update_existing_subscribers(cursor, params: dict) -> int:
 
 def _subscribe(cursor, batch: ImportBatch, params: dict) -> tuple[int, int]:
     """Confirm the list for everyone in the chunk, except people who left it; ledger them."""
+    targets = _count(cursor, "SELECT count(*) FROM import_good WHERE subscriber_id IS NOT NULL")
     cursor.execute(
         "WITH inserted AS ("
         " INSERT INTO subscribers_subscription (subscriber_id, mailing_list_id, status,"
@@ -532,10 +500,8 @@ def _subscribe(cursor, batch: ImportBatch, params: dict) -> tuple[int, int]:
         " FROM import_good g JOIN changed c ON c.subscriber_id = g.subscriber_id",
         params,
     )
-    rows = cursor.fetchall()
-    targets = _count(cursor, "SELECT count(*) FROM import_good WHERE subscriber_id IS NOT NULL")
     details = {"batch": batch.pk, "attestation": batch.attestation, "actor": batch.actor}
-    ledger.bulk_append(
+    subscribed = ledger.bulk_append(
         entries=(
             # The old tool's record of this person's consent, when the file has one.
             BulkEntry(
@@ -545,7 +511,7 @@ def _subscribe(cursor, batch: ImportBatch, params: dict) -> tuple[int, int]:
                 {**details, "evidence": json.loads(evidence)} if evidence else None,
                 ip_address,
             )
-            for sid, email, previous, evidence, ip_address in rows
+            for sid, email, previous, evidence, ip_address in cursor  # one row at a time
         ),
         action=ConsentAction.IMPORTED,
         source=ConsentSource.IMPORT,
@@ -555,7 +521,7 @@ def _subscribe(cursor, batch: ImportBatch, params: dict) -> tuple[int, int]:
         details=details,
         created_at=params["now"],
     )
-    return len(rows), targets - len(rows)
+    return subscribed, targets - subscribed
 
 
 def _count(cursor, sql: str) -> int:
