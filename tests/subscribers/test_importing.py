@@ -316,3 +316,41 @@ def test_parallel_merges_resume_after_a_crash_without_a_row_twice(tmp_path, monk
     for subscriber in Subscriber.objects.all():
         assert ConsentEvent.objects.filter(subscriber=subscriber).count() == 1
         assert ledger.verify_chain(subscriber).valid
+
+
+def test_command_resumes_an_import_whose_process_was_killed(tmp_path, mailing_list, monkeypatch):
+    path = write(tmp_path, "email\n" + "".join(f"k{i}@example.org\n" for i in range(9)))
+    original = importing._import_chunk
+    calls = []
+
+    def die_on_second_chunk(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as a killed process: no chance to record a failure
+        original(**kwargs)
+
+    monkeypatch.setattr(importing, "_import_chunk", die_on_second_chunk)
+    batch = importing.start_import(
+        newsletter=mailing_list.newsletter, mailing_list=mailing_list, attestation=CONSENT, actor=""
+    )
+    with pytest.raises(KeyboardInterrupt):
+        importing.import_file(batch=batch, path=path, chunk_rows=4)
+    batch.refresh_from_db()
+    assert (batch.status, Subscriber.objects.count()) == (ImportStatus.RUNNING, 4)
+
+    monkeypatch.setattr(importing, "_import_chunk", original)
+    call_command(
+        "import_subscribers",
+        str(path),
+        "--newsletter",
+        "proj",
+        "--list",
+        "news",
+        "--consent",
+        CONSENT,
+        "--resume",
+        str(batch.pk),
+    )
+    batch.refresh_from_db()
+    assert (batch.status, batch.rows, batch.created) == (ImportStatus.DONE, 9, 9)
+    assert Subscriber.objects.count() == ConsentEvent.objects.count() == 9

@@ -35,7 +35,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--actor", default="manage.py import_subscribers")
         parser.add_argument(
-            "--resume", type=int, metavar="BATCH", help="continue an interrupted import"
+            "--resume",
+            type=int,
+            metavar="BATCH",
+            help="continue an interrupted import (failed, or whose process was killed: "
+            "make sure it is no longer running)",
         )
 
     def handle(self, *args, file: Path, newsletter: str, list_slug: str, consent: str, **options):
@@ -50,7 +54,10 @@ class Command(BaseCommand):
         try:
             if options["resume"]:
                 batch = ImportBatch.objects.get(
-                    pk=options["resume"], mailing_list=mailing_list, status=ImportStatus.FAILED
+                    pk=options["resume"],
+                    mailing_list=mailing_list,
+                    # A killed process leaves its batch "running".
+                    status__in=[ImportStatus.FAILED, ImportStatus.RUNNING],
                 )
             else:
                 batch = importing.start_import(
