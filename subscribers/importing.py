@@ -239,7 +239,7 @@ def _refresh_progress(batch: ImportBatch) -> None:
     for first_line, last_line in batch.chunks.order_by("first_line").values_list(
         "first_line", "last_line"
     ):
-        if lines_done and first_line > lines_done + 1:
+        if first_line > lines_done + 1:
             break  # a chunk before this one is not committed yet
         lines_done = max(lines_done, last_line)
     for name in COUNTERS:
@@ -294,7 +294,7 @@ def _chunks(
     """
     mapper = MAPPERS[format_name]
     chunk = Chunk()
-    next_first = 0
+    next_first = 1  # the first chunk covers the header too
     for record in records:
         if any(first <= record.end_line <= last for first, last in committed):
             next_first = 0
