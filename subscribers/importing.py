@@ -108,6 +108,7 @@ def start_import(
     attestation: str,
     actor: str,
     source_name: str = "",
+    lines_total: int = 0,
     format_name: str = AUTO,
 ) -> ImportBatch:
     """Record an import before it starts: its attestation is what the ledger will cite.
@@ -135,6 +136,7 @@ def start_import(
         attestation=attestation.strip(),
         actor=actor,
         source_name=source_name[:255],
+        lines_total=lines_total,
         format=format_name,
     )
 
@@ -262,20 +264,27 @@ class Chunk:
 
 def _records(stream, batch: ImportBatch) -> Iterator[Record]:
     """The file's records, once its format is settled (and saved on the batch)."""
+    format_name, records = _read(stream, batch.format)
+    if batch.format != format_name:
+        ImportBatch.objects.filter(pk=batch.pk).update(format=format_name)
+        batch.format = format_name
+    return records
+
+
+def _read(stream, format_name: str) -> tuple[str, Iterator[Record]]:
+    """The file's format (``format_name``, or detected when ``auto``) and its records."""
     reader = csv.reader(stream)
     try:
         first_row = [column.strip() for column in next(reader)]
     except StopIteration:
         raise ValidationError("The file is empty.", code="empty") from None
-    format_name = detect_format(first_row) if batch.format == AUTO else batch.format
+    if format_name == AUTO:
+        format_name = detect_format(first_row)
     check_header(first_row, format_name)
-    if batch.format != format_name:
-        ImportBatch.objects.filter(pk=batch.pk).update(format=format_name)
-        batch.format = format_name
     if format_name == MAILMAN3:  # no header: the first line is a member too
         stream.seek(0)
-        return mailman3_records(stream)
-    return csv_records(reader, first_row)
+        return format_name, mailman3_records(stream)
+    return format_name, csv_records(reader, first_row)
 
 
 def _chunks(
@@ -542,24 +551,17 @@ class DryRun:
     problems: list[tuple[int, str]]  # the first ``shown`` of them
 
 
-def dry_run(*, path: Path, shown: int = 1000) -> DryRun:
+def dry_run(*, path: Path, shown: int = 1000, format_name: str = AUTO) -> DryRun:
     """Read and validate the whole file as ``import_file`` would, writing nothing.
 
     Problems found only against the database (suppressed or duplicate addresses)
     are left to the real import, which reports them in its counts.
     """
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as stream:
-        reader = csv.reader(stream)
-        try:
-            header = [column.strip() for column in next(reader)]
-        except StopIteration:
-            raise ValidationError("The file is empty.", code="empty") from None
-        format_name = detect_format(header)
-        check_header(header, format_name)
+        format_name, records = _read(stream, format_name)
         report = DryRun(format=format_name, rows=0, bad_rows=0, problems=[])
-        # An unsaved batch: the validator reads only its format and where to start.
-        checking = ImportBatch(format=format_name)
-        for chunk in _chunks(reader, header, checking, CHUNK_ROWS):
+        chunks = _chunks(records, format_name, committed=[], chunk_rows=CHUNK_ROWS, keep_ips=False)
+        for chunk in chunks:
             report.rows += chunk.rows
             report.bad_rows += len(chunk.problems)
             report.problems.extend(chunk.problems[: max(0, shown - len(report.problems))])

@@ -34,7 +34,7 @@ def record_progress_as_chunks(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("subscribers", "0006_esp_feedback"),
+        ("subscribers", "0008_dashboard_search"),
     ]
 
     operations = [
