@@ -171,7 +171,7 @@ def bulk_append(
         )
         event_hash = sha256(canonical.encode()).hexdigest()
         lines.append(
-            f"{content_hash}\t{entry.subscriber_id}\t{constant}\t{copy_text(entry.email)}"
+            f"{event_hash}\t{entry.subscriber_id}\t{constant}\t{copy_text(entry.email)}"
             f"\t{entry.ip_address or null}\t\t{email_key}\t{ip_key}\t\t{stamp}"
             f"\t{entry.previous_hash}\n"
         )
