@@ -12,6 +12,7 @@ from ninja.files import UploadedFile
 
 from newsletter.models import Role
 from subscribers import importing, tasks
+from subscribers.import_formats import AUTO
 from subscribers.models import ImportBatch
 
 from .auth import actor, require
@@ -30,6 +31,7 @@ PRESENTED = [
     "subscribed",
     "unchanged",
     "suppressed",
+    "suppressions_added",
     "duplicates",
     "bad_rows",
     "error",
@@ -63,9 +65,12 @@ def create_import(
     file: File[UploadedFile],
     list: Form[str],
     consent: Form[str],
+    format: Form[str] = AUTO,
 ):
     """Multipart upload: ``file`` (CSV with an ``email`` column, or a listmonk, Mailchimp
-    or Mailman 3 export), ``list`` (slug) and ``consent`` (how these people consented).
+    or Mailman 3 export), ``list`` (slug), ``consent`` (how these people consented) and
+    ``format`` (``csv``, ``listmonk``, ``mailchimp``, ``mailman3``; detected when left
+    out). Rows an export marks unsubscribed, cleaned or blocklisted become suppressions.
     Answers 202 at once; ``GET /imports/<id>/`` shows progress and bad rows by line."""
     require(request, Role.EDITOR)
     mailing_list = lists_by_slug(request, [list])[0]
@@ -76,9 +81,10 @@ def create_import(
             attestation=consent,
             actor=actor(request),
             source_name=file.name or "",
+            format_name=format,
         )
     except ValidationError as error:
-        field = "file" if error.code == "needs_postgresql" else "consent"
+        field = {"needs_postgresql": "file", "unknown_format": "format"}.get(error.code, "consent")
         raise from_django(error, field) from None
     tasks.import_subscribers.delay_on_commit(batch.pk, str(_store(file)))
     return Status(202, _present(batch))

@@ -131,7 +131,10 @@ class ImportOut(Schema):
     created: int
     subscribed: int
     unchanged: int
-    suppressed: int
+    suppressed: int = Field(description="Suppressed addresses, left alone.")
+    suppressions_added: int = Field(
+        description="Unsubscribed, cleaned or blocklisted in the export: now suppressed."
+    )
     duplicates: int
     bad_rows: int
     error: str

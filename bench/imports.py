@@ -152,7 +152,9 @@ def run() -> dict:
         _recreate_subscribers(url)
         large = Path(folder) / "large.csv"
         bad_lines = generate(large, ROWS)
+        load_before = os.getloadavg()[0]
         seconds, rss = _import(env, large, "large")
+        load_after = os.getloadavg()[0]
         checks = _verify(url, "large", ROWS, bad_lines)
     return {
         "bench": NAME,
@@ -166,6 +168,8 @@ def run() -> dict:
         "peak_rss_mb": round(rss, 1),
         f"peak_rss_mb_at_{SMALL_ROWS}_rows": round(small_rss, 1),
         "cpus": os.cpu_count(),
+        # The machine is shared: the 1-minute load average before and after the run.
+        "load_average": [round(load_before, 1), round(load_after, 1)],
     }
 
 
@@ -174,5 +178,6 @@ def _recreate_subscribers(url: str) -> None:
     with psycopg.connect(url) as connection:
         connection.execute(
             "TRUNCATE subscribers_consentevent, subscribers_subscription,"
-            " subscribers_importproblem, subscribers_importbatch, subscribers_subscriber"
+            " subscribers_importproblem, subscribers_importchunk, subscribers_importbatch,"
+            " subscribers_subscriber"
         )

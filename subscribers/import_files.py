@@ -87,7 +87,7 @@ class Sample:
     @property
     def needs_mapping(self) -> bool:
         """Only Crier's own, free-form format has columns to map; exports have theirs."""
-        return self.format == "crier"
+        return self.format == "csv"
 
 
 def sample(path: Path) -> Sample:

@@ -91,11 +91,19 @@ def append(
 
 @dataclass(frozen=True)
 class BulkEntry:
-    """One subscriber's next event in a bulk append: who, their address, their last hash."""
+    """One subscriber's next event in a bulk append: who, their address, their last hash.
+
+    ``details``, when given, replaces the shared details for this event alone, and
+    ``ip_address`` is where the consent was given from (an import cites each
+    person's own opt-in evidence this way; the caller checks the newsletter records
+    IP addresses).
+    """
 
     subscriber_id: int
     email: str
     previous_hash: str
+    details: dict | None = None
+    ip_address: str | None = None
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -121,43 +129,51 @@ def bulk_append(
 
     Hashes are exactly ``content_hash``'s (so ``verify_chain`` checks them), but the
     canonical JSON is assembled from fragments serialised once, because all that
-    differs between events is the subscriber, the address digest and the previous
-    hash. Evidence (IP, browser) is never part of a bulk event. The caller holds the
-    row locks of subscribers that existed before its transaction (imports do).
+    differs between events is the subscriber, the address digest, the previous hash
+    and, for entries that bring their own, the details and the IP address. A browser
+    is never part of a bulk event. The caller holds the row locks of subscribers that
+    existed before its transaction (imports do).
     """
-    head = (
-        f'{{"action":{_canonical(action)},"created_at":{_canonical(created_at.isoformat())},'
-        f'"details":{_canonical(details)},"email":"'
-    )
-    middle = (
-        f'","ip":"","mailing_list":{_canonical(mailing_list.pk if mailing_list else None)},'
+    prefix = f'{{"action":{_canonical(action)},"created_at":{_canonical(created_at.isoformat())},'
+    shared_head = f'{prefix}"details":{_canonical(details)},"email":"'
+    before_ip = '","ip":"'
+    after_ip = (
+        f'","mailing_list":{_canonical(mailing_list.pk if mailing_list else None)},'
         f'"newsletter":{_canonical(newsletter.pk)},"previous":"'
     )
     tail_source = f',"source":{_canonical(source)},"subscriber":'
     tail = f',"user_agent":"","wording":{_canonical(wording)}}}'
-    constant = "\t".join(
+    constant_head = "\t".join(
         [
             str(newsletter.pk),
             str(mailing_list.pk) if mailing_list else "\\N",
             copy_text(action),
             copy_text(source),
             copy_text(wording),
-            copy_text(_canonical(details)),
         ]
     )
+    shared_constant = f"{constant_head}\t{copy_text(_canonical(details))}"
     stamp = created_at.isoformat()
+    null = "\\N"
     sha256 = hashlib.sha256
     lines = []
     for entry in entries:
+        head, constant = shared_head, shared_constant
+        if entry.details is not None:
+            own = _canonical(entry.details)
+            head = f'{prefix}"details":{own},"email":"'
+            constant = f"{constant_head}\t{copy_text(own)}"
         email_key = address_digest(entry.email)
+        ip_key = digest(entry.ip_address or "")
         canonical = (
-            f'{head}{email_key}{middle}{entry.previous_hash}"{tail_source}'
-            f"{entry.subscriber_id}{tail}"
+            f"{head}{email_key}{before_ip}{ip_key}{after_ip}{entry.previous_hash}"
+            f'"{tail_source}{entry.subscriber_id}{tail}'
         )
         event_hash = sha256(canonical.encode()).hexdigest()
         lines.append(
             f"{event_hash}\t{entry.subscriber_id}\t{constant}\t{copy_text(entry.email)}"
-            f"\t\\N\t\t{email_key}\t\t\t{stamp}\t{entry.previous_hash}\n"
+            f"\t{entry.ip_address or null}\t\t{email_key}\t{ip_key}\t\t{stamp}"
+            f"\t{entry.previous_hash}\n"
         )
     if not lines:
         return 0
@@ -172,7 +188,8 @@ def bulk_append(
             " user_agent_digest, created_at, previous_hash) FROM STDIN"
         ) as copy,
     ):
-        copy.write("".join(lines))
+        for line in lines:  # psycopg buffers them: no second copy of the whole chunk
+            copy.write(line)
     return len(lines)
 
 

@@ -67,7 +67,9 @@ class Subscriber(models.Model):
     # NULL once erased: several erased rows must not collide in the unique constraint.
     email = models.EmailField(max_length=254, null=True, blank=True)  # noqa: DJ001
     # Kept in step with ``email`` by save(): lets sending join the suppression list in SQL.
-    email_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    # Not indexed: that join probes the suppression's unique index, and an index of random
+    # digests here would cost every insert (most of a bulk import's time) for no reader.
+    email_digest = models.CharField(max_length=64, blank=True, editable=False)
     name = models.CharField(max_length=200, blank=True)
     language = models.CharField(max_length=10, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
@@ -251,14 +253,16 @@ class ImportStatus(models.TextChoices):
 class ImportBatch(models.Model):
     """One CSV import into one list: its attestation, where it stopped, what it did.
 
-    Each chunk of rows commits together with ``lines_done``, so an interrupted
-    import resumes after the last committed line and never imports a row twice.
+    Each chunk of rows commits together with its ``ImportChunk`` record, so an
+    interrupted import resumes with the lines no chunk committed and never imports a
+    row twice. ``lines_done``: every line up to it is committed (progress).
     """
 
     newsletter = models.ForeignKey(Newsletter, on_delete=models.CASCADE, related_name="imports")
     mailing_list = models.ForeignKey(MailingList, on_delete=models.CASCADE, related_name="imports")
     source_name = models.CharField(max_length=255, blank=True)
-    format = models.CharField(max_length=20, default="crier")
+    # csv, listmonk, mailchimp or mailman3 (see import_formats); "auto" until detected.
+    format = models.CharField(max_length=20, default="auto")
     attestation = models.TextField(help_text=_("How the people in the file consented."))
     actor = models.CharField(max_length=200, blank=True)
     status = models.CharField(
@@ -274,7 +278,13 @@ class ImportBatch(models.Model):
     unchanged = models.PositiveBigIntegerField(
         default=0, help_text=_("Already subscribed, or left the list before: left alone.")
     )
-    suppressed = models.PositiveBigIntegerField(default=0)
+    suppressed = models.PositiveBigIntegerField(
+        default=0, help_text=_("Suppressed addresses (unsubscribed, bounced): left alone.")
+    )
+    suppressions_added = models.PositiveBigIntegerField(
+        default=0,
+        help_text=_("Addresses the old tool says not to mail, added to the suppression list."),
+    )
     duplicates = models.PositiveBigIntegerField(default=0)
     bad_rows = models.PositiveBigIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -286,6 +296,34 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.pk} into {self.mailing_list} ({self.status})"
+
+
+class ImportChunk(models.Model):
+    """A committed part of an import: its lines and what they did.
+
+    Chunks are merged on several connections at once and commit in any order, so an
+    interrupted import resumes by skipping exactly the committed chunks' lines; the
+    batch's counters are these rows' sums.
+    """
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="chunks")
+    first_line = models.PositiveBigIntegerField()
+    last_line = models.PositiveBigIntegerField()
+    rows = models.PositiveBigIntegerField(default=0)
+    created = models.PositiveBigIntegerField(default=0)
+    subscribed = models.PositiveBigIntegerField(default=0)
+    unchanged = models.PositiveBigIntegerField(default=0)
+    suppressed = models.PositiveBigIntegerField(default=0)
+    suppressions_added = models.PositiveBigIntegerField(default=0)
+    duplicates = models.PositiveBigIntegerField(default=0)
+    bad_rows = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["batch", "first_line"]
+        indexes = [models.Index(fields=["batch", "first_line"])]
+
+    def __str__(self) -> str:
+        return f"lines {self.first_line} to {self.last_line} of {self.batch}"
 
 
 class ImportProblem(models.Model):

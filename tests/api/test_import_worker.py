@@ -21,7 +21,8 @@ def test_uploaded_mailchimp_export_is_imported_by_the_worker(worker, settings, t
     newsletter = NewsletterFactory(slug="proj")
     MailingListFactory(newsletter=newsletter, slug="news")
     api = make_api(newsletter)
-    upload = SimpleUploadedFile("audience.csv", (FIXTURES / "mailchimp.csv").read_bytes())
+    export = FIXTURES / "subscribed_members_export_4f2a9c1b7d.csv"
+    upload = SimpleUploadedFile(export.name, export.read_bytes())
     response = api.post(
         "/api/v1/imports/",
         {"file": upload, "list": "news", "consent": "Mailchimp audience, double opt-in"},
@@ -32,7 +33,7 @@ def test_uploaded_mailchimp_export_is_imported_by_the_worker(worker, settings, t
     batch = wait_for(
         lambda: ImportBatch.objects.filter(status=ImportStatus.DONE).first(), timeout=60
     )
-    assert (batch.format, batch.created, batch.bad_rows) == ("mailchimp", 2, 1)
+    assert (batch.format, batch.created, batch.bad_rows) == ("mailchimp", 3, 1)
     assert "subscribers.tasks.import_subscribers" in worker.output()
     margaret = Subscriber.objects.get(email="margaret@example.org")
     assert ledger.verify_chain(margaret).valid

@@ -6,9 +6,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
-from subscribers import tasks
+from subscribers import services, tasks
 from subscribers.exporting import escape_cell
-from subscribers.models import ImportBatch, ImportStatus, SubscriptionStatus
+from subscribers.models import ImportBatch, ImportStatus, SubscriptionStatus, SuppressionReason
 from tests.factories import SubscriberFactory, SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,9 @@ def test_upload_is_queued_then_imported_by_the_task(api, news, settings, tmp_pat
     monkeypatch.setattr(
         tasks.import_subscribers, "delay_on_commit", lambda *args: queued.append(args)
     )
-    upload = SimpleUploadedFile("members.csv", (FIXTURES / "mailman.csv").read_bytes())
+    upload = SimpleUploadedFile(
+        "Subscribers.csv", (FIXTURES / "postorius_Subscribers.csv").read_bytes()
+    )
     response = api.post(
         "/api/v1/imports/",
         {"file": upload, "list": "news", "consent": "Members of our Mailman list"},
@@ -36,10 +38,46 @@ def test_upload_is_queued_then_imported_by_the_task(api, news, settings, tmp_pat
     tasks.import_subscribers(batch_id, path)  # what the worker runs
     body = api.get(f"/api/v1/imports/{batch_id}/").json()
     assert body["status"] == ImportStatus.DONE
-    assert (body["format"], body["created"], body["duplicates"]) == ("mailman", 2, 1)
-    assert body["problems"][0]["line"] == 5
+    assert (body["format"], body["created"], body["duplicates"]) == ("mailman3", 2, 1)
+    assert body["problems"] == [
+        {"line": 3, "reason": "invalid email address: An email address must have an @-sign."}
+    ]
     assert not Path(path).exists()
     assert ImportBatch.objects.get().actor.startswith("robot")
+
+
+def test_upload_names_its_format_and_an_unsubscribed_export_adds_suppressions(
+    api, news, settings, tmp_path, monkeypatch
+):
+    settings.IMPORT_DIR = tmp_path
+    queued = []
+    monkeypatch.setattr(
+        tasks.import_subscribers, "delay_on_commit", lambda *args: queued.append(args)
+    )
+    export = FIXTURES / "unsubscribed_members_export_4f2a9c1b7d.csv"
+    upload = SimpleUploadedFile(export.name, export.read_bytes())
+    response = api.post(
+        "/api/v1/imports/",
+        {"file": upload, "list": "news", "consent": "Mailchimp audience", "format": "mailchimp"},
+        format="multipart",
+    )
+    assert response.status_code == 202, response.content
+    tasks.import_subscribers(*queued[0])
+    body = api.get(f"/api/v1/imports/{response.json()['id']}/").json()
+    assert (body["format"], body["suppressions_added"], body["created"]) == ("mailchimp", 2, 0)
+    assert services.suppression_reason("also.left@example.org") == SuppressionReason.UNSUBSCRIBED
+
+
+def test_upload_refuses_an_unknown_format(api, news):
+    upload = SimpleUploadedFile("x.csv", b"email\na@example.org\n")
+    response = api.post(
+        "/api/v1/imports/",
+        {"file": upload, "list": "news", "consent": "Yes", "format": "excel"},
+        format="multipart",
+    )
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == ["format"]
+    assert not ImportBatch.objects.exists()
 
 
 def test_upload_validates_its_fields(api, news):

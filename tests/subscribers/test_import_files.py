@@ -36,7 +36,7 @@ def test_mapping_rewrites_the_file_line_for_line(tmp_path):
     report = importing.dry_run(path=mapped)
     # Line 5 is the bad address even after a two-line field and a blank line;
     # line 6 is longer than the header, and still reported as such.
-    assert report.format == "crier"
+    assert report.format == "csv"
     assert [line for line, _reason in report.problems] == [5, 6]
     assert "invalid email address" in report.problems[0][1]
     assert "fields, the header has" in report.problems[1][1]

@@ -1,3 +1,4 @@
+import threading
 from pathlib import Path
 
 import pytest
@@ -189,54 +190,6 @@ def test_an_interrupted_import_resumes_without_importing_a_row_twice(
     assert problems(batch) == [(12, "invalid email address: An email address must have an @-sign.")]
 
 
-def test_listmonk_export(mailing_list):
-    batch = run(mailing_list, FIXTURES / "listmonk.csv")
-    assert batch.format == "listmonk"
-    assert sorted(Subscriber.objects.values_list("email", flat=True)) == [
-        "ada@example.org",
-        "grace@example.com",
-    ]
-    assert Subscriber.objects.get(email="ada@example.org").attributes == {
-        "city": "London",
-        "projects": ["engine"],
-    }
-    lines = problems(batch)
-    assert [line for line, _ in lines] == [4, 5, 6]
-    assert lines[0][1] == "blocklisted in listmonk"
-    assert lines[2][1].startswith("attributes are not valid JSON")
-
-
-def test_mailchimp_export(mailing_list):
-    batch = run(mailing_list, FIXTURES / "mailchimp.csv")
-    assert batch.format == "mailchimp"
-    margaret = Subscriber.objects.get(email="margaret@example.org")
-    assert margaret.name == "Margaret Hamilton"
-    assert margaret.attributes["Company"] == "NASA"
-    assert margaret.attributes["TAGS"] == '"apollo","guidance"'
-    assert "MEMBER_RATING" not in margaret.attributes
-    assert [line for line, _ in problems(batch)] == [4]
-
-
-def test_mailchimp_unsubscribed_export_imports_nobody(mailing_list):
-    batch = run(mailing_list, FIXTURES / "mailchimp_unsubscribed.csv")
-    assert problems(batch) == [(2, "unsubscribed in Mailchimp")]
-    assert not Subscriber.objects.exists()
-
-
-def test_mailman_export(mailing_list):
-    batch = run(mailing_list, FIXTURES / "mailman.csv")
-    assert batch.format == "mailman"
-    barry = Subscriber.objects.get(email="barry@example.org")
-    assert barry.name == "Barry Warsaw"
-    assert barry.attributes == {
-        "mailman_role": "member",
-        "mailman_delivery_mode": "regular",
-        "mailman_moderation_action": "defer",
-    }
-    assert (batch.created, batch.duplicates) == (2, 1)
-    assert [line for line, _ in problems(batch)] == [5]
-
-
 def test_command_prints_a_summary_and_bad_rows_by_line(tmp_path, mailing_list, capsys):
     path = write(tmp_path, "email,name\nada@example.org,Ada\nnope,No\n")
     call_command(
@@ -314,3 +267,90 @@ def test_import_refuses_a_database_without_copy(mailing_list, monkeypatch):
             attestation=CONSENT,
             actor="",
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_merges_resume_after_a_crash_without_a_row_twice(tmp_path, monkeypatch):
+    """Outside a transaction chunks merge on two connections and commit in any order."""
+    mailing_list = MailingListFactory(newsletter__slug="proj", slug="news")
+    SubscriberFactory(email="p3@example.org", name="Already here")
+    addresses = [f"p{i}@example.org" for i in range(30)]
+    # Every address twice, the second time in another chunk and in the other order,
+    # so that concurrent chunks meet the same people; every seventh line is bad.
+    rows = [*addresses, *reversed([a.upper() for a in addresses])]
+    lines = [f"{address}\n" if n % 7 else "broken\n" for n, address in enumerate(rows, 1)]
+    path = write(tmp_path, "email\n" + "".join(lines))
+    bad_lines = [n + 1 for n in range(1, len(rows) + 1) if n % 7 == 0]
+    original = importing._import_chunk
+    calls = []
+
+    def crash_on_fifth_chunk(**kwargs):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 5:
+            raise OSError("disk on fire")
+        original(**kwargs)
+
+    monkeypatch.setattr(importing, "_import_chunk", crash_on_fifth_chunk)
+    batch = importing.start_import(
+        newsletter=mailing_list.newsletter, mailing_list=mailing_list, attestation=CONSENT, actor=""
+    )
+    with pytest.raises(OSError):
+        importing.import_file(batch=batch, path=path, chunk_rows=5)
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.FAILED
+    assert 0 < batch.chunks.count() < 12
+    assert all(name.startswith("import-merge") for name in calls)
+
+    monkeypatch.setattr(importing, "_import_chunk", original)
+    batch = importing.import_file(batch=batch, path=path, chunk_rows=5)
+
+    assert batch.status == ImportStatus.DONE
+    assert batch.rows == len(rows) and batch.lines_done == len(rows) + 1
+    assert [line for line, _ in problems(batch)] == bad_lines
+    subscribed = Subscription.objects.filter(mailing_list=mailing_list)
+    good = {address for n, address in enumerate(rows, 1) if n % 7}
+    emails = [email.lower() for email in subscribed.values_list("subscriber__email", flat=True)]
+    assert sorted(emails) == sorted({address.lower() for address in good})
+    assert batch.created + 1 == Subscriber.objects.count() == len({a.lower() for a in good})
+    assert batch.subscribed == subscribed.count()
+    for subscriber in Subscriber.objects.all():
+        assert ConsentEvent.objects.filter(subscriber=subscriber).count() == 1
+        assert ledger.verify_chain(subscriber).valid
+
+
+def test_command_resumes_an_import_whose_process_was_killed(tmp_path, mailing_list, monkeypatch):
+    path = write(tmp_path, "email\n" + "".join(f"k{i}@example.org\n" for i in range(9)))
+    original = importing._import_chunk
+    calls = []
+
+    def die_on_second_chunk(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as a killed process: no chance to record a failure
+        original(**kwargs)
+
+    monkeypatch.setattr(importing, "_import_chunk", die_on_second_chunk)
+    batch = importing.start_import(
+        newsletter=mailing_list.newsletter, mailing_list=mailing_list, attestation=CONSENT, actor=""
+    )
+    with pytest.raises(KeyboardInterrupt):
+        importing.import_file(batch=batch, path=path, chunk_rows=4)
+    batch.refresh_from_db()
+    assert (batch.status, Subscriber.objects.count()) == (ImportStatus.RUNNING, 4)
+
+    monkeypatch.setattr(importing, "_import_chunk", original)
+    call_command(
+        "import_subscribers",
+        str(path),
+        "--newsletter",
+        "proj",
+        "--list",
+        "news",
+        "--consent",
+        CONSENT,
+        "--resume",
+        str(batch.pk),
+    )
+    batch.refresh_from_db()
+    assert (batch.status, batch.rows, batch.created) == (ImportStatus.DONE, 9, 9)
+    assert Subscriber.objects.count() == ConsentEvent.objects.count() == 9
