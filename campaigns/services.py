@@ -296,9 +296,9 @@ def sample_recipient(
     """
     page = newsletter_page_url(newsletter)
     subscriber = (
-        Subscriber.objects.filter(
-            email__iexact=email, subscriptions__mailing_list__newsletter=newsletter
-        ).first()
+        Subscriber.objects.with_address(email)
+        .filter(subscriptions__mailing_list__newsletter=newsletter)
+        .first()
         if email
         else None
     )

@@ -66,7 +66,7 @@ def subscribers_of(
     if attributes:
         queryset = queryset.filter(attributes__contains=attributes)
     if email:
-        queryset = queryset.filter(email__iexact=email)
+        queryset = queryset.with_address(email)
     if search:
         # ILIKE '%…%': served by the trigram GIN indexes of migration 0008.
         queryset = queryset.filter(Q(email__icontains=search) | Q(name__icontains=search))

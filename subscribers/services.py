@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
@@ -97,6 +97,18 @@ class SubscribeOutcome:
     confirmation_queued: bool = False
 
 
+def _existing_or_new_subscriber(address: str, *, name: str, language: str) -> Subscriber:
+    """One row per address even when two requests create it at the same moment."""
+    existing = Subscriber.objects.with_address(address).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Subscriber.objects.create(email=address, name=name, language=language)
+    except IntegrityError:
+        return Subscriber.objects.with_address(address).get()
+
+
 def _locked_subscriber(pk: int) -> Subscriber:
     return Subscriber.objects.select_for_update().get(pk=pk)
 
@@ -140,9 +152,7 @@ def subscribe(
         logger.info("subscribe ignored: suppressed", extra={"reason": reason})
         return SubscribeOutcome(subscriber=None)
 
-    subscriber, _ = Subscriber.objects.get_or_create(
-        email__iexact=address, defaults={"email": address, "name": name, "language": language}
-    )
+    subscriber = _existing_or_new_subscriber(address, name=name, language=language)
     subscriber = _locked_subscriber(subscriber.pk)
     if subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
         return SubscribeOutcome(subscriber=None)
@@ -467,9 +477,7 @@ def _leave_everything(
 
 
 def _subscriber_by_address(email: str) -> Subscriber | None:
-    found = Subscriber.objects.filter(email_digest=address_digest(email)).values_list(
-        "pk", flat=True
-    )
+    found = Subscriber.objects.with_address(email).values_list("pk", flat=True)
     return _locked_subscriber(found[0]) if found else None
 
 

@@ -1,6 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.db import connection
 
 from delivery.models import OutboxMessage
 from subscribers import ledger, services
@@ -18,7 +19,7 @@ from subscribers.models import (
     SuppressionReason,
 )
 from subscribers.tokens import Claim
-from tests.factories import MailingListFactory, NewsletterFactory
+from tests.factories import MailingListFactory, NewsletterFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 WORDING = "I agree to receive Project News."
@@ -306,3 +307,12 @@ def test_an_attestation_never_overrides_the_persons_own_unsubscribe(newsletter, 
     other = MailingListFactory(newsletter=newsletter)
     outcome = subscribe(newsletter, [other], source=ConsentSource.API, attestation="CRM says yes")
     assert outcome.subscriber is None
+
+
+def test_an_address_is_found_whatever_its_case_through_the_unique_index():
+    ada = SubscriberFactory(email="ada@example.org")
+    assert Subscriber.objects.with_address("  ADA@Example.ORG ").get() == ada
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = Subscriber.objects.with_address("ada@example.org").explain()
+    assert "one_subscriber_per_address" in plan
