@@ -23,7 +23,13 @@ def test_every_message_is_translated_and_none_is_fuzzy(catalog):
 def test_placeholders_survive_translation(catalog):
     placeholder = re.compile(r"%\(\w+\)[sd]")
     for entry in polib.pofile(str(catalog)).translated_entries():
-        wanted = sorted(placeholder.findall(entry.msgid))
-        translations = list(entry.msgstr_plural.values()) if entry.msgid_plural else [entry.msgstr]
-        for translation in translations:
+        if entry.msgid_plural:
+            # The singular may leave the number out ("Joined in the last day"), so the
+            # first form follows msgid and every other form follows msgid_plural.
+            forms = [entry.msgstr_plural[index] for index in sorted(entry.msgstr_plural)]
+            sources = [entry.msgid] + [entry.msgid_plural] * (len(forms) - 1)
+        else:
+            forms, sources = [entry.msgstr], [entry.msgid]
+        for translation, source in zip(forms, sources, strict=True):
+            wanted = sorted(placeholder.findall(source))
             assert sorted(placeholder.findall(translation)) == wanted, entry.msgid
