@@ -51,7 +51,7 @@ def test_make_run_serves_the_demo_with_a_worker_and_stops_on_ctrl_c(tmp_path, pa
 
         log_in(page, base_url, password)
         page.get_by_role("link", name="Demo Project News").click()
-        page.get_by_role("heading", name="Members").wait_for()
+        page.get_by_role("heading", name="Recent campaigns").wait_for()
 
         page.get_by_role("link", name="Outbox").click()
         page.get_by_label("Send a test message to").fill("ops@example.org")
