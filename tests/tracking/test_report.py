@@ -2,100 +2,25 @@
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from campaigns.models import Status
-from delivery.models import BounceType, Delivery, DeliveryEvent, DeliveryStatus, FeedbackKind
+from api.services import issue_token
+from delivery.models import BounceType, Delivery
 from newsletter.models import Role
 from subscribers.models import Subscriber, SubscriberStatus
 from tests.factories import (
     CampaignFactory,
     MembershipFactory,
-    NewsletterFactory,
-    SubscriberFactory,
     UserFactory,
 )
-from tracking.models import CampaignCount, HourlyCount, Link
+
+from .conftest import SENT_AT, sent_campaign
 
 pytestmark = pytest.mark.django_db
-
-SENT_AT = datetime(2026, 3, 1, 9, tzinfo=UTC)
-
-
-def sent_campaign(policy: str = "aggregate", *, recipients: int = 6):
-    """A sent campaign with rollups and feedback: of its recipients, all but the
-    last two were delivered; one hard bounce, one soft bounce, one spam report."""
-    campaign = CampaignFactory(
-        newsletter=NewsletterFactory(tracking_policy=policy),
-        name="Release 2.0",
-        status=Status.SENT,
-        recipient_count=recipients,
-    )
-    deliveries = Delivery.objects.bulk_create(
-        Delivery(
-            campaign=campaign,
-            subscriber=subscriber,
-            status=DeliveryStatus.SENT,
-            sent_at=SENT_AT,
-            delivered_at=SENT_AT + timedelta(minutes=1) if index < recipients - 2 else None,
-        )
-        for index, subscriber in enumerate(SubscriberFactory.create_batch(recipients))
-    )
-    hard, soft, spam = deliveries[-1], deliveries[-2], deliveries[0]
-    Delivery.objects.filter(pk=hard.pk).update(
-        bounced_at=SENT_AT + timedelta(minutes=2), bounce_type=BounceType.HARD
-    )
-    Delivery.objects.filter(pk=soft.pk).update(
-        bounced_at=SENT_AT + timedelta(minutes=3),
-        bounce_type=BounceType.SOFT,
-        last_error="452 4.2.2 Mailbox full",
-    )
-    Delivery.objects.filter(pk=spam.pk).update(complained_at=SENT_AT + timedelta(hours=5))
-    DeliveryEvent.objects.create(
-        esp="postmark",
-        event_id=f"bounce-{hard.pk}",
-        kind=FeedbackKind.BOUNCED,
-        bounce_type=BounceType.HARD,
-        delivery=hard,
-        detail="550 5.1.1 <recipient>: no such user",
-    )
-    CampaignCount.objects.create(
-        campaign=campaign,
-        opens_human=40,
-        opens_machine=25,
-        clicks_human=12,
-        clicks_machine=3,
-        scanner_visits=2,
-        unique_opens_human=30,
-        unique_opens_machine=20,
-        unique_clicks_human=9,
-        unique_clicks_machine=2,
-    )
-    Link.objects.create(
-        campaign=campaign, position=0, url="https://example.org/notes", clicks_human=9
-    )
-    Link.objects.create(
-        campaign=campaign,
-        position=1,
-        url='=HYPERLINK("https://evil.example/","x")',
-        clicks_human=3,
-        clicks_machine=3,
-    )
-    for hours, opens in ((0, 30), (1, 20), (60, 15)):
-        HourlyCount.objects.create(
-            campaign=campaign,
-            hour=SENT_AT + timedelta(hours=hours),
-            opens_human=opens - 10,
-            opens_machine=10 if hours < 60 else 5,
-            clicks_human=4,
-            clicks_machine=1,
-        )
-    return campaign, hard
 
 
 def member(campaign, role: str = Role.VIEWER):
@@ -273,3 +198,35 @@ def test_the_page_reads_the_same_few_queries_whatever_the_number_of_deliveries(c
     client.force_login(user)
     queries_for(client, small)  # warm the session and the rate snapshot
     assert queries_for(client, small) == queries_for(client, large) <= 14
+
+
+def test_the_api_stats_add_delivery_outcomes_beside_the_existing_keys(client):
+    campaign, _ = sent_campaign()
+    Delivery.objects.filter(campaign=campaign, bounce_type=BounceType.SOFT).update(
+        esp_unsubscribed_at=SENT_AT, rejected_at=SENT_AT
+    )
+    user = member(campaign)
+    _, raw = issue_token(user=user, newsletter=campaign.newsletter, role=Role.VIEWER)
+    body = client.get(
+        f"/api/v1/campaigns/{campaign.pk}/stats/", HTTP_AUTHORIZATION=f"Bearer {raw}"
+    ).json()
+    assert {
+        key: body[key]
+        for key in (
+            "delivered",
+            "bounced_hard",
+            "bounced_soft",
+            "complained",
+            "rejected",
+            "unsubscribed",
+        )
+    } == {
+        "delivered": 4,
+        "bounced_hard": 1,
+        "bounced_soft": 1,
+        "complained": 1,
+        "rejected": 1,
+        "unsubscribed": 1,
+    }
+    assert (body["total"], body["sent"], body["opens"]["human"]) == (6, 6, 40)
+    assert body["links"][0]["url"] == "https://example.org/notes"
