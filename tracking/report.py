@@ -42,6 +42,12 @@ class Report:
         return self.stats.tracking_policy == TrackingPolicy.INDIVIDUAL
 
     @property
+    def has_problems(self) -> bool:
+        """Whether any message bounced or was reported as spam: known from the
+        index-only counts, it spares the list's query for the many campaigns with none."""
+        return any(self.feedback[key] for key in ("bounced_hard", "bounced_soft", "complained"))
+
+    @property
     def links(self) -> list[LinkShare]:
         """The click map, each link with its share of all clicks on links."""
         all_clicks = sum(link.clicks_human + link.clicks_machine for link in self.stats.links)

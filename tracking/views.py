@@ -84,7 +84,7 @@ def campaign_report(request: HttpRequest, newsletter: Newsletter, pk: int) -> Ht
             "stats": report.stats,
             "feedback": report.feedback,
             "timeline_chart": report.stats.chart(),
-            "problems": latest_bounces_and_complaints(campaign),
+            "problems": latest_bounces_and_complaints(campaign) if report.has_problems else [],
         },
     )
 

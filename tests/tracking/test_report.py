@@ -230,3 +230,19 @@ def test_the_api_stats_add_delivery_outcomes_beside_the_existing_keys(client):
     }
     assert (body["total"], body["sent"], body["opens"]["human"]) == (6, 6, 40)
     assert body["links"][0]["url"] == "https://example.org/notes"
+
+
+def test_started_campaigns_link_to_their_report_and_drafts_say_they_are_not_sent(client):
+    campaign, _ = sent_campaign()
+    draft = CampaignFactory(newsletter=campaign.newsletter, name="Next one")
+    client.force_login(member(campaign))
+    slug = campaign.newsletter.slug
+    listing = client.get(reverse("dashboard:campaign_list", args=[slug])).content.decode()
+    assert report_url(campaign) in listing and report_url(draft) not in listing
+    for page in ("campaign_sending", "campaign_preview"):
+        html = client.get(reverse(f"dashboard:{page}", args=[slug, campaign.pk])).content.decode()
+        assert report_url(campaign) in html
+    assert b"data-not-sent" not in client.get(report_url(campaign)).content
+    response = client.get(report_url(draft))
+    assert response.status_code == 200 and b"data-not-sent" in response.content
+    assert b"No bounces or spam reports." in response.content
