@@ -13,6 +13,7 @@ from ninja import Query, Router, Status
 from campaigns import services as campaigns
 from campaigns.models import Campaign, Layout
 from delivery import engine
+from delivery.selectors import feedback_counts
 from delivery.tasks import send_campaign_test
 from newsletter.models import Role
 from tracking.stats import campaign_stats as tracking_stats
@@ -208,11 +209,12 @@ def campaign_stats(request: HttpRequest, campaign_id: int):
     campaign = _campaign(request, campaign_id)
     progress = engine.progress(campaign=campaign)
     engagement = tracking_stats(campaign, progress=progress)
-    # Delivery outcomes reported by the ESP (delivered, bounced, complained) go beside these.
     return {
         "status": campaign.status,
         "sent_at": campaign.sent_at,
         "at": timezone.now(),
         **progress.__dict__,
         **asdict(engagement),
+        # What the ESP and receiving servers reported: delivered, bounced, complained…
+        **feedback_counts(campaign),
     }

@@ -272,6 +272,13 @@ class CampaignStats(Schema):
     scanner_visits: int = Field(description="Fetches of the hidden link only machines follow.")
     links: list[LinkClicks]
     timeline: list[Period]
+    # Delivery outcomes (delivery.selectors.feedback_counts): messages, not events.
+    delivered: int = Field(description="Messages the receiving server accepted.")
+    bounced_hard: int = Field(description="Messages refused for good (address suppressed).")
+    bounced_soft: int = Field(description="Messages refused for now (full mailbox, greylist).")
+    complained: int = Field(description="Messages the recipient marked as spam.")
+    rejected: int = Field(description="Messages the sending service refused to send.")
+    unsubscribed: int = Field(description="Recipients who unsubscribed at the sending service.")
 
 
 WebhookEvent = Literal[tuple(event.value for event in SUBSCRIBABLE)]

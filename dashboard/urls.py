@@ -5,6 +5,7 @@ from campaigns.urls import dashboard_urlpatterns as campaign_urlpatterns
 from delivery.urls import dashboard_urlpatterns as sending_urlpatterns
 from delivery.urls import settings_urlpatterns as backend_urlpatterns
 from subscribers.dashboard_urls import dashboard_urlpatterns as people_urlpatterns
+from tracking.urls import dashboard_urlpatterns as report_urlpatterns
 
 from . import account, settings_views, views
 
@@ -51,6 +52,7 @@ urlpatterns = [
     path("n/<slug:slug>/campaigns/", include(campaign_urlpatterns)),
     path("n/<slug:slug>/", include(people_urlpatterns)),
     path("n/<slug:slug>/campaigns/<int:pk>/", include(sending_urlpatterns)),
+    path("n/<slug:slug>/campaigns/<int:pk>/", include(report_urlpatterns)),
     path("n/<slug:slug>/settings/sending/", include(backend_urlpatterns)),
     path(
         "n/<slug:slug>/campaigns/<int:pk>/test/",

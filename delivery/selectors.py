@@ -1,10 +1,16 @@
 """Reads of the delivery ledger for pages and reports."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import Count, Q
+from django.db.models.functions import Coalesce, Greatest
 
 from campaigns.models import Campaign
 
-from .models import HAS_NEGATIVE_FEEDBACK, BounceType, Delivery
+from .models import HAS_NEGATIVE_FEEDBACK, BounceType, Delivery, DeliveryEvent, FeedbackKind
+
+FEEDBACK_SHOWN = 100
 
 
 def feedback_counts(campaign: Campaign) -> dict[str, int]:
@@ -23,3 +29,66 @@ def feedback_counts(campaign: Campaign) -> dict[str, int]:
         unsubscribed=Count("campaign", filter=Q(esp_unsubscribed_at__isnull=False)),
     )
     return {"delivered": rows.filter(delivered_at__isnull=False).count(), **negative}
+
+
+@dataclass(frozen=True)
+class FeedbackRow:
+    """One bounced or complained-about message, as the report lists it."""
+
+    address: str | None
+    bounce_type: str
+    complained: bool
+    reason: str
+    at: datetime
+
+    @property
+    def kinds(self) -> list[str]:
+        """What happened, in words: a bounce type, a complaint, or both."""
+        labels = [BounceType(self.bounce_type).label] if self.bounce_type else []
+        return labels + ([FeedbackKind.COMPLAINED.label] if self.complained else [])
+
+
+def latest_bounces_and_complaints(
+    campaign: Campaign, *, limit: int = FEEDBACK_SHOWN
+) -> list[FeedbackRow]:
+    """The latest bounces and complaints of a campaign, with the receiving side's words.
+
+    Two queries whatever the campaign's size: the rows come through the
+    ``delivery_negative_feedback`` partial index (the filter repeats its condition so
+    the planner can use it), the reasons from their events by the delivery's index.
+    The reason is the newest event's text, or the row's own error once events are
+    pruned. An erased subscriber's address is None.
+    """
+    deliveries = list(
+        Delivery.objects.filter(HAS_NEGATIVE_FEEDBACK, campaign=campaign)
+        .filter(Q(bounced_at__isnull=False) | Q(complained_at__isnull=False))
+        .annotate(
+            at=Greatest(
+                Coalesce("bounced_at", "complained_at"), Coalesce("complained_at", "bounced_at")
+            )
+        )
+        .select_related("subscriber")
+        .only("bounce_type", "complained_at", "bounced_at", "last_error", "subscriber__email")
+        .order_by("-at", "-id")[:limit]
+    )
+    reasons: dict[int, str] = {}
+    for delivery_id, detail in (
+        DeliveryEvent.objects.filter(
+            delivery_id__in=[delivery.pk for delivery in deliveries],
+            kind__in=(FeedbackKind.BOUNCED, FeedbackKind.COMPLAINED),
+        )
+        .exclude(detail="")
+        .order_by("received_at", "id")
+        .values_list("delivery_id", "detail")
+    ):
+        reasons[delivery_id] = detail
+    return [
+        FeedbackRow(
+            address=delivery.subscriber.email,
+            bounce_type=delivery.bounce_type,
+            complained=delivery.complained_at is not None,
+            reason=reasons.get(delivery.pk, delivery.last_error),
+            at=delivery.at,
+        )
+        for delivery in deliveries
+    ]

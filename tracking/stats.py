@@ -5,7 +5,9 @@ Reading never counts raw events: a campaign's page costs the same at 1,000 and a
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+from django.utils.translation import gettext
 
 from campaigns.models import Campaign
 from delivery import engine
@@ -59,6 +61,26 @@ class CampaignStats:
     scanner_visits: int
     links: list[LinkClicks]
     timeline: list[Period]
+
+    def chart(self) -> dict:
+        """The timeline as a ``data-chart`` line payload (see docs/dashboard.md)."""
+        series = (
+            (gettext("Opens by people"), "opens_human"),
+            (gettext("Opens by machines"), "opens_machine"),
+            (gettext("Clicks by people"), "clicks_human"),
+            (gettext("Clicks by machines"), "clicks_machine"),
+        )
+        return {
+            "type": "line",
+            "x": [
+                period.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                for period in self.timeline
+            ],
+            "series": [
+                {"label": label, "values": [getattr(period, field) for period in self.timeline]}
+                for label, field in series
+            ],
+        }
 
 
 def campaign_stats(campaign: Campaign, *, progress: engine.Progress | None = None) -> CampaignStats:

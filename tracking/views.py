@@ -1,16 +1,24 @@
-"""The open pixel and the click redirect: check the token, buffer the hit, answer fast."""
+"""The open pixel and the click redirect (check the token, buffer the hit, answer fast),
+and the dashboard's campaign report and its CSV."""
 
 import base64
 import logging
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from campaigns.models import Campaign
+from delivery.selectors import latest_bounces_and_complaints
+from newsletter.access import member_required
 from newsletter.http import client_ip
+from newsletter.models import Newsletter, Role
 
 from . import selectors, services, tokens
 from .agents import classify
+from .report import campaign_report as build_report
+from .report import report_csv
 
 logger = logging.getLogger(__name__)
 
@@ -55,3 +63,37 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404
     _record(request, claim)
     return HttpResponseRedirect(url)
+
+
+def _campaign(newsletter: Newsletter, pk: int) -> Campaign:
+    return get_object_or_404(newsletter.campaigns.select_related("newsletter"), pk=pk)
+
+
+@member_required(Role.VIEWER)
+def campaign_report(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """Headline numbers, the opens and clicks timeline, the click map, bounces and complaints."""
+    campaign = _campaign(newsletter, pk)
+    report = build_report(campaign)
+    return render(
+        request,
+        "tracking/campaign_report.html",
+        {
+            "newsletter": newsletter,
+            "campaign": campaign,
+            "report": report,
+            "stats": report.stats,
+            "feedback": report.feedback,
+            "timeline_chart": report.stats.chart(),
+            "problems": latest_bounces_and_complaints(campaign) if report.has_problems else [],
+        },
+    )
+
+
+@member_required(Role.VIEWER)
+def campaign_report_csv(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    campaign = _campaign(newsletter, pk)
+    response = HttpResponse(report_csv(build_report(campaign)), content_type="text/csv")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{newsletter.slug}-campaign-{campaign.pk}-report.csv"'
+    )
+    return response
