@@ -2,7 +2,7 @@
 
 Log in, create a list, import a CSV whose bad row is reported, compose in Markdown
 with the live preview, send a test, send to the list and watch the progress reach
-the end, then read the report. A viewer who tries to send is refused.
+the end, then follow a reader's click into the report. A viewer who tries to send is refused.
 With ``CRIER_SCREENSHOTS=1`` the key pages are saved in docs/screenshots/ (the README
 shows them).
 """
@@ -19,6 +19,8 @@ from delivery.models import Delivery, DeliveryStatus, OutboxMessage
 from newsletter.models import Role
 from tests.conftest import wait_for
 from tests.factories import PASSWORD, MembershipFactory
+from tracking.models import Link
+from tracking.tasks import flush
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -35,6 +37,8 @@ BODY = (
     "Hello {{ subscriber.name }}, the release notes are "
     "[on the website](https://kernel.example.org/7.0).\n"
 )
+
+READER_BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
 def screenshot(page, name: str) -> None:
@@ -123,6 +127,23 @@ def test_a_maintainer_goes_from_a_csv_to_a_sent_campaign(
         "linus@example.org",
         "margaret@example.org",
     ]
+
+    # Ada clicks the link in her copy; beat's flush (run here by the worker) counts it.
+    ada_copy = OutboxMessage.objects.get(recipients=["ada@example.org"], subject=campaign.subject)
+    tracked = re.search(r'href="[^"]*(/t/c/[^"]+/)"', ada_copy.body("html")).group(1)
+    click = page.request.get(
+        f"{live_server.url}{tracked}", max_redirects=0, headers={"User-Agent": READER_BROWSER}
+    )
+    assert (click.status, click.headers["location"]) == (302, "https://kernel.example.org/7.0")
+    flush.delay()
+    wait_for(lambda: Link.objects.filter(campaign=campaign, clicks_human=1).exists())
+
+    # The report: the numbers, the click map and the timeline chart.
+    page.get_by_role("link", name=re.compile("Report")).first.click()
+    expect(page.locator("[data-chart=timeline-data] canvas")).to_have_count(1)
+    clicks = page.get_by_role("row").filter(has_text="https://kernel.example.org/7.0")
+    expect(clicks).to_contain_text("1")
+    screenshot(page, "report")
     assert problems == []
 
     # A viewer can watch, not send.
