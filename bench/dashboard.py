@@ -272,10 +272,14 @@ def _campaigns(newsletter, lists) -> None:
 
 
 def _migrate() -> None:
-    """A reused data set follows the code's migrations (new indexes, rollups)."""
+    """A reused data set follows the code's migrations (new indexes, rollups), with fresh
+    planner statistics for any column they added (autovacuum may not have run yet)."""
     from django.core.management import call_command
+    from django.db import connection
 
     call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
 
 def pages() -> dict[str, str]:
