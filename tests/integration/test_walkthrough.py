@@ -143,7 +143,7 @@ def test_a_maintainer_goes_from_a_csv_to_a_sent_campaign(
     expect(page.locator("[data-chart=timeline-data] canvas")).to_have_count(1)
     clicks = page.get_by_role("row").filter(has_text="https://kernel.example.org/7.0")
     expect(clicks).to_contain_text("1")
-    screenshot(page, "report")
+    screenshot(page, "campaign-report")
     assert problems == []
 
     # A viewer can watch, not send.
