@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from newsletter.access import member_required
 from newsletter.csp import MAIL_PREVIEW_POLICY
+from newsletter.forms import add_service_errors
 from newsletter.models import Newsletter, Role
 
 from . import rendering, selectors, services
@@ -29,15 +30,6 @@ from .forms import CampaignForm, ImageForm, LayoutForm, SampleRecipientForm, Tes
 from .images import image_upload
 
 PREVIEW_VIEWS = {"desktop", "mobile", "text"}
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    """Attach a service's ValidationError to the form, next to the fields it names."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 @member_required(Role.VIEWER)
@@ -60,7 +52,7 @@ def campaign_create(request: HttpRequest, newsletter: Newsletter) -> HttpRespons
                 newsletter=newsletter, created_by=request.user, **form.cleaned_data
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("Draft saved."))
             return redirect("dashboard:campaign_preview", slug=newsletter.slug, pk=campaign.pk)
@@ -81,7 +73,7 @@ def campaign_edit(request: HttpRequest, newsletter: Newsletter, pk: int) -> Http
         try:
             services.campaign_update(campaign=campaign, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("Draft saved."))
             return redirect("dashboard:campaign_preview", slug=newsletter.slug, pk=campaign.pk)
@@ -246,7 +238,7 @@ def _layout_form(request: HttpRequest, newsletter: Newsletter, *, layout) -> Htt
             else:
                 services.layout_update(layout=layout, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("Layout saved."))
             return redirect(layout)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from newsletter.access import member_required
+from newsletter.forms import add_service_errors
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
@@ -47,14 +48,6 @@ def _list(newsletter: Newsletter, slug: str) -> MailingList:
     return get_object_or_404(newsletter.lists, slug=slug)
 
 
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
 # Lists
 
 
@@ -82,7 +75,7 @@ def list_create(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
         try:
             mailing_list = services.list_create(newsletter=newsletter, **form.cleaned_data)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("List “%(name)s” created.") % {"name": mailing_list.name})
             return redirect("dashboard:list_index", slug=newsletter.slug)
@@ -99,7 +92,7 @@ def list_edit(request: HttpRequest, newsletter: Newsletter, list_slug: str) -> H
                 mailing_list=newsletter.lists.get(pk=mailing_list.pk), **form.cleaned_data
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, _("List saved."))
             return redirect("dashboard:list_index", slug=newsletter.slug)
@@ -330,7 +323,7 @@ def import_map(
                 return redirect("dashboard:import_detail", slug=newsletter.slug, pk=batch.pk)
             report = import_files.check(path=path, mapping=form.mapping())
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
     return render(
         request,
         "subscribers/dashboard/import_map.html",
