@@ -12,8 +12,7 @@ from django.utils.translation import gettext
 
 from campaigns.models import Campaign, Status
 from campaigns.selectors import campaigns_of
-from delivery.engine import NOT_SENT
-from delivery.models import Delivery
+from delivery.engine import sent_counts
 from newsletter.models import Newsletter
 from subscribers.models import (
     ConsentAction,
@@ -63,24 +62,17 @@ class Growth:
 def recent_campaigns(newsletter: Newsletter, *, limit: int = RECENT_CAMPAIGNS) -> list[Campaign]:
     """The latest campaigns, each with ``sent_count``.
 
-    As on the sending page (``delivery.engine.progress``), sent is the recipient count
-    fixed at start minus the rows not sent, so a finished million-recipient campaign
-    costs a few index entries rather than a million.
+    Counted as on the sending page (``delivery.engine.sent_counts``): a finished
+    million-recipient campaign costs a few index entries rather than a million.
     """
     campaigns = list(
         Campaign.objects.filter(newsletter=newsletter)
         .only("name", "status", "send_at", "sent_at", "updated_at", "recipient_count")
         .order_by("-created_at", "-id")[:limit]
     )
-    not_sent = dict(
-        Delivery.objects.filter(
-            campaign_id__in=[campaign.pk for campaign in campaigns], status__in=NOT_SENT
-        )
-        .values_list("campaign_id")
-        .annotate(n=Count("id"))
-    )
+    sent = sent_counts(campaigns)
     for campaign in campaigns:
-        campaign.sent_count = (campaign.recipient_count or 0) - not_sent.get(campaign.pk, 0)
+        campaign.sent_count = sent[campaign.pk]
     return campaigns
 
 
