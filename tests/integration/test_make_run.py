@@ -2,9 +2,11 @@
 PostgreSQL and Redis, a real worker and beat, every feature, and Ctrl-C stops everything.
 
 The copy holds the files git would commit from this working tree (tracked and new, not
-ignored), so the test sees uncommitted work as well; ignored files (``var/``, ``.venv/``,
-``node_modules/``, ``static/dist/``) are left out, as on a fresh clone. The copy reuses
-this machine's uv and npm caches, and this checkout's uv when it has one.
+ignored), so the test sees uncommitted work as well, where a ``git clone`` would test
+the last commit only; ignored files (``var/``, ``.venv/``, ``node_modules/``,
+``static/dist/``) are left out, as on a fresh clone. It lives in /tmp rather than in
+pytest's root-only tmp tree, which PostgreSQL (run as ``nobody`` under root) could not
+enter. It reuses this machine's uv and npm caches, and this checkout's uv when it has one.
 """
 
 import json
