@@ -34,6 +34,8 @@ def _database_url() -> str:
 def _env(url: str) -> dict[str, str]:
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "newsletter.settings"}
     env.setdefault("SECRET_KEY", "bench-only-secret-key")
+    # Production's pair: a database URL goes with a Redis URL (settings refuse one alone).
+    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/12")
     env.setdefault("LOG_LEVEL", "WARNING")
     return env
 

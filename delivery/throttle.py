@@ -5,8 +5,7 @@ One Lua script refills and takes tokens atomically, so N workers together never
 exceed the rate. Hourly and daily quotas (an ESP's "50,000 per 24 hours") are
 rolling windows counted in 60 slices: a message counts until its whole slice has
 left the window, so the count errs on the safe side and a quota is never exceeded.
-Without Redis (the embedded mode, one machine, the outbox) there is nothing to
-share and no limit is applied. Losing Redis only resets the counts.
+Losing Redis only resets the counts.
 """
 
 import math
@@ -105,15 +104,14 @@ class Rate:
 
 
 class Throttle:
-    def __init__(self, url: str | None = None) -> None:
-        url = settings.REDIS_URL if url is None else url
-        self._client = redis.Redis.from_url(url) if url else None
-        self._take = self._client.register_script(TAKE) if self._client else None
-        self._reserve = self._client.register_script(RESERVE) if self._client else None
+    def __init__(self) -> None:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        self._take = client.register_script(TAKE)
+        self._reserve = client.register_script(RESERVE)
 
     def wait(self, key: str, rate: Rate | None, tokens: int = 1) -> float:
         """Block until ``tokens`` may be spent under ``rate``; return the seconds waited."""
-        if rate is None or rate.per_second <= 0 or self._take is None:
+        if rate is None or rate.per_second <= 0:
             return 0.0
         delay = float(
             self._take(
@@ -128,7 +126,7 @@ class Throttle:
     def reserve(self, quotas: list[Quota], messages: int = 1) -> float:
         """Count ``messages`` against every quota if all have room, and return 0; else
         count nothing and return the seconds until they would fit (``inf``: never)."""
-        if not quotas or self._reserve is None:
+        if not quotas:
             return 0.0
         args: list = [time.time(), messages]
         for quota in quotas:

@@ -14,7 +14,7 @@ from kombu import Connection
 
 logger = logging.getLogger(__name__)
 
-State = Literal["ok", "down", "not used"]
+State = Literal["ok", "down"]
 TIMEOUT_SECONDS = 2
 
 
@@ -66,12 +66,10 @@ def _state(dependency: str, problem: str | None) -> State:
 def check_all() -> dict[str, State]:
     return {
         "db": _state("db", probe_db()),
-        "redis": _state("redis", probe_redis(settings.REDIS_URL))
-        if settings.REDIS_URL
-        else "not used",
+        "redis": _state("redis", probe_redis(settings.REDIS_URL)),
         "broker": _state("broker", probe_broker()),
     }
 
 
 def is_healthy(states: dict[str, State]) -> bool:
-    return all(state != "down" for state in states.values())
+    return all(state == "ok" for state in states.values())

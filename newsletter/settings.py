@@ -1,8 +1,9 @@
 """Crier settings, read from the environment (see docs/configuration.md).
 
-With no ``DATABASE_URL`` and no ``REDIS_URL`` Crier runs in its embedded mode:
-SQLite, a file-based cache and Celery's filesystem broker, all under ``var/``,
-so ``make run`` needs no server. Production sets both URLs (docker-compose.yml).
+With neither ``DATABASE_URL`` nor ``REDIS_URL`` Crier runs in its embedded mode: the
+PostgreSQL and Redis that ``make run`` starts from Python wheels, with their data
+under ``var/`` (``newsletter.embedded``). It is the same engine as production, which
+sets both URLs (docker-compose.yml); there is no other database or broker.
 """
 
 import os
@@ -12,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from newsletter.embedded import Servers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CRIER_VAR_DIR", BASE_DIR / "var")).resolve()
@@ -30,9 +33,15 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
-EMBEDDED = not DATABASE_URL
-if EMBEDDED or not REDIS_URL:
+EMBEDDED = not DATABASE_URL and not REDIS_URL
+if not EMBEDDED and not (DATABASE_URL and REDIS_URL):
+    raise ImproperlyConfigured(
+        "Set both DATABASE_URL and REDIS_URL, or neither to use the embedded servers of make run."
+    )
+EMBEDDED_SERVERS = Servers(VAR_DIR) if EMBEDDED else None
+if EMBEDDED_SERVERS:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    REDIS_URL = EMBEDDED_SERVERS.redis_url
 
 DEBUG = env_bool("DEBUG")
 
@@ -120,45 +129,29 @@ TEMPLATES = [
     },
 ]
 
-if EMBEDDED:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "crier.sqlite3",
-            # The web server, the worker and beat share one file: WAL lets readers
-            # proceed during a write, IMMEDIATE makes writers queue instead of failing.
-            "OPTIONS": {
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
-    }
+if EMBEDDED_SERVERS:
+    DATABASES = {"default": EMBEDDED_SERVERS.database()}
 else:
     DATABASES = {
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
     }
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must point at PostgreSQL (postgres://...), not "
+            f"{DATABASE_URL.split(':', 1)[0]}."
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "crier",
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-        }
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "crier",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": VAR_DIR / "cache",
-        }
-    }
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -302,22 +295,12 @@ WEBHOOKS_MAX_ATTEMPTS = int(os.environ.get("CRIER_WEBHOOKS_MAX_ATTEMPTS", "10"))
 
 # Celery. PostgreSQL is the source of truth; the broker only carries ids of work
 # that a sweeper can re-enqueue, so losing Redis delays work but loses nothing.
-CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost//"
-if REDIS_URL:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # Longer than any task may run, so a slow task is not handed out twice.
-        "visibility_timeout": 3600,
-        "socket_connect_timeout": 5,
-    }
-else:
-    _broker_dir = VAR_DIR / "broker"
-    for _folder in ("queue", "control"):
-        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "control_folder": str(_broker_dir / "control"),
-    }
+CELERY_BROKER_URL = EMBEDDED_SERVERS.broker_url if EMBEDDED_SERVERS else REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Longer than any task may run, so a slow task is not handed out twice.
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 5,
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -116,11 +116,6 @@ def start_import(
     ``format_name`` is one of ``FORMAT_CHOICES``, or ``auto`` to detect it from the
     file's first row.
     """
-    if connection.vendor != "postgresql":
-        raise ValidationError(
-            "Bulk import needs PostgreSQL (it uses COPY); set DATABASE_URL.",
-            code="needs_postgresql",
-        )
     if mailing_list.newsletter_id != newsletter.pk:
         raise ValidationError("The list belongs to another newsletter.", code="foreign_list")
     if not attestation.strip():

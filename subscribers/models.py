@@ -96,7 +96,7 @@ class Subscriber(models.Model):
     class Meta:
         ordering = ["email"]
         # The API filters by creation date and pages by id; attributes get a GIN
-        # index in migration 0002 (PostgreSQL only, so SQLite in make run still migrates).
+        # index in migration 0003 (raw SQL: jsonb_path_ops).
         indexes = [
             models.Index(fields=["created_at"]),
             # The dashboard's status filter: the rare statuses are found without a scan.

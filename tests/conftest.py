@@ -51,7 +51,7 @@ def free_port() -> int:
 def browser():
     """Debian's Chromium driven by Playwright; never a downloaded browser."""
     if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does).")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test does).")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

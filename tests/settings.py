@@ -1,4 +1,4 @@
-"""Settings for the test suite: the real PostgreSQL and Redis, never SQLite."""
+"""Settings for the test suite: the real PostgreSQL and Redis of the machine."""
 
 import os
 

@@ -13,7 +13,8 @@ batches. With Redis (production), a batch is the whole list renamed away in one
 atomic step and named in a set until it has been counted, so a flush that dies
 leaves it for the next one; each chunk counted is recorded in PostgreSQL
 (``FlushedChunk``) in the same transaction as its counts, so nothing is counted
-twice either. The embedded mode (no Redis) keeps the records in a table instead.
+twice either. ``make run`` has a Redis of its own (``newsletter.embedded``): there is
+no other buffer.
 """
 
 import os
@@ -26,8 +27,6 @@ from functools import cache
 
 import redis
 from django.conf import settings
-
-from .models import PendingHit
 
 HITS = "crier:tracking:hits"
 BATCHES = "crier:tracking:batches"
@@ -90,9 +89,6 @@ class RedisBuffer:
             yield Chunk(batch, index, [record.decode() for record in records])
             index += 1
 
-    def settle(self, chunk: Chunk) -> None:
-        """Nothing to do in the counting transaction: ``FlushedChunk`` marks the chunk."""
-
     def finish(self, batch: str) -> None:
         """Every chunk of the batch is counted: drop it."""
         pipe = self.client.pipeline(transaction=True)
@@ -106,42 +102,10 @@ class RedisBuffer:
         )
 
 
-class DatabaseBuffer:
-    """The embedded mode's buffer: a table, for a site small enough not to need Redis."""
-
-    def push(self, record: str) -> None:
-        PendingHit.objects.create(record=record)
-
-    def batches(self) -> list[str]:
-        return ["db"]
-
-    def chunks(self, batch: str, size: int) -> Iterator[Chunk]:
-        last = 0
-        while rows := list(
-            PendingHit.objects.filter(pk__gt=last).order_by("pk").values_list("pk", "record")[:size]
-        ):
-            # Primary keys are never reused (AUTOINCREMENT), so the name stays unique.
-            yield Chunk(f"db:{rows[0][0]}-{rows[-1][0]}", 0, [record for _, record in rows])
-            last = rows[-1][0]
-
-    def settle(self, chunk: Chunk) -> None:
-        """Delete the chunk's rows in the transaction that counts them."""
-        first, last = chunk.batch.removeprefix("db:").split("-")
-        PendingHit.objects.filter(pk__gte=int(first), pk__lte=int(last)).delete()
-
-    def finish(self, batch: str) -> None:
-        """Nothing left to do: ``settle`` removed the rows when they were counted."""
-
-    def pending(self) -> int:
-        return PendingHit.objects.count()
-
-
 @cache
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
 
 
-def get_buffer() -> RedisBuffer | DatabaseBuffer:
-    if settings.REDIS_URL:
-        return RedisBuffer(_client(settings.REDIS_URL))
-    return DatabaseBuffer()
+def get_buffer() -> RedisBuffer:
+    return RedisBuffer(_client(settings.REDIS_URL))

@@ -182,12 +182,3 @@ class FlushedChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch}#{self.index}"
-
-
-class PendingHit(models.Model):
-    """The hit buffer of the embedded mode, which has no Redis; Redis lists otherwise."""
-
-    record = models.TextField()
-
-    def __str__(self) -> str:
-        return self.record

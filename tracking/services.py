@@ -27,7 +27,7 @@ from newsletter.models import TrackingPolicy
 
 from . import rewriting, selectors, tokens
 from .agents import MACHINES
-from .buffer import Chunk, DatabaseBuffer, RedisBuffer, get_buffer
+from .buffer import Chunk, get_buffer
 from .models import (
     CampaignCount,
     Engagement,
@@ -205,7 +205,7 @@ def flush(*, chunk_size: int = CHUNK_SIZE) -> int:
         buffer = get_buffer()
         for batch in buffer.batches():
             for chunk in buffer.chunks(batch, chunk_size):
-                counted += _count_chunk(buffer, chunk)
+                counted += _count_chunk(chunk)
             buffer.finish(batch)
         FlushedChunk.objects.filter(flushed_at__lt=timezone.now() - FLUSHED_CHUNKS_KEPT).delete()
     finally:
@@ -216,10 +216,9 @@ def flush(*, chunk_size: int = CHUNK_SIZE) -> int:
 
 
 @transaction.atomic
-def _count_chunk(buffer: RedisBuffer | DatabaseBuffer, chunk: Chunk) -> int:
+def _count_chunk(chunk: Chunk) -> int:
     _, new = FlushedChunk.objects.get_or_create(batch=chunk.batch, index=chunk.index)
     if not new:
-        buffer.settle(chunk)
         return 0
     hits = [hit for hit in map(Hit.parse, chunk.records) if hit is not None]
     policies = selectors.tracking_policies({hit.campaign_id for hit in hits})
@@ -249,7 +248,6 @@ def _count_chunk(buffer: RedisBuffer | DatabaseBuffer, chunk: Chunk) -> int:
         for hit in hits
         if hit.delivery_id
     )
-    buffer.settle(chunk)
     return len(hits)
 
 

@@ -22,7 +22,7 @@ class Endpoint(models.Model):
     )
     url = models.URLField(max_length=2000)
     description = models.CharField(max_length=200, blank=True)
-    # A list of Event values; JSON rather than an array so SQLite (make run) works too.
+    # A list of Event values.
     events = models.JSONField(default=list)
     # Kept in clear: signing needs it. Shown once, when the endpoint is created.
     secret = models.CharField(max_length=100, default=new_secret, editable=False)

@@ -1,8 +1,4 @@
-"""A GIN index for filtering subscribers by attribute (``attributes @> {...}``).
-
-PostgreSQL only: the embedded SQLite database of ``make run`` has no GIN, and at
-its scale needs no index.
-"""
+"""A GIN index for filtering subscribers by attribute (``attributes @> {...}``)."""
 
 from django.db import migrations
 
@@ -10,16 +6,14 @@ INDEX = "subscribers_subscriber_attributes_gin"
 
 
 def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {INDEX} ON subscribers_subscriber"
-            " USING gin (attributes jsonb_path_ops)"
-        )
+    schema_editor.execute(
+        f"CREATE INDEX IF NOT EXISTS {INDEX} ON subscribers_subscriber"
+        " USING gin (attributes jsonb_path_ops)"
+    )
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX IF EXISTS {INDEX}")
+    schema_editor.execute(f"DROP INDEX IF EXISTS {INDEX}")
 
 
 class Migration(migrations.Migration):

@@ -3,9 +3,7 @@ partial index of the rarer statuses, and an import's size (its progress bar's en
 
 Django compiles ``email__icontains="ada"`` to ``UPPER(email::text) LIKE UPPER('%ada%')``,
 so the indexes are on that expression: the search is then a bitmap index scan
-instead of a read of every subscriber (see docs/dashboard.md for the plan). PostgreSQL
-only, like 0003: the SQLite database of ``make run`` has no pg_trgm, and at its
-scale needs no index. ``TrigramExtension`` itself is a no-op on SQLite.
+instead of a read of every subscriber (see docs/dashboard.md for the plan).
 """
 
 from django.contrib.postgres.operations import TrigramExtension
@@ -18,18 +16,16 @@ INDEXES = {
 
 
 def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for index, column in INDEXES.items():
-            schema_editor.execute(
-                f"CREATE INDEX IF NOT EXISTS {index} ON subscribers_subscriber"
-                f" USING gin ((upper({column}::text)) gin_trgm_ops)"
-            )
+    for index, column in INDEXES.items():
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {index} ON subscribers_subscriber"
+            f" USING gin ((upper({column}::text)) gin_trgm_ops)"
+        )
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for index in INDEXES:
-            schema_editor.execute(f"DROP INDEX IF EXISTS {index}")
+    for index in INDEXES:
+        schema_editor.execute(f"DROP INDEX IF EXISTS {index}")
 
 
 class Migration(migrations.Migration):

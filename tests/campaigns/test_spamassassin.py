@@ -1,7 +1,7 @@
 """A rendered newsletter must not look like spam to SpamAssassin's local rules.
 
 Debian's ``spamassassin`` with ``-L`` (local tests only: no DNS blocklists, no
-Razor/Pyzor, nothing on the network); ``.ci/run`` installs it.
+Razor/Pyzor, nothing on the network); ``make test`` installs it.
 """
 
 import re
@@ -20,7 +20,7 @@ MAX_SCORE = 1.0
 
 def spam_score(raw: bytes) -> tuple[float, str]:
     if not shutil.which(SPAMASSASSIN):
-        pytest.fail(f"{SPAMASSASSIN} is missing: apt-get install spamassassin (.ci/run does).")
+        pytest.fail(f"{SPAMASSASSIN} is missing: apt-get install spamassassin (make test does).")
     report = subprocess.run(
         [SPAMASSASSIN, "-L", "-t"], input=raw, capture_output=True, check=True, timeout=120
     ).stdout.decode(errors="replace")

@@ -65,9 +65,3 @@ def test_a_rate_spaces_messages_out(clock):
     assert throttle.wait("test:rate", rate) == pytest.approx(0.5)
     assert throttle.wait("test:rate", rate, tokens=4) == pytest.approx(2.0)
     assert clock.slept == pytest.approx(2.5)
-
-
-def test_without_redis_nothing_is_limited():
-    throttle = Throttle(url="")
-    assert throttle.reserve([Quota("q", limit=1, seconds=60)], 5) == 0
-    assert throttle.wait("r", Rate(per_second=1), tokens=100) == 0

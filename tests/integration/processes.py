@@ -9,18 +9,20 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
 
 
 class Process:
     """A command whose combined output goes to a file the test can read and wait on."""
 
-    def __init__(self, command: list[str] | str, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, command: list[str] | str, env: dict[str, str], log: Path, cwd: Path = ROOT
+    ) -> None:
         self.log = log
+        venv_bin = cwd / ".venv" / "bin"
         self.popen = subprocess.Popen(
             command,
-            cwd=ROOT,
-            env={**env, "PATH": f"{VENV_BIN}:{env.get('PATH', os.environ['PATH'])}"},
+            cwd=cwd,
+            env={**env, "PATH": f"{venv_bin}:{env.get('PATH', os.environ['PATH'])}"},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -109,12 +109,6 @@ def test_check_services_names_an_unreachable_redis_in_one_line():
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_check_services_refuses_a_database_that_is_not_postgres(tmp_path):
-    result = run_check_services(DATABASE_URL=f"sqlite:///{tmp_path}/crier.sqlite3")
-    assert result.returncode == 1
-    assert "DATABASE_URL must point at PostgreSQL, not sqlite." in result.stderr
-
-
 def test_check_services_can_create_the_configured_database():
     name = "crier_check_services_test"
     server = "postgres://postgres@127.0.0.1:5432/postgres"

@@ -14,7 +14,10 @@ django.setup()
 print(json.dumps({
     "engine": settings.DATABASES["default"]["ENGINE"],
     "name": str(settings.DATABASES["default"]["NAME"]),
+    "host": str(settings.DATABASES["default"]["HOST"]),
     "cache": settings.CACHES["default"]["BACKEND"],
+    "cache_location": settings.CACHES["default"]["LOCATION"],
+    "redis": settings.REDIS_URL,
     "broker": settings.CELERY_BROKER_URL,
     "email": settings.EMAIL_BACKEND,
     "secret_key": settings.SECRET_KEY,
@@ -44,16 +47,32 @@ def settings_in_clean_process(**env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_without_urls_crier_runs_embedded_under_var(tmp_path):
+def test_without_urls_crier_uses_the_embedded_servers_under_var(tmp_path):
     result = settings_in_clean_process(CRIER_VAR_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
     embedded = json.loads(result.stdout)
-    assert embedded["engine"] == "django.db.backends.sqlite3"
-    assert embedded["name"] == str(tmp_path / "crier.sqlite3")
-    assert embedded["cache"].endswith("FileBasedCache")
-    assert embedded["broker"].startswith("filesystem://")
+    # The same engines as production, reached over sockets under var/run.
+    assert embedded["engine"] == "django.db.backends.postgresql"
+    assert embedded["name"] == "crier"
+    assert embedded["host"] == str(tmp_path / "run")
+    assert embedded["redis"] == f"unix://{tmp_path}/run/redis.sock?db=0"
+    assert embedded["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert embedded["cache_location"] == embedded["redis"]
+    assert embedded["broker"] == f"redis+socket://{tmp_path}/run/redis.sock"
     assert embedded["email"] == "delivery.backends.outbox.EmailBackend"
-    assert (tmp_path / "broker" / "queue").is_dir()
+    # Reading the settings starts nothing: manage.py and make run do.
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["secret_key"]
+
+
+def test_a_var_directory_too_deep_for_a_socket_gets_a_short_one_in_tmp(tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    embedded = json.loads(settings_in_clean_process(CRIER_VAR_DIR=str(deep)).stdout)
+    assert embedded["host"].startswith("/tmp/crier-")
+    assert embedded["redis"] == f"unix://{embedded['host']}/redis.sock?db=0"
+    again = json.loads(settings_in_clean_process(CRIER_VAR_DIR=str(deep)).stdout)
+    assert again["host"] == embedded["host"]
+    other = json.loads(settings_in_clean_process(CRIER_VAR_DIR=str(deep / "other")).stdout)
+    assert other["host"] != embedded["host"]
 
 
 def test_embedded_secret_key_is_generated_once_and_kept(tmp_path):
@@ -82,9 +101,34 @@ def test_production_takes_its_services_from_the_environment():
 
 
 def test_production_refuses_to_start_without_a_secret_key():
-    result = settings_in_clean_process(DATABASE_URL="postgres://crier:pw@db.internal/crier")
+    result = settings_in_clean_process(
+        DATABASE_URL="postgres://crier:pw@db.internal/crier", REDIS_URL="redis://cache.internal/0"
+    )
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DATABASE_URL is set." in result.stderr
+
+
+def test_one_url_without_the_other_is_refused():
+    for env in (
+        {"DATABASE_URL": "postgres://crier:pw@db.internal/crier"},
+        {"REDIS_URL": "redis://cache.internal:6379/0"},
+    ):
+        result = settings_in_clean_process(SECRET_KEY="from-the-environment", **env)
+        assert result.returncode != 0
+        assert (
+            "Set both DATABASE_URL and REDIS_URL, or neither to use the embedded servers"
+            in result.stderr
+        )
+
+
+def test_a_database_other_than_postgresql_is_refused():
+    result = settings_in_clean_process(
+        DATABASE_URL="mysql://crier:pw@db.internal/crier",
+        REDIS_URL="redis://cache.internal:6379/0",
+        SECRET_KEY="from-the-environment",
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL must point at PostgreSQL (postgres://...), not mysql." in result.stderr
 
 
 def test_cookies_travel_only_over_tls_when_the_site_is_https(tmp_path):

@@ -258,17 +258,6 @@ def test_bounced_and_complained_subscribers_are_not_resubscribed(tmp_path, maili
     ]
 
 
-def test_import_refuses_a_database_without_copy(mailing_list, monkeypatch):
-    monkeypatch.setattr(importing.connection, "vendor", "sqlite")
-    with pytest.raises(ValidationError, match="needs PostgreSQL"):
-        importing.start_import(
-            newsletter=mailing_list.newsletter,
-            mailing_list=mailing_list,
-            attestation=CONSENT,
-            actor="",
-        )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_parallel_merges_resume_after_a_crash_without_a_row_twice(tmp_path, monkeypatch):
     """Outside a transaction chunks merge on two connections and commit in any order."""

@@ -175,18 +175,6 @@ def test_a_batch_counted_but_not_dropped_is_not_counted_twice(client, subscriber
     assert buffer.pending() == 0
 
 
-def test_the_embedded_mode_buffers_in_the_database(client, subscriber, settings):
-    settings.REDIS_URL = ""
-    campaign = make_campaign("aggregate")
-    _, html = send_to(campaign, subscriber)
-    visit(client, tracking_urls(html)["open"][0])
-    visit(client, tracking_urls(html)["click"][0])
-    assert get_buffer().pending() == 2
-    assert services.flush(chunk_size=1) == 2
-    assert (counts(campaign).opens_human, counts(campaign).clicks_human) == (1, 1)
-    assert get_buffer().pending() == 0
-
-
 def test_unreadable_records_are_dropped_not_fatal(client, subscriber):
     campaign = make_campaign("aggregate")
     _, html = send_to(campaign, subscriber)
