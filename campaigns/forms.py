@@ -28,6 +28,7 @@ class CampaignForm(forms.ModelForm):
         self.fields["layout"].empty_label = None
         # Archived lists get no new campaigns.
         self.fields["lists"].queryset = newsletter.lists.active()
+        self.fields["lists"].label_from_instance = lambda mailing_list: mailing_list.name
 
     def _post_clean(self) -> None:
         """Skip ModelForm's model validation: the service runs it, with the render."""
