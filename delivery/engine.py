@@ -307,8 +307,13 @@ def _start_scheduled(campaign_id: int) -> bool:
 
 @transaction.atomic
 def _fail_to_start(campaign_id: int, reason: str) -> None:
-    campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
-    if campaign is None or campaign.status != Status.SCHEDULED:
+    """Mark it failed unless an editor acted in between (rescheduled, unscheduled)."""
+    campaign = (
+        Campaign.objects.select_for_update()
+        .filter(pk=campaign_id, status=Status.SCHEDULED, send_at__lte=timezone.now())
+        .first()
+    )
+    if campaign is None:
         return
     _set_status(campaign, Status.FAILED, failure_reason=reason)
     logger.warning(

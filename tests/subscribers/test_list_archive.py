@@ -154,6 +154,8 @@ def test_the_lists_page_archives_unarchives_and_deletes(editor, newsletter, ada)
     assert 'data-list="old" data-archived' in page
     assert old(newsletter).archived_at is not None
     assert "Old announcements" not in editor.get(url("subscriber_add")).content.decode()
+    # Its people stay findable: the subscribers' filter still names it.
+    assert "Old announcements (archived)" in editor.get(url("subscriber_list")).content.decode()
     assert editor.get(url("import_upload", "old")).status_code == 302
 
     editor.post(url("list_archive", "old"), {"action": "unarchive"})
