@@ -23,7 +23,7 @@ from subscribers import tokens
 from tracking.services import campaign_tracking
 
 from .bounces import verp_address
-from .unsubscribe_mail import mailto_address
+from .unsubscribe_mail import signed_addresses
 
 TOKEN_HOLE = "TOKEN-HOLE"  # noqa: S105 (a placeholder, not a secret)
 
@@ -68,7 +68,7 @@ class CampaignMessages:
             if not campaign.public and _has_slot(rendered, "web_version_url")
             else None
         )
-        self.unsubscribe_mailto = bool(settings.UNSUBSCRIBE_MAILTO)
+        self.unsubscribe_mailto = signed_addresses()
         self.envelope_sender = newsletter.from_email
         self.unsubscribe_url = _url_around_token("subscribers:unsubscribe")
         self.preferences_url = _url_around_token("subscribers:preferences")
@@ -196,7 +196,7 @@ class CampaignMessages:
         targets = [f"<{unsubscribe_url}>"]
         if self.unsubscribe_mailto:
             # Each recipient's own address (delivery/unsubscribe_mail.py reads it back).
-            address = mailto_address(addressee.delivery_id)
+            address = self.unsubscribe_mailto.address(addressee.delivery_id)
             targets.append(f"<mailto:{address}?subject=unsubscribe>")
         return {
             "Message-ID": self.message_id(addressee),
@@ -362,7 +362,7 @@ def send_raw(connection: smtplib.SMTP, sender: str, recipient: str, message: byt
 
 def _has_slot(rendered: Rendered, name: str) -> bool:
     parts = (rendered.subject, rendered.text, rendered.html)
-    return any(slot.name == name for part in parts for slot in part.slots)
+    return any(slot.name == name for part in parts if part for slot in part.slots)
 
 
 def _with_fields(part: Compiled, prefix: str, field_format: str) -> str:

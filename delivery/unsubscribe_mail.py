@@ -33,7 +33,8 @@ SALT = "crier.delivery.unsubscribe_mail"
 ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
 
 
-def _addresses() -> SignedAddresses | None:
+def signed_addresses() -> SignedAddresses | None:
+    """The per-recipient addresses, or None when the setting names no plain address."""
     local_part, at, domain = settings.UNSUBSCRIBE_MAILTO.strip().rpartition("@")
     if not (at and local_part and domain) or "+" in local_part:
         return None  # system check crier.E001 says why
@@ -42,12 +43,12 @@ def _addresses() -> SignedAddresses | None:
 
 def mailto_address(delivery_id: int) -> str:
     """The address that unsubscribes this delivery's recipient, or "" when not configured."""
-    addresses = _addresses()
+    addresses = signed_addresses()
     return addresses.address(delivery_id) if addresses else ""
 
 
 def delivery_of(address: str) -> int | None:
-    addresses = _addresses()
+    addresses = signed_addresses()
     return addresses.delivery_of(address) if addresses else None
 
 

@@ -170,7 +170,15 @@ def test_without_the_setting_no_message_offers_mail_unsubscribe(settings):
 
 
 @pytest.mark.parametrize("value", ["unsubscribe", "@example.org", "unsub+x@example.org"])
-def test_a_setting_that_is_not_a_plain_address_is_an_error(settings, value):
+def test_a_setting_that_is_not_a_plain_address_is_an_error_and_offers_nothing(settings, value):
     settings.UNSUBSCRIBE_MAILTO = value
     assert "crier.E001" in {message.id for message in run_checks()}
     assert unsubscribe_mail.mailto_address(1) == ""
+    newsletter = NewsletterFactory()
+    releases = MailingListFactory(newsletter=newsletter)
+    subscribe(newsletter, [releases], "ada@example.org")
+    campaign = CampaignFactory(newsletter=newsletter)
+    campaign.lists.set([releases])
+    engine.campaign_start(campaign=campaign)
+    engine.send_batches(campaign_id=campaign.pk)
+    assert "mailto:" not in str(OutboxMessage.objects.get().parsed()["List-Unsubscribe"])
