@@ -45,9 +45,8 @@ def test_archive_hides_a_list_from_new_subscriptions_and_campaigns(api, newslett
 
     back = api.post("/api/v1/lists/news/unarchive/")
     assert back.json()["archived"] is False
-    assert api.post(
-        "/api/v1/subscribers/", {"email": "new@example.org", "lists": ["news"], "attestation": "x"}
-    ).status_code == 201
+    welcome = {"email": "new@example.org", "lists": ["news"], "attestation": "x"}
+    assert api.post("/api/v1/subscribers/", welcome).status_code == 201
 
 
 def test_replacing_a_persons_lists_leaves_archived_subscriptions_alone(
