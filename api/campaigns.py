@@ -1,4 +1,7 @@
-"""``/api/v1/campaigns/``: write, schedule, send, pause, resume, test and measure campaigns."""
+"""``/api/v1/campaigns/``: write, schedule, send, pause, resume, test and measure campaigns;
+duplicate any, unschedule or delete one that has not started. Content goes through
+``campaigns.services`` and every change of status through ``delivery.engine``, the
+same services the dashboard calls."""
 
 from dataclasses import asdict
 from datetime import datetime
@@ -12,6 +15,7 @@ from ninja import Query, Router, Status
 
 from campaigns import services as campaigns
 from campaigns.models import Campaign, Layout
+from campaigns.models import Status as CampaignStatus
 from delivery import engine
 from delivery.selectors import feedback_counts
 from delivery.tasks import send_campaign_test
@@ -61,12 +65,21 @@ def _layout(request: HttpRequest, name: str | None) -> Layout:
 
 
 def _schedule(campaign: Campaign, send_at: datetime | None) -> None:
-    if send_at is None:
-        return
+    """A time schedules (or reschedules); null unschedules a scheduled or failed campaign."""
     try:
-        engine.campaign_schedule(campaign=campaign, send_at=send_at)
+        if send_at is not None:
+            engine.campaign_schedule(campaign=campaign, send_at=send_at)
+        elif campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.FAILED):
+            engine.campaign_unschedule(campaign=campaign)
     except engine.CampaignStateError as error:
         raise field_error("send_at", str(error)) from None
+
+
+def _content_error(error: ValidationError) -> FieldError:
+    """A refused change: 409 on ``status`` when the campaign has started, else 422 by field."""
+    if getattr(error, "code", None) == "started":
+        return FieldError({"status": error.messages}, status=409)
+    return from_django(error, "body")
 
 
 @router.get("/", response={200: CampaignPage, 422: Error}, summary="The newsletter's campaigns")
@@ -104,10 +117,10 @@ def create_campaign(request: HttpRequest, payload: CampaignIn):
                 body=payload.body,
                 body_format=payload.body_format,
                 public=payload.public,
+                lists=lists,
             )
         except ValidationError as error:
             raise from_django(error, "body") from None
-        campaign.lists.set(lists)
         _schedule(campaign, payload.send_at)
     return Status(201, _campaign(request, campaign.pk))
 
@@ -119,15 +132,18 @@ def get_campaign(request: HttpRequest, campaign_id: int):
 
 @router.patch(
     "/{campaign_id}/",
-    response={200: CampaignOut, 403: Error, 404: Error, 422: Error},
-    summary="Change a draft (or schedule it with send_at)",
+    response={200: CampaignOut, 403: Error, 404: Error, 409: Error, 422: Error},
+    summary="Change a campaign that has not started; send_at schedules it, null unschedules",
 )
 def update_campaign(request: HttpRequest, campaign_id: int, payload: CampaignPatch):
+    """A scheduled campaign stays scheduled when only its content or lists change."""
     require(request, Role.EDITOR)
     campaign = _campaign(request, campaign_id)
     changes = payload.dict(exclude_unset=True)
     with transaction.atomic():
-        lists = lists_by_slug(request, changes.pop("lists")) if "lists" in changes else None
+        if "lists" in changes:
+            changes["lists"] = lists_by_slug(request, changes["lists"] or [])
+        scheduling = "send_at" in changes
         send_at = changes.pop("send_at", None)
         if "template" in changes:
             changes["layout"] = _layout(request, changes.pop("template"))
@@ -135,11 +151,49 @@ def update_campaign(request: HttpRequest, campaign_id: int, payload: CampaignPat
             try:
                 campaign = campaigns.campaign_update(campaign=campaign, **changes)
             except ValidationError as error:
-                raise from_django(error, "body") from None
-        if lists is not None:
-            campaign.lists.set(lists)
-        _schedule(campaign, send_at)
+                raise _content_error(error) from None
+        if scheduling:
+            _schedule(_campaign(request, campaign_id), send_at)
     return _campaign(request, campaign.pk)
+
+
+@router.delete(
+    "/{campaign_id}/",
+    response={204: None, 403: Error, 404: Error, 409: Error},
+    summary="Delete a campaign that never started",
+)
+def delete_campaign(request: HttpRequest, campaign_id: int):
+    """Refused (409) once anything was sent: its delivery rows and report stay."""
+    require(request, Role.EDITOR)
+    campaign = _campaign(request, campaign_id)
+    try:
+        engine.campaign_delete(campaign=campaign)
+    except engine.CampaignStateError as error:
+        raise FieldError({"status": [str(error)]}, status=409) from None
+    return Status(204, None)
+
+
+@router.post(
+    "/{campaign_id}/duplicate/",
+    response={201: CampaignOut, 403: Error, 404: Error},
+    summary="Copy any campaign as a new draft",
+)
+def duplicate_campaign(request: HttpRequest, campaign_id: int):
+    """Same content, layout and lists (archived ones left out), a fresh slug, nothing sent."""
+    require(request, Role.EDITOR)
+    copy = campaigns.campaign_duplicate(
+        campaign=_campaign(request, campaign_id), created_by=request.api_token.user
+    )
+    return Status(201, _campaign(request, copy.pk))
+
+
+@router.post(
+    "/{campaign_id}/unschedule/",
+    response={200: CampaignOut, 403: Error, 404: Error, 409: Error},
+    summary="Back to draft: a scheduled campaign, or one that could not start",
+)
+def unschedule_campaign(request: HttpRequest, campaign_id: int):
+    return _act(request, campaign_id, engine.campaign_unschedule)
 
 
 def _act(request: HttpRequest, campaign_id: int, action) -> Campaign:

@@ -84,7 +84,10 @@ def create_import(
             format_name=format,
         )
     except ValidationError as error:
-        field = "format" if error.code == "unknown_format" else "consent"
+        field = {
+            "unknown_format": "format",
+            "archived_list": "list",
+        }.get(error.code, "consent")
         raise from_django(error, field) from None
     tasks.import_subscribers.delay_on_commit(batch.pk, str(_store(file)))
     return Status(202, _present(batch))

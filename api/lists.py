@@ -1,17 +1,20 @@
-"""``/api/v1/lists/``: the newsletter's mailing lists, and a list's CSV export."""
+"""``/api/v1/lists/``: the newsletter's mailing lists, a list's CSV export, and archiving
+or deleting one (through ``subscribers.services``: consent records are never lost)."""
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 
 from newsletter.models import Role
+from subscribers import services
 from subscribers.exporting import export_list
 from subscribers.models import MailingList
 
 from . import pagination
 from .auth import require
-from .errors import field_error
+from .errors import FieldError, field_error
 from .schemas import Error, ListIn, ListOut, ListPage, Text
 
 router = Router(tags=["lists"])
@@ -67,3 +70,42 @@ def export(request: HttpRequest, slug: Text):
     response = StreamingHttpResponse(export_list(mailing_list), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{mailing_list.slug}.csv"'
     return response
+
+
+def _list(request: HttpRequest, slug: str) -> MailingList:
+    return get_object_or_404(MailingList, newsletter=request.newsletter, slug=slug)
+
+
+@router.post(
+    "/{slug}/archive/",
+    response={200: ListOut, 403: Error, 404: Error},
+    summary="Stop offering and sending to a list, keeping its people and consent records",
+)
+def archive_list(request: HttpRequest, slug: Text):
+    require(request, Role.EDITOR)
+    return services.list_archive(mailing_list=_list(request, slug))
+
+
+@router.post(
+    "/{slug}/unarchive/",
+    response={200: ListOut, 403: Error, 404: Error},
+    summary="Use an archived list again",
+)
+def unarchive_list(request: HttpRequest, slug: Text):
+    require(request, Role.EDITOR)
+    return services.list_unarchive(mailing_list=_list(request, slug))
+
+
+@router.delete(
+    "/{slug}/",
+    response={204: None, 403: Error, 404: Error, 409: Error},
+    summary="Delete a list that never held anyone (else 409: archive it)",
+)
+def delete_list(request: HttpRequest, slug: Text):
+    """Refused while consent records, subscriptions, imports or campaigns refer to it."""
+    require(request, Role.EDITOR)
+    try:
+        services.list_delete(mailing_list=_list(request, slug))
+    except ValidationError as error:
+        raise FieldError({"list": error.messages}, status=409) from None
+    return Status(204, None)

@@ -43,7 +43,16 @@ class ListOut(Schema):
     description: str
     public: bool
     opt_in: OptIn
+    archived: bool = Field(
+        description="Archived lists are offered to nobody and sent nothing; their "
+        "subscriptions and consent records are kept."
+    )
+    archived_at: datetime | None
     created_at: datetime
+
+    @staticmethod
+    def resolve_archived(mailing_list) -> bool:
+        return mailing_list.archived_at is not None
 
 
 class ListIn(Schema):
@@ -155,6 +164,9 @@ class CampaignOut(Schema):
     body: str
     public: bool
     status: CampaignStatus
+    failure_reason: str = Field(
+        description="Why a scheduled campaign could not start (status failed); else empty."
+    )
     send_at: datetime | None
     sent_at: datetime | None
     created_at: datetime
@@ -201,7 +213,9 @@ class CampaignPatch(Schema):
     body_format: BodyFormat | None = None
     body: Text | None = Field(None, min_length=1)
     public: bool | None = None
-    send_at: datetime | None = None
+    send_at: datetime | None = Field(
+        None, description="A time schedules or reschedules it; null unschedules it."
+    )
 
 
 class SendOut(Schema):

@@ -169,20 +169,24 @@ def get_subscriber(request: HttpRequest, subscriber_id: int):
 )
 def update_subscriber(request: HttpRequest, subscriber_id: int, payload: SubscriberPatch):
     """Change name and attributes; ``lists`` replaces this newsletter's lists (removals
-    unsubscribe, additions subscribe, each recorded in the consent ledger)."""
+    unsubscribe, additions subscribe, each recorded in the consent ledger). Archived
+    lists take no new subscriptions, and their subscriptions are left as they are."""
     require(request, Role.EDITOR)
     subscriber = _one(request, subscriber_id)
     lists = lists_by_slug(request, payload.lists) if payload.lists is not None else None
     attestation = payload.attestation.strip()
-    services.update_subscriber(
-        newsletter=request.newsletter,
-        subscriber=subscriber,
-        name=payload.name,
-        attributes=payload.attributes,
-        lists=lists,
-        attestation=attestation,
-        actor=actor(request) if attestation else "",
-    )
+    try:
+        services.update_subscriber(
+            newsletter=request.newsletter,
+            subscriber=subscriber,
+            name=payload.name,
+            attributes=payload.attributes,
+            lists=lists,
+            attestation=attestation,
+            actor=actor(request) if attestation else "",
+        )
+    except ValidationError as error:  # e.g. a new subscription to an archived list
+        raise from_django(error, "lists") from None
     return _present(_one(request, subscriber_id))
 
 

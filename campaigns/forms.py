@@ -15,15 +15,20 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = list(EDITABLE_FIELDS)
+        fields = [*EDITABLE_FIELDS, "lists"]
         widgets = {
             "body": forms.Textarea(attrs={"rows": 22, "spellcheck": "true", "class": "code"}),
+            "lists": forms.CheckboxSelectMultiple,
         }
+        labels = {"lists": _("Send to")}
 
     def __init__(self, *args, newsletter: Newsletter, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["layout"].queryset = Layout.objects.filter(newsletter=newsletter)
         self.fields["layout"].empty_label = None
+        # Archived lists get no new campaigns.
+        self.fields["lists"].queryset = newsletter.lists.active()
+        self.fields["lists"].label_from_instance = lambda mailing_list: mailing_list.name
 
     def _post_clean(self) -> None:
         """Skip ModelForm's model validation: the service runs it, with the render."""

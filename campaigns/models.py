@@ -54,6 +54,13 @@ class Status(models.TextChoices):
     PAUSED = "paused", _("Paused")
     SENT = "sent", _("Sent")
     CANCELLED = "cancelled", _("Cancelled")
+    # A scheduled campaign that could not start (its reason in ``failure_reason``):
+    # kept out of beat's way until an editor fixes it and schedules or sends it again.
+    FAILED = "failed", _("Could not start")
+
+
+# Nothing has left yet: content, lists and time may change, and it may be deleted.
+NOT_STARTED = (Status.DRAFT, Status.SCHEDULED, Status.FAILED)
 
 
 class Campaign(models.Model):
@@ -94,6 +101,8 @@ class Campaign(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     send_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Why a scheduled campaign could not start (status FAILED); empty otherwise.
+    failure_reason = models.TextField(blank=True, editable=False)
     # Set once when sending starts, so progress never has to count a million rows.
     recipient_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
@@ -124,6 +133,11 @@ class Campaign(models.Model):
         return reverse(
             "dashboard:campaign_edit", kwargs={"slug": self.newsletter.slug, "pk": self.pk}
         )
+
+    @property
+    def has_started(self) -> bool:
+        """Whether sending ever began: it then has a report and its content is frozen."""
+        return self.status not in NOT_STARTED
 
     def get_public_url(self) -> str:
         return reverse(

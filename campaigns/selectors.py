@@ -21,7 +21,15 @@ def public_archive(newsletter: Newsletter) -> QuerySet[Campaign]:
 def campaigns_of(newsletter: Newsletter) -> QuerySet[Campaign]:
     """The dashboard's list: only the columns it shows, never the bodies or renders."""
     return Campaign.objects.filter(newsletter=newsletter).only(
-        "newsletter_id", "name", "subject", "status", "public", "send_at", "sent_at", "updated_at"
+        "newsletter_id",
+        "name",
+        "subject",
+        "status",
+        "failure_reason",
+        "public",
+        "send_at",
+        "sent_at",
+        "updated_at",
     )
 
 

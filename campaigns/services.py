@@ -1,8 +1,11 @@
 """Writes for campaigns and layouts: create, change, render, and say whether a campaign can go.
 
-Every change of content from the dashboard (and the API to come) goes through
-here, so validation (merge tags, MJML, Markdown, the layout's footer) is the same
-everywhere. Edits made in the Django admin skip it, but ``campaign_render`` and
+Every change of content from the dashboard and the API goes through here, so
+validation (merge tags, MJML, Markdown, the layout's footer) is the same
+everywhere. Changes of status (schedule, start, unschedule, delete) are the
+sending engine's (``delivery/engine.py``); content may change while a campaign
+has not started (``NOT_STARTED``), under its row lock, so it cannot change under
+a start. Edits made in the Django admin skip it, but ``campaign_render`` and
 ``campaign_sendability`` check the content again before anything is sent.
 Nothing here imports ``delivery`` or ``tracking``.
 """
@@ -15,14 +18,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils.text import slugify
+from django.utils.translation import gettext
 from lxml import html as lxml_html
 
 from newsletter.links import absolute_url
 from newsletter.models import Newsletter
-from subscribers.models import Subscriber
+from subscribers import tokens
+from subscribers.models import MailingList, Subscriber
 
-from . import rendering
-from .models import BodyFormat, Campaign, Layout, Status
+from . import reader_links, rendering
+from .models import NOT_STARTED, BodyFormat, Campaign, Layout, Status
 from .rendering import DEFAULT_LAYOUTS, Level, Recipient, Rendered, RenderInput, Source
 
 SAMPLE_BODY = "## Sample content\n\nYour campaign's body appears here."
@@ -87,11 +92,12 @@ def campaign_render(*, campaign: Campaign) -> Rendered:
 
     A draft's stale cache (the campaign, its layout or the newsletter's address
     changed) is redone and stored, so the pipeline runs once per change, not per
-    recipient. Once a campaign leaves draft its render is frozen: what was sent
-    is what the archive shows, whatever happens to the layout later.
+    recipient; so is a scheduled one's, which is checked again when it starts.
+    Once sending starts the render is frozen: what was sent is what the archive
+    shows, whatever happens to the layout later.
     """
     cached = campaign.cached_render()
-    if cached is not None and (campaign.status != Status.DRAFT and cached.ok):
+    if cached is not None and (campaign.has_started and cached.ok):
         return cached
     source = render_input(campaign=campaign)
     if cached is not None and cached.digest == source.digest():
@@ -154,6 +160,7 @@ def campaign_create(
     preheader: str = "",
     public: bool = False,
     slug: str = "",
+    lists: list[MailingList] | None = None,
 ) -> Campaign:
     """Create a draft; raises ValidationError (by field, with lines) if it cannot render."""
     if layout.newsletter_id != newsletter.pk:
@@ -175,16 +182,53 @@ def campaign_create(
     _store(campaign, result)
     campaign.full_clean()
     campaign.save()
+    if lists:
+        _set_lists(campaign, lists, scheduled=False)
     return campaign
+
+
+def _locked_not_started(campaign: Campaign) -> Campaign:
+    """The campaign's row, locked, if nothing of it has left yet; the engine takes the
+    same lock to start it, so an edit and a start never overlap."""
+    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if locked.status not in NOT_STARTED:
+        raise ValidationError(
+            gettext("Only a campaign that has not started can be changed; this one is %(status)s.")
+            % {"status": locked.get_status_display().lower()},
+            code="started",
+        )
+    return locked
+
+
+def _set_lists(campaign: Campaign, lists: list[MailingList], *, scheduled: bool) -> None:
+    lists = list(lists)
+    if any(mailing_list.newsletter_id != campaign.newsletter_id for mailing_list in lists):
+        raise ValidationError({"lists": gettext("This list belongs to another newsletter.")})
+    archived = [mailing_list.name for mailing_list in lists if mailing_list.archived_at]
+    if archived:
+        raise ValidationError(
+            {
+                "lists": gettext("Archived lists get no new campaigns: %(names)s.")
+                % {"names": ", ".join(archived)}
+            }
+        )
+    if scheduled and not lists:
+        raise ValidationError(
+            {"lists": gettext("A scheduled campaign needs a list; unschedule it first.")}
+        )
+    campaign.lists.set(lists)
 
 
 @transaction.atomic
 def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
-    """Change a draft's content (any of ``EDITABLE_FIELDS``); validated like ``campaign_create``."""
-    if campaign.status != Status.DRAFT:
-        raise ValidationError(
-            f"Only drafts can be edited; this campaign is {campaign.get_status_display()}."
-        )
+    """Change a campaign that has not started: any of ``EDITABLE_FIELDS``, and ``lists``.
+
+    Validated like ``campaign_create``. A scheduled campaign stays scheduled, so it
+    must still render and keep a list; a failed one stays failed until it is
+    scheduled or sent again (``delivery.engine``).
+    """
+    locked = _locked_not_started(campaign)
+    lists = changes.pop("lists", None)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"campaign_update() cannot change {', '.join(sorted(unknown))}")
@@ -192,6 +236,7 @@ def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
         raise ValidationError({"layout": "This layout belongs to another newsletter."})
     for field, value in changes.items():
         setattr(campaign, field, value)
+    campaign.status, campaign.send_at = locked.status, locked.send_at
     campaign.slug = _unique_slug(
         newsletter=campaign.newsletter,
         wanted=campaign.slug,
@@ -202,8 +247,50 @@ def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
     _raise_for_errors(result)
     _store(campaign, result)
     campaign.full_clean()
-    campaign.save()
+    # Only what an edit changes: the status is the engine's to write.
+    campaign.save(update_fields=[*EDITABLE_FIELDS, *RENDER_FIELDS, "updated_at"])
+    if lists is not None:
+        _set_lists(campaign, lists, scheduled=locked.status == Status.SCHEDULED)
     return campaign
+
+
+@transaction.atomic
+def campaign_set_lists(*, campaign: Campaign, lists: list[MailingList]) -> Campaign:
+    """Who it goes to, while it has not started (the send page, the API)."""
+    locked = _locked_not_started(campaign)
+    _set_lists(campaign, lists, scheduled=locked.status == Status.SCHEDULED)
+    return campaign
+
+
+COPY_NAME_LENGTH = Campaign._meta.get_field("name").max_length
+
+
+@transaction.atomic
+def campaign_duplicate(*, campaign: Campaign, created_by) -> Campaign:
+    """A new draft with the campaign's content, layout and lists, whatever its status.
+
+    The copy gets a slug of its own and no delivery rows. Its render is redone
+    and kept even with errors (a layout edited since may break it): the editor
+    sees them on the copy instead of being refused the copy. Archived lists are
+    left out, as they get no new sends.
+    """
+    name = gettext("%(name)s (copy)") % {"name": campaign.name}
+    copy = Campaign(
+        newsletter=campaign.newsletter,
+        created_by=created_by,
+        name=name[:COPY_NAME_LENGTH],
+        slug=_unique_slug(newsletter=campaign.newsletter, wanted="", name=name),
+        subject=campaign.subject,
+        preheader=campaign.preheader,
+        layout=campaign.layout,
+        body_format=campaign.body_format,
+        body=campaign.body,
+        public=campaign.public,
+    )
+    _store(copy, rendering.render(render_input(campaign=copy)))
+    copy.save()
+    copy.lists.set(campaign.lists.active())
+    return copy
 
 
 def _check_layout_source(*, newsletter: Newsletter, mjml: str) -> Rendered:
@@ -267,7 +354,7 @@ class Sendability:
 def campaign_sendability(*, campaign: Campaign) -> Sendability:
     """Whether the campaign may be sent now, and if not, every reason the editor must fix."""
     reasons = []
-    if campaign.status != Status.DRAFT:
+    if campaign.status not in NOT_STARTED:
         reasons.append(f"It is {campaign.get_status_display().lower()}, not a draft.")
     result = campaign_render(campaign=campaign)
     reasons += [problem.located() for problem in result.errors]
@@ -309,7 +396,8 @@ def sample_recipient(
         list_name="",  # the layout's default ("this newsletter") shows
         unsubscribe_url=page,
         preferences_url=page,
-        web_version_url=archive_url(campaign) if campaign else page,
+        # A test reader has no copy of their own: the public archive, or the public page.
+        web_version_url=archive_url(campaign) if campaign and campaign.public else page,
     )
 
 
@@ -350,8 +438,51 @@ def archive_html(*, campaign: Campaign) -> str:
     if not result.ok:
         return ""
     message = rendering.personalize(result, neutral_recipient(campaign=campaign))
+    return _web_body(message.html)
+
+
+def reader_recipient(*, campaign: Campaign, subscriber: Subscriber) -> Recipient:
+    """The reader as the sending engine addressed them: their name, address and
+    attributes, the first of the campaign's lists they are on, and their own links."""
+    claim = tokens.Claim(subscriber.pk, campaign.newsletter_id)
+    list_name = (
+        campaign.lists.filter(subscriptions__subscriber=subscriber)
+        .order_by("name")
+        .values_list("name", flat=True)
+        .first()
+    )
+    return Recipient(
+        email=subscriber.email or "",
+        name=subscriber.name,
+        attributes=subscriber.attributes,
+        list_name=list_name or "",
+        unsubscribe_url=absolute_url(
+            "subscribers:unsubscribe", token=tokens.unsubscribe_token(claim)
+        ),
+        preferences_url=absolute_url(
+            "subscribers:preferences", token=tokens.preferences_token(claim)
+        ),
+        web_version_url=reader_links.ReaderLinks(campaign).url(subscriber.pk),
+    )
+
+
+def reader_web_version(*, campaign: Campaign, subscriber: Subscriber) -> str:
+    """The web version behind one reader's signed link: the message as they got it,
+    personalised and with their unsubscribe link, without tracking, sanitised like
+    the archive. Empty when there is nothing to show (never sent, erased reader)."""
+    if not campaign.has_started or subscriber.email is None:
+        return ""
+    result = campaign_render(campaign=campaign)
+    if not result.ok:
+        return ""
+    recipient = reader_recipient(campaign=campaign, subscriber=subscriber)
+    return _web_body(rendering.personalize(result, recipient).html)
+
+
+def _web_body(document: str) -> str:
+    """A rendered message as a web page's body: no tracking pixel, sanitised by nh3."""
     return nh3.clean(
-        _body_without_pixels(message.html),
+        _body_without_pixels(document),
         tags=ARCHIVE_TAGS,
         clean_content_tags={"script", "style", "title"},
         attributes=ARCHIVE_ATTRIBUTES,

@@ -9,13 +9,18 @@ app_name = "campaigns"
 
 urlpatterns = [
     path("archive/<slug:campaign>/", views.archive_campaign, name="archive"),
+    path(
+        "archive/<slug:campaign>/r/<str:token>/",
+        views.reader_web_version,
+        name="reader_web_version",
+    ),
     path("feed.xml", views.archive_feed, name="feed"),
 ]
 
-# Under /dashboard/n/<slug:slug>/campaigns/, in the "dashboard" namespace.
+# Under /dashboard/n/<slug:slug>/campaigns/, in the "dashboard" namespace (the editor,
+# scheduling and deleting are dashboard.campaigns': they call the sending engine).
 dashboard_urlpatterns = [
     path("", views.campaign_list, name="campaign_list"),
-    path("new/", views.campaign_create, name="campaign_create"),
     path("live-preview/", views.campaign_live_preview, name="campaign_live_preview"),
     path(
         "live-preview/<str:key>/",
@@ -23,7 +28,7 @@ dashboard_urlpatterns = [
         name="campaign_live_preview_html",
     ),
     path("<int:pk>/", views.campaign_preview, name="campaign_preview"),
-    path("<int:pk>/edit/", views.campaign_edit, name="campaign_edit"),
+    path("<int:pk>/duplicate/", views.campaign_duplicate, name="campaign_duplicate"),
     path("<int:pk>/html/", views.campaign_preview_html, name="campaign_preview_html"),
     path("layouts/", views.layout_list, name="layout_list"),
     path("layouts/new/", views.layout_create, name="layout_create"),

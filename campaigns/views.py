@@ -1,8 +1,9 @@
 """Dashboard pages for campaigns and layouts, and the public archive and feed.
 
 Views parse input, call a service, and render; rules live in ``services``. The
-test send's view lives in ``dashboard.views``: it enqueues a ``delivery`` task,
-and campaigns never import delivery.
+views that also change a campaign's status or send it live in ``dashboard``
+(the editor with its "Send at", scheduling, deleting, the test send): campaigns
+never import delivery.
 """
 
 import secrets
@@ -24,8 +25,9 @@ from newsletter.access import member_required
 from newsletter.csp import MAIL_PREVIEW_POLICY
 from newsletter.forms import add_service_errors
 from newsletter.models import Newsletter, Role
+from subscribers.models import Subscriber
 
-from . import rendering, selectors, services
+from . import reader_links, rendering, selectors, services
 from .forms import CampaignForm, ImageForm, LayoutForm, SampleRecipientForm, TestSendForm
 from .images import image_upload
 
@@ -37,52 +39,22 @@ def campaign_list(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
     return render(
         request,
         "campaigns/campaign_list.html",
-        {"newsletter": newsletter, "campaigns": selectors.campaigns_of(newsletter)},
+        {
+            "newsletter": newsletter,
+            "campaigns": selectors.campaigns_of(newsletter),
+            "can_edit": Role.includes(request.role, Role.EDITOR),
+        },
     )
 
 
+@require_POST
 @member_required(Role.EDITOR)
-def campaign_create(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
-    if not selectors.layouts_of(newsletter).exists():
-        services.install_default_layouts(newsletter=newsletter)
-    form = CampaignForm(request.POST or None, newsletter=newsletter)
-    if request.method == "POST" and form.is_valid():
-        try:
-            campaign = services.campaign_create(
-                newsletter=newsletter, created_by=request.user, **form.cleaned_data
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Draft saved."))
-            return redirect("dashboard:campaign_preview", slug=newsletter.slug, pk=campaign.pk)
-    status = 422 if form.errors else 200
-    return render(
-        request,
-        "campaigns/campaign_form.html",
-        {"newsletter": newsletter, "form": form, "campaign": None},
-        status=status,
-    )
-
-
-@member_required(Role.EDITOR)
-def campaign_edit(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
-    campaign = get_object_or_404(newsletter.campaigns, pk=pk)
-    form = CampaignForm(request.POST or None, instance=campaign, newsletter=newsletter)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.campaign_update(campaign=campaign, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Draft saved."))
-            return redirect("dashboard:campaign_preview", slug=newsletter.slug, pk=campaign.pk)
-    return render(
-        request,
-        "campaigns/campaign_form.html",
-        {"newsletter": newsletter, "form": form, "campaign": campaign},
-        status=422 if form.errors else 200,
-    )
+def campaign_duplicate(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """A new draft from any campaign, opened in the editor to rename and change it."""
+    campaign = get_object_or_404(newsletter.campaigns.select_related("layout"), pk=pk)
+    copy = services.campaign_duplicate(campaign=campaign, created_by=request.user)
+    messages.success(request, _("Copied as a new draft, “%(name)s”.") % {"name": copy.name})
+    return redirect("dashboard:campaign_edit", slug=newsletter.slug, pk=copy.pk)
 
 
 @member_required(Role.VIEWER)
@@ -274,6 +246,29 @@ def archive_campaign(request: HttpRequest, newsletter: str, campaign: str) -> Ht
         "campaigns/public/archive_campaign.html",
         {"newsletter": newsletter_obj, "campaign": found, "body": body},
     )
+
+
+@csp_replace({**MAIL_PREVIEW_POLICY, "sandbox": None, "frame-ancestors": ["'none'"]})
+def reader_web_version(
+    request: HttpRequest, newsletter: str, campaign: str, token: str
+) -> HttpResponse:
+    """One reader's copy of a campaign, public or not, behind the signed link in their
+    mail: personalised, with their own unsubscribe link, never indexed nor cached."""
+    newsletter_obj = get_object_or_404(Newsletter, slug=newsletter)
+    found = get_object_or_404(newsletter_obj.campaigns.select_related("newsletter"), slug=campaign)
+    subscriber_id = reader_links.reader_of(found.pk, token)
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first() if subscriber_id else None
+    body = services.reader_web_version(campaign=found, subscriber=subscriber) if subscriber else ""
+    if not body:
+        raise Http404
+    response = render(
+        request,
+        "campaigns/public/archive_campaign.html",
+        {"newsletter": newsletter_obj, "campaign": found, "body": body, "personal": True},
+    )
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 class ArchiveFeed(Feed):

@@ -1,6 +1,9 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.forms import CampaignForm
+from campaigns.models import Status
+from delivery.forms import NewsletterTimeMixin, send_at_field
 from newsletter.models import Newsletter, Role
 
 
@@ -102,3 +105,20 @@ class ApiTokenForm(forms.Form):
             (value, label) for value, label in Role.choices if Role.includes(ceiling, value)
         ]
         self.fields["role"].initial = Role.VIEWER
+
+
+class CampaignEditorForm(NewsletterTimeMixin, CampaignForm):
+    """The campaign editor: its content and lists, and when it goes (``send_at``)."""
+
+    send_at = send_at_field()
+
+    def __init__(self, *args, newsletter: Newsletter, **kwargs) -> None:
+        instance = kwargs.get("instance")
+        if instance is not None and instance.status == Status.SCHEDULED:
+            kwargs.setdefault("initial", {})["send_at"] = instance.send_at
+        super().__init__(*args, newsletter=newsletter, **kwargs)
+        self.use_newsletter_time(newsletter)
+        self.fields["send_at"].help_text = _(
+            "In the newsletter's time zone, %(zone)s. Saved with a time, it is scheduled; "
+            "leave it empty to keep a draft (clearing it unschedules)."
+        ) % {"zone": newsletter.timezone}

@@ -7,7 +7,7 @@ from delivery.urls import settings_urlpatterns as backend_urlpatterns
 from subscribers.dashboard_urls import dashboard_urlpatterns as people_urlpatterns
 from tracking.urls import dashboard_urlpatterns as report_urlpatterns
 
-from . import account, settings_views, views
+from . import account, campaigns, settings_views, views
 
 app_name = "dashboard"
 
@@ -49,6 +49,18 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("n/<slug:slug>/", views.newsletter_detail, name="newsletter"),
     path("n/<slug:slug>/settings/", include(settings_urlpatterns)),
+    path("n/<slug:slug>/campaigns/new/", campaigns.campaign_create, name="campaign_create"),
+    path("n/<slug:slug>/campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign_edit"),
+    path(
+        "n/<slug:slug>/campaigns/<int:pk>/schedule/",
+        campaigns.campaign_schedule,
+        name="campaign_schedule",
+    ),
+    path(
+        "n/<slug:slug>/campaigns/<int:pk>/delete/",
+        campaigns.campaign_delete,
+        name="campaign_delete",
+    ),
     path("n/<slug:slug>/campaigns/", include(campaign_urlpatterns)),
     path("n/<slug:slug>/", include(people_urlpatterns)),
     path("n/<slug:slug>/campaigns/<int:pk>/", include(sending_urlpatterns)),

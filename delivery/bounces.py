@@ -14,23 +14,20 @@ result goes through ``feedback.record``, like an ESP's webhook.
 import email
 import email.message
 import hashlib
-import imaplib
 import logging
-import re
 from dataclasses import dataclass
 from email.utils import getaddresses
 
 from django.conf import settings
-from django.utils.crypto import constant_time_compare, salted_hmac
 from flufl.bounce import all_failures
 
 from . import feedback
+from .mailbox import ImapMailbox, PollReport, SignedAddresses, poll
 from .models import BounceType, Delivery, FeedbackKind
 
 logger = logging.getLogger(__name__)
 
 SALT = "crier.delivery.bounce"
-MAC_LENGTH = 16
 # Where a message to a VERP address says which address it was delivered to.
 ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
 ESP_NAME = "smtp"
@@ -39,35 +36,23 @@ ESP_NAME = "smtp"
 # VERP addresses
 
 
-def _mac(delivery_id: int) -> str:
-    return salted_hmac(SALT, str(delivery_id)).hexdigest()[:MAC_LENGTH]
+def _addresses() -> SignedAddresses | None:
+    if not settings.BOUNCE_DOMAIN:
+        return None
+    return SignedAddresses(SALT, settings.BOUNCE_LOCAL_PART, settings.BOUNCE_DOMAIN)
 
 
 def verp_address(delivery_id: int) -> str:
-    """The envelope sender for one delivery, or "" when no bounce domain is configured.
-
-    ``bounces+1234-0123456789abcdef@bounces.example.org``: lower case (some servers
-    fold the local part), and well under RFC 5321's 64 characters.
-    """
-    if not settings.BOUNCE_DOMAIN:
-        return ""
-    token = f"{delivery_id}-{_mac(delivery_id)}"
-    return f"{settings.BOUNCE_LOCAL_PART}+{token}@{settings.BOUNCE_DOMAIN}"
+    """The envelope sender for one delivery, or "" when no bounce domain is configured:
+    ``bounces+1234-0123456789abcdef@bounces.example.org`` (delivery/mailbox.py)."""
+    addresses = _addresses()
+    return addresses.address(delivery_id) if addresses else ""
 
 
 def delivery_of(address: str) -> int | None:
     """The delivery id a VERP address names, if its token verifies."""
-    if not settings.BOUNCE_DOMAIN:
-        return None
-    pattern = (
-        rf"{re.escape(settings.BOUNCE_LOCAL_PART)}\+(\d{{1,19}})-([0-9a-f]{{{MAC_LENGTH}}})"
-        rf"@{re.escape(settings.BOUNCE_DOMAIN)}"
-    )
-    found = re.fullmatch(pattern, address.strip().strip("<>"), flags=re.IGNORECASE)
-    if found is None:
-        return None
-    delivery_id = int(found[1])
-    return delivery_id if constant_time_compare(found[2].lower(), _mac(delivery_id)) else None
+    addresses = _addresses()
+    return addresses.delivery_of(address) if addresses else None
 
 
 # Bounce messages
@@ -155,36 +140,24 @@ def _diagnostic(message: email.message.Message) -> str:
 # The mailbox
 
 
-@dataclass
-class PollReport:
-    recorded: int = 0
-    ignored: int = 0
-
-
 def poll_imap() -> PollReport:
     """Process every unseen message in the bounce mailbox (``CRIER_BOUNCE_IMAP_*``).
 
     A processed bounce is deleted; anything else is marked seen and left for a
     person to read. A message whose processing fails stays unseen for the next poll.
     """
-    report = PollReport()
     if not settings.BOUNCE_IMAP_HOST:
-        return report
-    client_class = imaplib.IMAP4_SSL if settings.BOUNCE_IMAP_SSL else imaplib.IMAP4
-    with client_class(settings.BOUNCE_IMAP_HOST, settings.BOUNCE_IMAP_PORT, timeout=30) as imap:
-        imap.login(settings.BOUNCE_IMAP_USER, settings.BOUNCE_IMAP_PASSWORD)
-        imap.select(settings.BOUNCE_IMAP_FOLDER)
-        _, found = imap.uid("SEARCH", None, "UNSEEN")
-        for uid in found[0].split():
-            _, data = imap.uid("FETCH", uid, "(BODY.PEEK[])")
-            raw = next(item[1] for item in data if isinstance(item, tuple))
-            outcome = process_message(raw)
-            if outcome.verdict in ("hard", "soft", "duplicate"):
-                imap.uid("STORE", uid, "+FLAGS", "(\\Deleted)")
-                report.recorded += 1
-            else:
-                imap.uid("STORE", uid, "+FLAGS", "(\\Seen)")
-                report.ignored += 1
-        imap.expunge()
+        return PollReport()
+    mailbox = ImapMailbox(
+        host=settings.BOUNCE_IMAP_HOST,
+        port=settings.BOUNCE_IMAP_PORT,
+        user=settings.BOUNCE_IMAP_USER,
+        password=settings.BOUNCE_IMAP_PASSWORD,
+        folder=settings.BOUNCE_IMAP_FOLDER,
+        ssl=settings.BOUNCE_IMAP_SSL,
+    )
+    report = poll(
+        mailbox, lambda raw: process_message(raw).verdict in ("hard", "soft", "duplicate")
+    )
     logger.info("bounce mailbox polled", extra=report.__dict__)
     return report

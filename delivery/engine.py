@@ -29,9 +29,10 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
+from django.utils.translation import gettext
 from urllib3.exceptions import NewConnectionError
 
-from campaigns.models import Campaign, Status
+from campaigns.models import NOT_STARTED, Campaign, Status
 from campaigns.services import campaign_render
 from campaigns.signals import campaign_sent
 from newsletter.encryption import DecryptionError
@@ -46,7 +47,7 @@ from subscribers.models import (
 from . import feedback, sending_backends
 from .messages import Addressee, CampaignMessages, MergeTemplate, send_raw
 from .models import UNFINISHED, BounceType, Delivery, DeliveryStatus, FeedbackKind
-from .notifications import tell_owners_campaign_paused
+from .notifications import tell_owners_campaign_not_started, tell_owners_campaign_paused
 from .sending_backends import Transport
 from .throttle import Rate, Throttle
 
@@ -124,10 +125,11 @@ def create_deliveries(*, campaign: Campaign) -> int:
 
     Inserted in subscriber order, so both indexes grow at their right edge. Called
     once per campaign under its row lock; the unique constraint makes a second call
-    fail rather than duplicate anything.
+    fail rather than duplicate anything. Archived lists are left out: they get no new sends.
     """
     with connection.cursor() as cursor:
-        params = _audience_params(campaign.lists.values_list("pk", flat=True))
+        lists = campaign.lists.active().values_list("pk", flat=True)
+        params = _audience_params(lists)
         cursor.execute(INSERT_DELIVERIES, {**params, "campaign": campaign.pk})
         return cursor.rowcount
 
@@ -164,7 +166,32 @@ def _locked(campaign: Campaign) -> Campaign:
     return Campaign.objects.select_for_update().select_related("newsletter").get(pk=campaign.pk)
 
 
+def _locked_in(campaign: Campaign, allowed: tuple[str, ...]) -> Campaign:
+    """The campaign's row, locked, if its status allows the change; otherwise why not."""
+    campaign = _locked(campaign)
+    if campaign.status not in allowed:
+        raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
+    return campaign
+
+
+def _set_status(campaign: Campaign, to: str, **fields: object) -> Campaign:
+    """Write a locked campaign's new status, with the fields that change with it."""
+    campaign.status = to
+    for name, value in fields.items():
+        setattr(campaign, name, value)
+    campaign.save(update_fields=["status", *fields, "updated_at"])
+    return campaign
+
+
+def _transition(
+    campaign: Campaign, allowed: tuple[str, ...], to: str, **fields: object
+) -> Campaign:
+    return _set_status(_locked_in(campaign, allowed), to, **fields)
+
+
 def _check_renders(campaign: Campaign) -> None:
+    """What a campaign needs before it may be scheduled or started: no render error,
+    and at least one list that is not archived (archived lists get no new sends)."""
     result = campaign_render(campaign=campaign)
     if result.errors:
         raise CampaignStateError(
@@ -173,19 +200,25 @@ def _check_renders(campaign: Campaign) -> None:
         )
     if not campaign.lists.exists():
         raise CampaignStateError("Choose at least one list to send it to.")
+    if not campaign.lists.active().exists():
+        raise CampaignStateError(gettext("Its lists are all archived: choose a list that is not."))
 
 
 @transaction.atomic
 def campaign_start(*, campaign: Campaign) -> int:
-    """Send now: create the recipients' rows and start the workers. Returns how many."""
-    campaign = _locked(campaign)
-    if campaign.status not in (Status.DRAFT, Status.SCHEDULED):
-        raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
+    """Send now: create the recipients' rows and start the workers. Returns how many.
+
+    A campaign that would reach nobody is refused rather than marked sent to no one:
+    its lists are wrong, or their people are not confirmed yet.
+    """
+    campaign = _locked_in(campaign, NOT_STARTED)
     _check_renders(campaign)
     recipients = create_deliveries(campaign=campaign)
-    campaign.status = Status.SENDING
-    campaign.recipient_count = recipients
-    campaign.save(update_fields=["status", "recipient_count", "updated_at"])
+    if not recipients:
+        raise CampaignStateError(
+            gettext("Nobody would receive it: no one on its lists is confirmed and mailable.")
+        )
+    _set_status(campaign, Status.SENDING, recipient_count=recipients, failure_reason="")
     transaction.on_commit(lambda: dispatch(campaign.pk))
     logger.info("campaign started", extra={"campaign": campaign.pk, "recipients": recipients})
     return recipients
@@ -193,41 +226,100 @@ def campaign_start(*, campaign: Campaign) -> int:
 
 @transaction.atomic
 def campaign_schedule(*, campaign: Campaign, send_at: datetime) -> Campaign:
-    """Stored in the database and started by beat: no long ETA sits in the broker."""
-    campaign = _locked(campaign)
-    if campaign.status not in (Status.DRAFT, Status.SCHEDULED):
-        raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
-    if send_at <= timezone.now():
+    """Stored in the database and started by beat: no long ETA sits in the broker.
+
+    Also reschedules (a new time, or a failed campaign once fixed). A scheduled
+    campaign saved with its time unchanged stays scheduled even if that time has
+    just passed: beat starts it at its next tick.
+    """
+    campaign = _locked_in(campaign, NOT_STARTED)
+    unchanged = campaign.status == Status.SCHEDULED and campaign.send_at == send_at
+    if not unchanged and send_at <= timezone.now():
         raise CampaignStateError("Choose a time in the future.")
     _check_renders(campaign)
-    campaign.status = Status.SCHEDULED
-    campaign.send_at = send_at
-    campaign.save(update_fields=["status", "send_at", "updated_at"])
-    return campaign
+    return _set_status(campaign, Status.SCHEDULED, send_at=send_at, failure_reason="")
+
+
+@transaction.atomic
+def campaign_unschedule(*, campaign: Campaign) -> Campaign:
+    """Back to draft (from scheduled, or from a start that failed): beat leaves it alone."""
+    return _transition(
+        campaign, (Status.SCHEDULED, Status.FAILED), Status.DRAFT, send_at=None, failure_reason=""
+    )
+
+
+# A campaign that never started; "cancelled" only counts when it was cancelled while
+# scheduled, which the check for delivery rows below tells.
+DELETABLE = (*NOT_STARTED, Status.CANCELLED)
+
+
+def campaign_deletable(*, campaign: Campaign) -> bool:
+    return campaign.status in DELETABLE and not Delivery.objects.filter(campaign=campaign).exists()
+
+
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign) -> None:
+    """Delete a campaign nothing was sent for; anything with delivery rows stays forever
+    (its rows are the record of who was mailed, and its report)."""
+    campaign = _locked(campaign)
+    if not campaign_deletable(campaign=campaign):
+        raise CampaignStateError(
+            gettext("Only a campaign that never started can be deleted; this one is %(status)s.")
+            % {"status": campaign.get_status_display().lower()}
+        )
+    campaign_id = campaign.pk
+    campaign.delete()
+    logger.info("campaign deleted", extra={"campaign": campaign_id})
 
 
 def start_due_campaigns() -> list[int]:
+    """Start each scheduled campaign whose time has come.
+
+    One that cannot start goes to ``failed`` with the reason, and its owners are
+    told by mail: beat does not try it again every tick, and nobody learns of it
+    only by noticing that nothing was sent.
+    """
     started = []
     due = Campaign.objects.filter(status=Status.SCHEDULED, send_at__lte=timezone.now())
-    for campaign in due.only("pk"):
+    for campaign_id in due.values_list("pk", flat=True):
         try:
-            campaign_start(campaign=campaign)
-            started.append(campaign.pk)
+            if _start_scheduled(campaign_id):
+                started.append(campaign_id)
         except CampaignStateError as error:
-            logger.warning(
-                "scheduled campaign not started",
-                extra={"campaign": campaign.pk, "reason": str(error)},
-            )
+            _fail_to_start(campaign_id, str(error))
     return started
 
 
-def _transition(campaign: Campaign, allowed: tuple[str, ...], to: str) -> Campaign:
-    campaign = _locked(campaign)
-    if campaign.status not in allowed:
-        raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
-    campaign.status = to
-    campaign.save(update_fields=["status", "updated_at"])
-    return campaign
+@transaction.atomic
+def _start_scheduled(campaign_id: int) -> bool:
+    """Start it if it is still scheduled and due under its lock: an editor may have
+    unscheduled, rescheduled or deleted it since beat looked."""
+    campaign = (
+        Campaign.objects.select_for_update()
+        .filter(pk=campaign_id, status=Status.SCHEDULED, send_at__lte=timezone.now())
+        .first()
+    )
+    if campaign is None:
+        return False
+    campaign_start(campaign=campaign)
+    return True
+
+
+@transaction.atomic
+def _fail_to_start(campaign_id: int, reason: str) -> None:
+    """Mark it failed unless an editor acted in between (rescheduled, unscheduled)."""
+    campaign = (
+        Campaign.objects.select_for_update()
+        .filter(pk=campaign_id, status=Status.SCHEDULED, send_at__lte=timezone.now())
+        .first()
+    )
+    if campaign is None:
+        return
+    _set_status(campaign, Status.FAILED, failure_reason=reason)
+    logger.warning(
+        "scheduled campaign not started", extra={"campaign": campaign_id, "reason": reason}
+    )
+    transaction.on_commit(lambda: tell_owners_campaign_not_started(campaign_id=campaign_id))
 
 
 @transaction.atomic

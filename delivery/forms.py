@@ -8,34 +8,61 @@ from .models import SendingBackend
 from .sending_backends import KINDS
 
 
-class SendForm(forms.Form):
-    """Who receives the campaign, and when: now, or at a time in the newsletter's zone."""
-
-    lists = forms.MultipleChoiceField(
-        label=_("Send to"), widget=forms.CheckboxSelectMultiple, required=True
-    )
-    send_at = forms.DateTimeField(
+def send_at_field(**kwargs) -> forms.DateTimeField:
+    return forms.DateTimeField(
         label=_("Send at"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M"],
+        **kwargs,
     )
 
-    def __init__(self, *args, newsletter, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+
+class NewsletterTimeMixin:
+    """``send_at`` typed and shown in the newsletter's time zone, not the server's:
+    call ``use_newsletter_time`` at the end of ``__init__``."""
+
+    def use_newsletter_time(self, newsletter) -> None:
         self.timezone = zoneinfo.ZoneInfo(newsletter.timezone)
-        self.lists_by_pk = {str(lst.pk): lst for lst in newsletter.lists.all()}
-        self.fields["lists"].choices = [(pk, lst.name) for pk, lst in self.lists_by_pk.items()]
-        self.fields["lists"].error_messages["required"] = _("Choose at least one list.")
         self.fields["send_at"].help_text = _("In the newsletter's time zone, %(zone)s.") % {
             "zone": newsletter.timezone
         }
+        current = self.initial.get("send_at")
+        if isinstance(current, datetime) and current.tzinfo is not None:
+            # Django would show it in the server's zone; the editor thinks in the newsletter's.
+            self.initial["send_at"] = current.astimezone(self.timezone).replace(tzinfo=None)
 
     def clean_send_at(self) -> datetime | None:
         value = self.cleaned_data["send_at"]
         if value is None:
             return None
         return value.replace(tzinfo=self.timezone)
+
+
+class ScheduleForm(NewsletterTimeMixin, forms.Form):
+    """When a campaign goes: the campaign list's and the campaign page's scheduling."""
+
+    send_at = send_at_field()
+
+    def __init__(self, *args, newsletter, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.use_newsletter_time(newsletter)
+
+
+class SendForm(NewsletterTimeMixin, forms.Form):
+    """Who receives the campaign, and when: now, or at a time in the newsletter's zone."""
+
+    lists = forms.MultipleChoiceField(
+        label=_("Send to"), widget=forms.CheckboxSelectMultiple, required=True
+    )
+    send_at = send_at_field()
+
+    def __init__(self, *args, newsletter, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lists_by_pk = {str(lst.pk): lst for lst in newsletter.lists.active()}
+        self.fields["lists"].choices = [(pk, lst.name) for pk, lst in self.lists_by_pk.items()]
+        self.fields["lists"].error_messages["required"] = _("Choose at least one list.")
+        self.use_newsletter_time(newsletter)
 
     def chosen_lists(self):
         return [self.lists_by_pk[pk] for pk in self.cleaned_data["lists"]]

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
 from campaigns.models import Campaign
+from campaigns.reader_links import ReaderLinks
 from campaigns.rendering import Recipient, Rendered, slot_values
 from campaigns.rendering.mergetags import Compiled
 from campaigns.services import archive_url
@@ -22,6 +23,7 @@ from subscribers import tokens
 from tracking.services import campaign_tracking
 
 from .bounces import verp_address
+from .unsubscribe_mail import signed_addresses
 
 TOKEN_HOLE = "TOKEN-HOLE"  # noqa: S105 (a placeholder, not a secret)
 
@@ -58,8 +60,15 @@ class CampaignMessages:
         self.host = site_host()
         self.list_id = f"{_encode_header(newsletter.name)} <{newsletter.slug}.{self.host}>"
         self.feedback_id = f"{campaign.pk}:{newsletter.slug}:crier"
+        # Public: the archive page, the same for all and fine to share. Otherwise each
+        # reader's own signed copy, made only when the message shows the link.
         self.web_version = archive_url(campaign) if campaign.public else ""
-        self.unsubscribe_mailto = settings.UNSUBSCRIBE_MAILTO
+        self.reader_links = (
+            ReaderLinks(campaign)
+            if not campaign.public and _has_slot(rendered, "web_version_url")
+            else None
+        )
+        self.unsubscribe_mailto = signed_addresses()
         self.envelope_sender = newsletter.from_email
         self.unsubscribe_url = _url_around_token("subscribers:unsubscribe")
         self.preferences_url = _url_around_token("subscribers:preferences")
@@ -79,7 +88,11 @@ class CampaignMessages:
             list_name=addressee.list_name,
             unsubscribe_url=self.unsubscribe_url.format(tokens.unsubscribe_token(claim)),
             preferences_url=self.preferences_url.format(tokens.preferences_token(claim)),
-            web_version_url=self.web_version,
+            web_version_url=(
+                self.reader_links.url(addressee.subscriber_id)
+                if self.reader_links
+                else self.web_version
+            ),
         )
 
     def _values(self, addressee: Addressee, recipient: Recipient) -> dict[str, str]:
@@ -182,7 +195,9 @@ class CampaignMessages:
         """The headers that differ from one recipient to the next."""
         targets = [f"<{unsubscribe_url}>"]
         if self.unsubscribe_mailto:
-            targets.append(f"<mailto:{self.unsubscribe_mailto}?subject=unsubscribe>")
+            # Each recipient's own address (delivery/unsubscribe_mail.py reads it back).
+            address = self.unsubscribe_mailto.address(addressee.delivery_id)
+            targets.append(f"<mailto:{address}?subject=unsubscribe>")
         return {
             "Message-ID": self.message_id(addressee),
             "List-Unsubscribe": ", ".join(targets),
@@ -343,6 +358,11 @@ def send_raw(connection: smtplib.SMTP, sender: str, recipient: str, message: byt
     code, reply = connection.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
+
+
+def _has_slot(rendered: Rendered, name: str) -> bool:
+    parts = (rendered.subject, rendered.text, rendered.html)
+    return any(slot.name == name for part in parts if part for slot in part.slots)
 
 
 def _with_fields(part: Compiled, prefix: str, field_format: str) -> str:

@@ -1,4 +1,6 @@
-"""Mail to a newsletter's owners about its campaigns."""
+"""Mail to a newsletter's owners about its campaigns: what went wrong, and where to fix it."""
+
+import logging
 
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
@@ -7,15 +9,21 @@ from campaigns.models import Campaign
 from newsletter.links import absolute_url
 from newsletter.models import Role
 
+logger = logging.getLogger(__name__)
 
-def tell_owners_campaign_paused(*, campaign_id: int) -> int:
-    """A campaign paused itself because too many messages failed: its owners must know."""
-    campaign = Campaign.objects.select_related("newsletter").get(pk=campaign_id)
-    owners = list(
+
+def _owners(campaign: Campaign) -> list[str]:
+    return list(
         campaign.newsletter.membership_set.filter(role=Role.OWNER)
         .exclude(user__email="")
         .values_list("user__email", flat=True)
     )
+
+
+def tell_owners_campaign_paused(*, campaign_id: int) -> int:
+    """A campaign paused itself because too many messages failed: its owners must know."""
+    campaign = Campaign.objects.select_related("newsletter").get(pk=campaign_id)
+    owners = _owners(campaign)
     if not owners:
         return 0
     context = {
@@ -30,3 +38,31 @@ def tell_owners_campaign_paused(*, campaign_id: int) -> int:
         from_email=None,
         recipient_list=owners,
     )
+
+
+def tell_owners_campaign_not_started(*, campaign_id: int) -> int:
+    """A scheduled campaign could not start: its owners learn why, and where to fix it.
+
+    Called after the failure is committed; a mail that cannot leave is logged, not
+    raised, because the campaign's page shows the failure whatever happens here.
+    """
+    campaign = Campaign.objects.select_related("newsletter").get(pk=campaign_id)
+    owners = _owners(campaign)
+    if not owners:
+        return 0
+    context = {
+        "campaign": campaign,
+        "url": absolute_url(
+            "dashboard:campaign_preview", slug=campaign.newsletter.slug, pk=campaign.pk
+        ),
+    }
+    try:
+        return send_mail(
+            subject=f"Crier could not send “{campaign.name}” at its scheduled time",
+            message=render_to_string("delivery/campaign_not_started.txt", context),
+            from_email=None,
+            recipient_list=owners,
+        )
+    except Exception:  # the failure is on the campaign's page; the mail is a courtesy
+        logger.exception("owners not told of a campaign that could not start")
+        return 0

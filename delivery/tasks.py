@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from delivery import bounces, engine, feedback, sending_backends, services
+from delivery import bounces, engine, feedback, sending_backends, services, unsubscribe_mail
 
 
 @shared_task
@@ -45,6 +45,12 @@ def prune_feedback_events() -> int:
 def poll_bounce_mailbox() -> int:
     """Every few minutes when CRIER_BOUNCE_IMAP_HOST is set; a no-op otherwise."""
     return bounces.poll_imap().recorded
+
+
+@shared_task
+def poll_unsubscribe_mailbox() -> int:
+    """Every few minutes when CRIER_UNSUBSCRIBE_IMAP_HOST is set; a no-op otherwise."""
+    return unsubscribe_mail.poll_imap().recorded
 
 
 @shared_task

@@ -2,14 +2,18 @@
 newsletter's sending backend."""
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campaigns.models import Campaign, Status
+from campaigns.services import campaign_set_lists
 from newsletter.access import member_required
 from newsletter.encryption import DecryptionError
+from newsletter.forms import add_service_errors
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
@@ -28,24 +32,31 @@ def _campaign(newsletter: Newsletter, pk: int) -> Campaign:
 def campaign_send(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
     """Choose lists, see how many people that is, then send now or schedule."""
     campaign = _campaign(newsletter, pk)
-    if campaign.status not in (Status.DRAFT, Status.SCHEDULED):
+    if campaign.has_started:
         return redirect("dashboard:campaign_sending", slug=newsletter.slug, pk=campaign.pk)
     form = SendForm(
         request.POST or None,
         newsletter=newsletter,
-        initial={"lists": [str(pk) for pk in campaign.lists.values_list("pk", flat=True)]},
+        initial={
+            "lists": [str(pk) for pk in campaign.lists.values_list("pk", flat=True)],
+            "send_at": campaign.send_at if campaign.status == Status.SCHEDULED else None,
+        },
     )
     if request.method == "POST" and form.is_valid():
-        campaign.lists.set(form.chosen_lists())
         try:
-            if request.POST.get("action") == "schedule":
-                _schedule(campaign, form)
-            else:
-                count = engine.campaign_start(campaign=campaign)
-                messages.success(request, _("Sending to %(count)s people.") % {"count": count})
+            # Lists and the start or schedule together: a refusal changes nothing.
+            with transaction.atomic():
+                campaign_set_lists(campaign=campaign, lists=form.chosen_lists())
+                if request.POST.get("action") == "schedule":
+                    _schedule(campaign, form)
+                else:
+                    count = engine.campaign_start(campaign=campaign)
+                    messages.success(request, _("Sending to %(count)s people.") % {"count": count})
             return redirect("dashboard:campaign_sending", slug=newsletter.slug, pk=campaign.pk)
         except engine.CampaignStateError as error:
             form.add_error(None, str(error))
+        except ValidationError as error:
+            add_service_errors(form, error)
     return render(
         request,
         "delivery/campaign_send.html",
@@ -63,7 +74,7 @@ def campaign_recipients(request: HttpRequest, newsletter: Newsletter, pk: int) -
     """The send page's live count for the lists ticked now (loaded after the page)."""
     campaign = _campaign(newsletter, pk)
     ticked = set(request.GET.getlist("lists"))
-    list_ids = [lst.pk for lst in newsletter.lists.all() if str(lst.pk) in ticked]
+    list_ids = [lst.pk for lst in newsletter.lists.active() if str(lst.pk) in ticked]
     return render(
         request,
         "delivery/_recipients.html",

@@ -1,7 +1,7 @@
 """System checks that warn an admin about a deployment that would misbehave quietly."""
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 OUTBOX_BACKEND = "delivery.backends.outbox.EmailBackend"
 
@@ -59,6 +59,22 @@ def encryption_keys_are_set(app_configs, **kwargs):
                 "changing SECRET_KEY would make them unreadable.",
                 hint="Set CRIER_ENCRYPTION_KEYS to a long random string (docs/configuration.md).",
                 id="crier.W004",
+            )
+        ]
+    return []
+
+
+@register(Tags.compatibility)
+def unsubscribe_mailto_is_an_address(app_configs, **kwargs):
+    local_part, at, domain = settings.UNSUBSCRIBE_MAILTO.strip().rpartition("@")
+    if settings.UNSUBSCRIBE_MAILTO and not (at and local_part and domain and "+" not in local_part):
+        return [
+            Error(
+                "CRIER_UNSUBSCRIBE_MAILTO is not a plain address: messages carry no mailto: "
+                "unsubscribe target.",
+                hint="Use an address like unsubscribe@lists.example.org (no '+'): Crier adds "
+                "+<signed token> for each recipient (docs/feedback.md).",
+                id="crier.E001",
             )
         ]
     return []

@@ -249,9 +249,17 @@ ANYMAIL = {
     if key.startswith("ANYMAIL_") and value
 }
 OUTBOX_RETENTION_DAYS = int(os.environ.get("CRIER_OUTBOX_RETENTION_DAYS", "30"))
-# An address whose mailbox Crier processes for unsubscribe requests; only then is a
-# mailto: target added to List-Unsubscribe (the HTTPS one-click target always is).
+# An address whose mail Crier reads for unsubscribe requests (docs/feedback.md): each
+# message's List-Unsubscribe then also offers mailto:<local>+<signed delivery>@<domain>
+# (the HTTPS one-click target always is there). Its mail reaches
+# `manage.py process_unsubscribes` from a pipe, or beat polls CRIER_UNSUBSCRIBE_IMAP_*.
 UNSUBSCRIBE_MAILTO = os.environ.get("CRIER_UNSUBSCRIBE_MAILTO", "")
+UNSUBSCRIBE_IMAP_HOST = os.environ.get("CRIER_UNSUBSCRIBE_IMAP_HOST", "")
+UNSUBSCRIBE_IMAP_PORT = int(os.environ.get("CRIER_UNSUBSCRIBE_IMAP_PORT", "993"))
+UNSUBSCRIBE_IMAP_USER = os.environ.get("CRIER_UNSUBSCRIBE_IMAP_USER", "")
+UNSUBSCRIBE_IMAP_PASSWORD = os.environ.get("CRIER_UNSUBSCRIBE_IMAP_PASSWORD", "")
+UNSUBSCRIBE_IMAP_FOLDER = os.environ.get("CRIER_UNSUBSCRIBE_IMAP_FOLDER", "INBOX")
+UNSUBSCRIBE_IMAP_SSL = env_bool("CRIER_UNSUBSCRIBE_IMAP_SSL", True)
 # DKIM signing of campaign mail sent over SMTP (ESPs sign their own): all three or none.
 DKIM_DOMAIN = os.environ.get("CRIER_DKIM_DOMAIN", "")
 DKIM_SELECTOR = os.environ.get("CRIER_DKIM_SELECTOR", "")
@@ -322,6 +330,7 @@ CELERY_TASK_ROUTES = {
     "delivery.tasks.prune_outbox": {"queue": "default"},
     "delivery.tasks.prune_feedback_events": {"queue": "default"},
     "delivery.tasks.poll_bounce_mailbox": {"queue": "default"},
+    "delivery.tasks.poll_unsubscribe_mailbox": {"queue": "default"},
     "delivery.tasks.send_backend_test": {"queue": "default"},
     "delivery.tasks.*": {"queue": "send"},
 }
@@ -329,6 +338,10 @@ CELERY_BEAT_SCHEDULE = {
     "prune-outbox": {"task": "delivery.tasks.prune_outbox", "schedule": 3600.0},
     "prune-feedback-events": {"task": "delivery.tasks.prune_feedback_events", "schedule": 3600.0},
     "poll-bounce-mailbox": {"task": "delivery.tasks.poll_bounce_mailbox", "schedule": 300.0},
+    "poll-unsubscribe-mailbox": {
+        "task": "delivery.tasks.poll_unsubscribe_mailbox",
+        "schedule": 300.0,
+    },
     "start-due-campaigns": {"task": "delivery.tasks.start_due_campaigns", "schedule": 15.0},
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
     # Opens and clicks wait in Redis; counted in PostgreSQL in batches (docs/tracking.md).

@@ -54,14 +54,17 @@ def _list(newsletter: Newsletter, slug: str) -> MailingList:
 @member_required(Role.VIEWER)
 def list_index(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
     sizes = selectors.list_sizes(newsletter)
-    lists = [(mailing_list, sizes[mailing_list.pk]) for mailing_list in newsletter.lists.all()]
+    every = [(mailing_list, sizes[mailing_list.pk]) for mailing_list in newsletter.lists.all()]
+    lists = [(mailing_list, size) for mailing_list, size in every if not mailing_list.archived_at]
+    archived = [(mailing_list, size) for mailing_list, size in every if mailing_list.archived_at]
     return render(
         request,
         "subscribers/dashboard/list_index.html",
         {
             "newsletter": newsletter,
             "lists": lists,
-            "approximate": any(size.approximate for _list, size in lists),
+            "archived": archived,
+            "approximate": any(size.approximate for _list, size in every),
             "imports": selectors.recent_imports(newsletter, limit=RECENT_IMPORTS),
             "can_edit": _can_edit(request),
         },
@@ -106,6 +109,60 @@ def _list_form(request, newsletter, form, mailing_list) -> HttpResponse:
         {"newsletter": newsletter, "form": form, "mailing_list": mailing_list},
         status=422 if form.errors else 200,
     )
+
+
+@require_POST
+@member_required(Role.EDITOR)
+def list_archive(request: HttpRequest, newsletter: Newsletter, list_slug: str) -> HttpResponse:
+    """Archive (``action=archive``) or bring back (``action=unarchive``) a list."""
+    mailing_list = _list(newsletter, list_slug)
+    if request.POST.get("action") == "unarchive":
+        services.list_unarchive(mailing_list=mailing_list)
+        messages.success(
+            request, _("List “%(name)s” is back in use.") % {"name": mailing_list.name}
+        )
+    else:
+        services.list_archive(mailing_list=mailing_list)
+        messages.success(
+            request,
+            _(
+                "List “%(name)s” archived: it is no longer offered nor sent to; its "
+                "subscribers and consent records are kept."
+            )
+            % {"name": mailing_list.name},
+        )
+    return redirect("dashboard:list_index", slug=newsletter.slug)
+
+
+@member_required(Role.EDITOR)
+def list_delete(request: HttpRequest, newsletter: Newsletter, list_slug: str) -> HttpResponse:
+    """A page that says what deleting would lose (then it offers to archive instead),
+    or asks first; only the button's POST (``confirm=yes``) deletes."""
+    mailing_list = _list(newsletter, list_slug)
+    blockers = services.list_deletion_blockers(mailing_list)
+    if request.method == "POST" and request.POST.get("confirm") == "yes" and not blockers:
+        try:
+            services.list_delete(mailing_list=mailing_list)
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+        else:
+            messages.success(request, _("List “%(name)s” deleted.") % {"name": mailing_list.name})
+        return redirect("dashboard:list_index", slug=newsletter.slug)
+    return render(
+        request,
+        "subscribers/dashboard/list_delete.html",
+        {"newsletter": newsletter, "mailing_list": mailing_list, "blockers": blockers},
+        status=409 if request.method == "POST" and blockers else 200,
+    )
+
+
+def _open_list(request: HttpRequest, newsletter: Newsletter, slug: str) -> MailingList | None:
+    """The list to import into, or None (with a message) when it is archived."""
+    mailing_list = _list(newsletter, slug)
+    if mailing_list.archived_at:
+        messages.error(request, _("This list is archived: unarchive it to import into it."))
+        return None
+    return mailing_list
 
 
 @member_required(Role.EDITOR)
@@ -156,7 +213,7 @@ def _query_without_cursor(request: HttpRequest) -> str:
 
 @member_required(Role.EDITOR)
 def subscriber_add(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
-    form = AddSubscriberForm(request.POST or None, lists=newsletter.lists.all())
+    form = AddSubscriberForm(request.POST or None, lists=newsletter.lists.active())
     if request.method == "POST" and form.is_valid():
         attestation = form.cleaned_data["attestation"].strip()
         outcome = services.subscribe(
@@ -272,7 +329,9 @@ def subscriber_erase(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
 
 @member_required(Role.EDITOR)
 def import_upload(request: HttpRequest, newsletter: Newsletter, list_slug: str) -> HttpResponse:
-    mailing_list = _list(newsletter, list_slug)
+    mailing_list = _open_list(request, newsletter, list_slug)
+    if mailing_list is None:
+        return redirect("dashboard:list_index", slug=newsletter.slug)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         token = import_files.store_upload(newsletter=newsletter, upload=form.cleaned_data["file"])
@@ -292,7 +351,9 @@ def import_map(
     request: HttpRequest, newsletter: Newsletter, list_slug: str, token: str
 ) -> HttpResponse:
     """Map the columns and state the consent; *Check* is a dry run, *Import* queues it."""
-    mailing_list = _list(newsletter, list_slug)
+    mailing_list = _open_list(request, newsletter, list_slug)
+    if mailing_list is None:
+        return redirect("dashboard:list_index", slug=newsletter.slug)
     try:
         path = import_files.uploaded(newsletter, token)
         sample = import_files.sample(path)

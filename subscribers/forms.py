@@ -46,7 +46,7 @@ class SubscribeForm(forms.Form):
     def __init__(self, *args, newsletter, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.newsletter = newsletter
-        self.public_lists = {lst.slug: lst for lst in newsletter.lists.filter(public=True)}
+        self.public_lists = {lst.slug: lst for lst in newsletter.lists.active().filter(public=True)}
         self.fields["lists"].choices = [(slug, lst.name) for slug, lst in self.public_lists.items()]
         self.fields["lists"].error_messages["required"] = _("Choose at least one list.")
         self.fields["consent"].label = newsletter.consent_text
@@ -146,7 +146,13 @@ class SubscriberFilterForm(forms.Form):
         self.lists = {mailing_list.slug: mailing_list for mailing_list in lists}
         self.fields["list"].choices = [
             ("", _("All lists")),
-            *((slug, lst.name) for slug, lst in self.lists.items()),
+            *(
+                (
+                    slug,
+                    _("%(name)s (archived)") % {"name": lst.name} if lst.archived_at else lst.name,
+                )
+                for slug, lst in self.lists.items()
+            ),
         ]
 
     def selector_filters(self) -> dict:

@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from psycopg.errors import DeadlockDetected
 
@@ -118,6 +119,10 @@ def start_import(
     """
     if mailing_list.newsletter_id != newsletter.pk:
         raise ValidationError("The list belongs to another newsletter.", code="foreign_list")
+    if mailing_list.archived_at is not None:
+        raise ValidationError(
+            gettext("The list is archived: unarchive it to import into it."), code="archived_list"
+        )
     if not attestation.strip():
         raise ValidationError("Say how these people consented.", code="attestation_required")
     if format_name not in (AUTO, *FORMAT_CHOICES):

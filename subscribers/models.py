@@ -26,6 +26,12 @@ class OptIn(models.TextChoices):
     SINGLE = "single", _("Single opt-in: subscribed at once")
 
 
+class MailingListQuerySet(models.QuerySet):
+    def active(self) -> "MailingListQuerySet":
+        """Lists that are not archived: the only ones offered to people or sent to."""
+        return self.filter(archived_at__isnull=True)
+
+
 class MailingList(models.Model):
     """A topic people subscribe to, within one newsletter."""
 
@@ -38,6 +44,11 @@ class MailingList(models.Model):
     )
     opt_in = models.CharField(max_length=10, choices=OptIn.choices, default=OptIn.DOUBLE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Archived: no longer offered (forms, public page, preference center) nor sent to;
+    # its subscriptions and consent records stay, and unarchiving brings it back.
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = MailingListQuerySet.as_manager()
 
     class Meta:
         ordering = ["newsletter", "name"]
@@ -174,6 +185,7 @@ class ConsentSource(models.TextChoices):
     UNSUBSCRIBE_PAGE = "unsubscribe_page", _("Unsubscribe page")
     ESP_COMPLAINT = "esp_complaint", _("Spam complaint reported by the sending service")
     ESP_UNSUBSCRIBE = "esp_unsubscribe", _("Unsubscribe reported by the sending service")
+    MAIL = "mail", _("Mail to the unsubscribe address")
 
 
 class AppendOnlyError(Exception):

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter import ratelimit
@@ -20,6 +21,7 @@ from . import ledger, signals, tasks
 from .ledger import Evidence
 from .models import (
     ConsentAction,
+    ConsentEvent,
     ConsentSource,
     MailingList,
     OptIn,
@@ -147,6 +149,17 @@ def subscribe(
     address = normalize_email(email)
     if any(mailing_list.newsletter_id != newsletter.pk for mailing_list in lists):
         raise ValidationError("A list belongs to another newsletter.", code="foreign_list")
+    archived = [mailing_list.slug for mailing_list in lists if mailing_list.archived_at]
+    if archived:
+        raise ValidationError(
+            {
+                "lists": ValidationError(
+                    gettext("Archived lists take no new subscriptions: %(slugs)s.")
+                    % {"slugs": ", ".join(archived)},
+                    code="archived_list",
+                )
+            }
+        )
     reason = suppression_reason(address)
     if reason is not None and (attestation or reason not in LIFTABLE_BY_CONSENT):
         logger.info("subscribe ignored: suppressed", extra={"reason": reason})
@@ -286,10 +299,14 @@ def resend_confirmation(*, claim: Claim) -> bool:
 
 
 def lists_for_preferences(subscriber: Subscriber, newsletter: Newsletter) -> QuerySet[MailingList]:
-    """Public lists, plus private ones the person already belongs to."""
-    return newsletter.lists.filter(
-        Q(public=True) | Q(subscriptions__subscriber=subscriber, subscriptions__status__in=LIVE)
-    ).distinct()
+    """Public lists, plus private ones the person already belongs to; never archived ones."""
+    return (
+        newsletter.lists.active()
+        .filter(
+            Q(public=True) | Q(subscriptions__subscriber=subscriber, subscriptions__status__in=LIVE)
+        )
+        .distinct()
+    )
 
 
 @dataclass(frozen=True)
@@ -616,7 +633,8 @@ def update_subscriber(
     ``attributes`` is merged as a JSON merge patch (RFC 7396, top level): a key set
     to None is removed. ``lists`` is the complete set wanted in this newsletter: new
     ones go through ``subscribe`` (double opt-in unless attested), missing ones
-    through ``unsubscribe``, so each change is in the consent ledger.
+    through ``unsubscribe``, so each change is in the consent ledger. Subscriptions
+    to archived lists are left as they are, whether named or not.
     """
     subscriber = _locked_subscriber(subscriber.pk)
     fields = []
@@ -639,7 +657,7 @@ def update_subscriber(
             ).values_list("mailing_list_id", flat=True)
         )
         claim = Claim(subscriber.pk, newsletter.pk)
-        for mailing_list in newsletter.lists.filter(pk__in=live - wanted):
+        for mailing_list in newsletter.lists.active().filter(pk__in=live - wanted):
             unsubscribe(claim=claim, source=ConsentSource.API, mailing_list=mailing_list)
         added = [mailing_list for mailing_list in lists if mailing_list.pk not in live]
         if added:
@@ -709,3 +727,72 @@ def _check_slug_free(newsletter: Newsletter, slug: str, exclude: int | None = No
         raise ValidationError(
             {"slug": ValidationError("This newsletter already has a list with this slug.")}
         )
+
+
+# Archiving and deleting lists: consent records are never lost
+
+
+@transaction.atomic
+def list_archive(*, mailing_list: MailingList) -> MailingList:
+    """Stop offering and sending to a list, keeping everything it holds.
+
+    Its subscriptions stay as they are and its consent records stay in the ledger:
+    unarchiving brings the list back with the same people. Scheduled campaigns that
+    only had this list fail to start, saying why (delivery/engine.py).
+    """
+    mailing_list = MailingList.objects.select_for_update().get(pk=mailing_list.pk)
+    if mailing_list.archived_at is None:
+        mailing_list.archived_at = timezone.now()
+        mailing_list.save(update_fields=["archived_at"])
+    return mailing_list
+
+
+@transaction.atomic
+def list_unarchive(*, mailing_list: MailingList) -> MailingList:
+    mailing_list = MailingList.objects.select_for_update().get(pk=mailing_list.pk)
+    if mailing_list.archived_at is not None:
+        mailing_list.archived_at = None
+        mailing_list.save(update_fields=["archived_at"])
+    return mailing_list
+
+
+LIST_USES_SHOWN = 3
+
+
+def list_deletion_blockers(mailing_list: MailingList) -> list[str]:
+    """Why deleting the list would lose something, or nothing when it can go.
+
+    Consent records must outlive the list (the ledger proves what people agreed
+    to; ``ConsentEvent.mailing_list`` protects it in the database too), and so
+    must subscriptions, imports and the campaigns that name it as their audience.
+    """
+    reasons = []
+    if ConsentEvent.objects.filter(mailing_list=mailing_list).exists():
+        reasons.append(gettext("the consent ledger records people joining or leaving it"))
+    if mailing_list.subscriptions.exists():
+        reasons.append(gettext("people are subscribed to it"))
+    if mailing_list.imports.exists():
+        reasons.append(gettext("people were imported into it"))
+    campaigns = list(mailing_list.campaigns.values_list("name", flat=True)[: LIST_USES_SHOWN + 1])
+    if campaigns:
+        names = ", ".join(f"“{name}”" for name in campaigns[:LIST_USES_SHOWN])
+        if len(campaigns) > LIST_USES_SHOWN:
+            names += ", …"
+        reasons.append(gettext("campaigns are addressed to it: %(names)s") % {"names": names})
+    return reasons
+
+
+@transaction.atomic
+def list_delete(*, mailing_list: MailingList) -> None:
+    """Delete a list that never held anyone; otherwise refuse, and say to archive it."""
+    mailing_list = MailingList.objects.select_for_update().get(pk=mailing_list.pk)
+    reasons = list_deletion_blockers(mailing_list)
+    if reasons:
+        raise ValidationError(
+            gettext(
+                "It cannot be deleted without losing records (%(reasons)s); archive it instead."
+            )
+            % {"reasons": "; ".join(reasons)},
+            code="in_use",
+        )
+    mailing_list.delete()

@@ -7,7 +7,7 @@ from subscribers import services as subscribers
 from subscribers.models import ConsentSource
 from tests.api.conftest import make_api
 from tests.conftest import wait_for
-from tests.factories import NewsletterFactory
+from tests.factories import CampaignFactory, NewsletterFactory
 
 BODY = 'Hello {{ subscriber.name|default:"friend" }},\n\nProj **2.0** is out.\n'
 
@@ -84,7 +84,11 @@ def test_patch_a_draft_and_schedule_it(api, news, releases):
     assert body["subject"] == "Proj 2.0, at last"
     assert body["lists"] == ["news", "releases"]
     assert body["status"] == "scheduled"
-    assert api.patch(f"/api/v1/campaigns/{campaign_id}/", {"body": "x"}).status_code == 422
+    # Editing a scheduled campaign keeps it scheduled, at the same time.
+    edited = api.patch(f"/api/v1/campaigns/{campaign_id}/", {"body": "Changed."})
+    assert edited.status_code == 200, edited.json()
+    assert (edited.json()["status"], edited.json()["send_at"]) == ("scheduled", body["send_at"])
+    assert edited.json()["body"] == "Changed."
 
 
 @pytest.mark.django_db
@@ -148,3 +152,75 @@ def test_end_to_end_create_send_and_read_the_stats_with_a_real_worker(newsletter
     assert (done["total"], done["sent"], done["failed"]) == (5, 5, 0)
     assert Delivery.objects.filter(status="sent").count() == 5
     assert OutboxMessage.objects.filter(subject="Proj 2.0 is out").count() == 5
+
+
+@pytest.mark.django_db
+def test_null_send_at_unschedules_and_a_started_campaign_cannot_change(api, newsletter, news):
+    campaign_id = create(api, send_at="2099-01-01T10:00:00Z").json()["id"]
+    back = api.patch(f"/api/v1/campaigns/{campaign_id}/", {"send_at": None})
+    assert back.status_code == 200, back.json()
+    assert (back.json()["status"], back.json()["send_at"]) == ("draft", None)
+    audience(newsletter, news)
+    assert api.post(f"/api/v1/campaigns/{campaign_id}/send/").status_code == 202
+    refused = api.patch(f"/api/v1/campaigns/{campaign_id}/", {"subject": "Too late"})
+    assert refused.status_code == 409
+    assert "has not started" in refused.json()["errors"]["status"][0]
+    assert Campaign.objects.get(pk=campaign_id).subject == "Proj 2.0 is out"
+
+
+@pytest.mark.django_db
+def test_unschedule_returns_a_scheduled_campaign_to_draft(api, news):
+    campaign_id = create(api, send_at="2099-01-01T10:00:00Z").json()["id"]
+    response = api.post(f"/api/v1/campaigns/{campaign_id}/unschedule/")
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["send_at"]) == ("draft", None)
+    again = api.post(f"/api/v1/campaigns/{campaign_id}/unschedule/")
+    assert again.status_code == 409
+    assert again.json()["errors"]["status"] == ["It is draft."]
+
+
+@pytest.mark.django_db
+def test_duplicate_copies_any_campaign_as_a_new_draft(api, newsletter, news, releases):
+    audience(newsletter, news)
+    original = create(api, lists=["news", "releases"]).json()
+    assert api.post(f"/api/v1/campaigns/{original['id']}/send/").status_code == 202
+    response = api.post(f"/api/v1/campaigns/{original['id']}/duplicate/")
+    assert response.status_code == 201, response.json()
+    copy = response.json()
+    assert copy["id"] != original["id"]
+    assert copy["status"] == "draft"
+    assert copy["slug"] != original["slug"]
+    assert copy["name"] == "Proj 2.0 (copy)"
+    for field in ("subject", "body", "body_format", "template", "public", "lists"):
+        assert copy[field] == original[field], field
+    assert not Delivery.objects.filter(campaign_id=copy["id"]).exists()
+    assert Delivery.objects.filter(campaign_id=original["id"]).count() == 3
+
+
+@pytest.mark.django_db
+def test_delete_a_draft_but_never_a_campaign_with_messages(api, newsletter, news):
+    draft = create(api).json()["id"]
+    assert api.delete(f"/api/v1/campaigns/{draft}/").status_code == 204
+    assert not Campaign.objects.filter(pk=draft).exists()
+    assert api.delete(f"/api/v1/campaigns/{draft}/").status_code == 404
+
+    scheduled = create(api, send_at="2099-01-01T10:00:00Z").json()["id"]
+    assert api.delete(f"/api/v1/campaigns/{scheduled}/").status_code == 204
+
+    audience(newsletter, news)
+    sent = create(api).json()["id"]
+    api.post(f"/api/v1/campaigns/{sent}/send/")
+    refused = api.delete(f"/api/v1/campaigns/{sent}/")
+    assert refused.status_code == 409
+    assert "never started" in refused.json()["errors"]["status"][0]
+    assert Delivery.objects.filter(campaign_id=sent).count() == 3
+
+
+@pytest.mark.django_db
+def test_viewers_cannot_duplicate_delete_or_unschedule(newsletter, news):
+    viewer = make_api(newsletter, Role.VIEWER)
+    campaign = CampaignFactory(newsletter=newsletter, status=Status.SCHEDULED)
+    assert viewer.post(f"/api/v1/campaigns/{campaign.pk}/duplicate/").status_code == 403
+    assert viewer.post(f"/api/v1/campaigns/{campaign.pk}/unschedule/").status_code == 403
+    assert viewer.delete(f"/api/v1/campaigns/{campaign.pk}/").status_code == 403
+    assert Campaign.objects.filter(newsletter=newsletter).count() == 1

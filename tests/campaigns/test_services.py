@@ -112,7 +112,7 @@ def test_a_campaign_whose_layout_lost_its_unsubscribe_link_cannot_be_sent():
 def test_a_sent_campaign_is_neither_sendable_nor_editable():
     campaign = CampaignFactory(status=Status.SENT)
     assert services.campaign_sendability(campaign=campaign).reasons == ["It is sent, not a draft."]
-    with pytest.raises(ValidationError, match="Only drafts can be edited"):
+    with pytest.raises(ValidationError, match="Only a campaign that has not started can be"):
         services.campaign_update(campaign=campaign, subject="Changed")
 
 

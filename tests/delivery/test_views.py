@@ -5,7 +5,12 @@ from campaigns.models import Status
 from delivery.models import Delivery
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource
-from tests.factories import CampaignFactory, MailingListFactory, MembershipFactory
+from tests.factories import (
+    CampaignFactory,
+    MailingListFactory,
+    MembershipFactory,
+    SubscriptionFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +128,7 @@ def test_pause_and_resume_from_the_progress_page(setup):
 def test_each_role_against_send_now(client, role, status):
     membership = MembershipFactory(role=role)
     releases = MailingListFactory(newsletter=membership.newsletter)
+    SubscriptionFactory(mailing_list=releases)  # sending to nobody is refused
     campaign = CampaignFactory(newsletter=membership.newsletter)
     client.force_login(membership.user)
     response = client.post(

@@ -102,7 +102,7 @@ def test_a_maintainer_goes_from_a_csv_to_a_sent_campaign(
     preview = page.frame_locator("#live-preview iframe.mail-preview")
     expect(preview.get_by_text("Hello Ada Lovelace, the release notes are")).to_be_visible()
     screenshot(page, "compose")
-    page.get_by_role("button", name="Save draft").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     campaign = Campaign.objects.get(name="Kernel 7.0")
 
     # A test send reaches the outbox through the worker.

@@ -149,6 +149,14 @@ def test_the_post_is_queued_only_after_commit(
 
 
 def test_a_sent_campaign_is_announced_once(newsletter, news, endpoint):
+    subscribers.subscribe(
+        newsletter=newsletter,
+        email="reader@example.org",
+        lists=[news],
+        source=ConsentSource.DASHBOARD,
+        wording="Yes.",
+        attestation="test",
+    )  # a campaign to nobody is refused
     campaign = CampaignFactory(newsletter=newsletter, subject="Release 2.0")
     campaign.lists.set([news])
     engine.campaign_start(campaign=campaign)
