@@ -165,6 +165,8 @@ def _locked(campaign: Campaign) -> Campaign:
 
 
 def _check_renders(campaign: Campaign) -> None:
+    if problems := campaign.newsletter.sending_problems():
+        raise CampaignStateError(" ".join(problems))
     result = campaign_render(campaign=campaign)
     if result.errors:
         raise CampaignStateError(
