@@ -1,14 +1,16 @@
 """The instance's own mail to the people who run newsletters: invitations and password
 links. Built like the subscribers' confirmation (subject, text and HTML templates,
-rendered in the reader's language, sent by a worker) and sent through the instance's
-default backend, from ``DEFAULT_FROM_EMAIL``: the outbox in ``make run``.
+rendered in the reader's language, sent by a worker), but it is no newsletter's mail:
+it goes through Django's default ``EMAIL_BACKEND`` (the outbox in ``make run``), from
+``DEFAULT_FROM_EMAIL``, as Django's own password mail would, never through a
+newsletter's sending backend.
 """
 
 import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -31,7 +33,6 @@ def _send(*, template: str, context: dict, to: str, language: str) -> None:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
         headers={"Auto-Submitted": "auto-generated"},
-        connection=get_connection(),
     )
     message.attach_alternative(html, "text/html")
     message.send()

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from campaigns.services import campaign_sendability
+from delivery.engine import CampaignStateError, campaign_start
 from newsletter.models import Membership, Newsletter, Role
 from tests.factories import CampaignFactory, MembershipFactory, NewsletterFactory, UserFactory
 
@@ -60,9 +61,12 @@ def test_a_newsletter_made_with_the_contract_command_alone_cannot_send_yet(capsy
     kernel = Newsletter.objects.get(slug="kernel")
     assert kernel.sender == "Kernel News <crier@example.org>"
     assert not kernel.membership_set.exists()
-    sendability = campaign_sendability(campaign=CampaignFactory(newsletter=kernel))
+    campaign = CampaignFactory(newsletter=kernel)
+    sendability = campaign_sendability(campaign=campaign)
     assert not sendability.ok
     assert any("postal address" in reason for reason in sendability.reasons)
+    with pytest.raises(CampaignStateError, match="postal address"):
+        campaign_start(campaign=campaign)
 
 
 @pytest.mark.django_db
