@@ -21,7 +21,7 @@ from .models import Membership, Newsletter, Role
 def can_create_newsletters(user) -> bool:
     """Instance admins create newsletters: Django's ``newsletter.add_newsletter``
     permission, which every superuser holds and which can be granted alone."""
-    return user.is_active and user.has_perm("newsletter.add_newsletter")
+    return user.has_perm("newsletter.add_newsletter")
 
 
 def newsletters_for(user) -> QuerySet[Newsletter]:

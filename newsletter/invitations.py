@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import BaseUserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -51,7 +51,7 @@ def token_digest(raw: str) -> str:
 def _pending(queryset) -> "Invitation":
     """Lock and return the invitation if it still works, else raise InvitationInvalid."""
     invitation = (
-        queryset.select_for_update()
+        queryset.select_for_update(of=("self",))
         .filter(status=InvitationStatus.PENDING, expires_at__gt=timezone.now())
         .select_related("newsletter")
         .first()
@@ -126,13 +126,19 @@ def invitation_create(*, newsletter: Newsletter, email: str, role: str, invited_
                 {"email": _("This address is already invited: send the invitation again below.")}
             )
         _close(earlier, InvitationStatus.REVOKED)
-    invitation = Invitation.objects.create(
-        newsletter=newsletter,
-        email=email,
-        role=role,
-        invited_by=invited_by,
-        expires_at=timezone.now() + timedelta(days=VALID_DAYS),
-    )
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                newsletter=newsletter,
+                email=email,
+                role=role,
+                invited_by=invited_by,
+                expires_at=timezone.now() + timedelta(days=VALID_DAYS),
+            )
+    except IntegrityError:  # another owner invited the address at the same moment
+        raise ValidationError(
+            {"email": _("This address is already invited: send the invitation again below.")}
+        ) from None
     _queue_mail(invitation)
     return invitation
 

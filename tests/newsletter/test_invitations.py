@@ -2,17 +2,20 @@
 
 import hashlib
 import re
+import threading
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.utils import timezone
 
 from delivery.models import OutboxMessage
 from newsletter import emails, invitations
 from newsletter.models import Invitation, InvitationStatus, Membership, Role
+from tests.conftest import wait_for
 from tests.factories import PASSWORD, MembershipFactory, NewsletterFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -201,3 +204,42 @@ def test_an_invitation_of_another_newsletter_is_its_own(owner):
         other.newsletter_id
     ]
     assert invitations.invitation_for_token(here).newsletter == owner.newsletter
+
+
+def blocked_on_a_lock() -> int:
+    """Sessions of this database waiting for a lock (the statistics are read afresh:
+    inside a transaction PostgreSQL would keep showing its first snapshot)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_owners_inviting_one_address_at_once_make_one_invitation():
+    """The second insert waits on the unique index for the first transaction, then is
+    refused with the form's message rather than an IntegrityError."""
+    owner = MembershipFactory(role=Role.OWNER)
+    first_inserted, outcome = threading.Event(), {}
+
+    def second_owner():
+        try:
+            first_inserted.wait(10)
+            invite(owner)
+        except ValidationError as error:
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=second_owner)
+    thread.start()
+    with transaction.atomic():
+        invite(owner)
+        first_inserted.set()
+        wait_for(lambda: blocked_on_a_lock() == 1, timeout=20, interval=0.05)
+    thread.join(10)
+    assert "already invited" in str(outcome["error"])
+    assert Invitation.objects.count() == 1

@@ -4,9 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from newsletter import accounts, services
+from newsletter.management.errors import one_line
 from newsletter.models import Membership, Newsletter, Role
-
-from .create_newsletter import _messages
 
 
 class Command(BaseCommand):
@@ -36,7 +35,7 @@ class Command(BaseCommand):
                 user, created = self._account(username, create=create, email=email)
                 self.stdout.write(self._join(newsletter, user, Role(role)))
         except ValidationError as error:
-            raise CommandError(_messages(error)) from None
+            raise CommandError(one_line(error)) from None
         if created:
             self.stdout.write(
                 f"Created the account {user.get_username()}. It sets its password once at "

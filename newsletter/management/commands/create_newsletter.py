@@ -5,16 +5,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from newsletter.management.errors import one_line
 from newsletter.models import Newsletter
 from newsletter.services import newsletter_create
-
-
-def _messages(error: ValidationError) -> str:
-    if hasattr(error, "error_dict"):
-        return "; ".join(
-            f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items()
-        )
-    return " ".join(error.messages)
 
 
 class Command(BaseCommand):
@@ -58,7 +51,7 @@ class Command(BaseCommand):
                 owner=owner,
             )
         except ValidationError as error:
-            raise CommandError(_messages(error)) from None
+            raise CommandError(one_line(error)) from None
         self.stdout.write(
             f"Created {newsletter.name} (/dashboard/n/{newsletter.slug}/), "
             f"sending as {newsletter.sender}."
