@@ -45,7 +45,7 @@ def newsletter_create(request: HttpRequest) -> HttpResponse:
     """An instance admin starts a newsletter and becomes its first owner."""
     if not can_create_newsletters(request.user):
         raise PermissionDenied
-    form = NewsletterCreateForm(request.POST or None, initial={"timezone": "UTC"})
+    form = NewsletterCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             newsletter = newsletter_services.newsletter_create(

@@ -254,7 +254,9 @@ def newsletter_data(**changes):
 def test_an_instance_admin_creates_a_newsletter_and_owns_it(client, admin):
     home = client.get(reverse("dashboard:home")).content.decode()
     assert reverse("dashboard:newsletter_create") in home
-    assert client.get(reverse("dashboard:newsletter_create")).status_code == 200
+    form = client.get(reverse("dashboard:newsletter_create"))
+    assert form.status_code == 200
+    assert form.context["form"]["timezone"].value() == "UTC"
     response = client.post(reverse("dashboard:newsletter_create"), newsletter_data())
     newsletter = Newsletter.objects.get()
     assert response["Location"] == newsletter.get_absolute_url()
