@@ -356,6 +356,7 @@ def campaign_sendability(*, campaign: Campaign) -> Sendability:
     reasons = []
     if campaign.status not in NOT_STARTED:
         reasons.append(f"It is {campaign.get_status_display().lower()}, not a draft.")
+    reasons += campaign.newsletter.sending_problems()
     result = campaign_render(campaign=campaign)
     reasons += [problem.located() for problem in result.errors]
     return Sendability(ok=not reasons, reasons=reasons)

@@ -1,4 +1,5 @@
-"""Logging in (password, then an optional second factor) and the account security page."""
+"""Getting in: logging in (password, then an optional second factor), a forgotten
+password, an invitation's link, and the account security page."""
 
 import time
 
@@ -8,22 +9,29 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils.cache import add_never_cache_headers
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
-from newsletter import ratelimit
+from newsletter import accounts, invitations, ratelimit
+from newsletter.forms import add_service_errors
 from newsletter.http import client_ip
 
 from . import two_factor
-from .forms import PasswordConfirmForm, SecondFactorForm
+from .forms import (
+    InvitationSignUpForm,
+    PasswordConfirmForm,
+    PasswordResetRequestForm,
+    SecondFactorForm,
+)
 
 PENDING_SESSION_KEY = "crier_two_factor_pending"
 # Time to type a code after the password was right; then the password is asked again.
@@ -147,6 +155,15 @@ def security(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _next_or_security(request: HttpRequest) -> str:
+    """Where to go after a two-factor step: the page that asked for it (a newsletter
+    that requires two-factor login passes ``next``), else the security page."""
+    target = request.GET.get("next", "")
+    if target and _safe_next(request, target) == target:
+        return target
+    return reverse("dashboard:account_security")
+
+
 @sensitive_post_parameters("code")
 @login_required
 def totp_enrol(request: HttpRequest) -> HttpResponse:
@@ -159,7 +176,7 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
         codes = two_factor.app_enrolment_confirm(device=device, code=form.cleaned_data["code"])
         if codes is not None:
             otp_login(request, device)
-            return _show_backup_codes(request, codes)
+            return _show_backup_codes(request, codes, _next_or_security(request))
         form.add_error("code", _("That code does not match. Check the time on your phone."))
     response = render(
         request,
@@ -175,11 +192,42 @@ def totp_enrol(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _show_backup_codes(request: HttpRequest, codes: list[str]) -> HttpResponse:
+def _show_backup_codes(request: HttpRequest, codes: list[str], then: str = "") -> HttpResponse:
     """Shown once, never stored in a form a browser could keep in its cache."""
-    response = render(request, "dashboard/account/backup_codes.html", {"codes": codes})
+    response = render(
+        request,
+        "dashboard/account/backup_codes.html",
+        {"codes": codes, "then": then or reverse("dashboard:account_security")},
+    )
     add_never_cache_headers(response)
     return response
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@login_required
+def account_verify(request: HttpRequest) -> HttpResponse:
+    """Verify an open session with a code, for a newsletter that requires two-factor
+    login when the session began without one (the app was set up elsewhere since)."""
+    then = _next_or_security(request)
+    if request.user.is_verified():
+        return redirect(then)
+    if not two_factor.has_two_factor(request.user):
+        return redirect(f"{reverse('dashboard:account_totp_enrol')}?{urlencode({'next': then})}")
+    form = SecondFactorForm(request.POST or None)
+    template = "dashboard/account/verify.html"
+    if request.method != "POST":
+        return render(request, template, {"form": form})
+    if not attempt_allowed(request, request.user.get_username()):
+        return _too_many(request, template, {"form": form})
+    device = form.is_valid() and two_factor.verify_second_factor(
+        user=request.user, code=form.cleaned_data["code"]
+    )
+    if not device:
+        form.add_error(None, _("That code is not valid. Try the current one from your app."))
+        return render(request, template, {"form": form}, status=400)
+    otp_login(request, device)
+    return redirect(then)
 
 
 @require_POST
@@ -205,3 +253,117 @@ def two_factor_off(request: HttpRequest) -> HttpResponse:
         two_factor.two_factor_disable(user=request.user)
         messages.success(request, _("Two-factor login is off."))
     return redirect("dashboard:account_security")
+
+
+# A forgotten password: Django's token and pages, with Crier's mail and limits.
+
+
+@never_cache
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """Ask for a link by address. The answer is the same whether or not an account
+    uses it, and the mail leaves from a worker, so neither the page nor its timing
+    says who has an account here."""
+    form = PasswordResetRequestForm(request.POST or None)
+    template = "registration/password_reset_form.html"
+    if request.method != "POST":
+        return render(request, template, {"form": form})
+    if not ratelimit.hit(
+        "password-reset-ip",
+        client_ip(request),
+        limit=settings.LOGIN_ATTEMPTS_PER_IP,
+        window_seconds=settings.LOGIN_ATTEMPTS_WINDOW_SECONDS,
+    ):
+        return _too_many(request, template, {"form": form})
+    if not form.is_valid():
+        return render(request, template, {"form": form}, status=422)
+    accounts.password_reset_request(
+        email=form.cleaned_data["email"], language=request.LANGUAGE_CODE
+    )
+    return redirect("dashboard:password_reset_done")
+
+
+def password_reset_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "registration/password_reset_done.html")
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's page behind a mailed link (the token leaves the address bar before the
+    form shows). It also sets the first password of an account made without one."""
+
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("dashboard:password_reset_complete")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["first_password"] = self.user is not None and not self.user.has_usable_password()
+        return context
+
+
+def password_reset_complete(request: HttpRequest) -> HttpResponse:
+    return render(request, "registration/password_reset_complete.html")
+
+
+# An invitation's link.
+
+
+@sensitive_post_parameters("password1", "password2")
+@never_cache
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """Join a newsletter's team: logged in, accept as yourself; otherwise log in first
+    when the invited address has an account, or create one for it."""
+    try:
+        found = invitations.invitation_for_token(token)
+    except invitations.InvitationInvalid:
+        return _invitation_invalid(request)
+    newsletter = found.newsletter
+    context = {"invitation": found, "newsletter": newsletter}
+    if request.user.is_authenticated:
+        if request.method == "POST":
+            try:
+                membership = invitations.invitation_accept(token=token, user=request.user)
+            except invitations.InvitationInvalid:
+                return _invitation_invalid(request)
+            messages.success(
+                request,
+                _("You are a member of %(newsletter)s as %(role)s.")
+                % {"newsletter": newsletter.name, "role": membership.get_role_display()},
+            )
+            return redirect(newsletter.get_absolute_url())
+        return render(request, "registration/invitation.html", {**context, "mode": "accept"})
+    if invitations.account_exists_for(found):
+        login_url = f"{reverse('dashboard:login')}?{urlencode({'next': request.path})}"
+        return render(
+            request,
+            "registration/invitation.html",
+            {**context, "mode": "log_in", "login_url": login_url},
+        )
+    form = InvitationSignUpForm(request.POST or None, email=found.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = invitations.invitation_sign_up(
+                token=token,
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+            ).user
+        except invitations.InvitationInvalid:
+            return _invitation_invalid(request)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("Your account %(username)s is ready. Log in to open %(newsletter)s.")
+                % {"username": user.get_username(), "newsletter": newsletter.name},
+            )
+            next_url = urlencode({"next": newsletter.get_absolute_url()})
+            return redirect(f"{reverse('dashboard:login')}?{next_url}")
+    return render(
+        request,
+        "registration/invitation.html",
+        {**context, "mode": "sign_up", "form": form},
+        status=422 if form.errors else 200,
+    )
+
+
+def _invitation_invalid(request: HttpRequest) -> HttpResponse:
+    return render(request, "registration/invitation_invalid.html", status=404)

@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.forms import CampaignForm
@@ -62,6 +63,7 @@ class NewsletterSettingsForm(forms.ModelForm):
             "require_proof_of_work",
             "tracking_policy",
             "record_tracking_ip",
+            "require_two_factor",
         ]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
@@ -75,14 +77,73 @@ class NewsletterSettingsForm(forms.ModelForm):
             "timezone": _("Dates on the dashboard and the growth chart use it, e.g. Europe/Paris."),
         }
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The model lets a newsletter made by ``create_newsletter`` lack it; a form never.
+        self.fields["postal_address"].required = True
 
-class MemberAddForm(forms.Form):
-    identifier = forms.CharField(
-        label=_("Username or email"),
-        max_length=254,
-        help_text=_("Someone who already has an account on this Crier."),
+
+class NewsletterCreateForm(forms.ModelForm):
+    """What a new newsletter needs before it may lawfully send; the rest is in Settings."""
+
+    class Meta:
+        model = Newsletter
+        fields = [
+            "name",
+            "slug",
+            "from_name",
+            "from_email",
+            "postal_address",
+            "language",
+            "timezone",
+        ]
+        widgets = {
+            "name": forms.TextInput(attrs={"data-slugify-into": "id_slug", "autofocus": True}),
+            "postal_address": forms.Textarea(attrs={"rows": 3}),
+            "timezone": forms.TextInput(attrs={"list": "timezones", "autocomplete": "off"}),
+        }
+        help_texts = {
+            "slug": _(
+                "In the address of the public page, /n/<slug>/; it never changes. "
+                "Made from the name if left empty."
+            ),
+            "from_name": _("Readers see it as the sender, e.g. your project's name."),
+            "timezone": _("Dates on the dashboard and the growth chart use it, e.g. Europe/Paris."),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["postal_address"].required = True
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email address"),
+        help_text=_(
+            "They get a link to create their account, or to accept with the one they have."
+        ),
     )
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.VIEWER)
+
+
+class InvitationSignUpForm(UserCreationForm):
+    """A username and password for the invited address (Django's checks: a username
+    no one has in any letter case, a password the validators accept)."""
+
+    def __init__(self, *args, email: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # So the validators can refuse a password that looks like the address.
+        self.instance.email = email
+        self.fields["username"].widget.attrs["autocomplete"] = "username"
+
+
+class PasswordResetRequestForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
 
 
 class MemberRoleForm(forms.Form):

@@ -1,4 +1,4 @@
-"""A newsletter's settings (owner only): details, members and roles, API tokens."""
+"""A newsletter's settings (owner only): details, members, invitations and roles, API tokens."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -10,11 +10,12 @@ from django.views.decorators.http import require_POST
 
 from api.models import ApiToken
 from api.services import issue_token, revoke_token
-from newsletter import services
+from newsletter import invitations, services
 from newsletter.access import member_required
-from newsletter.models import Membership, Newsletter, Role, known_timezones
+from newsletter.forms import add_service_errors
+from newsletter.models import InvitationStatus, Membership, Newsletter, Role, known_timezones
 
-from .forms import ApiTokenForm, MemberAddForm, MemberRoleForm, NewsletterSettingsForm
+from .forms import ApiTokenForm, InvitationForm, MemberRoleForm, NewsletterSettingsForm
 
 
 @member_required(Role.OWNER)
@@ -41,7 +42,7 @@ def settings_general(request: HttpRequest, newsletter: Newsletter) -> HttpRespon
     )
 
 
-def _members_page(request, newsletter, *, add_form=None, status=200) -> HttpResponse:
+def _members_page(request, newsletter, *, invite_form=None, status=200) -> HttpResponse:
     memberships = newsletter.membership_set.select_related("user").order_by("user__username")
     return render(
         request,
@@ -50,8 +51,9 @@ def _members_page(request, newsletter, *, add_form=None, status=200) -> HttpResp
             "newsletter": newsletter,
             "section": "members",
             "memberships": memberships,
+            "invitations": newsletter.invitations.filter(status=InvitationStatus.PENDING),
             "roles": Role.choices,
-            "add_form": add_form or MemberAddForm(),
+            "invite_form": invite_form or InvitationForm(),
         },
         status=status,
     )
@@ -59,27 +61,65 @@ def _members_page(request, newsletter, *, add_form=None, status=200) -> HttpResp
 
 @member_required(Role.OWNER)
 def settings_members(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
-    """The team; a POST adds an existing account with a role."""
+    """The team and its pending invitations; a POST invites an address with a role."""
     if request.method != "POST":
         return _members_page(request, newsletter)
-    form = MemberAddForm(request.POST)
+    form = InvitationForm(request.POST)
     if form.is_valid():
         try:
-            membership = services.member_add(
+            invitation = invitations.invitation_create(
                 newsletter=newsletter,
-                identifier=form.cleaned_data["identifier"],
+                email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
+                invited_by=request.user,
             )
         except ValidationError as error:
-            form.add_error("identifier", error)
+            add_service_errors(form, error)
         else:
             messages.success(
                 request,
-                _("%(user)s is now %(role)s.")
-                % {"user": membership.user.get_username(), "role": membership.get_role_display()},
+                _("Invitation sent to %(email)s.") % {"email": invitation.email},
             )
             return redirect("dashboard:settings_members", slug=newsletter.slug)
-    return _members_page(request, newsletter, add_form=form, status=422)
+    return _members_page(request, newsletter, invite_form=form, status=422)
+
+
+@require_POST
+@member_required(Role.OWNER)
+def settings_invitation_resend(
+    request: HttpRequest, newsletter: Newsletter, pk: int
+) -> HttpResponse:
+    invitation = get_object_or_404(newsletter.invitations, pk=pk)
+    try:
+        invitations.invitation_resend(invitation=invitation)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            _("Invitation sent again to %(email)s; the earlier link no longer works.")
+            % {"email": invitation.email},
+        )
+    return redirect("dashboard:settings_members", slug=newsletter.slug)
+
+
+@require_POST
+@member_required(Role.OWNER)
+def settings_invitation_revoke(
+    request: HttpRequest, newsletter: Newsletter, pk: int
+) -> HttpResponse:
+    invitation = get_object_or_404(newsletter.invitations, pk=pk)
+    try:
+        invitations.invitation_revoke(invitation=invitation)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request,
+            _("The invitation to %(email)s is revoked; its link no longer works.")
+            % {"email": invitation.email},
+        )
+    return redirect("dashboard:settings_members", slug=newsletter.slug)
 
 
 @require_POST

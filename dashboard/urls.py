@@ -15,6 +15,7 @@ app_name = "dashboard"
 account_urlpatterns = [
     path("", account.security, name="account_security"),
     path("app/", account.totp_enrol, name="account_totp_enrol"),
+    path("verify/", account.account_verify, name="account_verify"),
     path("backup-codes/", account.backup_codes_replace, name="account_backup_codes"),
     path("off/", account.two_factor_off, name="account_two_factor_off"),
 ]
@@ -33,6 +34,16 @@ settings_urlpatterns = [
         settings_views.settings_member_remove,
         name="settings_member_remove",
     ),
+    path(
+        "members/invitations/<int:pk>/resend/",
+        settings_views.settings_invitation_resend,
+        name="settings_invitation_resend",
+    ),
+    path(
+        "members/invitations/<int:pk>/revoke/",
+        settings_views.settings_invitation_revoke,
+        name="settings_invitation_revoke",
+    ),
     path("tokens/", settings_views.settings_tokens, name="settings_tokens"),
     path(
         "tokens/<int:pk>/revoke/",
@@ -45,8 +56,19 @@ urlpatterns = [
     path("login/", account.LoginView.as_view(), name="login"),
     path("login/verify/", account.login_verify, name="login_verify"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # A forgotten password, and an invitation's link (issue 12): no login needed.
+    path("password/reset/", account.password_reset, name="password_reset"),
+    path("password/reset/sent/", account.password_reset_done, name="password_reset_done"),
+    path(
+        "password/set/<uidb64>/<token>/",
+        account.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password/set/done/", account.password_reset_complete, name="password_reset_complete"),
+    path("invitations/<str:token>/", account.invitation, name="invitation"),
     path("account/security/", include(account_urlpatterns)),
     path("", views.home, name="home"),
+    path("newsletters/new/", views.newsletter_create, name="newsletter_create"),
     path("n/<slug:slug>/", views.newsletter_detail, name="newsletter"),
     path("n/<slug:slug>/settings/", include(settings_urlpatterns)),
     path("n/<slug:slug>/campaigns/new/", campaigns.campaign_create, name="campaign_create"),

@@ -2,6 +2,7 @@ from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,21 +14,58 @@ from campaigns.forms import TestSendForm
 from campaigns.services import campaign_render
 from delivery.models import OutboxMessage
 from delivery.tasks import send_campaign_test, send_test_message
-from newsletter.access import member_required, newsletters_for
+from newsletter import services as newsletter_services
+from newsletter.access import can_create_newsletters, member_required, newsletters_for
 from newsletter.csp import MAIL_PREVIEW_POLICY
+from newsletter.forms import add_service_errors
 from newsletter.http import is_htmx
-from newsletter.models import Newsletter, Role
+from newsletter.models import Newsletter, Role, known_timezones
 from subscribers import selectors as subscriber_selectors
 
 from . import selectors
-from .forms import TestMessageForm
+from .forms import NewsletterCreateForm, TestMessageForm
 
 OUTBOX_PAGE_SIZE = 50
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/home.html", {"newsletters": newsletters_for(request.user)})
+    return render(
+        request,
+        "dashboard/home.html",
+        {
+            "newsletters": newsletters_for(request.user),
+            "can_create": can_create_newsletters(request.user),
+        },
+    )
+
+
+@login_required
+def newsletter_create(request: HttpRequest) -> HttpResponse:
+    """An instance admin starts a newsletter and becomes its first owner."""
+    if not can_create_newsletters(request.user):
+        raise PermissionDenied
+    form = NewsletterCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            newsletter = newsletter_services.newsletter_create(
+                **form.cleaned_data, owner=request.user
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("%(name)s is ready. Next: a list to send to, and your team under Settings.")
+                % {"name": newsletter.name},
+            )
+            return redirect(newsletter.get_absolute_url())
+    return render(
+        request,
+        "dashboard/newsletter_create.html",
+        {"form": form, "timezones": known_timezones()},
+        status=422 if form.errors else 200,
+    )
 
 
 def _lists_with_sizes(newsletter: Newsletter) -> list:

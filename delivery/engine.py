@@ -190,8 +190,11 @@ def _transition(
 
 
 def _check_renders(campaign: Campaign) -> None:
-    """What a campaign needs before it may be scheduled or started: no render error,
-    and at least one list that is not archived (archived lists get no new sends)."""
+    """What a campaign needs before it may be scheduled or started: a newsletter that may
+    send (a postal address), no render error, and at least one list that is not archived
+    (archived lists get no new sends)."""
+    if problems := campaign.newsletter.sending_problems():
+        raise CampaignStateError(" ".join(problems))
     result = campaign_render(campaign=campaign)
     if result.errors:
         raise CampaignStateError(

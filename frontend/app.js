@@ -1,6 +1,7 @@
 // The dashboard's only script: htmx, bundled so the page needs nothing but 'self'.
 import htmx from "htmx.org";
 import { drawCharts } from "./chart.js";
+import { followNames } from "./slug.js";
 
 htmx.config.includeIndicatorStyles = false;
 htmx.config.allowEval = false;
@@ -31,5 +32,6 @@ async function solveProofOfWork(input) {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("input[data-pow-challenge]").forEach(solveProofOfWork);
   drawCharts();
+  followNames();
 });
 document.addEventListener("htmx:afterSettle", (event) => drawCharts(event.target));

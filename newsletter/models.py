@@ -5,7 +5,10 @@ from email.headerregistry import Address
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
+from django.utils.timezone import now
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -41,8 +44,11 @@ class Newsletter(models.Model):
     from_name = models.CharField(_("sender name"), max_length=200)
     from_email = models.EmailField(_("sender address"))
     reply_to = models.EmailField(_("reply-to address"), blank=True)
+    # Blank only for a newsletter created by ``manage.py create_newsletter`` without
+    # one: it cannot send until an owner adds it (``sending_problems``).
     postal_address = models.TextField(
-        help_text=_("Shown in every email's footer, as CAN-SPAM and bulk-sender rules require.")
+        blank=True,
+        help_text=_("Shown in every email's footer, as CAN-SPAM and bulk-sender rules require."),
     )
     language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="en")
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
@@ -74,6 +80,14 @@ class Newsletter(models.Model):
             "with no third-party CAPTCHA. Needs JavaScript."
         ),
     )
+    require_two_factor = models.BooleanField(
+        _("require two-factor login for members"),
+        default=False,
+        help_text=_(
+            "Members without an authenticator app are asked to set one up before they "
+            "can open this newsletter's pages."
+        ),
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="newsletters"
     )
@@ -93,6 +107,17 @@ class Newsletter(models.Model):
     def sender(self) -> str:
         """The From header: display name and address."""
         return str(Address(display_name=self.from_name, addr_spec=self.from_email))
+
+    def sending_problems(self) -> list[str]:
+        """What the newsletter itself lacks before any of its campaigns may be sent."""
+        if not self.postal_address.strip():
+            return [
+                gettext(
+                    "The newsletter has no postal address, which the law requires in every "
+                    "email: an owner adds it in Settings."
+                )
+            ]
+        return []
 
 
 class Role(models.TextChoices):
@@ -127,3 +152,61 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} of {self.newsletter}"
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACCEPTED = "accepted", _("Accepted")
+    REVOKED = "revoked", _("Revoked")
+
+
+class Invitation(models.Model):
+    """An owner's invitation for an address to join a newsletter with a role.
+
+    The link's token is never stored, only its SHA-256: each mail carries a fresh
+    token, so sending again makes the earlier link stop working. A pending
+    invitation past ``expires_at`` is expired; its status changes only in
+    ``newsletter.invitations``.
+    """
+
+    newsletter = models.ForeignKey(Newsletter, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("email address"))
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    status = models.CharField(
+        max_length=10, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
+    )
+    # Empty until the first mail is sent, and again once the invitation is closed.
+    token_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True)
+    closed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                "newsletter",
+                condition=models.Q(status="pending"),
+                name="one_pending_invitation_per_address",
+            ),
+            models.UniqueConstraint(
+                "token_digest",
+                condition=~models.Q(token_digest=""),
+                name="invitation_token_digest_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} — {self.get_role_display()} of {self.newsletter}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= now()

@@ -1,12 +1,49 @@
 """Changes to a newsletter and its team; the dashboard's settings pages call these."""
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from .models import Membership, Newsletter, Role
+from .signals import newsletter_created
+
+
+@transaction.atomic
+def newsletter_create(
+    *,
+    name: str,
+    from_name: str,
+    from_email: str,
+    slug: str = "",
+    postal_address: str = "",
+    language: str = "en",
+    timezone: str = "UTC",
+    description: str = "",
+    owner=None,
+) -> Newsletter:
+    """A new newsletter, its ``owner`` (if given) as its first owner, and what other
+    apps give every newsletter (``newsletter_created``: the stock layouts).
+
+    An empty slug is made from the name. Every field is validated as the model says;
+    a bad one raises a ValidationError naming it, and nothing is written.
+    """
+    newsletter = Newsletter(
+        name=name.strip(),
+        slug=slug.strip() or slugify(name)[: Newsletter._meta.get_field("slug").max_length],
+        from_name=from_name.strip(),
+        from_email=from_email.strip(),
+        postal_address=postal_address.strip(),
+        language=language,
+        timezone=timezone,
+        description=description.strip(),
+    )
+    newsletter.full_clean()
+    newsletter.save()
+    if owner is not None:
+        Membership.objects.create(newsletter=newsletter, user=owner, role=Role.OWNER)
+    newsletter_created.send(sender=Newsletter, newsletter=newsletter)
+    return newsletter
 
 
 @transaction.atomic
@@ -21,29 +58,14 @@ def newsletter_update(*, newsletter: Newsletter, changes: dict) -> Newsletter:
     return newsletter
 
 
-def find_user(identifier: str):
-    """The active account whose username or email is ``identifier`` (case-insensitive).
-
-    An email shared by several accounts is ambiguous and refused rather than guessed.
-    """
-    users = list(
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(Q(username__iexact=identifier) | Q(email__iexact=identifier))[:2]
-    )
-    if len(users) != 1:
-        raise ValidationError(
-            _("No single active account has the username or email “%(identifier)s”.")
-            % {"identifier": identifier},
-            code="unknown_user",
-        )
-    return users[0]
-
-
 @transaction.atomic
-def member_add(*, newsletter: Newsletter, identifier: str, role: str) -> Membership:
-    """Give an existing account a role in the newsletter."""
-    user = find_user(identifier.strip())
+def member_add(*, newsletter: Newsletter, user, role: str) -> Membership:
+    """Give an active account a role in the newsletter (``add_member``, invitations)."""
+    if not user.is_active:
+        raise ValidationError(
+            _("The account %(user)s is deactivated.") % {"user": user.get_username()},
+            code="inactive_user",
+        )
     if Membership.objects.filter(newsletter=newsletter, user=user).exists():
         raise ValidationError(
             _("%(user)s is already a member.") % {"user": user.get_username()},

@@ -14,7 +14,7 @@ from django.utils import timezone
 from api.services import authenticate
 from campaigns.models import Status
 from delivery.models import Delivery, DeliveryStatus
-from newsletter.models import Membership, Role
+from newsletter.models import Role
 from subscribers import ledger
 from subscribers.models import ConsentAction, ConsentEvent, ConsentSource
 from tests.factories import (
@@ -24,7 +24,6 @@ from tests.factories import (
     MembershipFactory,
     SubscriberFactory,
     SubscriptionFactory,
-    UserFactory,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -78,12 +77,11 @@ def some_history(newsletter) -> None:
             ConsentEvent.objects.filter(pk=event.pk).update(created_at=now - timedelta(days=day))
 
 
-def test_owner_changes_tracking_adds_a_member_and_creates_a_token(live_server, page):
+def test_owner_changes_tracking_invites_a_member_and_creates_a_token(live_server, page):
     owner = MembershipFactory(
         role=Role.OWNER, user__username="olga", newsletter__name="Project News"
     )
     newsletter = owner.newsletter
-    UserFactory(username="bob")
     some_history(newsletter)
     errors = []
     page.on(
@@ -108,11 +106,12 @@ def test_owner_changes_tracking_adds_a_member_and_creates_a_token(live_server, p
     assert newsletter.tracking_policy == "off"
 
     page.get_by_role("link", name="Members").click()
-    page.get_by_label("Username or email").fill("bob")
+    page.get_by_label("Email address").fill("bob@example.org")
     page.get_by_label("Role", exact=True).select_option("editor")
-    page.get_by_role("button", name="Add member").click()
-    assert page.get_by_text("bob is now Editor").is_visible()
-    assert Membership.objects.get(newsletter=newsletter, user__username="bob").role == "editor"
+    page.get_by_role("button", name="Send the invitation").click()
+    assert page.get_by_text("Invitation sent to bob@example.org.").is_visible()
+    assert page.get_by_role("rowheader", name="bob@example.org").is_visible()
+    assert newsletter.invitations.get().role == "editor"
 
     page.get_by_role("link", name="API tokens").click()
     page.get_by_label("Name").fill("release script")
