@@ -1,17 +1,18 @@
 """``/api/v1/lists/``: the newsletter's mailing lists, and a list's CSV export."""
 
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 
 from newsletter.models import Role
+from subscribers import services
 from subscribers.exporting import export_list
 from subscribers.models import MailingList
 
 from . import pagination
 from .auth import require
-from .errors import field_error
+from .errors import field_error, from_django
 from .schemas import Error, ListIn, ListOut, ListPage, Text
 
 router = Router(tags=["lists"])
@@ -47,12 +48,9 @@ def list_lists(
 def create_list(request: HttpRequest, payload: ListIn):
     require(request, Role.EDITOR)
     try:
-        with transaction.atomic():
-            mailing_list = MailingList.objects.create(
-                newsletter=request.newsletter, **payload.dict()
-            )
-    except IntegrityError:
-        raise field_error("slug", "This newsletter already has a list with this slug.") from None
+        mailing_list = services.list_create(newsletter=request.newsletter, **payload.dict())
+    except ValidationError as error:
+        raise from_django(error, "slug") from None
     return Status(201, mailing_list)
 
 

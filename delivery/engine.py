@@ -69,7 +69,9 @@ class CampaignStateError(Exception):
 
 
 # Who receives a campaign, as one rule in SQL: confirmed on any of its lists, active,
-# not paused, not suppressed. Used to count (before sending) and to insert (when sending).
+# not paused, not suppressed in the contact's newsletter nor on the whole instance (two
+# probes, one per partial unique index of the suppressions). Used to count (before
+# sending) and to insert (when sending).
 AUDIENCE_SELECT = """
 SELECT s.id
 FROM subscribers_subscriber s
@@ -81,7 +83,11 @@ WHERE s.status = 'active'
       WHERE sub.subscriber_id = s.id AND sub.status = 'confirmed'
         AND sub.mailing_list_id = ANY(%(lists)s))
   AND NOT EXISTS (
-      SELECT 1 FROM subscribers_suppression sp WHERE sp.email_digest = s.email_digest)
+      SELECT 1 FROM subscribers_suppression sp
+      WHERE sp.email_digest = s.email_digest AND sp.newsletter_id IS NULL)
+  AND NOT EXISTS (
+      SELECT 1 FROM subscribers_suppression sp
+      WHERE sp.email_digest = s.email_digest AND sp.newsletter_id = s.newsletter_id)
 """
 INSERT_DELIVERIES = f"""
 INSERT INTO delivery_delivery
@@ -146,7 +152,12 @@ def eligible(subscriber_ids: Iterable[int], campaign: Campaign) -> dict[int, str
         )
         .filter(Q(subscriber__paused_until__isnull=True) | Q(subscriber__paused_until__lte=now))
         .exclude(
-            Exists(Suppression.objects.filter(email_digest=OuterRef("subscriber__email_digest")))
+            Exists(
+                Suppression.objects.filter(
+                    Q(newsletter__isnull=True) | Q(newsletter=OuterRef("subscriber__newsletter")),
+                    email_digest=OuterRef("subscriber__email_digest"),
+                )
+            )
         )
         .order_by("subscriber_id", "mailing_list__name")
         .values_list("subscriber_id", "mailing_list__name")

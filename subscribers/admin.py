@@ -39,10 +39,17 @@ class ConsentEventInline(admin.TabularInline):
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "name", "status", "created_at"]
-    list_filter = ["status"]
+    """Instance admins see every newsletter's contacts (the only place that does)."""
+
+    list_display = ["__str__", "newsletter", "name", "status", "created_at"]
+    list_filter = ["status", "newsletter"]
     search_fields = ["email", "name"]
-    readonly_fields = ["status", "created_at", "updated_at"]
+    readonly_fields = ["newsletter", "status", "created_at", "updated_at"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        """A contact's newsletter is chosen when it is added, and never changes."""
+        return self.readonly_fields if obj else self.readonly_fields[1:]
+
     inlines = [SubscriptionInline, ConsentEventInline]
 
     def has_delete_permission(self, request, obj=None) -> bool:
@@ -51,6 +58,6 @@ class SubscriberAdmin(admin.ModelAdmin):
 
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
-    list_display = ["email_digest", "reason", "created_at"]
-    list_filter = ["reason"]
+    list_display = ["email_digest", "newsletter", "reason", "created_at"]
+    list_filter = ["reason", "newsletter"]
     readonly_fields = ["email_digest", "created_at"]

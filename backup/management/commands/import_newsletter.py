@@ -29,8 +29,3 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{report.suppressions_already_known} suppressions were already here."
             )
-        if report.partial_chains:
-            self.stdout.write(
-                f"{report.partial_chains} subscribers also have consent events in other "
-                "newsletters, which this export leaves out: their chains verify in part."
-            )
