@@ -88,10 +88,10 @@ def _utc(field: str, value: datetime | None) -> datetime | None:
 
 
 def _one(request: HttpRequest, subscriber_id: int):
-    """The token's newsletter's contact (erased ones too), or 404: another newsletter's
-    contact is not found here."""
+    """The token's newsletter's contact, or 404: another newsletter's contact is not
+    found here, and an erased one is gone."""
     subscriber = selectors.contact_of(request.newsletter, subscriber_id)
-    if subscriber is None:
+    if subscriber is None or subscriber.status == SubscriberStatus.ERASED:
         raise Http404
     return subscriber
 

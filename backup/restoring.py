@@ -20,7 +20,7 @@ from django.db import IntegrityError, connection, transaction
 
 from newsletter.models import Newsletter
 from subscribers import ledger
-from subscribers.models import ConsentEvent, Suppression
+from subscribers.models import ConsentEvent, Suppression, SuppressionReason
 
 from .exporting import FORMAT_VERSION, MODELS
 
@@ -33,7 +33,6 @@ class RestoreError(Exception):
 class RestoreReport:
     newsletter: str
     counts: Counter = field(default_factory=Counter)
-    suppressions_already_known: int = 0
 
 
 class _Chains:
@@ -129,23 +128,19 @@ def _insert(items: list, report: RestoreReport) -> None:
 
 
 def _new_suppressions(items: list, report: RestoreReport) -> list:
-    """Every suppression in the file becomes the restored newsletter's own (the rows
-    before it in the file include the newsletter); one it already has is kept as it is."""
-    newsletter_id = Newsletter.objects.filter(slug=report.newsletter).values_list("pk", flat=True)[
-        0
-    ]
-    known = set(
-        Suppression.objects.filter(
-            newsletter_id=newsletter_id,
-            email_digest__in=[item.object.email_digest for item in items],
-        ).values_list("email_digest", flat=True)
-    )
-    report.suppressions_already_known += len(known)
-    fresh = {}  # by digest: the file may name one in both scopes
+    """Every suppression in the file becomes the restored newsletter's own, once per
+    address (the file may name one in both scopes, in this batch or an earlier one);
+    as ``suppressions.suppress`` does, an unsubscribe gives way to any other reason."""
+    newsletter = Newsletter.objects.get(slug=report.newsletter)
+    fresh = {}
     for item in items:
-        item.object.newsletter_id = newsletter_id
-        if item.object.email_digest not in known:
-            fresh.setdefault(item.object.email_digest, item)
+        item.object.newsletter_id = newsletter.pk
+        kept = fresh.setdefault(item.object.email_digest, item)
+        if kept.object.reason == SuppressionReason.UNSUBSCRIBED:
+            fresh[item.object.email_digest] = item
+    inserted = Suppression.objects.filter(newsletter=newsletter, email_digest__in=fresh)
+    for digest in inserted.values_list("email_digest", flat=True):
+        del fresh[digest]
     return list(fresh.values())
 
 

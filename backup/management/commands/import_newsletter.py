@@ -25,7 +25,3 @@ class Command(BaseCommand):
             raise CommandError(f"Nothing was imported: {error}") from None
         summary = ", ".join(f"{count} {label}" for label, count in report.counts.items())
         self.stdout.write(f"Restored {report.newsletter}: {summary}")
-        if report.suppressions_already_known:
-            self.stdout.write(
-                f"{report.suppressions_already_known} suppressions were already here."
-            )
