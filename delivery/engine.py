@@ -132,8 +132,11 @@ def create_deliveries(*, campaign: Campaign) -> int:
     once per campaign under its row lock; the unique constraint makes a second call
     fail rather than duplicate anything.
     """
+    # Only the campaign's own newsletter's lists: whatever a campaign names, it never
+    # reaches another newsletter's contacts.
+    own_lists = campaign.lists.filter(newsletter_id=campaign.newsletter_id)
     with connection.cursor() as cursor:
-        params = _audience_params(campaign.lists.values_list("pk", flat=True))
+        params = _audience_params(own_lists.values_list("pk", flat=True))
         cursor.execute(INSERT_DELIVERIES, {**params, "campaign": campaign.pk})
         return cursor.rowcount
 
@@ -147,6 +150,7 @@ def eligible(subscriber_ids: Iterable[int], campaign: Campaign) -> dict[int, str
             subscriber_id__in=list(subscriber_ids),
             status=SubscriptionStatus.CONFIRMED,
             mailing_list__campaigns=campaign,
+            mailing_list__newsletter_id=campaign.newsletter_id,
             subscriber__status=SubscriberStatus.ACTIVE,
             subscriber__email__isnull=False,
         )
