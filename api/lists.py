@@ -2,7 +2,6 @@
 or deleting one (through ``subscribers.services``: consent records are never lost)."""
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
@@ -14,7 +13,7 @@ from subscribers.models import MailingList
 
 from . import pagination
 from .auth import require
-from .errors import FieldError, field_error
+from .errors import FieldError, field_error, from_django
 from .schemas import Error, ListIn, ListOut, ListPage, Text
 
 router = Router(tags=["lists"])
@@ -50,12 +49,9 @@ def list_lists(
 def create_list(request: HttpRequest, payload: ListIn):
     require(request, Role.EDITOR)
     try:
-        with transaction.atomic():
-            mailing_list = MailingList.objects.create(
-                newsletter=request.newsletter, **payload.dict()
-            )
-    except IntegrityError:
-        raise field_error("slug", "This newsletter already has a list with this slug.") from None
+        mailing_list = services.list_create(newsletter=request.newsletter, **payload.dict())
+    except ValidationError as error:
+        raise from_django(error, "slug") from None
     return Status(201, mailing_list)
 
 

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from newsletter.models import Role
-from subscribers import selectors, services
+from subscribers import personal_data, selectors, services
 from subscribers.models import ConsentSource, SubscriberStatus, SubscriptionStatus
 from subscribers.tokens import Claim
 
@@ -88,8 +88,10 @@ def _utc(field: str, value: datetime | None) -> datetime | None:
 
 
 def _one(request: HttpRequest, subscriber_id: int):
-    subscriber = selectors.subscribers_of(request.newsletter).filter(pk=subscriber_id).first()
-    if subscriber is None:
+    """The token's newsletter's contact, or 404: another newsletter's contact is not
+    found here, and an erased one is gone."""
+    subscriber = selectors.contact_of(request.newsletter, subscriber_id)
+    if subscriber is None or subscriber.status == SubscriberStatus.ERASED:
         raise Http404
     return subscriber
 
@@ -192,9 +194,14 @@ def update_subscriber(request: HttpRequest, subscriber_id: int, payload: Subscri
 
 @router.delete("/{subscriber_id}/", response={204: None, 403: Error, 404: Error, 422: Error})
 def erase_subscriber(request: HttpRequest, subscriber_id: int):
-    """Erase the person (GDPR art. 17): their data everywhere on this instance, keeping
-    only a suppression digest and the ledger's chain."""
+    """Erase the contact (GDPR art. 17) from this newsletter: its data here, keeping only
+    a suppression digest (this newsletter never mails the address again) and the
+    ledger's chain. Other newsletters' contacts at the address are not changed."""
     require(request, Role.EDITOR)
     subscriber = _one(request, subscriber_id)
-    services.erase(claim=Claim(subscriber.pk, request.newsletter.pk), source=ConsentSource.API)
+    personal_data.erase(
+        claim=Claim(subscriber.pk, request.newsletter.pk),
+        source=ConsentSource.API,
+        actor=actor(request),
+    )
     return HttpResponse(status=204)

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from django.core import serializers
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from campaigns.models import Campaign, Layout
@@ -49,43 +49,33 @@ class ExactJSONEncoder(DjangoJSONEncoder):
         return super().default(o)
 
 
-def subscribers_of(newsletter: Newsletter) -> QuerySet[Subscriber]:
-    """Everyone with a subscription to one of its lists or a consent event about it."""
-    return Subscriber.objects.filter(
-        Exists(
-            Subscription.objects.filter(
-                subscriber=OuterRef("pk"), mailing_list__newsletter=newsletter
-            )
-        )
-        | Exists(ConsentEvent.objects.filter(subscriber=OuterRef("pk"), newsletter=newsletter))
-    )
-
-
 def sections(newsletter: Newsletter) -> list[tuple[QuerySet, list[str] | None]]:
     """What is exported, in the order a restore must insert it."""
-    people = subscribers_of(newsletter)
+    people = Subscriber.objects.filter(newsletter=newsletter)
     return [
         (Newsletter.objects.filter(pk=newsletter.pk), None),
         (MailingList.objects.filter(newsletter=newsletter).order_by("pk"), None),
         (Layout.objects.filter(newsletter=newsletter).order_by("pk"), None),
         (Campaign.objects.filter(newsletter=newsletter).order_by("pk"), CAMPAIGN_FIELDS),
         (people.order_by("pk"), None),
+        (Subscription.objects.filter(newsletter=newsletter).order_by("pk"), None),
+        # Each contact's whole chain, in order: every event of a contact is its newsletter's.
         (
-            Subscription.objects.filter(mailing_list__newsletter=newsletter).order_by("pk"),
+            ConsentEvent.objects.filter(subscriber__newsletter=newsletter).order_by(
+                "subscriber_id", "pk"
+            ),
             None,
         ),
-        # Each chain in order; events about other newsletters stay out (see the docs).
-        (
-            ConsentEvent.objects.filter(subscriber__in=people)
-            .filter(Q(newsletter=newsletter) | Q(newsletter__isnull=True))
-            .order_by("subscriber_id", "pk"),
-            None,
-        ),
-        # Suppressions are instance-wide digests: those of the people in the ledger.
+        # The newsletter's own suppressions, and the instance-wide ones of the addresses
+        # in its ledger (digests only): a restore makes them all the newsletter's own.
         (
             Suppression.objects.filter(
-                email_digest__in=ConsentEvent.objects.filter(newsletter=newsletter).values(
-                    "email_digest"
+                Q(newsletter=newsletter)
+                | Q(
+                    newsletter__isnull=True,
+                    email_digest__in=ConsentEvent.objects.filter(
+                        subscriber__newsletter=newsletter
+                    ).values("email_digest"),
                 )
             ).order_by("pk"),
             None,

@@ -1,9 +1,11 @@
 """Restore a newsletter exported by ``exporting``, streamed, all or nothing.
 
 Rows keep their primary keys (the consent ledger's hashes depend on them), so the
-target must not hold rows with the same ids or addresses: a fresh instance, or one
-the newsletter was deleted from. Any conflict, malformed line or altered consent
-event rolls the whole restore back with a message saying which row.
+target must not hold rows with the same ids: a fresh instance, or one the newsletter
+was deleted from. Any conflict, malformed line, altered consent event or broken
+chain rolls the whole restore back with a message saying which row. Suppressions
+come back as the restored newsletter's own: nothing in one newsletter's file stops
+another newsletter's mail on the target.
 """
 
 import json
@@ -18,7 +20,7 @@ from django.db import IntegrityError, connection, transaction
 
 from newsletter.models import Newsletter
 from subscribers import ledger
-from subscribers.models import ConsentEvent, Suppression
+from subscribers.models import ConsentEvent, Suppression, SuppressionReason
 
 from .exporting import FORMAT_VERSION, MODELS
 
@@ -31,28 +33,28 @@ class RestoreError(Exception):
 class RestoreReport:
     newsletter: str
     counts: Counter = field(default_factory=Counter)
-    # Subscribers whose chain continues in another newsletter's events (not exported).
-    partial_chains: int = 0
-    suppressions_already_known: int = 0
 
 
 class _Chains:
-    """Checks each consent event as it streams by: its own hash, and its link."""
+    """Checks each consent event as it streams by: its own hash, and its link.
+
+    A contact's events are all its newsletter's, so an export holds every chain
+    whole: a chain that does not start at the beginning or skips an event was cut.
+    """
 
     def __init__(self) -> None:
         self.subscriber_id: int | None = None
         self.last_hash = ""
-        self.gap_in_current = False
-        self.partial = 0
 
     def check(self, event: ConsentEvent) -> None:
         if ledger.content_hash(event) != event.hash:
             raise RestoreError(f"consent event {event.pk} was altered: its hash does not match")
         if event.subscriber_id != self.subscriber_id:
-            self.subscriber_id, self.last_hash, self.gap_in_current = event.subscriber_id, "", False
-        if event.previous_hash != self.last_hash and not self.gap_in_current:
-            self.gap_in_current = True
-            self.partial += 1
+            self.subscriber_id, self.last_hash = event.subscriber_id, ""
+        if event.previous_hash != self.last_hash:
+            raise RestoreError(
+                f"consent event {event.pk} does not follow its predecessor: the chain was cut"
+            )
         self.last_hash = event.hash
 
 
@@ -92,7 +94,6 @@ def restore(*, lines: Iterable[str]) -> RestoreReport:
         raise RestoreError(f"malformed line: {error}") from None
     if batch:
         _insert(batch, report)
-    report.partial_chains = chains.partial
     _reset_sequences()
     return report
 
@@ -127,14 +128,20 @@ def _insert(items: list, report: RestoreReport) -> None:
 
 
 def _new_suppressions(items: list, report: RestoreReport) -> list:
-    """Suppressions are instance-wide: one the target already knows is kept as it is."""
-    known = set(
-        Suppression.objects.filter(
-            email_digest__in=[item.object.email_digest for item in items]
-        ).values_list("email_digest", flat=True)
-    )
-    report.suppressions_already_known += len(known)
-    return [item for item in items if item.object.email_digest not in known]
+    """Every suppression in the file becomes the restored newsletter's own, once per
+    address (the file may name one in both scopes, in this batch or an earlier one);
+    as ``suppressions.suppress`` does, an unsubscribe gives way to any other reason."""
+    newsletter = Newsletter.objects.get(slug=report.newsletter)
+    fresh = {}
+    for item in items:
+        item.object.newsletter_id = newsletter.pk
+        kept = fresh.setdefault(item.object.email_digest, item)
+        if kept.object.reason == SuppressionReason.UNSUBSCRIBED:
+            fresh[item.object.email_digest] = item
+    inserted = Suppression.objects.filter(newsletter=newsletter, email_digest__in=fresh)
+    for digest in inserted.values_list("email_digest", flat=True):
+        del fresh[digest]
+    return list(fresh.values())
 
 
 def _reset_sequences() -> None:

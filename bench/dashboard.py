@@ -151,14 +151,14 @@ def _subscribers(newsletter, lists) -> None:
         for n in range(first, first + count):
             email = f"reader{n}@example{n % 97}.org"
             rows.append(
-                f"{email}\t{copy_text(f'Reader {n}')}\t{address_digest(email)}\t\t"
-                f'{{"city": "City {n % 300}"}}\tactive\tf\t{joined.isoformat()}\t'
+                f"{newsletter.pk}\t{email}\t{copy_text(f'Reader {n}')}\t{address_digest(email)}"
+                f'\t\t{{"city": "City {n % 300}"}}\tactive\tf\t{joined.isoformat()}\t'
                 f"{joined.isoformat()}\n"
             )
         with connection.cursor() as cursor:
             with cursor.copy(
-                "COPY subscribers_subscriber (email, name, email_digest, language, attributes,"
-                " status, tracking_opt_out, created_at, updated_at) FROM STDIN"
+                "COPY subscribers_subscriber (newsletter_id, email, name, email_digest, language,"
+                " attributes, status, tracking_opt_out, created_at, updated_at) FROM STDIN"
             ) as copy:
                 copy.write("".join(rows))
             cursor.execute(
@@ -169,8 +169,9 @@ def _subscribers(newsletter, lists) -> None:
             mailing_list = lists[day % len(lists)]
             cursor.execute(
                 "INSERT INTO subscribers_subscription"
-                " (subscriber_id, mailing_list_id, status, created_at, confirmed_at)"
-                " SELECT id, %s, 'confirmed', created_at, created_at"
+                " (subscriber_id, mailing_list_id, newsletter_id, status, created_at,"
+                " confirmed_at)"
+                " SELECT id, %s, newsletter_id, 'confirmed', created_at, created_at"
                 " FROM subscribers_subscriber WHERE created_at = %s",
                 [mailing_list.pk, joined],
             )

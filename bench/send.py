@@ -120,23 +120,24 @@ def audience() -> tuple[int, int]:
     for n in range(ENQUEUE_RECIPIENTS):
         email = f"reader{n}@example.org"
         rows.write(
-            f"{email}\tReader {n}\t{address_digest(email)}\t\t{{}}\tactive\tf\t"
+            f"{newsletter.pk}\t{email}\tReader {n}\t{address_digest(email)}\t\t{{}}\tactive\tf\t"
             "2026-11-23 00:00:00+00\t2026-11-23 00:00:00+00\n"
         )
     rows.seek(0)
     with connection.cursor() as cursor:
         with cursor.copy(
-            "COPY subscribers_subscriber (email, name, email_digest, language, attributes, "
-            "status, tracking_opt_out, created_at, updated_at) FROM STDIN"
+            "COPY subscribers_subscriber (newsletter_id, email, name, email_digest, language, "
+            "attributes, status, tracking_opt_out, created_at, updated_at) FROM STDIN"
         ) as copy:
             copy.write(rows.read())
         for mailing_list, limit in ((everyone, ENQUEUE_RECIPIENTS), (sent, RECIPIENTS)):
             cursor.execute(
                 "INSERT INTO subscribers_subscription "
-                "(subscriber_id, mailing_list_id, status, created_at, confirmed_at) "
-                "SELECT id, %s, 'confirmed', now(), now() FROM subscribers_subscriber "
+                "(subscriber_id, mailing_list_id, newsletter_id, status, created_at, "
+                "confirmed_at) "
+                "SELECT id, %s, %s, 'confirmed', now(), now() FROM subscribers_subscriber "
                 "ORDER BY id LIMIT %s",
-                [mailing_list.pk, limit],
+                [mailing_list.pk, newsletter.pk, limit],
             )
     # Loaded data has been vacuumed by autovacuum long before anyone sends to it.
     with connection.cursor() as cursor:

@@ -376,17 +376,16 @@ def archive_url(campaign: Campaign) -> str:
 def sample_recipient(
     *, newsletter: Newsletter, campaign: Campaign | None = None, email: str = "", name: str = ""
 ) -> Recipient:
-    """A reader for previews and test sends: made up, or one of the newsletter's
-    subscribers when ``email`` is theirs (their name and attributes fill the tags).
+    """A reader for previews and test sends: made up, or the newsletter's own contact
+    when ``email`` is one (their name and attributes fill the tags; another
+    newsletter's contact at that address is not this newsletter's to show).
 
     Its unsubscribe and preference links lead to the newsletter's public page: a
     preview or a test is not theirs to act on.
     """
     page = newsletter_page_url(newsletter)
     subscriber = (
-        Subscriber.objects.with_address(email)
-        .filter(subscriptions__mailing_list__newsletter=newsletter)
-        .first()
+        Subscriber.objects.filter(newsletter=newsletter).with_address(email).first()
         if email
         else None
     )

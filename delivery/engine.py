@@ -70,7 +70,9 @@ class CampaignStateError(Exception):
 
 
 # Who receives a campaign, as one rule in SQL: confirmed on any of its lists, active,
-# not paused, not suppressed. Used to count (before sending) and to insert (when sending).
+# not paused, not suppressed in the contact's newsletter nor on the whole instance (two
+# probes, one per partial unique index of the suppressions). Used to count (before
+# sending) and to insert (when sending).
 AUDIENCE_SELECT = """
 SELECT s.id
 FROM subscribers_subscriber s
@@ -82,7 +84,11 @@ WHERE s.status = 'active'
       WHERE sub.subscriber_id = s.id AND sub.status = 'confirmed'
         AND sub.mailing_list_id = ANY(%(lists)s))
   AND NOT EXISTS (
-      SELECT 1 FROM subscribers_suppression sp WHERE sp.email_digest = s.email_digest)
+      SELECT 1 FROM subscribers_suppression sp
+      WHERE sp.email_digest = s.email_digest AND sp.newsletter_id IS NULL)
+  AND NOT EXISTS (
+      SELECT 1 FROM subscribers_suppression sp
+      WHERE sp.email_digest = s.email_digest AND sp.newsletter_id = s.newsletter_id)
 """
 INSERT_DELIVERIES = f"""
 INSERT INTO delivery_delivery
@@ -127,9 +133,11 @@ def create_deliveries(*, campaign: Campaign) -> int:
     once per campaign under its row lock; the unique constraint makes a second call
     fail rather than duplicate anything. Archived lists are left out: they get no new sends.
     """
+    # Only the campaign's own newsletter's lists: whatever a campaign names, it never
+    # reaches another newsletter's contacts.
+    own_lists = campaign.lists.filter(newsletter_id=campaign.newsletter_id)
     with connection.cursor() as cursor:
-        lists = campaign.lists.active().values_list("pk", flat=True)
-        params = _audience_params(lists)
+        params = _audience_params(own_lists.active().values_list("pk", flat=True))
         cursor.execute(INSERT_DELIVERIES, {**params, "campaign": campaign.pk})
         return cursor.rowcount
 
@@ -143,12 +151,18 @@ def eligible(subscriber_ids: Iterable[int], campaign: Campaign) -> dict[int, str
             subscriber_id__in=list(subscriber_ids),
             status=SubscriptionStatus.CONFIRMED,
             mailing_list__campaigns=campaign,
+            mailing_list__newsletter_id=campaign.newsletter_id,
             subscriber__status=SubscriberStatus.ACTIVE,
             subscriber__email__isnull=False,
         )
         .filter(Q(subscriber__paused_until__isnull=True) | Q(subscriber__paused_until__lte=now))
         .exclude(
-            Exists(Suppression.objects.filter(email_digest=OuterRef("subscriber__email_digest")))
+            Exists(
+                Suppression.objects.filter(
+                    Q(newsletter__isnull=True) | Q(newsletter=OuterRef("subscriber__newsletter")),
+                    email_digest=OuterRef("subscriber__email_digest"),
+                )
+            )
         )
         .order_by("subscriber_id", "mailing_list__name")
         .values_list("subscriber_id", "mailing_list__name")

@@ -26,7 +26,7 @@ from subscribers import services as subscribers
 from subscribers.models import ConsentSource, Subscriber, SuppressionReason, address_digest
 from subscribers.tokens import Claim
 
-from .models import BounceType, Delivery, DeliveryEvent, FeedbackKind
+from .models import BounceType, Delivery, DeliveryEvent, DeliveryStatus, FeedbackKind
 from .signals import delivery_bounced, delivery_complained
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def record(*, feedback: Feedback) -> Recorded:
         logger.info("feedback already recorded", extra={"esp": feedback.esp})
         return Recorded(duplicate=True, delivery=delivery)
     changed = _mark(delivery, feedback) if delivery else False
-    if recipient:
+    if delivery is not None:
         _apply(feedback, recipient, delivery)
     if changed:
         _announce(feedback, delivery)
@@ -244,29 +244,39 @@ def _mark(delivery: Delivery, feedback: Feedback) -> bool:
     return bool(changed)
 
 
-def _apply(feedback: Feedback, recipient: str, delivery: Delivery | None) -> None:
-    """What the event means for the address and the person's consent."""
+def _apply(feedback: Feedback, recipient: str, delivery: Delivery) -> None:
+    """What the event means for the delivery's own contact (by id, never by address).
+
+    Only a hard bounce or a complaint about a message that was actually sent stops
+    every newsletter's mail to the address; anything else stops the contact's own
+    newsletter at most. An event about no delivery of ours changes nobody.
+    """
     note = f"{feedback.esp}: {_redacted(feedback.detail, recipient)}"[:500]
+    contact_id = delivery.subscriber_id
+    sent = delivery.status == DeliveryStatus.SENT
     if feedback.kind == FeedbackKind.BOUNCED:
         if feedback.bounce_type == BounceType.HARD:
-            subscribers.record_bounce(email=recipient, note=note)
-        elif delivery is not None and _soft_bounce_limit_reached(delivery.subscriber_id):
+            subscribers.record_bounce(contact_id=contact_id, everywhere=sent, note=note)
+        elif _soft_bounce_limit_reached(contact_id):
             subscribers.record_bounce(
-                email=recipient,
+                contact_id=contact_id,
+                everywhere=False,
                 reason=SuppressionReason.SOFT_BOUNCES,
                 note=f"{settings.SOFT_BOUNCE_LIMIT} soft bounces in a row. {note}"[:500],
             )
     elif feedback.kind == FeedbackKind.COMPLAINED:
-        subscribers.record_complaint(email=recipient, note=note)
+        subscribers.record_complaint(contact_id=contact_id, everywhere=sent, note=note)
     elif feedback.kind == FeedbackKind.REJECTED:
         if feedback.reject_reason in REJECTED_AS_BOUNCE:
-            subscribers.record_bounce(email=recipient, note=note)
+            subscribers.record_bounce(contact_id=contact_id, everywhere=False, note=note)
         elif feedback.reject_reason == RejectReason.SPAM:
-            subscribers.suppress(email=recipient, reason=SuppressionReason.COMPLAINT, note=note)
-    elif feedback.kind == FeedbackKind.UNSUBSCRIBED and delivery is not None:
+            subscribers.record_refusal(
+                contact_id=contact_id, reason=SuppressionReason.COMPLAINT, note=note
+            )
+    elif feedback.kind == FeedbackKind.UNSUBSCRIBED:
         # Which newsletter the person left is known only through the delivery.
         subscribers.unsubscribe(
-            claim=Claim(delivery.subscriber_id, delivery.campaign.newsletter_id),
+            claim=Claim(contact_id, delivery.campaign.newsletter_id),
             source=ConsentSource.ESP_UNSUBSCRIBE,
         )
 

@@ -17,6 +17,15 @@ class OutboxMessage(models.Model):
     """
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The newsletter whose connection stored it (``sending_backends.connection_for``);
+    # empty for the instance's own mail. Erasing a newsletter's contact removes its copies.
+    newsletter = models.ForeignKey(
+        "newsletter.Newsletter",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="outbox_messages",
+    )
     from_email = models.TextField()
     recipients = models.JSONField(default=list)
     subject = models.TextField(blank=True)

@@ -3,23 +3,29 @@ from django.db import connection
 from django.dispatch import receiver
 
 from delivery.feedback import from_anymail, record
-from delivery.models import OutboxMessage
+from delivery.models import Delivery, DeliveryEvent, OutboxMessage
 from subscribers.models import Subscriber
 from subscribers.signals import subscriber_erased
 
 
 @receiver(subscriber_erased, sender=Subscriber)
-def drop_outbox_copies(sender, email: str, **kwargs) -> None:
-    """Erasure leaves no copy of a person's mail behind, even in the demo outbox."""
+def forget_erased_contact(sender, contact: Subscriber, email: str, everywhere: bool, **kwargs):
+    """Erasure leaves nothing here that quotes the person: the contact's delivery errors
+    and feedback details (receiving servers quote the address), and the newsletter's
+    outbox copies of mail to them (all copies, for the person's own "erase me")."""
+    deliveries = Delivery.objects.filter(subscriber_id=contact.pk)
+    deliveries.exclude(last_error="").update(last_error="")
+    DeliveryEvent.objects.filter(delivery__in=deliveries).exclude(detail="").update(detail="")
     if not email:
         return
+    copies = OutboxMessage.objects.all()
+    if not everywhere:
+        copies = copies.filter(newsletter_id=contact.newsletter_id)
     if connection.features.supports_json_field_contains:
-        OutboxMessage.objects.filter(recipients__contains=[email]).delete()
+        copies.filter(recipients__contains=[email]).delete()
         return
     doomed = [
-        pk
-        for pk, recipients in OutboxMessage.objects.values_list("pk", "recipients")
-        if email in recipients
+        pk for pk, recipients in copies.values_list("pk", "recipients") if email in recipients
     ]
     OutboxMessage.objects.filter(pk__in=doomed).delete()
 

@@ -63,6 +63,7 @@ KINDS: dict[str, Kind] = {
     BackendKind.MAILJET: Kind("anymail.backends.mailjet.EmailBackend", ("api_key", "secret_key")),
 }
 KIND_BY_PATH = {kind.path: kind for kind in KINDS.values()}
+OUTBOX_PATH = KINDS[BackendKind.OUTBOX].path
 
 SECRET_LABELS = {
     "password": "SMTP password",
@@ -192,6 +193,8 @@ def _options(backend: SendingBackend) -> dict:
         options["sender_domain"] = backend.sender_domain
     if backend.kind == BackendKind.SENDGRID:
         options["merge_field_format"] = KINDS[BackendKind.SENDGRID].merge_field_format
+    if backend.kind == BackendKind.OUTBOX:
+        options["newsletter_id"] = backend.newsletter_id
     return options
 
 
@@ -204,6 +207,8 @@ def transport_for(newsletter_id: int) -> Transport:
         options = {}
         if kind.path == KINDS[BackendKind.SENDGRID].path:
             options["merge_field_format"] = kind.merge_field_format
+        if kind.path == OUTBOX_PATH:  # its copies are erased with the newsletter's contacts
+            options["newsletter_id"] = newsletter_id
         return Transport(
             key="all",
             path=kind.path,

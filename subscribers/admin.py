@@ -1,6 +1,15 @@
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from .models import ConsentEvent, MailingList, Subscriber, Subscription, Suppression
+from .models import (
+    ConsentEvent,
+    MailingList,
+    Subscriber,
+    Subscription,
+    Suppression,
+    address_digest,
+)
 
 
 @admin.register(MailingList)
@@ -39,18 +48,58 @@ class ConsentEventInline(admin.TabularInline):
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "name", "status", "created_at"]
-    list_filter = ["status"]
+    """Instance admins see every newsletter's contacts (the only place that does)."""
+
+    list_display = ["__str__", "newsletter", "name", "status", "created_at"]
+    list_filter = ["status", "newsletter"]
     search_fields = ["email", "name"]
-    readonly_fields = ["status", "created_at", "updated_at"]
+    readonly_fields = ["newsletter", "status", "created_at", "updated_at"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        """A contact's newsletter is chosen when it is added, and never changes."""
+        return self.readonly_fields if obj else self.readonly_fields[1:]
+
     inlines = [SubscriptionInline, ConsentEventInline]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
+class SuppressionForm(forms.ModelForm):
+    """An admin suppresses an address by typing it; only its digest is stored. With no
+    newsletter it stops every newsletter's mail: the instance admin is one of the few
+    who may decide that (see subscribers/suppressions.py)."""
+
+    email = forms.EmailField(label=_("Address"), help_text=_("Stored only as a digest."))
+
+    class Meta:
+        model = Suppression
+        fields = ["email", "newsletter", "reason", "note"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("email"):
+            self.instance.email_digest = address_digest(cleaned["email"])
+            duplicate = Suppression.objects.filter(
+                email_digest=self.instance.email_digest, newsletter=cleaned.get("newsletter")
+            )
+            if duplicate.exists():
+                raise forms.ValidationError(_("This address is already suppressed there."))
+        return cleaned
+
+
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
-    list_display = ["email_digest", "reason", "created_at"]
-    list_filter = ["reason"]
+    list_display = ["email_digest", "newsletter", "reason", "created_at"]
+    list_filter = ["reason", "newsletter"]
     readonly_fields = ["email_digest", "created_at"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = SuppressionForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return SuppressionForm.Meta.fields
+        return ["email_digest", "newsletter", "reason", "note", "created_at"]

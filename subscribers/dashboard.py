@@ -16,7 +16,7 @@ from newsletter.forms import add_service_errors
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
-from . import import_files, ledger, selectors, services
+from . import import_files, ledger, personal_data, selectors, services
 from .exporting import export_list
 from .forms import (
     AddSubscriberForm,
@@ -250,25 +250,26 @@ def subscriber_add(request: HttpRequest, newsletter: Newsletter) -> HttpResponse
     )
 
 
-def _visible(newsletter: Newsletter, pk: int):
-    subscriber = selectors.visible_subscriber(newsletter, pk)
-    if subscriber is None:
+def _contact(newsletter: Newsletter, pk: int):
+    """This newsletter's contact, or 404: another newsletter's is not found here."""
+    contact = selectors.contact_of(newsletter, pk)
+    if contact is None:
         raise Http404
-    return subscriber
+    return contact
 
 
 @member_required(Role.VIEWER)
 def subscriber_detail(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
     """Who they are, their subscriptions here, the consent ledger and what was sent."""
-    subscriber = _visible(newsletter, pk)
+    subscriber = _contact(newsletter, pk)
     return render(
         request,
         "subscribers/dashboard/subscriber_detail.html",
         {
             "newsletter": newsletter,
             "subscriber": subscriber,
-            "subscriptions": subscriber.subscriptions.all(),  # prefetched: this newsletter's
-            "events": selectors.consent_history(subscriber, newsletter),
+            "subscriptions": subscriber.subscriptions.all(),  # prefetched
+            "events": selectors.consent_history(subscriber),
             "chain": ledger.verify_chain(subscriber),
             "deliveries": selectors.delivery_history(
                 subscriber, newsletter, limit=DELIVERIES_SHOWN
@@ -283,7 +284,7 @@ def subscriber_detail(request: HttpRequest, newsletter: Newsletter, pk: int) -> 
 @member_required(Role.EDITOR)
 def subscriber_unsubscribe(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
     """End one subscription (``list`` given) or all of this newsletter's, in the ledger."""
-    subscriber = _visible(newsletter, pk)
+    subscriber = _contact(newsletter, pk)
     list_slug = request.POST.get("list", "")
     mailing_list = _list(newsletter, list_slug) if list_slug else None
     ended = services.unsubscribe(
@@ -301,19 +302,24 @@ def subscriber_unsubscribe(request: HttpRequest, newsletter: Newsletter, pk: int
 
 @member_required(Role.EDITOR)
 def subscriber_erase(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
-    """A page that asks to type the address, then erases the person everywhere."""
-    subscriber = _visible(newsletter, pk)
+    """A page that asks to type the address, then erases this newsletter's contact: its
+    data here, and a suppression here (other newsletters' contacts are theirs)."""
+    subscriber = _contact(newsletter, pk)
     if subscriber.status == SubscriberStatus.ERASED:
         raise Http404
     form = EraseForm(request.POST or None, subscriber=subscriber)
     if request.method == "POST" and form.is_valid():
-        services.erase(
+        personal_data.erase(
             claim=Claim(subscriber.pk, newsletter.pk),
             source=ConsentSource.DASHBOARD,
             actor=_actor(request),
         )
         messages.success(
-            request, _("Erased. Only a digest of the address remains, so it is never mailed.")
+            request,
+            _(
+                "Erased from this newsletter. Only a digest of the address remains, so "
+                "this newsletter never mails it again."
+            ),
         )
         return redirect("dashboard:subscriber_list", slug=newsletter.slug)
     return render(

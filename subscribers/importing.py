@@ -354,7 +354,7 @@ def _reason(error: Exception) -> str:
 def _import_chunk(*, batch: ImportBatch, chunk: Chunk) -> None:
     """Merge one chunk, write its ledger events and problems, and advance the batch."""
     now = timezone.now()
-    params = {"now": now, "list": batch.mailing_list_id}
+    params = {"now": now, "list": batch.mailing_list_id, "newsletter": batch.newsletter_id}
     with connection.cursor() as cursor:
         # Not waiting for the WAL flush is safe: a chunk lost in a crash is lost together
         # with the progress that names it, so resuming redoes it. Finishing the batch
@@ -386,6 +386,8 @@ def _import_chunk(*, batch: ImportBatch, chunk: Chunk) -> None:
         cursor.execute(
             "DELETE FROM import_good g USING subscribers_suppression s"
             " WHERE s.email_digest = g.digest"
+            " AND (s.newsletter_id IS NULL OR s.newsletter_id = %(newsletter)s)",
+            params,
         )
         suppressed = cursor.rowcount
         created = _insert_new_subscribers(cursor, params)
@@ -412,7 +414,8 @@ def _import_chunk(*, batch: ImportBatch, chunk: Chunk) -> None:
 
 
 def _add_suppressions(cursor, lines: list[str], params: dict) -> int:
-    """Record what the old tool says not to mail, as ``services.suppress`` would.
+    """Record what the old tool says not to mail, as ``suppressions.suppress`` would, in
+    the importing newsletter only: a file is no evidence for any other newsletter.
 
     A stronger reason (a bounce) replaces an unsubscribe, never the other way round.
     """
@@ -423,12 +426,14 @@ def _add_suppressions(cursor, lines: list[str], params: dict) -> int:
     with cursor.copy("COPY import_suppress (line, email, reason, note) FROM STDIN") as copy:
         copy.write("".join(lines))
     cursor.execute(
-        "INSERT INTO subscribers_suppression (email_digest, reason, note, created_at)"
-        " SELECT DISTINCT ON (digest) digest, reason, note, %(now)s FROM ("
+        "INSERT INTO subscribers_suppression (email_digest, newsletter_id, reason, note,"
+        " created_at)"
+        " SELECT DISTINCT ON (digest) digest, %(newsletter)s, reason, note, %(now)s FROM ("
         "  SELECT encode(sha256(convert_to('crier:' || lower(email), 'UTF8')), 'hex') AS digest,"
         "  reason, note, line FROM import_suppress) s"
         " ORDER BY digest, reason = 'unsubscribed', line"
-        " ON CONFLICT (email_digest) DO UPDATE SET reason = EXCLUDED.reason, note = EXCLUDED.note"
+        " ON CONFLICT (email_digest, newsletter_id) WHERE newsletter_id IS NOT NULL"
+        " DO UPDATE SET reason = EXCLUDED.reason, note = EXCLUDED.note"
         " WHERE EXCLUDED.reason <> 'unsubscribed'"
         " AND subscribers_suppression.reason <> EXCLUDED.reason",
         params,
@@ -439,7 +444,7 @@ def _add_suppressions(cursor, lines: list[str], params: dict) -> int:
 
 
 def _insert_new_subscribers(cursor, params: dict) -> int:
-    """Create the people the table does not have yet; return how many.
+    """Create the contacts the newsletter does not have yet; return how many.
 
     Inserting first, with the unique index deciding who exists, costs one index probe
     per row: looking existing people up first would scan the whole subscriber table
@@ -447,11 +452,12 @@ def _insert_new_subscribers(cursor, params: dict) -> int:
     """
     cursor.execute(
         "WITH inserted AS ("
-        " INSERT INTO subscribers_subscriber (email, name, language, attributes, status,"
-        "  tracking_opt_out, created_at, updated_at, email_digest)"
-        "  SELECT email, name, '', attributes, 'active', false, %(now)s, %(now)s, digest"
-        "  FROM import_good ORDER BY line"
-        "  ON CONFLICT ((lower(email))) DO NOTHING RETURNING id, lower(email) AS email_key)"
+        " INSERT INTO subscribers_subscriber (newsletter_id, email, name, language, attributes,"
+        "  status, tracking_opt_out, created_at, updated_at, email_digest)"
+        "  SELECT %(newsletter)s, email, name, '', attributes, 'active', false, %(now)s, %(now)s,"
+        "  digest FROM import_good ORDER BY line"
+        "  ON CONFLICT ((lower(email)), newsletter_id) DO NOTHING"
+        "  RETURNING id, lower(email) AS email_key)"
         " UPDATE import_good g SET subscriber_id = i.id FROM inserted i"
         " WHERE g.email_key = i.email_key",
         params,
@@ -460,11 +466,12 @@ def _insert_new_subscribers(cursor, params: dict) -> int:
 
 
 def _update_existing_subscribers(cursor, params: dict) -> int:
-    """Pick up the people who were already here; leave out the bounced and complained.
+    """Pick up the newsletter's contacts that were already here; leave out the bounced
+    and complained.
 
-    Returns how many were left out. Existing people are locked like services lock
+    Returns how many were left out. Existing contacts are locked like services lock
     them (so their ledger chains stay linear) and their empty name and attributes
-    completed.
+    completed: the newsletter's own contacts only, never another newsletter's.
     """
     # Fresh statistics tell the planner how few rows are left to look up, so that it
     # probes the index for them rather than scanning every subscriber.
@@ -473,6 +480,8 @@ def _update_existing_subscribers(cursor, params: dict) -> int:
         "UPDATE import_good g SET subscriber_id = s.id, stored_email = s.email,"
         " existed = true, status = s.status FROM subscribers_subscriber s"
         " WHERE g.subscriber_id IS NULL AND lower(s.email) = g.email_key"
+        " AND s.newsletter_id = %(newsletter)s",
+        params,
     )
     cursor.execute("DELETE FROM import_good WHERE status IN ('bounced', 'complained')")
     left_out = cursor.rowcount
@@ -491,9 +500,10 @@ def _subscribe(cursor, batch: ImportBatch, params: dict) -> tuple[int, int]:
     targets = _count(cursor, "SELECT count(*) FROM import_good WHERE subscriber_id IS NOT NULL")
     cursor.execute(
         "WITH inserted AS ("
-        " INSERT INTO subscribers_subscription (subscriber_id, mailing_list_id, status,"
-        "  created_at, confirmed_at)"
-        "  SELECT subscriber_id, %(list)s, 'confirmed', %(now)s, %(now)s FROM import_good"
+        " INSERT INTO subscribers_subscription (subscriber_id, mailing_list_id, newsletter_id,"
+        "  status, created_at, confirmed_at)"
+        "  SELECT subscriber_id, %(list)s, %(newsletter)s, 'confirmed', %(now)s, %(now)s"
+        "  FROM import_good"
         "  WHERE subscriber_id IS NOT NULL ORDER BY subscriber_id"
         "  ON CONFLICT (subscriber_id, mailing_list_id) DO NOTHING RETURNING subscriber_id),"
         " confirmed AS ("

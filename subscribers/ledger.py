@@ -49,16 +49,19 @@ def append(
     subscriber: Subscriber,
     action: str,
     source: str,
-    newsletter: Newsletter | None = None,
     mailing_list: MailingList | None = None,
     wording: str = "",
     details: dict | None = None,
     evidence: Evidence | None = None,
 ) -> ConsentEvent:
-    """Append one event. The caller holds a row lock on the subscriber (services do)."""
-    record_evidence = (
-        evidence is not None and newsletter is not None and newsletter.record_consent_ip
-    )
+    """Append one event to a contact's chain; it is about the contact's own newsletter.
+
+    The caller holds a row lock on the contact (services do).
+    """
+    newsletter = subscriber.newsletter
+    if mailing_list is not None and mailing_list.newsletter_id != newsletter.pk:
+        raise ValueError("A consent event names a list of another newsletter.")
+    record_evidence = evidence is not None and newsletter.record_consent_ip
     ip_address = evidence.ip_address if record_evidence else None
     user_agent = evidence.user_agent[:500] if record_evidence else ""
     previous = (

@@ -53,7 +53,10 @@ class MailingList(models.Model):
     class Meta:
         ordering = ["newsletter", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["newsletter", "slug"], name="list_slug_per_newsletter")
+            models.UniqueConstraint(fields=["newsletter", "slug"], name="list_slug_per_newsletter"),
+            # What a subscription's composite foreign key points at (migration 0012): a
+            # subscription joins a list of its own newsletter, checked by PostgreSQL.
+            models.UniqueConstraint(fields=["newsletter", "id"], name="list_in_newsletter"),
         ]
 
     def __str__(self) -> str:
@@ -70,19 +73,33 @@ class SubscriberStatus(models.TextChoices):
 
 class SubscriberQuerySet(models.QuerySet):
     def with_address(self, email: str) -> "SubscriberQuerySet":
-        """The subscriber with this address, whatever its case, through the unique
-        ``LOWER(email)`` index (``email__iexact`` compares ``UPPER()`` and misses it:
-        a scan of every subscriber instead of one index probe)."""
+        """The contacts with this address, whatever its case, through the unique
+        ``(LOWER(email), newsletter)`` index (``email__iexact`` compares ``UPPER()`` and
+        misses it: a scan of every subscriber instead of one index probe).
+
+        Every newsletter has its own contact for an address: scope the queryset to one
+        newsletter first (``Subscriber.objects.filter(newsletter=…)``) unless the
+        person is acting for themself (``selectors.person_at``).
+        """
         return self.alias(address=Lower("email")).filter(address=email.strip().lower())
 
 
 class Subscriber(models.Model):
-    """One email address for the whole instance; erasure empties it but keeps the row.
+    """A contact: one address as one newsletter knows it. Erasure empties it but keeps the row.
+
+    A person subscribed to two newsletters is two contacts, one per newsletter, each
+    with its own name, language, attributes, status, opt-outs, subscriptions,
+    consent ledger and deliveries (docs/decisions.md, "Contacts per newsletter"):
+    nothing a newsletter does to its contact can reach another newsletter's.
 
     The row survives erasure so the consent ledger and delivery history still
     have something to point at, with no personal data left in it.
     """
 
+    # Served by the (newsletter, id) unique index below.
+    newsletter = models.ForeignKey(
+        Newsletter, on_delete=models.CASCADE, related_name="contacts", db_index=False
+    )
     # NULL once erased: several erased rows must not collide in the unique constraint.
     email = models.EmailField(max_length=254, null=True, blank=True)  # noqa: DJ001
     # Kept in step with ``email`` by save(): lets sending join the suppression list in SQL.
@@ -101,25 +118,40 @@ class Subscriber(models.Model):
     paused_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set by migration 0011 on the contacts it split off a person's shared row: links
+    # mailed before the split name that row, and still lead to this newsletter's contact.
+    split_from = models.BigIntegerField(null=True, blank=True, editable=False)
 
     objects = SubscriberQuerySet.as_manager()
 
     class Meta:
         ordering = ["email"]
-        # The API filters by creation date and pages by id; attributes get a GIN
-        # index in migration 0003 (raw SQL: jsonb_path_ops).
+        # The API filters by creation date and pages by id, within one newsletter;
+        # attributes get a GIN index in migration 0003 (raw SQL: jsonb_path_ops).
         indexes = [
-            models.Index(fields=["created_at"]),
+            models.Index(fields=["newsletter", "created_at"], name="contact_created"),
             # The dashboard's status filter: the rare statuses are found without a scan.
             models.Index(
-                fields=["status"],
+                fields=["newsletter", "status"],
                 condition=~models.Q(status="active"),
-                name="subscriber_inactive_status",
+                name="contact_inactive_status",
+            ),
+            models.Index(
+                fields=["split_from"],
+                condition=models.Q(split_from__isnull=False),
+                name="contact_split_from",
             ),
         ]
         constraints = [
-            # Mailboxes almost never tell "Ada@" from "ada@": one subscriber for both.
-            models.UniqueConstraint(Lower("email"), name="one_subscriber_per_address"),
+            # Mailboxes almost never tell "Ada@" from "ada@": one contact for both, in
+            # each newsletter. The address leads, so a person's own cross-newsletter
+            # lookup (preference center, erasure) uses the same index.
+            models.UniqueConstraint(
+                Lower("email"), models.F("newsletter"), name="one_contact_per_address"
+            ),
+            # A newsletter's contacts by id (the dashboard and API pages) and what a
+            # subscription's composite foreign key points at (migration 0012).
+            models.UniqueConstraint(fields=["newsletter", "id"], name="contact_in_newsletter"),
         ]
 
     def __str__(self) -> str:
@@ -139,12 +171,38 @@ class SubscriptionStatus(models.TextChoices):
 
 
 class Subscription(models.Model):
-    # Both foreign keys are served by the composite indexes in Meta (leading columns).
+    """A contact on a list of the same newsletter.
+
+    ``newsletter`` repeats the list's (``save`` copies it) so that PostgreSQL can
+    check both sides with two composite foreign keys, (newsletter, subscriber) and
+    (newsletter, mailing list), added by migration 0012 in place of the plain ones:
+    a subscription that would join one newsletter's contact to another's list is
+    refused by the database, whatever code writes it.
+    """
+
+    # Both foreign keys are served by the composite indexes in Meta (leading columns);
+    # their database constraints are the composite ones (see the docstring).
     subscriber = models.ForeignKey(
-        Subscriber, on_delete=models.CASCADE, related_name="subscriptions", db_index=False
+        Subscriber,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        db_index=False,
+        db_constraint=False,
     )
     mailing_list = models.ForeignKey(
-        MailingList, on_delete=models.CASCADE, related_name="subscriptions", db_index=False
+        MailingList,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        db_index=False,
+        db_constraint=False,
+    )
+    newsletter = models.ForeignKey(
+        Newsletter,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        editable=False,
     )
     status = models.CharField(
         max_length=20, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING
@@ -164,6 +222,11 @@ class Subscription(models.Model):
     def __str__(self) -> str:
         return f"{self.subscriber} → {self.mailing_list} ({self.status})"
 
+    def save(self, *args, **kwargs) -> None:
+        if self.newsletter_id is None:
+            self.newsletter_id = self.mailing_list.newsletter_id
+        super().save(*args, **kwargs)
+
 
 class ConsentAction(models.TextChoices):
     SUBSCRIBED = "subscribed", _("Subscribed")
@@ -172,6 +235,7 @@ class ConsentAction(models.TextChoices):
     UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
     IMPORTED = "imported", _("Imported with attestation")
     ERASED = "erased", _("Erased")
+    SPLIT = "split", _("Moved to a contact of its own newsletter")
 
 
 class ConsentSource(models.TextChoices):
@@ -186,6 +250,8 @@ class ConsentSource(models.TextChoices):
     ESP_COMPLAINT = "esp_complaint", _("Spam complaint reported by the sending service")
     ESP_UNSUBSCRIBE = "esp_unsubscribe", _("Unsubscribe reported by the sending service")
     MAIL = "mail", _("Mail to the unsubscribe address")
+    SELF_SERVICE = "self_service", _("The person's own data page")
+    MIGRATION = "migration", _("Upgrade to contacts per newsletter")
 
 
 class AppendOnlyError(Exception):
@@ -255,15 +321,52 @@ class SuppressionReason(models.TextChoices):
 
 
 class Suppression(models.Model):
-    """An address that must not be mailed, kept only as a digest so it survives erasure."""
+    """An address that must not be mailed, kept only as a digest so it survives erasure.
 
-    email_digest = models.CharField(max_length=64, unique=True)
+    With a ``newsletter``, only that newsletter's mail stops (an import's "cleaned"
+    rows, an editor's erasure or manual suppression, leaving a newsletter). Without
+    one it is instance-wide, and only three things write that: a hard bounce or
+    complaint about a message that was actually sent, the person's own "stop
+    everything" or "erase me", and an instance admin. Sending applies both scopes.
+    """
+
+    email_digest = models.CharField(max_length=64)
+    newsletter = models.ForeignKey(
+        Newsletter,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="suppressions",
+        db_index=False,
+        help_text=_("Empty: every newsletter of this instance."),
+    )
     reason = models.CharField(max_length=20, choices=SuppressionReason.choices)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        constraints = [
+            # One row per address and scope; each partial index also serves one half
+            # of sending's "suppressed here or everywhere" test.
+            models.UniqueConstraint(
+                fields=["email_digest"],
+                condition=models.Q(newsletter__isnull=True),
+                name="one_instance_suppression",
+            ),
+            models.UniqueConstraint(
+                fields=["email_digest", "newsletter"],
+                condition=models.Q(newsletter__isnull=False),
+                name="one_newsletter_suppression",
+            ),
+        ]
+
     def __str__(self) -> str:
-        return f"{self.email_digest[:12]}… ({self.get_reason_display()})"
+        scope = self.newsletter_id or "everywhere"
+        return f"{self.email_digest[:12]}… ({self.get_reason_display()}, {scope})"
+
+    @property
+    def instance_wide(self) -> bool:
+        return self.newsletter_id is None
 
 
 class ImportStatus(models.TextChoices):

@@ -13,6 +13,7 @@ from .models import (
     ImportBatch,
     MailingList,
     Subscriber,
+    SubscriberStatus,
     Subscription,
     SubscriptionStatus,
 )
@@ -32,51 +33,72 @@ def subscribers_of(
     id_below: int | None = None,
     id_above: int | None = None,
 ) -> QuerySet[Subscriber]:
-    """Subscribers with a subscription (any status) in the newsletter, or in one list.
+    """The newsletter's contacts, filtered, with their subscriptions prefetched (two
+    queries for a page, whatever its size).
 
-    Subscribers are shared by every newsletter of the instance; a newsletter sees
-    those who subscribed to one of its lists, with only its own subscriptions
-    prefetched (two queries for a page, whatever its size).
-
-    ``id_below``/``id_above`` bound a keyset page on both sides of the join:
-    PostgreSQL does not carry ``id < N`` over to the subscriptions, and would
-    otherwise read their index from its end to reach a deep page.
+    Every contact belongs to one newsletter, so this is the newsletter's own people
+    and no one else's. Erased contacts (empty rows kept for the ledger) are left out
+    unless ``status`` asks for them. ``mailing_list`` and ``subscription_status``
+    keep those with a subscription to that list (or any list) in that status.
     """
-    list_ids = (
-        [mailing_list.pk]
-        if mailing_list is not None
-        else list(newsletter.lists.values_list("pk", flat=True))
-    )
-    memberships = Subscription.objects.filter(
-        subscriber=OuterRef("pk"), mailing_list_id__in=list_ids
-    )
-    if subscription_status:
-        memberships = memberships.filter(status=subscription_status)
-    queryset = Subscriber.objects.all()
+    queryset = Subscriber.objects.filter(newsletter=newsletter)
     if id_below is not None:
-        memberships = memberships.filter(subscriber_id__lt=id_below)
         queryset = queryset.filter(pk__lt=id_below)
     if id_above is not None:
-        memberships = memberships.filter(subscriber_id__gt=id_above)
         queryset = queryset.filter(pk__gt=id_above)
-    queryset = queryset.filter(Exists(memberships))
+    if mailing_list is not None or subscription_status:
+        memberships = Subscription.objects.filter(subscriber=OuterRef("pk"))
+        if mailing_list is not None:
+            memberships = memberships.filter(mailing_list=mailing_list)
+        if subscription_status:
+            memberships = memberships.filter(status=subscription_status)
+        queryset = queryset.filter(Exists(memberships))
     if status:
         queryset = queryset.filter(status=status)
+    else:
+        queryset = queryset.exclude(status=SubscriberStatus.ERASED)
     if attributes:
         queryset = queryset.filter(attributes__contains=attributes)
     if email:
         queryset = queryset.with_address(email)
     if search:
-        # ILIKE '%…%': served by the trigram GIN indexes of migration 0008.
-        queryset = queryset.filter(Q(email__icontains=search) | Q(name__icontains=search))
+        queryset = queryset.filter(search_condition(search))
     if created_after:
         queryset = queryset.filter(created_at__gte=created_after)
     if created_before:
         queryset = queryset.filter(created_at__lt=created_before)
-    own = Subscription.objects.filter(mailing_list__newsletter=newsletter).select_related(
-        "mailing_list"
+    subscriptions = Subscription.objects.select_related("mailing_list")
+    return queryset.prefetch_related(Prefetch("subscriptions", queryset=subscriptions)).order_by(
+        "pk"
     )
-    return queryset.prefetch_related(Prefetch("subscriptions", queryset=own)).order_by("pk")
+
+
+def search_condition(search: str) -> Q:
+    """Address or name containing ``search``: ``UPPER(…) LIKE '%…%'``, the expression of the
+    trigram GIN indexes of migration 0008 (on a big newsletter the planner uses them;
+    on a small one, the newsletter's own index)."""
+    return Q(email__icontains=search) | Q(name__icontains=search)
+
+
+def contact_of(newsletter: Newsletter, pk: int) -> Subscriber | None:
+    """The newsletter's contact with this id (erased ones too: their ledger remains)."""
+    return (
+        Subscriber.objects.filter(newsletter=newsletter, pk=pk)
+        .prefetch_related(
+            Prefetch("subscriptions", queryset=Subscription.objects.select_related("mailing_list"))
+        )
+        .first()
+    )
+
+
+def person_at(email: str) -> QuerySet[Subscriber]:
+    """Every newsletter's contact at this address: the person, across the instance.
+
+    The one selector that crosses newsletters. Only the person acting for themself
+    (their data page: export, stop all mail, erase me) and instance admins use it;
+    nothing a newsletter's member or token does may reach it.
+    """
+    return Subscriber.objects.with_address(email).select_related("newsletter").order_by("pk")
 
 
 @dataclass(frozen=True)
@@ -176,22 +198,13 @@ def _estimated_rows(queryset: QuerySet) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def visible_subscriber(newsletter: Newsletter, pk: int) -> Subscriber | None:
-    """The subscriber, if they have (or had) a subscription in this newsletter."""
-    return subscribers_of(newsletter).filter(pk=pk).first()
-
-
-def consent_history(subscriber: Subscriber, newsletter: Newsletter) -> QuerySet[ConsentEvent]:
-    """The ledger events this newsletter may see: its own and instance-wide ones (erasure)."""
-    return (
-        subscriber.consent_events.filter(Q(newsletter=newsletter) | Q(newsletter__isnull=True))
-        .select_related("mailing_list")
-        .order_by("-id")
-    )
+def consent_history(contact: Subscriber) -> QuerySet[ConsentEvent]:
+    """The contact's consent ledger, newest first: all of it is its newsletter's."""
+    return contact.consent_events.select_related("mailing_list").order_by("-id")
 
 
 def delivery_history(subscriber: Subscriber, newsletter: Newsletter, *, limit: int) -> list:
-    """The newsletter's campaigns sent (or being sent) to this subscriber, newest first.
+    """The newsletter's campaigns sent (or being sent) to this contact, newest first.
 
     Read through the reverse relation, so ``subscribers`` never imports ``delivery``
     (which imports ``subscribers``). The campaign ids are spelled out so that each is

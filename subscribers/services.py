@@ -1,6 +1,11 @@
 """Everything that changes who gets mail. Each change writes the consent ledger in
-the same transaction, under a row lock on the subscriber, so concurrent clicks on
-the same link serialise instead of corrupting state or the ledger's chain.
+the same transaction, under a row lock on the contact, so concurrent clicks on the
+same link serialise instead of corrupting state or the ledger's chain.
+
+Every function acts inside one newsletter: it takes the newsletter (or a signed
+claim naming it) and only finds or creates contacts of that newsletter. The person's
+own acts across newsletters (export, stop all mail, erase me) are in
+``personal_data``; suppression scopes in ``suppressions``.
 """
 
 import logging
@@ -17,7 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter import ratelimit
 from newsletter.models import Newsletter
 
-from . import ledger, signals, tasks
+from . import ledger, signals, suppressions, tasks
 from .ledger import Evidence
 from .models import (
     ConsentAction,
@@ -29,19 +34,18 @@ from .models import (
     SubscriberStatus,
     Subscription,
     SubscriptionStatus,
-    Suppression,
     SuppressionReason,
-    address_digest,
 )
-from .signals import subscriber_erased
 from .tokens import Claim
 
 logger = logging.getLogger(__name__)
 
 LIVE = (SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED)
-# Reasons a new, confirmed request from the person may lift; the others need an admin.
-LIFTABLE_BY_CONSENT = {SuppressionReason.UNSUBSCRIBED}
 CONFIRMATION_MAILS_PER_ADDRESS_PER_HOUR = 3
+SLUG_TAKEN = "This newsletter already has a list with this slug."
+# Where anyone on the internet may write: until the address confirms, what such a
+# request says never changes an existing contact's profile.
+PUBLIC_SOURCES = frozenset({ConsentSource.FORM})
 
 
 def normalize_email(raw: str) -> str:
@@ -52,67 +56,56 @@ def normalize_email(raw: str) -> str:
         raise ValidationError(str(error), code="invalid_email") from None
 
 
-# Suppression
+# Contacts
 
 
-def suppression_reason(email: str) -> str | None:
+def contact_for_claim(claim: Claim) -> Subscriber | None:
+    """The contact a signed link names, in the newsletter it names.
+
+    Links mailed before contacts were per newsletter name the person's shared row,
+    which now belongs to one newsletter only: for the others, the contact split off
+    it (``split_from``) is theirs.
+    """
+    contacts = Subscriber.objects.select_related("newsletter")
     return (
-        Suppression.objects.filter(email_digest=address_digest(email))
-        .values_list("reason", flat=True)
-        .first()
+        contacts.filter(pk=claim.subscriber_id, newsletter_id=claim.newsletter_id).first()
+        or contacts.filter(
+            split_from=claim.subscriber_id, newsletter_id=claim.newsletter_id
+        ).first()
     )
 
 
-def suppress(*, email: str, reason: str, note: str = "") -> Suppression:
-    """Add or harden a suppression. An unsubscribe never softens a stronger reason, and
-    an erasure stays one (a late bounce for an erased address must not relabel it)."""
-    suppression, created = Suppression.objects.get_or_create(
-        email_digest=address_digest(email), defaults={"reason": reason, "note": note}
+def lock_contact(pk: int) -> Subscriber:
+    """The contact, row-locked (its own row only), with its newsletter loaded."""
+    return (
+        Subscriber.objects.select_related("newsletter").select_for_update(of=("self",)).get(pk=pk)
     )
-    if (
-        not created
-        and reason != SuppressionReason.UNSUBSCRIBED
-        and suppression.reason not in (reason, SuppressionReason.ERASED)
-    ):
-        suppression.reason = reason
-        suppression.note = note
-        suppression.save(update_fields=["reason", "note"])
-    return suppression
 
 
-def _lift_consent_suppression(email: str) -> None:
-    Suppression.objects.filter(
-        email_digest=address_digest(email), reason__in=LIFTABLE_BY_CONSENT
-    ).delete()
+def _locked_claim(claim: Claim) -> Subscriber:
+    contact = contact_for_claim(claim)
+    if contact is None:
+        raise Subscriber.DoesNotExist(f"no contact for {claim}")
+    return lock_contact(contact.pk)
 
 
-# Subscribe and confirm
-
-
-@dataclass
-class SubscribeOutcome:
-    """What happened, for the caller's logs and tests; pages never show it to the visitor."""
-
-    subscriber: Subscriber | None
-    pending: list[MailingList] = field(default_factory=list)
-    confirmed: list[MailingList] = field(default_factory=list)
-    confirmation_queued: bool = False
-
-
-def _existing_or_new_subscriber(address: str, *, name: str, language: str) -> Subscriber:
-    """One row per address even when two requests create it at the same moment."""
-    existing = Subscriber.objects.with_address(address).first()
+def _existing_or_new_contact(
+    newsletter: Newsletter, address: str, *, name: str, language: str
+) -> tuple[Subscriber, bool]:
+    """The newsletter's one contact for an address, even when two requests create it at
+    the same moment; and whether this call created it."""
+    contacts = Subscriber.objects.filter(newsletter=newsletter)
+    existing = contacts.with_address(address).first()
     if existing is not None:
-        return existing
+        return existing, False
     try:
         with transaction.atomic():
-            return Subscriber.objects.create(email=address, name=name, language=language)
+            created = Subscriber.objects.create(
+                newsletter=newsletter, email=address, name=name, language=language
+            )
+            return created, True
     except IntegrityError:
-        return Subscriber.objects.with_address(address).get()
-
-
-def _locked_subscriber(pk: int) -> Subscriber:
-    return Subscriber.objects.select_for_update().get(pk=pk)
+        return contacts.with_address(address).get(), False
 
 
 def _announce(
@@ -121,6 +114,23 @@ def _announce(
     """Tell other apps (webhooks) inside this transaction, so their rows share its fate."""
     if lists:
         signal.send(sender=Subscriber, subscriber=subscriber, newsletter=newsletter, lists=lists)
+
+
+# Subscribe and confirm
+
+
+@dataclass
+class SubscribeOutcome:
+    """What happened, for the caller's logs and tests; pages never show it to the visitor.
+
+    ``subscriber`` is None when the address is suppressed for this newsletter (here or
+    everywhere) in a way this request cannot lift: nothing was stored.
+    """
+
+    subscriber: Subscriber | None
+    pending: list[MailingList] = field(default_factory=list)
+    confirmed: list[MailingList] = field(default_factory=list)
+    confirmation_queued: bool = False
 
 
 @transaction.atomic
@@ -145,6 +155,10 @@ def subscribe(
     Repeating it duplicates nothing. A suppressed address that needs an admin is
     left alone, silently: callers must answer the same whatever happened. ``actor``
     (who added the person, when it was not themselves) goes to the ledger.
+
+    ``name`` names a new contact. An existing contact's empty name is filled at once
+    when a member of the newsletter asks (dashboard, API); from a public form it waits
+    for the address to confirm, travelling in the confirmation link meanwhile.
     """
     address = normalize_email(email)
     if any(mailing_list.newsletter_id != newsletter.pk for mailing_list in lists):
@@ -160,32 +174,32 @@ def subscribe(
                 )
             }
         )
-    reason = suppression_reason(address)
-    if reason is not None and (attestation or reason not in LIFTABLE_BY_CONSENT):
-        logger.info("subscribe ignored: suppressed", extra={"reason": reason})
+    reasons = suppressions.reasons(address, newsletter)
+    if reasons and (attestation or reasons - suppressions.LIFTABLE_BY_CONSENT):
+        logger.info("subscribe ignored: suppressed", extra={"newsletter": newsletter.pk})
         return SubscribeOutcome(subscriber=None)
 
-    subscriber = _existing_or_new_subscriber(address, name=name, language=language)
-    subscriber = _locked_subscriber(subscriber.pk)
-    if subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
+    contact, created = _existing_or_new_contact(newsletter, address, name=name, language=language)
+    contact = lock_contact(contact.pk)
+    if contact.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
         return SubscribeOutcome(subscriber=None)
-    if name and not subscriber.name:
-        subscriber.name = name
-        subscriber.save(update_fields=["name", "updated_at"])
+    if name and not contact.name and not created and source not in PUBLIC_SOURCES:
+        contact.name = name
+        contact.save(update_fields=["name", "updated_at"])
 
-    outcome = SubscribeOutcome(subscriber=subscriber)
+    outcome = SubscribeOutcome(subscriber=contact)
     started = []
     now = timezone.now()
     for mailing_list in lists:
-        subscription, created = Subscription.objects.get_or_create(
-            subscriber=subscriber, mailing_list=mailing_list
+        subscription, created_now = Subscription.objects.get_or_create(
+            subscriber=contact, mailing_list=mailing_list, defaults={"newsletter": newsletter}
         )
         if subscription.status == SubscriptionStatus.CONFIRMED:
             continue
         if attestation and subscription.status == SubscriptionStatus.UNSUBSCRIBED:
             continue
         at_once = mailing_list.opt_in == OptIn.SINGLE or bool(attestation)
-        if subscription.status == SubscriptionStatus.PENDING and not created and not at_once:
+        if subscription.status == SubscriptionStatus.PENDING and not created_now and not at_once:
             outcome.pending.append(mailing_list)
             continue
         subscription.status = (
@@ -200,10 +214,9 @@ def subscribe(
         if actor:
             details["actor"] = actor
         ledger.append(
-            subscriber=subscriber,
+            subscriber=contact,
             action=ConsentAction.SUBSCRIBED,
             source=source,
-            newsletter=newsletter,
             mailing_list=mailing_list,
             wording=wording,
             details=details,
@@ -213,32 +226,35 @@ def subscribe(
         started.append(mailing_list)
 
     if outcome.confirmed:
-        _reactivate(subscriber)
+        _reactivate(contact)
     if outcome.pending:
-        outcome.confirmation_queued = _queue_confirmation(subscriber, newsletter)
-    _announce(signals.subscribed, subscriber, newsletter, started)
-    _announce(signals.confirmed, subscriber, newsletter, outcome.confirmed)
+        outcome.confirmation_queued = _queue_confirmation(contact, name=name)
+    _announce(signals.subscribed, contact, newsletter, started)
+    _announce(signals.confirmed, contact, newsletter, outcome.confirmed)
     return outcome
 
 
-def _reactivate(subscriber: Subscriber) -> None:
-    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
-        subscriber.status = SubscriberStatus.ACTIVE
-        subscriber.save(update_fields=["status", "updated_at"])
-    _lift_consent_suppression(subscriber.email)
+def _reactivate(contact: Subscriber) -> None:
+    if contact.status == SubscriberStatus.UNSUBSCRIBED:
+        contact.status = SubscriberStatus.ACTIVE
+        contact.save(update_fields=["status", "updated_at"])
+    suppressions.lift_on_consent(contact.email, contact.newsletter)
 
 
-def _queue_confirmation(subscriber: Subscriber, newsletter: Newsletter) -> bool:
-    """At most a few confirmation mails per address and hour: no subscription bombing."""
+def _queue_confirmation(contact: Subscriber, *, name: str = "") -> bool:
+    """At most a few confirmation mails per address and hour: no subscription bombing.
+
+    ``name`` is the one the person gave in this request: the mail greets them with it.
+    """
     if not ratelimit.hit(
         "confirmation-mail",
-        subscriber.email,
+        contact.email,
         limit=CONFIRMATION_MAILS_PER_ADDRESS_PER_HOUR,
         window_seconds=3600,
     ):
-        logger.warning("confirmation mail rate-limited", extra={"subscriber": subscriber.pk})
+        logger.warning("confirmation mail rate-limited", extra={"subscriber": contact.pk})
         return False
-    tasks.send_confirmation.delay_on_commit(subscriber.pk, newsletter.pk)
+    tasks.send_confirmation.delay_on_commit(contact.pk, contact.newsletter_id, name)
     return True
 
 
@@ -251,14 +267,15 @@ class ConfirmOutcome:
 
 @transaction.atomic
 def confirm(*, claim: Claim, evidence: Evidence | None = None) -> ConfirmOutcome:
-    """Confirm every pending subscription of the claim's newsletter; idempotent."""
-    newsletter = Newsletter.objects.get(pk=claim.newsletter_id)
-    subscriber = _locked_subscriber(claim.subscriber_id)
+    """Confirm every pending subscription of the claim's contact; idempotent.
+
+    The address is now proven: the name the person gave in the form (carried by the
+    link) fills the contact's name if it has none.
+    """
+    contact = _locked_claim(claim)
     pending = list(
         Subscription.objects.filter(
-            subscriber=subscriber,
-            mailing_list__newsletter=newsletter,
-            status=SubscriptionStatus.PENDING,
+            subscriber=contact, status=SubscriptionStatus.PENDING
         ).select_related("mailing_list")
     )
     now = timezone.now()
@@ -267,32 +284,32 @@ def confirm(*, claim: Claim, evidence: Evidence | None = None) -> ConfirmOutcome
         subscription.confirmed_at = now
         subscription.save(update_fields=["status", "confirmed_at"])
         ledger.append(
-            subscriber=subscriber,
+            subscriber=contact,
             action=ConsentAction.CONFIRMED,
             source=ConsentSource.CONFIRMATION_LINK,
-            newsletter=newsletter,
             mailing_list=subscription.mailing_list,
             evidence=evidence,
         )
+    if claim.name and not contact.name and contact.email:
+        contact.name = claim.name
+        contact.save(update_fields=["name", "updated_at"])
     confirmed = [subscription.mailing_list for subscription in pending]
     if pending:
-        _reactivate(subscriber)
-    _announce(signals.confirmed, subscriber, newsletter, confirmed)
-    return ConfirmOutcome(newsletter, subscriber, confirmed)
+        _reactivate(contact)
+    _announce(signals.confirmed, contact, contact.newsletter, confirmed)
+    return ConfirmOutcome(contact.newsletter, contact, confirmed)
 
 
 def resend_confirmation(*, claim: Claim) -> bool:
     """Queue a fresh confirmation link when the person still has something to confirm."""
     with transaction.atomic():
-        subscriber = _locked_subscriber(claim.subscriber_id)
+        contact = _locked_claim(claim)
         has_pending = Subscription.objects.filter(
-            subscriber=subscriber,
-            mailing_list__newsletter_id=claim.newsletter_id,
-            status=SubscriptionStatus.PENDING,
+            subscriber=contact, status=SubscriptionStatus.PENDING
         ).exists()
-        if not has_pending or subscriber.email is None:
+        if not has_pending or contact.email is None:
             return False
-        return _queue_confirmation(subscriber, Newsletter.objects.get(pk=claim.newsletter_id))
+        return _queue_confirmation(contact, name=claim.name)
 
 
 # Preferences and unsubscribe
@@ -322,18 +339,18 @@ class Preferences:
 def update_preferences(
     *, claim: Claim, preferences: Preferences, evidence: Evidence | None = None
 ) -> list[str]:
-    """Apply the preference center's form; return what changed (for the confirmation)."""
-    newsletter = Newsletter.objects.get(pk=claim.newsletter_id)
-    subscriber = _locked_subscriber(claim.subscriber_id)
+    """Apply the preference center's form to the claim's contact (this newsletter only);
+    return what changed (for the confirmation)."""
+    contact = _locked_claim(claim)
+    newsletter = contact.newsletter
     changed = []
     offered = {
-        mailing_list.pk: mailing_list
-        for mailing_list in lists_for_preferences(subscriber, newsletter)
+        mailing_list.pk: mailing_list for mailing_list in lists_for_preferences(contact, newsletter)
     }
     current = {
         subscription.mailing_list_id: subscription
         for subscription in Subscription.objects.filter(
-            subscriber=subscriber, mailing_list__in=offered.values()
+            subscriber=contact, mailing_list__in=offered.values()
         )
     }
     now = timezone.now()
@@ -343,19 +360,19 @@ def update_preferences(
         live = subscription is not None and subscription.status in LIVE
         if list_id in preferences.lists and not live:
             Subscription.objects.update_or_create(
-                subscriber=subscriber,
+                subscriber=contact,
                 mailing_list=mailing_list,
                 defaults={
+                    "newsletter": newsletter,
                     "status": SubscriptionStatus.CONFIRMED,
                     "confirmed_at": now,
                     "unsubscribed_at": None,
                 },
             )
             ledger.append(
-                subscriber=subscriber,
+                subscriber=contact,
                 action=ConsentAction.SUBSCRIBED,
                 source=ConsentSource.PREFERENCE_CENTER,
-                newsletter=newsletter,
                 mailing_list=mailing_list,
                 wording=newsletter.consent_text,
                 details={"opt_in": "preference_center"},
@@ -364,12 +381,13 @@ def update_preferences(
             changed.append(f"+{mailing_list.slug}")
             added.append(mailing_list)
         elif list_id not in preferences.lists and live:
+            subscription.subscriber = contact
             _end_subscription(subscription, ConsentSource.PREFERENCE_CENTER, evidence, now)
             changed.append(f"-{mailing_list.slug}")
             removed.append(mailing_list)
-    _announce(signals.subscribed, subscriber, newsletter, added)
-    _announce(signals.confirmed, subscriber, newsletter, added)
-    _announce(signals.unsubscribed, subscriber, newsletter, removed)
+    _announce(signals.subscribed, contact, newsletter, added)
+    _announce(signals.confirmed, contact, newsletter, added)
+    _announce(signals.unsubscribed, contact, newsletter, removed)
 
     profile = {
         "name": preferences.name,
@@ -377,30 +395,27 @@ def update_preferences(
         "tracking_opt_out": preferences.tracking_opt_out,
         "paused_until": preferences.paused_until,
     }
-    fields = [key for key, value in profile.items() if getattr(subscriber, key) != value]
+    fields = [key for key, value in profile.items() if getattr(contact, key) != value]
     if fields:
         for key in fields:
-            setattr(subscriber, key, profile[key])
-        subscriber.save(update_fields=[*fields, "updated_at"])
+            setattr(contact, key, profile[key])
+        contact.save(update_fields=[*fields, "updated_at"])
         ledger.append(
-            subscriber=subscriber,
+            subscriber=contact,
             action=ConsentAction.PREFERENCES_CHANGED,
             source=ConsentSource.PREFERENCE_CENTER,
-            newsletter=newsletter,
             details={
                 "changed": fields,
-                "tracking_opt_out": subscriber.tracking_opt_out,
+                "tracking_opt_out": contact.tracking_opt_out,
                 "paused_until": (
-                    subscriber.paused_until.isoformat() if subscriber.paused_until else None
+                    contact.paused_until.isoformat() if contact.paused_until else None
                 ),
             },
             evidence=evidence,
         )
         changed.extend(fields)
-    if subscriber.status == SubscriberStatus.UNSUBSCRIBED and any(
-        c.startswith("+") for c in changed
-    ):
-        _reactivate(subscriber)
+    if added:
+        _reactivate(contact)
     return changed
 
 
@@ -418,7 +433,6 @@ def _end_subscription(
         subscriber=subscription.subscriber,
         action=ConsentAction.UNSUBSCRIBED,
         source=source,
-        newsletter=subscription.mailing_list.newsletter,
         mailing_list=subscription.mailing_list,
         details={"actor": actor} if actor else None,
         evidence=evidence,
@@ -434,184 +448,127 @@ def unsubscribe(
     evidence: Evidence | None = None,
     actor: str = "",
 ) -> int:
-    """End the claim's subscriptions to its newsletter (or one list); idempotent.
+    """End the claim's contact's subscriptions (or one list's); idempotent.
 
     ``actor`` names the maintainer who did it for the person (the dashboard).
     """
-    subscriber = _locked_subscriber(claim.subscriber_id)
-    live = Subscription.objects.filter(
-        subscriber=subscriber,
-        mailing_list__newsletter_id=claim.newsletter_id,
-        status__in=LIVE,
-    ).select_related("mailing_list__newsletter", "subscriber")
+    contact = _locked_claim(claim)
+    live = Subscription.objects.filter(subscriber=contact, status__in=LIVE).select_related(
+        "mailing_list"
+    )
     if mailing_list is not None:
         live = live.filter(mailing_list=mailing_list)
     now = timezone.now()
     ended = []
     for subscription in live:
-        subscription.subscriber = subscriber
+        subscription.subscriber = contact
         _end_subscription(subscription, source, evidence, now, actor)
         ended.append(subscription.mailing_list)
-    if ended:
-        _announce(signals.unsubscribed, subscriber, ended[0].newsletter, ended)
+    _announce(signals.unsubscribed, contact, contact.newsletter, ended)
     return len(ended)
 
 
 @transaction.atomic
-def unsubscribe_everywhere(*, claim: Claim, source: str, evidence: Evidence | None = None) -> int:
-    """Leave every list of every newsletter and suppress the address instance-wide."""
-    subscriber = _locked_subscriber(claim.subscriber_id)
-    return _leave_everything(subscriber, source, evidence, SubscriberStatus.UNSUBSCRIBED)
+def leave_newsletter(*, claim: Claim, source: str, evidence: Evidence | None = None) -> int:
+    """Leave every list of the claim's newsletter, and stop its mail for good: the
+    contact shows as unsubscribed, and the address is suppressed in this newsletter
+    (an import or an attestation cannot bring it back; only the person can)."""
+    contact = _locked_claim(claim)
+    return leave_everything(
+        contact, source, evidence, SubscriberStatus.UNSUBSCRIBED, everywhere=False
+    )
 
 
-def _leave_everything(
-    subscriber: Subscriber, source: str, evidence: Evidence | None, status: str
+def leave_everything(
+    contact: Subscriber,
+    source: str,
+    evidence: Evidence | None,
+    status: str,
+    *,
+    everywhere: bool,
 ) -> int:
-    """End every live subscription (each in the ledger), then suppress the address."""
+    """End every live subscription of a locked contact (each in the ledger), mark it
+    ``status`` and suppress its address in its newsletter, or ``everywhere``."""
     now = timezone.now()
-    ended: dict[Newsletter, list[MailingList]] = {}
+    ended = []
     for subscription in Subscription.objects.filter(
-        subscriber=subscriber, status__in=LIVE
-    ).select_related("mailing_list__newsletter"):
-        subscription.subscriber = subscriber
+        subscriber=contact, status__in=LIVE
+    ).select_related("mailing_list"):
+        subscription.subscriber = contact
         _end_subscription(subscription, source, evidence, now)
-        ended.setdefault(subscription.mailing_list.newsletter, []).append(subscription.mailing_list)
-    for newsletter, lists in ended.items():
-        _announce(signals.unsubscribed, subscriber, newsletter, lists)
-    if subscriber.email:
-        subscriber.status = status
-        subscriber.save(update_fields=["status", "updated_at"])
+        ended.append(subscription.mailing_list)
+    _announce(signals.unsubscribed, contact, contact.newsletter, ended)
+    if contact.email:
+        contact.status = status
+        contact.save(update_fields=["status", "updated_at"])
         reason = (
             SuppressionReason.COMPLAINT
             if status == SubscriberStatus.COMPLAINED
             else SuppressionReason.UNSUBSCRIBED
         )
-        suppress(email=subscriber.email, reason=reason)
-    return sum(len(lists) for lists in ended.values())
+        suppressions.suppress_contact(contact=contact, reason=reason, everywhere=everywhere)
+    return len(ended)
 
 
-# What the receiving side reports (delivery/feedback.py calls these)
-
-
-def _subscriber_by_address(email: str) -> Subscriber | None:
-    found = Subscriber.objects.with_address(email).values_list("pk", flat=True)
-    return _locked_subscriber(found[0]) if found else None
+# What the receiving side reports about a contact's message (delivery/feedback.py)
 
 
 @transaction.atomic
 def record_bounce(
-    *, email: str, reason: str = SuppressionReason.HARD_BOUNCE, note: str = ""
-) -> Subscriber | None:
-    """The address does not exist, or keeps refusing mail: it is never mailed again.
+    *,
+    contact_id: int,
+    everywhere: bool,
+    reason: str = SuppressionReason.HARD_BOUNCE,
+    note: str = "",
+) -> Subscriber:
+    """The address does not exist, or keeps refusing mail: it is not mailed again.
 
-    Consent is untouched (the person withdrew nothing), so the ledger is not written;
-    the subscriber shows as bounced, and only an admin can lift the suppression.
+    ``everywhere`` only for a hard bounce of a message that was actually sent: then
+    every newsletter stops; otherwise only the contact's own. Consent is untouched
+    (the person withdrew nothing), so the ledger is not written; the contact shows
+    as bounced, and only an admin can lift the suppression.
     """
-    suppress(email=email, reason=reason, note=note)
-    subscriber = _subscriber_by_address(email)
-    if subscriber is not None and subscriber.status in (
-        SubscriberStatus.ACTIVE,
-        SubscriberStatus.UNSUBSCRIBED,
-    ):
-        subscriber.status = SubscriberStatus.BOUNCED
-        subscriber.save(update_fields=["status", "updated_at"])
-    return subscriber
+    contact = lock_contact(contact_id)
+    suppressions.suppress_contact(contact=contact, reason=reason, everywhere=everywhere, note=note)
+    if contact.status in (SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED):
+        contact.status = SubscriberStatus.BOUNCED
+        contact.save(update_fields=["status", "updated_at"])
+    return contact
 
 
 @transaction.atomic
-def record_complaint(*, email: str, note: str = "") -> Subscriber | None:
-    """A spam complaint withdraws consent everywhere (RFC 6449's advice to senders).
+def record_complaint(*, contact_id: int, everywhere: bool, note: str = "") -> Subscriber:
+    """A spam complaint withdraws consent (RFC 6449's advice to senders).
 
-    Every list of every newsletter is left, each in the ledger as a complaint
-    reported by the sending service; the address is suppressed as a complaint.
+    The contact leaves every list of its newsletter, each in the ledger as a
+    complaint reported by the sending service. The address is suppressed as a
+    complaint: ``everywhere`` when the message complained about was actually sent,
+    else in the contact's newsletter only. Other newsletters' contacts keep their
+    subscriptions (it is not theirs to change), but get no mail while an
+    instance-wide suppression stands.
     """
-    subscriber = _subscriber_by_address(email)
-    if subscriber is not None and subscriber.status != SubscriberStatus.ERASED:
-        _leave_everything(
-            subscriber, ConsentSource.ESP_COMPLAINT, None, SubscriberStatus.COMPLAINED
+    contact = lock_contact(contact_id)
+    if contact.status != SubscriberStatus.ERASED:
+        suppressions.suppress_contact(
+            contact=contact, reason=SuppressionReason.COMPLAINT, everywhere=everywhere, note=note
         )
-    suppress(email=email, reason=SuppressionReason.COMPLAINT, note=note)
-    return subscriber
-
-
-# Export and erasure
-
-
-def export_data(subscriber: Subscriber) -> dict:
-    """Everything Crier holds about a person, as a JSON-ready dict (GDPR art. 15 and 20)."""
-    subscriptions = subscriber.subscriptions.select_related("mailing_list__newsletter")
-    events = subscriber.consent_events.select_related("mailing_list", "newsletter").order_by("id")
-    return {
-        "email": subscriber.email,
-        "name": subscriber.name,
-        "language": subscriber.language,
-        "attributes": subscriber.attributes,
-        "status": subscriber.status,
-        "tracking_opt_out": subscriber.tracking_opt_out,
-        "paused_until": _iso(subscriber.paused_until),
-        "created_at": _iso(subscriber.created_at),
-        "subscriptions": [
-            {
-                "newsletter": subscription.mailing_list.newsletter.name,
-                "list": subscription.mailing_list.name,
-                "status": subscription.status,
-                "subscribed_at": _iso(subscription.created_at),
-                "confirmed_at": _iso(subscription.confirmed_at),
-                "unsubscribed_at": _iso(subscription.unsubscribed_at),
-            }
-            for subscription in subscriptions
-        ],
-        "consent_history": [
-            {
-                "at": _iso(event.created_at),
-                "action": event.action,
-                "source": event.source,
-                "newsletter": event.newsletter.name if event.newsletter else None,
-                "list": event.mailing_list.name if event.mailing_list else None,
-                "wording": event.wording,
-                "ip_address": event.ip_address,
-                "user_agent": event.user_agent,
-            }
-            for event in events
-        ],
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+        leave_everything(
+            contact,
+            ConsentSource.ESP_COMPLAINT,
+            None,
+            SubscriberStatus.COMPLAINED,
+            everywhere=everywhere,
+        )
+    return contact
 
 
 @transaction.atomic
-def erase(*, claim: Claim, source: str, actor: str = "") -> None:
-    """Remove every personal value; keep only the suppression digest, so the address
-    is never mailed again, and the ledger, whose chain still verifies. ``actor``
-    names the maintainer who erased the person on their request (the dashboard)."""
-    subscriber = _locked_subscriber(claim.subscriber_id)
-    if subscriber.status == SubscriberStatus.ERASED:
-        return
-    email = subscriber.email or ""
-    suppress(email=email, reason=SuppressionReason.ERASED)
-    ledger.append(
-        subscriber=subscriber,
-        action=ConsentAction.ERASED,
-        source=source,
-        newsletter=Newsletter.objects.filter(pk=claim.newsletter_id).first(),
-        details={"actor": actor} if actor else None,
-    )
-    ledger.erase_personal_data(subscriber)
-    subscriber.subscriptions.all().delete()
-    subscriber.email = None
-    subscriber.name = ""
-    subscriber.language = ""
-    subscriber.attributes = {}
-    subscriber.status = SubscriberStatus.ERASED
-    subscriber.tracking_opt_out = False
-    subscriber.paused_until = None
-    subscriber.save()
-    transaction.on_commit(
-        lambda: subscriber_erased.send(sender=Subscriber, email=email), robust=True
-    )
-    logger.info("subscriber erased", extra={"subscriber": subscriber.pk})
+def record_refusal(*, contact_id: int, reason: str, note: str = "") -> Subscriber:
+    """The sending service refused a message for this address (a known bouncer, an
+    earlier complaint): nothing was sent, so only the contact's newsletter stops."""
+    contact = lock_contact(contact_id)
+    suppressions.suppress_contact(contact=contact, reason=reason, everywhere=False, note=note)
+    return contact
 
 
 # Changes through the API
@@ -628,7 +585,7 @@ def update_subscriber(
     attestation: str = "",
     actor: str = "",
 ) -> Subscriber:
-    """Change a subscriber's name, attributes and lists (within ``newsletter``) at once.
+    """Change a contact's name, attributes and lists at once; it must be ``newsletter``'s.
 
     ``attributes`` is merged as a JSON merge patch (RFC 7396, top level): a key set
     to None is removed. ``lists`` is the complete set wanted in this newsletter: new
@@ -636,42 +593,44 @@ def update_subscriber(
     through ``unsubscribe``, so each change is in the consent ledger. Subscriptions
     to archived lists are left as they are, whether named or not.
     """
-    subscriber = _locked_subscriber(subscriber.pk)
+    if subscriber.newsletter_id != newsletter.pk:
+        raise Subscriber.DoesNotExist("the contact belongs to another newsletter")
+    contact = lock_contact(subscriber.pk)
     fields = []
-    if name is not None and name != subscriber.name:
-        subscriber.name = name
+    if name is not None and name != contact.name:
+        contact.name = name
         fields.append("name")
     if attributes is not None:
-        merged = {**subscriber.attributes, **attributes}
+        merged = {**contact.attributes, **attributes}
         merged = {key: value for key, value in merged.items() if value is not None}
-        if merged != subscriber.attributes:
-            subscriber.attributes = merged
+        if merged != contact.attributes:
+            contact.attributes = merged
             fields.append("attributes")
     if fields:
-        subscriber.save(update_fields=[*fields, "updated_at"])
+        contact.save(update_fields=[*fields, "updated_at"])
     if lists is not None:
         wanted = {mailing_list.pk for mailing_list in lists}
         live = set(
-            Subscription.objects.filter(
-                subscriber=subscriber, mailing_list__newsletter=newsletter, status__in=LIVE
-            ).values_list("mailing_list_id", flat=True)
+            Subscription.objects.filter(subscriber=contact, status__in=LIVE).values_list(
+                "mailing_list_id", flat=True
+            )
         )
-        claim = Claim(subscriber.pk, newsletter.pk)
+        claim = Claim(contact.pk, newsletter.pk)
         for mailing_list in newsletter.lists.active().filter(pk__in=live - wanted):
             unsubscribe(claim=claim, source=ConsentSource.API, mailing_list=mailing_list)
         added = [mailing_list for mailing_list in lists if mailing_list.pk not in live]
         if added:
             subscribe(
                 newsletter=newsletter,
-                email=subscriber.email,
+                email=contact.email,
                 lists=added,
                 source=ConsentSource.API,
                 wording=newsletter.consent_text,
                 attestation=attestation,
                 actor=actor,
             )
-    subscriber.refresh_from_db()
-    return subscriber
+    contact.refresh_from_db()
+    return contact
 
 
 # Lists
@@ -687,16 +646,21 @@ def list_create(
     public: bool = True,
     opt_in: str = OptIn.DOUBLE,
 ) -> MailingList:
-    """A new list; a slug already used in the newsletter is refused, naming the field."""
+    """A new list; a slug already used in the newsletter is refused, naming the field
+    (also when another request takes it at the same moment)."""
     _check_slug_free(newsletter, slug)
-    return MailingList.objects.create(
-        newsletter=newsletter,
-        name=name,
-        slug=slug,
-        description=description,
-        public=public,
-        opt_in=opt_in,
-    )
+    try:
+        with transaction.atomic():
+            return MailingList.objects.create(
+                newsletter=newsletter,
+                name=name,
+                slug=slug,
+                description=description,
+                public=public,
+                opt_in=opt_in,
+            )
+    except IntegrityError:
+        raise ValidationError({"slug": ValidationError(SLUG_TAKEN)}) from None
 
 
 @transaction.atomic
@@ -724,9 +688,7 @@ def list_update(
 def _check_slug_free(newsletter: Newsletter, slug: str, exclude: int | None = None) -> None:
     taken = newsletter.lists.filter(slug=slug).exclude(pk=exclude).exists()
     if taken:
-        raise ValidationError(
-            {"slug": ValidationError("This newsletter already has a list with this slug.")}
-        )
+        raise ValidationError({"slug": ValidationError(SLUG_TAKEN)})
 
 
 # Archiving and deleting lists: consent records are never lost

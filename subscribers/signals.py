@@ -1,7 +1,11 @@
 from django.dispatch import Signal
 
-# Sent after a subscriber's personal data is erased, with ``email`` (the address it
-# had), so other apps can drop their own copies (delivery's outbox does).
+# Sent inside the transaction that erases a contact, once per contact, with ``contact``
+# (the emptied row), ``email`` and ``name`` (what it held) and ``everywhere`` (the
+# person's own "erase me", rather than one newsletter's erasure). Other apps empty
+# their own copies in the same transaction (delivery: errors, feedback details and
+# outbox copies; tracking: events and IP addresses; webhooks: payloads), so an
+# erasure is complete or does not happen.
 subscriber_erased = Signal()
 
 # Sent inside the transaction that made the change, with ``subscriber``, ``newsletter``

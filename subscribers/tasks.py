@@ -6,8 +6,15 @@ from subscribers import emails
 
 
 @shared_task
-def send_confirmation(subscriber_id: int, newsletter_id: int) -> bool:
-    return emails.send_confirmation(subscriber_id=subscriber_id, newsletter_id=newsletter_id)
+def send_confirmation(subscriber_id: int, newsletter_id: int, name: str = "") -> bool:
+    return emails.send_confirmation(
+        subscriber_id=subscriber_id, newsletter_id=newsletter_id, name=name
+    )
+
+
+@shared_task
+def send_data_link(subscriber_id: int) -> bool:
+    return emails.send_data_link(subscriber_id=subscriber_id)
 
 
 @shared_task(soft_time_limit=6 * 3600, time_limit=6 * 3600 + 60)

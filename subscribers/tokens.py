@@ -1,8 +1,11 @@
 """Signed links for people without an account, one salt per purpose (never reused).
 
-A token names the subscriber and the newsletter; what it allows depends only on
-its salt. Confirmation links expire; preference and unsubscribe links never do,
-so an unsubscribe link in a years-old email still works.
+A token names the contact and its newsletter; what it allows depends only on its
+salt. Confirmation links expire after a week; preference and unsubscribe links
+never do, so an unsubscribe link in a years-old email still works. Links to the
+person's own data (export, stop all mail, erasure: everything across newsletters)
+are mailed on request and expire after an hour, so that a forwarded newsletter
+gives its reader no way to take or destroy the subscriber's data.
 """
 
 from dataclasses import dataclass
@@ -13,7 +16,9 @@ from django.core import signing
 CONFIRM_SALT = "crier.subscribers.confirm"
 PREFERENCES_SALT = "crier.subscribers.preferences"
 UNSUBSCRIBE_SALT = "crier.subscribers.unsubscribe"
+DATA_SALT = "crier.subscribers.data"
 CONFIRM_MAX_AGE = timedelta(days=7)
+DATA_MAX_AGE = timedelta(hours=1)
 
 
 class InvalidToken(Exception):
@@ -28,23 +33,34 @@ class ExpiredToken(Exception):
 
 @dataclass(frozen=True)
 class Claim:
+    """Whose link it is. ``name`` travels only in a confirmation link: the name the
+    person typed in the form, applied to their contact once the address confirms."""
+
     subscriber_id: int
     newsletter_id: int
+    name: str = ""
 
 
 def _make(claim: Claim, salt: str) -> str:
-    return signing.dumps([claim.subscriber_id, claim.newsletter_id], salt=salt, compress=True)
+    values = [claim.subscriber_id, claim.newsletter_id]
+    if claim.name:
+        values.append(claim.name)
+    return signing.dumps(values, salt=salt, compress=True)
+
+
+def _claim(values) -> Claim:
+    subscriber_id, newsletter_id, *rest = values
+    name = rest[0] if rest and isinstance(rest[0], str) else ""
+    return Claim(int(subscriber_id), int(newsletter_id), name)
 
 
 def _read(token: str, salt: str, max_age: timedelta | None = None) -> Claim:
     try:
-        subscriber_id, newsletter_id = signing.loads(token, salt=salt, max_age=max_age)
+        return _claim(signing.loads(token, salt=salt, max_age=max_age))
     except signing.SignatureExpired:
-        subscriber_id, newsletter_id = signing.loads(token, salt=salt)
-        raise ExpiredToken(Claim(int(subscriber_id), int(newsletter_id))) from None
+        raise ExpiredToken(_claim(signing.loads(token, salt=salt))) from None
     except (signing.BadSignature, ValueError, TypeError):
         raise InvalidToken from None
-    return Claim(int(subscriber_id), int(newsletter_id))
 
 
 def confirm_token(claim: Claim) -> str:
@@ -69,3 +85,11 @@ def unsubscribe_token(claim: Claim) -> str:
 
 def read_unsubscribe_token(token: str) -> Claim:
     return _read(token, UNSUBSCRIBE_SALT)
+
+
+def data_token(claim: Claim) -> str:
+    return _make(Claim(claim.subscriber_id, claim.newsletter_id), DATA_SALT)
+
+
+def read_data_token(token: str) -> Claim:
+    return _read(token, DATA_SALT, DATA_MAX_AGE)

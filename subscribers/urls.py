@@ -11,4 +11,5 @@ urlpatterns = [
     path("s/confirm/<str:token>/", views.confirm, name="confirm"),
     path("s/prefs/<str:token>/", views.preferences, name="preferences"),
     path("s/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("s/data/<str:token>/", views.data, name="data"),
 ]

@@ -8,7 +8,7 @@ must work from a mail provider's server, which has neither.
 import json
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
@@ -21,10 +21,11 @@ from newsletter.http import client_ip
 from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 
-from . import proof_of_work, services, tokens
+from . import personal_data, proof_of_work, services, tokens
 from .forms import PreferencesForm, SubscribeForm
 from .ledger import Evidence
 from .models import ConsentSource, Subscriber, SubscriberStatus, SubscriptionStatus
+from .selectors import person_at
 
 ONE_CLICK_BODY = "One-Click"
 ARCHIVE_ON_PAGE = 20
@@ -106,12 +107,15 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         return _invalid_link(request)
     except tokens.ExpiredToken as expired:
         return _expired(request, expired.claim)
-    newsletter = get_object_or_404(Newsletter, pk=claim.newsletter_id)
+    contact = services.contact_for_claim(claim)
+    if contact is None:
+        return _invalid_link(request)
+    newsletter = contact.newsletter
     if request.method == "GET":
         return render(request, "subscribers/confirm.html", {"newsletter": newsletter})
     outcome = services.confirm(claim=claim, evidence=_evidence(request))
     confirmed_lists = outcome.subscriber.subscriptions.filter(
-        mailing_list__newsletter=newsletter, status=SubscriptionStatus.CONFIRMED
+        status=SubscriptionStatus.CONFIRMED
     ).select_related("mailing_list")
     return render(
         request,
@@ -119,44 +123,56 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         {
             "newsletter": newsletter,
             "lists": [subscription.mailing_list for subscription in confirmed_lists],
-            "preferences_url": _preferences_path(claim),
+            "preferences_url": _preferences_path(contact),
         },
     )
 
 
 def _expired(request: HttpRequest, claim: tokens.Claim) -> HttpResponse:
-    newsletter = get_object_or_404(Newsletter, pk=claim.newsletter_id)
+    contact = services.contact_for_claim(claim)
+    if contact is None:
+        return _invalid_link(request)
     resent = request.method == "POST" and services.resend_confirmation(claim=claim)
     return render(
         request,
         "subscribers/expired.html",
-        {"newsletter": newsletter, "resent": resent, "asked": request.method == "POST"},
+        {"newsletter": contact.newsletter, "resent": resent, "asked": request.method == "POST"},
         status=410 if request.method == "GET" else 200,
     )
 
 
-def _preferences_path(claim: tokens.Claim) -> str:
-    return reverse("subscribers:preferences", kwargs={"token": tokens.preferences_token(claim)})
+def _preferences_path(contact: Subscriber) -> str:
+    token = tokens.preferences_token(tokens.Claim(contact.pk, contact.newsletter_id))
+    return reverse("subscribers:preferences", kwargs={"token": token})
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    """One newsletter's preferences for one contact; the link never expires, so what it
+    allows stays within that newsletter (the person's data across newsletters is one
+    mailed link away: ``data``)."""
     try:
         claim = tokens.read_preferences_token(token)
     except (tokens.InvalidToken, tokens.ExpiredToken):
         return _invalid_link(request)
-    newsletter = get_object_or_404(Newsletter, pk=claim.newsletter_id)
-    subscriber = get_object_or_404(Subscriber, pk=claim.subscriber_id)
+    subscriber = services.contact_for_claim(claim)
+    if subscriber is None:
+        raise Http404
+    newsletter = subscriber.newsletter
     if subscriber.status == SubscriberStatus.ERASED:
         return render(request, "subscribers/erased.html", {"newsletter": newsletter})
     if subscriber.language:
         translation.activate(subscriber.language)
     action = request.POST.get("action", "save")
-    if request.method == "POST" and action in PREFERENCE_ACTIONS:
-        return PREFERENCE_ACTIONS[action](request, claim, newsletter, subscriber)
-
     offered = list(services.lists_for_preferences(subscriber, newsletter))
+    if request.method == "POST" and action != "save":
+        if action in PREFERENCE_ACTIONS:
+            return PREFERENCE_ACTIONS[action](request, claim, newsletter, subscriber)
+        # A form this page no longer has (an old tab): change nothing.
+        form = _preferences_form(subscriber, newsletter, offered)
+        return _render_preferences(request, newsletter, subscriber, form, status=400)
+
     form = _preferences_form(subscriber, newsletter, offered)
     saved = False
     if request.method == "POST":
@@ -177,18 +193,24 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             translation.activate(subscriber.language)
             form = _preferences_form(subscriber, newsletter, offered)
             saved = True
+    return _render_preferences(request, newsletter, subscriber, form, saved=saved)
+
+
+def _render_preferences(
+    request, newsletter, subscriber, form, *, status: int = 200, **flags
+) -> HttpResponse:
     return render(
         request,
         "subscribers/preferences.html",
-        {"newsletter": newsletter, "subscriber": subscriber, "form": form, "saved": saved},
-        status=422 if form.errors else 200,
+        {"newsletter": newsletter, "subscriber": subscriber, "form": form, **flags},
+        status=422 if form.errors else status,
     )
 
 
 def _preferences_form(subscriber: Subscriber, newsletter: Newsletter, offered) -> PreferencesForm:
-    live = subscriber.subscriptions.filter(
-        mailing_list__newsletter=newsletter, status__in=services.LIVE
-    ).values_list("mailing_list_id", flat=True)
+    live = subscriber.subscriptions.filter(status__in=services.LIVE).values_list(
+        "mailing_list_id", flat=True
+    )
     return PreferencesForm(
         offered_lists=offered,
         timezone=newsletter.timezone,
@@ -202,33 +224,95 @@ def _preferences_form(subscriber: Subscriber, newsletter: Newsletter, offered) -
     )
 
 
-def _unsubscribe_everywhere(request, claim, newsletter, subscriber) -> HttpResponse:
-    services.unsubscribe_everywhere(
+def _leave_newsletter(request, claim, newsletter, subscriber) -> HttpResponse:
+    services.leave_newsletter(
         claim=claim, source=ConsentSource.PREFERENCE_CENTER, evidence=_evidence(request)
     )
     return render(
-        request, "subscribers/unsubscribed.html", {"newsletter": newsletter, "everywhere": True}
+        request,
+        "subscribers/unsubscribed.html",
+        {"newsletter": newsletter, "preferences_url": _preferences_path(subscriber)},
+    )
+
+
+def _request_data_link(request, claim, newsletter, subscriber) -> HttpResponse:
+    """Mail the short-lived data link to the address; the page says the same either way."""
+    personal_data.request_data_link(claim=claim)
+    offered = list(services.lists_for_preferences(subscriber, newsletter))
+    form = _preferences_form(subscriber, newsletter, offered)
+    return _render_preferences(request, newsletter, subscriber, form, data_link_sent=True)
+
+
+PREFERENCE_ACTIONS = {
+    "unsubscribe_all": _leave_newsletter,
+    "request_data": _request_data_link,
+}
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def data(request: HttpRequest, token: str) -> HttpResponse:
+    """The person's own data across this instance, from a link mailed to them an hour ago
+    at most: download it, stop all mail, or erase it. Nothing happens on GET (link
+    scanners fetch it)."""
+    try:
+        claim = tokens.read_data_token(token)
+    except tokens.InvalidToken:
+        return _invalid_link(request)
+    except tokens.ExpiredToken:
+        return render(request, "subscribers/data_expired.html", status=410)
+    subscriber = services.contact_for_claim(claim)
+    if subscriber is None:
+        return _invalid_link(request)
+    newsletter = subscriber.newsletter
+    if subscriber.status == SubscriberStatus.ERASED:
+        return render(request, "subscribers/erased.html", {"newsletter": newsletter})
+    if subscriber.language:
+        translation.activate(subscriber.language)
+    action = request.POST.get("action", "")
+    if request.method == "POST" and action in DATA_ACTIONS:
+        return DATA_ACTIONS[action](request, claim, newsletter, subscriber)
+    return render(
+        request,
+        "subscribers/data.html",
+        {
+            "newsletter": newsletter,
+            "subscriber": subscriber,
+            "newsletters": [contact.newsletter for contact in person_at(subscriber.email)],
+        },
     )
 
 
 def _export(request, claim, newsletter, subscriber: Subscriber) -> HttpResponse:
     response = HttpResponse(
-        json.dumps(services.export_data(subscriber), indent=2, ensure_ascii=False),
+        json.dumps(personal_data.export_person(subscriber), indent=2, ensure_ascii=False),
         content_type="application/json; charset=utf-8",
     )
     response["Content-Disposition"] = 'attachment; filename="my-data.json"'
     return response
 
 
+def _unsubscribe_everywhere(request, claim, newsletter, subscriber) -> HttpResponse:
+    personal_data.unsubscribe_everywhere(
+        claim=claim, source=ConsentSource.SELF_SERVICE, evidence=_evidence(request)
+    )
+    return render(
+        request, "subscribers/unsubscribed.html", {"newsletter": newsletter, "everywhere": True}
+    )
+
+
 def _erase(request, claim: tokens.Claim, newsletter: Newsletter, subscriber) -> HttpResponse:
     if request.POST.get("confirm_erase") != "yes":
-        return render(
-            request,
-            "subscribers/confirm_erase.html",
-            {"newsletter": newsletter},
-        )
-    services.erase(claim=claim, source=ConsentSource.PREFERENCE_CENTER)
+        return render(request, "subscribers/confirm_erase.html", {"newsletter": newsletter})
+    personal_data.erase_everywhere(claim=claim, source=ConsentSource.SELF_SERVICE)
     return render(request, "subscribers/erased.html", {"newsletter": newsletter})
+
+
+DATA_ACTIONS = {
+    "export": _export,
+    "unsubscribe_all": _unsubscribe_everywhere,
+    "erase": _erase,
+}
 
 
 @csrf_exempt
@@ -239,8 +323,10 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         claim = tokens.read_unsubscribe_token(token)
     except (tokens.InvalidToken, tokens.ExpiredToken):
         return _invalid_link(request)
-    newsletter = get_object_or_404(Newsletter, pk=claim.newsletter_id)
-    get_object_or_404(Subscriber, pk=claim.subscriber_id)
+    subscriber = services.contact_for_claim(claim)
+    if subscriber is None:
+        raise Http404
+    newsletter = subscriber.newsletter
     if request.method == "GET":
         return render(request, "subscribers/unsubscribe.html", {"newsletter": newsletter})
     one_click = request.POST.get("List-Unsubscribe") == ONE_CLICK_BODY
@@ -254,12 +340,5 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "subscribers/unsubscribed.html",
-        {"newsletter": newsletter, "preferences_url": _preferences_path(claim)},
+        {"newsletter": newsletter, "preferences_url": _preferences_path(subscriber)},
     )
-
-
-PREFERENCE_ACTIONS = {
-    "export": _export,
-    "erase": _erase,
-    "unsubscribe_all": _unsubscribe_everywhere,
-}

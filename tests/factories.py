@@ -50,9 +50,12 @@ class MailingListFactory(factory.django.DjangoModelFactory):
 
 
 class SubscriberFactory(factory.django.DjangoModelFactory):
+    """A contact of a newsletter (a new one unless ``newsletter`` is given)."""
+
     class Meta:
         model = Subscriber
 
+    newsletter = factory.SubFactory(NewsletterFactory)
     email = factory.Sequence(lambda n: f"person{n}@example.org")
     name = factory.Sequence(lambda n: f"Person {n}")
 
@@ -86,9 +89,13 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
 
 class SubscriptionFactory(factory.django.DjangoModelFactory):
+    """A contact on a list; the contact is made in the list's newsletter unless given."""
+
     class Meta:
         model = Subscription
 
-    subscriber = factory.SubFactory(SubscriberFactory)
     mailing_list = factory.SubFactory(MailingListFactory)
+    subscriber = factory.SubFactory(
+        SubscriberFactory, newsletter=factory.SelfAttribute("..mailing_list.newsletter")
+    )
     status = SubscriptionStatus.CONFIRMED

@@ -1,7 +1,8 @@
 """Which signal becomes which webhook event: one line per signal in ``RECEIVERS``.
 
 Receivers only write outbox rows (``services.enqueue``), inside the sender's
-transaction when there is one, so an event is recorded exactly when its change is.
+transaction when there is one, so an event is recorded exactly when its change is;
+an erasure blanks the rows about the erased contact (``services.forget_contact``).
 """
 
 from collections.abc import Callable
@@ -57,6 +58,10 @@ def delivery_receiver(event: Event) -> Callable:
     return receive
 
 
+def on_subscriber_erased(sender, *, contact: Subscriber, **kwargs) -> None:
+    services.forget_contact(contact_id=contact.pk, newsletter_id=contact.newsletter_id)
+
+
 def on_campaign_sent(sender, *, campaign: Campaign, **kwargs) -> None:
     data = {
         "campaign": {
@@ -74,6 +79,7 @@ RECEIVERS = [
     (subscriber_signals.subscribed, subscription_receiver(Event.SUBSCRIBED)),
     (subscriber_signals.confirmed, subscription_receiver(Event.CONFIRMED)),
     (subscriber_signals.unsubscribed, subscription_receiver(Event.UNSUBSCRIBED)),
+    (subscriber_signals.subscriber_erased, on_subscriber_erased),
     (campaign_sent, on_campaign_sent),
     (delivery_bounced, delivery_receiver(Event.BOUNCED)),
     (delivery_complained, delivery_receiver(Event.COMPLAINED)),

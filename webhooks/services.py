@@ -94,6 +94,24 @@ def endpoint_disable(*, endpoint: Endpoint) -> Endpoint:
 # The outbox
 
 
+@transaction.atomic
+def forget_contact(*, contact_id: int, newsletter_id: int) -> int:
+    """An erased contact leaves nothing in the newsletter's webhook outbox: its address
+    and name are blanked in the payloads about it (still to be posted or not), and
+    what the endpoints answered to them (an echo of the payload) is dropped."""
+    rows = list(
+        WebhookDelivery.objects.select_for_update().filter(
+            endpoint__newsletter_id=newsletter_id, payload__data__subscriber__id=contact_id
+        )
+    )
+    for row in rows:
+        row.payload["data"]["subscriber"].update(email=None, name="")
+        row.last_error = ""
+    WebhookDelivery.objects.bulk_update(rows, ["payload", "last_error"])
+    Attempt.objects.filter(delivery__in=rows).update(response_excerpt="", error="")
+    return len(rows)
+
+
 def enqueue(
     *,
     newsletter: Newsletter,

@@ -15,6 +15,12 @@ logger = logging.getLogger(__name__)
 
 
 class EmailBackend(BaseEmailBackend):
+    def __init__(self, *, newsletter_id: int | None = None, **kwargs) -> None:
+        """``newsletter_id``: whose mail this connection carries (its copies are erased
+        with that newsletter's contacts); ``sending_backends`` passes it."""
+        super().__init__(**kwargs)
+        self.newsletter_id = newsletter_id
+
     def send_messages(self, email_messages: list[EmailMessage]) -> int:
         rows = [self._row(message) for message in email_messages if message.recipients()]
         OutboxMessage.objects.bulk_create(rows)
@@ -25,10 +31,10 @@ class EmailBackend(BaseEmailBackend):
             )
         return len(rows)
 
-    @staticmethod
-    def _row(message: EmailMessage) -> OutboxMessage:
+    def _row(self, message: EmailMessage) -> OutboxMessage:
         mime = message.message()
         return OutboxMessage(
+            newsletter_id=self.newsletter_id,
             from_email=message.from_email,
             recipients=message.recipients(),
             subject=message.subject,

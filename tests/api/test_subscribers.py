@@ -4,7 +4,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from newsletter.models import Role
-from subscribers import ledger, services
+from subscribers import ledger, services, suppressions
 from subscribers.models import (
     ConsentAction,
     ConsentEvent,
@@ -99,7 +99,9 @@ def test_nothing_is_half_written_when_a_later_step_fails(api, news, monkeypatch)
 
 
 def test_a_suppressed_address_is_accepted_but_not_subscribed(api, news):
-    services.suppress(email="gone@example.org", reason=SuppressionReason.COMPLAINT)
+    suppressions.suppress(
+        email="gone@example.org", reason=SuppressionReason.COMPLAINT, newsletter=None
+    )
     response = api.post(URL, {"email": "gone@example.org", "lists": ["news"]})
     assert response.status_code == 202
     assert not Subscriber.objects.exists()
@@ -122,20 +124,30 @@ def test_find_by_email_and_only_in_this_newsletter(api, news):
 
 def test_other_newsletters_subscribers_and_lists_are_invisible(api, news):
     other_list = MailingListFactory(newsletter=NewsletterFactory())
-    both = SubscriberFactory()
-    SubscriptionFactory(subscriber=both, mailing_list=news)
-    SubscriptionFactory(subscriber=both, mailing_list=other_list)
+    mine = SubscriptionFactory(
+        mailing_list=news, subscriber__email="both@example.org", subscriber__name="Ada"
+    ).subscriber
+    theirs = SubscriptionFactory(
+        mailing_list=other_list, subscriber__email="both@example.org", subscriber__name="Dr Ada"
+    ).subscriber
     stranger = SubscriptionFactory(mailing_list=other_list).subscriber
-    body = api.get(f"{URL}{both.pk}/").json()
+    body = api.get(f"{URL}{mine.pk}/").json()
     assert [item["slug"] for item in body["lists"]] == ["news"]
-    assert api.get(f"{URL}{stranger.pk}/").status_code == 404
+    assert body["name"] == "Ada"
+    assert [item["id"] for item in api.get(URL, {"email": "both@example.org"}).json()["items"]] == [
+        mine.pk
+    ]
+    for foreign in (theirs, stranger):
+        assert api.get(f"{URL}{foreign.pk}/").status_code == 404
     assert api.patch(f"{URL}{stranger.pk}/", {"name": "x"}).status_code == 404
     assert api.delete(f"{URL}{stranger.pk}/").status_code == 404
 
 
 def test_filters_by_list_status_attribute_and_date(api, news, releases):
-    lyon = SubscriberFactory(attributes={"city": "Lyon", "plan": "pro"})
-    paris = SubscriberFactory(attributes={"city": "Paris"}, status=SubscriberStatus.BOUNCED)
+    lyon = SubscriberFactory(newsletter=news.newsletter, attributes={"city": "Lyon", "plan": "pro"})
+    paris = SubscriberFactory(
+        newsletter=news.newsletter, attributes={"city": "Paris"}, status=SubscriberStatus.BOUNCED
+    )
     SubscriptionFactory(subscriber=lyon, mailing_list=news)
     SubscriptionFactory(
         subscriber=paris, mailing_list=releases, status=SubscriptionStatus.UNSUBSCRIBED
@@ -185,7 +197,7 @@ def test_cursor_pagination_walks_every_subscriber_once(api, news):
 def test_a_page_costs_the_same_queries_for_5_or_50_subscribers(api, news, releases):
     def queries_for(count: int) -> int:
         for _ in range(count):
-            subscriber = SubscriberFactory()
+            subscriber = SubscriberFactory(newsletter=news.newsletter)
             SubscriptionFactory(subscriber=subscriber, mailing_list=news)
             SubscriptionFactory(subscriber=subscriber, mailing_list=releases)
         with CaptureQueriesContext(connection) as context:
@@ -198,7 +210,9 @@ def test_a_page_costs_the_same_queries_for_5_or_50_subscribers(api, news, releas
 
 
 def test_patch_changes_name_merges_attributes_and_switches_lists(api, news, releases):
-    subscriber = SubscriberFactory(name="Old", attributes={"keep": 1, "drop": 2})
+    subscriber = SubscriberFactory(
+        newsletter=news.newsletter, name="Old", attributes={"keep": 1, "drop": 2}
+    )
     SubscriptionFactory(subscriber=subscriber, mailing_list=news)
     response = api.patch(
         f"{URL}{subscriber.pk}/",

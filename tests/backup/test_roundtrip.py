@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from backup.exporting import MODELS
 from campaigns.models import Campaign, Layout, Status
 from newsletter.models import Newsletter
-from subscribers import ledger, services
+from subscribers import ledger, personal_data, services, suppressions
 from subscribers.models import (
     ConsentEvent,
     ConsentSource,
@@ -19,7 +19,12 @@ from subscribers.models import (
     SuppressionReason,
 )
 from subscribers.tokens import Claim
-from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
+from tests.factories import (
+    CampaignFactory,
+    MailingListFactory,
+    NewsletterFactory,
+    SubscriberFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -48,12 +53,12 @@ def newsletter():
     ada = subscribe(newsletter, [news, releases], "ada@example.org", name="Ada")
     services.confirm(claim=Claim(ada.pk, newsletter.pk))
     grace = subscribe(newsletter, [releases], "grace@example.org")
-    services.unsubscribe_everywhere(
-        claim=Claim(grace.pk, newsletter.pk), source=ConsentSource.ONE_CLICK
+    services.leave_newsletter(
+        claim=Claim(grace.pk, newsletter.pk), source=ConsentSource.PREFERENCE_CENTER
     )
     subscribe(newsletter, [news], "linus@example.org")  # pending
     gone = subscribe(newsletter, [releases], "gone@example.org")
-    services.erase(claim=Claim(gone.pk, newsletter.pk), source=ConsentSource.DASHBOARD)
+    personal_data.erase(claim=Claim(gone.pk, newsletter.pk), source=ConsentSource.DASHBOARD)
     subscribe(newsletter, [news], "attested@example.org", attestation="met at FOSDEM", actor="me")
     return newsletter
 
@@ -62,7 +67,7 @@ def snapshot() -> dict:
     """Every row a restore must bring back, as plain values."""
     state = {model._meta.label: list(model.objects.order_by("pk").values()) for model in MODELS}
     for row in state["subscribers.Suppression"]:
-        del row["id"]  # instance-wide; a restore merges them by digest
+        del row["id"]  # a restore inserts them anew
     for row in state["campaigns.Campaign"]:
         del row["created_by_id"]
     state["campaign lists"] = sorted(
@@ -127,13 +132,23 @@ def test_restoring_over_an_existing_newsletter_changes_nothing(newsletter, tmp_p
     assert snapshot() == before
 
 
-def test_an_address_already_on_the_target_stops_the_restore_and_nothing_is_written(
-    newsletter, tmp_path
-):
+def test_another_newsletters_contact_at_the_same_address_is_no_conflict(newsletter, tmp_path):
     text = export()
     empty_the_database()
     other = NewsletterFactory(slug="other")
-    subscribe(other, [MailingListFactory(newsletter=other)], "ada@example.org")
+    theirs = subscribe(other, [MailingListFactory(newsletter=other)], "ada@example.org", name="A")
+    restore(tmp_path, text)
+    assert Subscriber.objects.filter(email="ada@example.org").count() == 2
+    theirs.refresh_from_db()
+    assert (theirs.newsletter, theirs.name) == (other, "A")
+
+
+def test_an_id_already_on_the_target_stops_the_restore_and_nothing_is_written(newsletter, tmp_path):
+    text = export()
+    taken = Subscriber.objects.order_by("pk").values_list("pk", flat=True)[0]
+    empty_the_database()
+    other = NewsletterFactory(slug="other")
+    SubscriberFactory(newsletter=other, pk=taken, email="someone@example.org")
     with pytest.raises(CommandError, match="conflicts with a row already here"):
         restore(tmp_path, text)
     assert not Newsletter.objects.filter(slug="proj").exists()
@@ -164,19 +179,32 @@ def test_a_malformed_row_is_refused_and_nothing_is_written(newsletter, tmp_path)
     assert not Newsletter.objects.exists()
 
 
-def test_other_newsletters_stay_out_and_shared_chains_are_reported(newsletter, tmp_path):
+def test_other_newsletters_stay_out_and_every_chain_comes_back_whole(newsletter, tmp_path):
     other = NewsletterFactory(slug="other", consent_text="Other wording")
     subscribe(other, [MailingListFactory(newsletter=other, slug="o")], "ada@example.org")
     subscribe(other, [MailingListFactory(newsletter=other, slug="p")], "stranger@example.org")
-    ada = Subscriber.objects.get(email="ada@example.org")
+    ada = Subscriber.objects.get(email="ada@example.org", newsletter=newsletter)
     services.unsubscribe(claim=Claim(ada.pk, newsletter.pk), source=ConsentSource.ONE_CLICK)
 
     text = export()
     assert "stranger@example.org" not in text
     assert "Other wording" not in text
     empty_the_database()
-    output = restore(tmp_path, text)
-    assert "1 subscribers also have consent events in other newsletters" in output
+    restore(tmp_path, text)
+    assert set(Subscriber.objects.values_list("newsletter__slug", flat=True)) == {"proj"}
+    for subscriber in Subscriber.objects.all():
+        assert ledger.verify_chain(subscriber).valid
+
+
+def test_a_chain_with_an_event_cut_out_is_refused(newsletter, tmp_path):
+    lines = export().splitlines()
+    ada = Subscriber.objects.get(email="ada@example.org")
+    first_event = ada.consent_events.order_by("pk").first()
+    lines = [line for line in lines if f'"pk": {first_event.pk},' not in line]
+    empty_the_database()
+    with pytest.raises(CommandError, match="the chain was cut"):
+        restore(tmp_path, "\n".join(lines))
+    assert not Newsletter.objects.exists()
 
 
 def test_an_unknown_newsletter_is_an_error():
@@ -184,12 +212,21 @@ def test_an_unknown_newsletter_is_an_error():
         call_command("export_newsletter", "nope", stdout=io.StringIO(), stderr=io.StringIO())
 
 
-def test_suppressions_the_target_already_has_are_kept_as_they_are(newsletter, tmp_path):
+def test_instance_wide_suppressions_come_back_as_the_newsletters_own(newsletter, tmp_path):
+    """A restore acts on the restored newsletter only: no other newsletter on the target
+    stops mailing an address because of a file about this one."""
+    ada = Subscriber.objects.get(email="ada@example.org")
+    suppressions.suppress(
+        email="ada@example.org", reason=SuppressionReason.HARD_BOUNCE, newsletter=None
+    )
+    suppressions.suppress(
+        email="ada@example.org", reason=SuppressionReason.MANUAL, newsletter=newsletter
+    )
     text = export()
-    digests = list(Suppression.objects.values_list("email_digest", flat=True))
     empty_the_database()
-    Suppression.objects.create(email_digest=digests[0], reason=SuppressionReason.MANUAL)
-    output = restore(tmp_path, text)
-    assert "1 suppressions were already here" in output
-    assert Suppression.objects.get(email_digest=digests[0]).reason == SuppressionReason.MANUAL
-    assert set(Suppression.objects.values_list("email_digest", flat=True)) == set(digests)
+    restore(tmp_path, text)
+    restored = Newsletter.objects.get(slug="proj")
+    assert not Suppression.objects.filter(newsletter__isnull=True).exists()
+    assert suppressions.reasons(ada.email, restored) == {SuppressionReason.HARD_BOUNCE}
+    assert suppressions.reasons("grace@example.org", restored) == {SuppressionReason.UNSUBSCRIBED}
+    assert Suppression.objects.filter(reason=SuppressionReason.ERASED).count() == 1

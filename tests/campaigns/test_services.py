@@ -195,9 +195,16 @@ def test_preview_as_one_of_the_newsletters_subscribers_uses_their_name_and_attri
     from tests.factories import MailingListFactory, SubscriberFactory
 
     releases = MailingListFactory()
-    grace = SubscriberFactory(email="grace@example.org", name="Grace", attributes={"city": "Lyon"})
+    grace = SubscriberFactory(
+        newsletter=releases.newsletter,
+        email="grace@example.org",
+        name="Grace",
+        attributes={"city": "Lyon"},
+    )
     grace.subscriptions.create(mailing_list=releases, status="confirmed")
     SubscriberFactory(email="stranger@example.org", name="Stranger")
+    # Another newsletter's contact at Grace's address: its name is not this newsletter's.
+    SubscriberFactory(email="grace@example.org", name="Dr Grace H.", attributes={"rank": "x"})
 
     mine = sample_recipient(newsletter=releases.newsletter, email="Grace@example.org")
     assert (mine.name, mine.attributes) == ("Grace", {"city": "Lyon"})

@@ -52,7 +52,7 @@ def some_history(newsletter) -> None:
     )
     Delivery.objects.bulk_create(
         Delivery(campaign=sent, subscriber=subscriber, status=DeliveryStatus.SENT)
-        for subscriber in SubscriberFactory.create_batch(12)
+        for subscriber in SubscriberFactory.create_batch(12, newsletter=newsletter)
     )
     CampaignFactory(
         newsletter=newsletter,
@@ -69,10 +69,9 @@ def some_history(newsletter) -> None:
         for index in range(day % 5 + 1):
             action = ConsentAction.UNSUBSCRIBED if index == 3 else ConsentAction.CONFIRMED
             event = ledger.append(
-                subscriber=SubscriberFactory(),
+                subscriber=SubscriberFactory(newsletter=newsletter),
                 action=action,
                 source=ConsentSource.FORM,
-                newsletter=newsletter,
             )
             ConsentEvent.objects.filter(pk=event.pk).update(created_at=now - timedelta(days=day))
 

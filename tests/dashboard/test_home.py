@@ -28,10 +28,9 @@ pytestmark = pytest.mark.django_db
 
 def event(newsletter, action, at, **details):
     created = ledger.append(
-        subscriber=SubscriberFactory(),
+        subscriber=SubscriberFactory(newsletter=newsletter),
         action=action,
         source=ConsentSource.FORM,
-        newsletter=newsletter,
         details=details,
     )
     ConsentEvent.objects.filter(pk=created.pk).update(created_at=at)
@@ -88,10 +87,12 @@ def test_home_shows_campaigns_with_sent_counts_lists_and_the_next_send(client):
     sent = CampaignFactory(
         newsletter=newsletter, name="October news", status=Status.SENT, recipient_count=4
     )
-    for subscriber in SubscriberFactory.create_batch(3):
+    for subscriber in SubscriberFactory.create_batch(3, newsletter=newsletter):
         Delivery.objects.create(campaign=sent, subscriber=subscriber, status=DeliveryStatus.SENT)
     Delivery.objects.create(
-        campaign=sent, subscriber=SubscriberFactory(), status=DeliveryStatus.FAILED
+        campaign=sent,
+        subscriber=SubscriberFactory(newsletter=newsletter),
+        status=DeliveryStatus.FAILED,
     )
     CampaignFactory(
         newsletter=newsletter,

@@ -13,6 +13,7 @@ from campaigns.models import Status
 from delivery import bounces, engine
 from delivery.models import Delivery, DeliveryEvent, DeliveryStatus
 from subscribers import services as subscribers
+from subscribers import suppressions
 from subscribers.models import ConsentSource, Subscriber, Suppression
 from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
 from tests.imap_server import IMAPServer, Mailbox
@@ -123,7 +124,9 @@ def test_a_failed_dsn_is_a_hard_bounce_recorded_once(delivery):
     assert outcome == bounces.BounceOutcome("hard", delivery.pk)
     delivery.refresh_from_db()
     assert delivery.bounce_type == "hard"
-    assert subscribers.suppression_reason(RECIPIENT) == "hard_bounce"
+    # A bounce of mail that was sent, proven by its VERP address: every newsletter stops.
+    assert Suppression.objects.get().instance_wide
+    assert Suppression.objects.get().reason == "hard_bounce"
     event = DeliveryEvent.objects.get()
     assert (event.esp, event.kind) == ("smtp", "bounced")
     assert "5.1.1" in event.detail
@@ -137,7 +140,7 @@ def test_a_delayed_dsn_is_a_soft_bounce(delivery):
     assert bounces.process_message(bounce_mail("postfix_delayed", delivery)).verdict == "soft"
     delivery.refresh_from_db()
     assert delivery.bounce_type == "soft"
-    assert subscribers.suppression_reason(RECIPIENT) is None
+    assert not Suppression.objects.exists()
 
 
 def test_an_auto_reply_to_the_bounce_address_is_not_a_bounce(delivery):
@@ -183,7 +186,8 @@ def run_command(monkeypatch, raw: bytes, *args) -> str:
 def test_the_command_reads_one_message_from_a_pipe(monkeypatch, delivery):
     output = run_command(monkeypatch, bounce_mail("postfix_failed", delivery))
     assert output.strip() == f"hard (delivery {delivery.pk})"
-    assert subscribers.suppression_reason(RECIPIENT) == "hard_bounce"
+    newsletter = delivery.campaign.newsletter
+    assert suppressions.reasons(RECIPIENT, newsletter) == {"hard_bounce"}
     with pytest.raises(CommandError):
         run_command(monkeypatch, b"")
 

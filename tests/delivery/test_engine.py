@@ -9,7 +9,8 @@ from campaigns.models import Status
 from delivery import engine, sending_backends
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage
 from subscribers import services as subscribers
-from subscribers.models import ConsentSource, Subscriber, SuppressionReason
+from subscribers import suppressions
+from subscribers.models import ConsentSource, Subscriber, Suppression, SuppressionReason
 from subscribers.tokens import Claim
 from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
 
@@ -69,7 +70,17 @@ def test_the_audience_is_confirmed_active_unpaused_unsuppressed_and_counted_once
     paused = confirmed(newsletter, [releases], "paused@example.org")
     Subscriber.objects.filter(pk=paused.pk).update(paused_until=timezone.now() + timedelta(days=9))
     confirmed(newsletter, [releases], "bounced@example.org")
-    subscribers.suppress(email="bounced@example.org", reason=SuppressionReason.HARD_BOUNCE)
+    suppressions.suppress(
+        email="bounced@example.org", reason=SuppressionReason.HARD_BOUNCE, newsletter=None
+    )
+    confirmed(newsletter, [releases], "left@example.org")
+    suppressions.suppress(
+        email="left@example.org", reason=SuppressionReason.MANUAL, newsletter=newsletter
+    )
+    # Another newsletter's suppression is that newsletter's business.
+    suppressions.suppress(
+        email="one@example.org", reason=SuppressionReason.MANUAL, newsletter=NewsletterFactory()
+    )
     other = MailingListFactory()
     subscribers.subscribe(
         newsletter=other.newsletter,
@@ -188,7 +199,9 @@ def test_smtp_refusals_fail_permanently_or_retry_later(newsletter, releases, cam
     assert rows["ok@example.org"].status == "sent"
     assert rows["gone@example.org"].status == "failed"
     assert rows["gone@example.org"].last_error.startswith("550")
-    assert subscribers.suppression_reason("gone@example.org") == "hard_bounce"
+    # Refused when handed over: nothing was sent, so only this newsletter stops.
+    assert suppressions.reasons("gone@example.org", newsletter) == {"hard_bounce"}
+    assert Suppression.objects.get().newsletter == newsletter
     assert rows["busy@example.org"].status == "queued"
     assert rows["busy@example.org"].next_attempt_at > timezone.now()
     assert smtp_sink.handler.recipients() == ["ok@example.org"]
@@ -218,7 +231,7 @@ def test_retry_failed_sends_only_the_failed_rows(newsletter, releases, campaign,
     assert campaign.status == Status.SENT
     smtp_sink.handler.refuse = {}
     # An admin lifts the hard bounce: the suppression and the subscriber's bounced status.
-    subscribers.Suppression.objects.all().delete()
+    Suppression.objects.all().delete()
     Subscriber.objects.update(status="active")
 
     assert engine.campaign_retry_failed(campaign=campaign) == 1

@@ -15,6 +15,7 @@ from delivery.models import Delivery, DeliveryEvent, DeliveryStatus
 from delivery.selectors import feedback_counts
 from delivery.signals import delivery_bounced
 from subscribers import services as subscribers
+from subscribers import suppressions
 from subscribers.models import ConsentSource, Subscriber
 from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
 
@@ -68,7 +69,9 @@ def test_a_refusal_at_send_time_is_a_hard_bounce_through_the_same_service(
     assert row.status == "failed"
     assert row.bounce_type == "hard"
     assert DeliveryEvent.objects.get().esp == "send"
-    assert subscribers.suppression_reason("gone@example.org") == "hard_bounce"
+    # Refused at hand-over, nothing sent: the newsletter's own suppression.
+    assert suppressions.reasons("gone@example.org", newsletter) == {"hard_bounce"}
+    assert not suppressions.reasons("gone@example.org", NewsletterFactory())
     assert Subscriber.objects.get().status == "bounced"
     assert announced == [(row.pk, "gone@example.org", "hard")]
     assert feedback_counts(campaign)["bounced_hard"] == 1

@@ -16,6 +16,7 @@ from campaigns.models import Status
 from delivery.models import Delivery, DeliveryEvent, DeliveryStatus
 from delivery.signals import delivery_bounced, delivery_complained
 from subscribers import services as subscribers
+from subscribers import suppressions
 from subscribers.models import (
     ConsentEvent,
     ConsentSource,
@@ -42,7 +43,7 @@ def webhook_settings(settings):
 
 def subscribed(newsletter, email=RECIPIENT):
     mailing_list = MailingListFactory(newsletter=newsletter)
-    subscribers.subscribe(
+    return subscribers.subscribe(
         newsletter=newsletter,
         email=email,
         lists=[mailing_list],
@@ -50,8 +51,15 @@ def subscribed(newsletter, email=RECIPIENT):
         wording="I agree.",
         attestation="test",
         actor="t",
-    )
-    return Subscriber.objects.get(email=email)
+    ).subscriber
+
+
+def suppressed(newsletter, email=RECIPIENT) -> dict:
+    """What stops this newsletter mailing the address: {reason: instance-wide?}."""
+    return {
+        suppression.reason: suppression.instance_wide
+        for suppression in suppressions.applying(email, newsletter)
+    }
 
 
 def sent_delivery(subscriber, newsletter, esp_message_id="") -> Delivery:
@@ -175,7 +183,7 @@ HARD_BOUNCES = [
 
 @pytest.mark.parametrize("name", HARD_BOUNCES)
 def test_a_hard_bounce_suppresses_the_address_once(
-    client, name, delivery, person, signals, django_capture_on_commit_callbacks
+    client, name, newsletter, delivery, person, signals, django_capture_on_commit_callbacks
 ):
     ledger_before = ConsentEvent.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
@@ -183,7 +191,8 @@ def test_a_hard_bounce_suppresses_the_address_once(
     delivery.refresh_from_db()
     assert delivery.bounce_type == "hard"
     assert delivery.bounced_at is not None
-    assert subscribers.suppression_reason(RECIPIENT) == "hard_bounce"
+    # Mail that was sent bounced for good: every newsletter stops mailing the address.
+    assert suppressed(newsletter) == {"hard_bounce": True}
     person.refresh_from_db()
     assert person.status == "bounced"
     # A bounce withdraws no consent: the ledger is untouched.
@@ -216,11 +225,12 @@ def test_soft_bounces_are_counted_and_suppress_only_when_they_repeat(
     assert post(client, name, first).status_code == 200
     first.refresh_from_db()
     assert first.bounce_type == "soft"
-    assert subscribers.suppression_reason(RECIPIENT) is None
+    assert suppressed(newsletter) == {}
 
     second = sent_delivery(person, newsletter)
     assert post(client, name, second, body=another_event(name, second)).status_code == 200
-    assert subscribers.suppression_reason(RECIPIENT) == "soft_bounces"
+    # Soft bounces are no proof the address is dead: this newsletter stops, no other.
+    assert suppressed(newsletter) == {"soft_bounces": False}
     person.refresh_from_db()
     assert person.status == "bounced"
 
@@ -235,7 +245,7 @@ def test_a_delivery_between_soft_bounces_starts_the_count_again(
     post(client, "postmark_delivery", delivered)
     later = sent_delivery(person, newsletter)
     post(client, "postmark_bounce_soft", later, body=another_event("postmark_bounce_soft", later))
-    assert subscribers.suppression_reason(RECIPIENT) is None
+    assert suppressed(newsletter) == {}
 
 
 COMPLAINTS = [
@@ -248,23 +258,29 @@ COMPLAINTS = [
 
 
 @pytest.mark.parametrize("name", COMPLAINTS)
-def test_a_complaint_unsubscribes_from_everything_and_suppresses(
+def test_a_complaint_unsubscribes_from_the_newsletter_and_suppresses_everywhere(
     client, name, newsletter, person, delivery, signals, django_capture_on_commit_callbacks
 ):
-    elsewhere = NewsletterFactory()
-    other_list = MailingListFactory(newsletter=elsewhere)
     Subscription.objects.create(
-        subscriber=person, mailing_list=other_list, status=SubscriptionStatus.CONFIRMED
+        subscriber=person,
+        mailing_list=MailingListFactory(newsletter=newsletter),
+        status=SubscriptionStatus.CONFIRMED,
     )
+    elsewhere = NewsletterFactory()
+    other = subscribed(elsewhere)
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, name, delivery).status_code == 200
     delivery.refresh_from_db()
     assert delivery.complained_at is not None
-    assert set(Subscription.objects.values_list("status", flat=True)) == {"unsubscribed"}
+    assert set(person.subscriptions.values_list("status", flat=True)) == {"unsubscribed"}
     left = ConsentEvent.objects.filter(subscriber=person, action="unsubscribed")
     assert left.count() == 2
     assert set(left.values_list("source", flat=True)) == {"esp_complaint"}
-    assert subscribers.suppression_reason(RECIPIENT) == "complaint"
+    # The complaint is about mail that was sent: no newsletter mails the address again,
+    # but another newsletter's contact and its consent are not this newsletter's to change.
+    assert suppressed(newsletter) == suppressed(elsewhere) == {"complaint": True}
+    assert set(other.subscriptions.values_list("status", flat=True)) == {"confirmed"}
+    assert not other.consent_events.filter(action="unsubscribed").exists()
     person.refresh_from_db()
     assert person.status == "complained"
     assert signals == [("complained", delivery.pk, None)]
@@ -311,27 +327,25 @@ UNSUBSCRIBES = [
 def test_an_esp_side_unsubscribe_leaves_that_newsletter_only(
     client, name, newsletter, person, delivery
 ):
-    elsewhere = NewsletterFactory()
-    other_list = MailingListFactory(newsletter=elsewhere)
-    kept = Subscription.objects.create(
-        subscriber=person, mailing_list=other_list, status=SubscriptionStatus.CONFIRMED
-    )
+    other = subscribed(NewsletterFactory())
     assert post(client, name, delivery).status_code == 200
     delivery.refresh_from_db()
     assert delivery.esp_unsubscribed_at is not None
-    left = Subscription.objects.get(subscriber=person, mailing_list__newsletter=newsletter)
+    left = Subscription.objects.get(subscriber=person)
     assert left.status == "unsubscribed"
-    kept.refresh_from_db()
-    assert kept.status == "confirmed"
+    assert other.subscriptions.get().status == "confirmed"
     event = ConsentEvent.objects.filter(subscriber=person).latest("id")
     assert (event.action, event.source) == ("unsubscribed", "esp_unsubscribe")
 
 
-def test_a_rejection_for_a_known_bad_address_suppresses_it(client, delivery):
+def test_a_rejection_for_a_known_bad_address_suppresses_it_in_its_newsletter(
+    client, newsletter, delivery
+):
     assert post(client, "sendgrid_dropped", delivery).status_code == 200
     delivery.refresh_from_db()
     assert delivery.rejected_at is not None
-    assert subscribers.suppression_reason(RECIPIENT) == "hard_bounce"
+    # Nothing was sent: the sending service's word stops this newsletter only.
+    assert suppressed(newsletter) == {"hard_bounce": False}
 
 
 def test_without_metadata_the_esp_message_id_finds_the_delivery(client, delivery):
@@ -347,9 +361,8 @@ def test_an_event_for_another_address_does_not_touch_the_delivery(client, delive
     assert post(client, "postmark_bounce_hard", delivery, body=body).status_code == 200
     delivery.refresh_from_db()
     assert delivery.bounce_type == ""
-    assert subscribers.suppression_reason(RECIPIENT) is None
-    # The address the ESP named does bounce: it is suppressed, whoever it is.
-    assert subscribers.suppression_reason("someone@example.net") == "hard_bounce"
+    # An event about no message of ours changes nobody, in no newsletter.
+    assert not Suppression.objects.exists()
 
 
 # Forged and malformed posts

@@ -39,3 +39,21 @@ def test_admin_lists_newsletters(admin_client):
     NewsletterFactory(name="Kernel Weekly")
     response = admin_client.get(reverse("admin:newsletter_newsletter_changelist"))
     assert "Kernel Weekly" in response.content.decode()
+
+
+def test_an_instance_admin_suppresses_an_address_everywhere_by_typing_it(admin_client):
+    from subscribers import suppressions
+    from subscribers.models import Suppression, address_digest
+
+    url = reverse("admin:subscribers_suppression_add")
+    form = {"email": "Gone@Example.org", "newsletter": "", "reason": "manual", "note": "asked"}
+    assert admin_client.post(url, form).status_code == 302
+    suppression = Suppression.objects.get()
+    assert suppression.instance_wide
+    assert suppression.email_digest == address_digest("gone@example.org")
+    assert suppressions.reasons("gone@example.org", NewsletterFactory()) == {"manual"}
+    again = admin_client.post(url, form)
+    assert again.status_code == 200
+    assert "already suppressed" in again.content.decode()
+    page = admin_client.get(reverse("admin:subscribers_suppression_change", args=[suppression.pk]))
+    assert page.status_code == 200 and "Gone@Example.org" not in page.content.decode()

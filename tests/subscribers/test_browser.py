@@ -97,7 +97,7 @@ def test_subscribe_confirm_manage_and_unsubscribe(locale, kernel, worker, live_s
 
 
 def test_one_click_unsubscribe_from_a_raw_http_client(kernel, live_server, transactional_db):
-    subscriber = Subscriber.objects.create(email="grace@example.org")
+    subscriber = Subscriber.objects.create(newsletter=kernel, email="grace@example.org")
     subscription = subscriber.subscriptions.create(
         mailing_list=kernel.lists.get(slug="releases"), status=SubscriptionStatus.CONFIRMED
     )

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from subscribers import importing, ledger, services
+from subscribers import importing, ledger, suppressions
 from subscribers.models import (
     ConsentEvent,
     Subscriber,
@@ -14,9 +14,18 @@ from subscribers.models import (
     Suppression,
     SuppressionReason,
 )
-from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
+from tests.factories import MailingListFactory, SubscriptionFactory
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "imports"
+
+
+def reason(email, mailing_list) -> str | None:
+    """The one suppression that stops this list's newsletter mailing the address."""
+    found = suppressions.reasons(email, mailing_list.newsletter)
+    assert len(found) <= 1
+    return next(iter(found), None)
+
+
 CONSENT = "Subscribers of our previous newsletter tool, who opted in there."
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +81,7 @@ def test_listmonk_export(mailing_list):
     ]
     assert (batch.duplicates, batch.suppressions_added) == (1, 1)
     # Blocklisted in listmonk: suppressed here, and never a subscriber.
-    assert services.suppression_reason("spam@example.net") == SuppressionReason.UNSUBSCRIBED
+    assert reason("spam@example.net", mailing_list) == SuppressionReason.UNSUBSCRIBED
     assert not Subscriber.objects.filter(email="spam@example.net").exists()
     event = ConsentEvent.objects.get(subscriber=ada)
     assert event.details["evidence"] == {
@@ -128,7 +137,7 @@ def test_mailchimp_confirm_ip_is_kept_only_when_the_newsletter_records_ips(maili
 
 def test_mailchimp_unsubscribed_and_cleaned_exports_become_suppressions(mailing_list, tmp_path):
     still_here = SubscriptionFactory(
-        mailing_list=mailing_list, subscriber=SubscriberFactory(email="left@example.org")
+        mailing_list=mailing_list, subscriber__email="left@example.org"
     )
     unsubscribed = run(mailing_list, FIXTURES / "unsubscribed_members_export_4f2a9c1b7d.csv")
     cleaned = run(mailing_list, FIXTURES / "cleaned_members_export_4f2a9c1b7d.csv")
@@ -139,13 +148,17 @@ def test_mailchimp_unsubscribed_and_cleaned_exports_become_suppressions(mailing_
         0,
     )
     assert (cleaned.suppressions_added, cleaned.created) == (1, 0)
-    assert services.suppression_reason("Also.Left@example.org") == SuppressionReason.UNSUBSCRIBED
-    assert services.suppression_reason("gone@defunct.example") == SuppressionReason.HARD_BOUNCE
+    assert reason("Also.Left@example.org", mailing_list) == SuppressionReason.UNSUBSCRIBED
+    assert reason("gone@defunct.example", mailing_list) == SuppressionReason.HARD_BOUNCE
     note = Suppression.objects.get(reason=SuppressionReason.HARD_BOUNCE).note
     assert note == "Cleaned (bouncing) in Mailchimp on 2023-05-05 05:05:05."
+    # The file speaks for this newsletter only.
+    assert set(Suppression.objects.values_list("newsletter", flat=True)) == {
+        mailing_list.newsletter_id
+    }
     # Someone already here who left Mailchimp stays on the list but is never mailed.
     assert on_list(mailing_list) == ["left@example.org"]
-    assert services.suppression_reason(still_here.subscriber.email)
+    assert reason(still_here.subscriber.email, mailing_list)
     assert not ConsentEvent.objects.exists()
 
     # A later subscribed export (or any CSV) does not bring them back.
@@ -156,14 +169,19 @@ def test_mailchimp_unsubscribed_and_cleaned_exports_become_suppressions(mailing_
 
 
 def test_a_cleaned_address_hardens_an_earlier_unsubscribe(mailing_list, tmp_path):
-    services.suppress(email="gone@defunct.example", reason=SuppressionReason.UNSUBSCRIBED)
+    newsletter = mailing_list.newsletter
+    suppressions.suppress(
+        email="gone@defunct.example", reason=SuppressionReason.UNSUBSCRIBED, newsletter=newsletter
+    )
     run(mailing_list, FIXTURES / "cleaned_members_export_4f2a9c1b7d.csv")
-    assert services.suppression_reason("gone@defunct.example") == SuppressionReason.HARD_BOUNCE
-    services.suppress(email="x@example.org", reason=SuppressionReason.COMPLAINT)
+    assert reason("gone@defunct.example", mailing_list) == SuppressionReason.HARD_BOUNCE
+    suppressions.suppress(
+        email="x@example.org", reason=SuppressionReason.COMPLAINT, newsletter=newsletter
+    )
     header = "Email Address,UNSUB_TIME\n"
     (tmp_path / "unsub.csv").write_text(f"{header}x@example.org,2024-01-01 00:00:00\n")
     run(mailing_list, tmp_path / "unsub.csv")
-    assert services.suppression_reason("x@example.org") == SuppressionReason.COMPLAINT
+    assert reason("x@example.org", mailing_list) == SuppressionReason.COMPLAINT
 
 
 def test_mailman_members_command_output(mailing_list):

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from email_validator import validate_email
 
-from subscribers import importing, ledger, services
+from subscribers import importing, ledger, personal_data, services, suppressions
 from subscribers.models import (
     ConsentAction,
     ConsentEvent,
@@ -131,15 +131,17 @@ def test_bulk_events_extend_an_existing_chain_that_still_verifies(tmp_path, mail
 
 
 def test_suppressed_people_and_people_who_left_are_left_alone(tmp_path, mailing_list):
-    services.suppress(email="Gone@Example.org", reason=SuppressionReason.HARD_BOUNCE)
+    suppressions.suppress(
+        email="Gone@Example.org", reason=SuppressionReason.HARD_BOUNCE, newsletter=None
+    )
     left = SubscriptionFactory(
         mailing_list=mailing_list,
-        subscriber=SubscriberFactory(email="left@example.org"),
+        subscriber__email="left@example.org",
         status=SubscriptionStatus.UNSUBSCRIBED,
     )
     pending = SubscriptionFactory(
         mailing_list=mailing_list,
-        subscriber=SubscriberFactory(email="pending@example.org"),
+        subscriber__email="pending@example.org",
         status=SubscriptionStatus.PENDING,
     )
     path = write(tmp_path, "email\ngone@example.org\nleft@example.org\npending@example.org\n")
@@ -238,8 +240,8 @@ def test_command_rejects_a_file_without_an_email_column(tmp_path, mailing_list):
 
 
 def test_erased_people_are_not_reimported(tmp_path, mailing_list):
-    subscriber = SubscriberFactory(email="erased@example.org")
-    services.erase(
+    subscriber = SubscriberFactory(email="erased@example.org", newsletter=mailing_list.newsletter)
+    personal_data.erase(
         claim=Claim(subscriber.pk, mailing_list.newsletter_id), source=ConsentSource.DASHBOARD
     )
     batch = run(mailing_list, write(tmp_path, "email\nerased@example.org\n"))
@@ -248,8 +250,13 @@ def test_erased_people_are_not_reimported(tmp_path, mailing_list):
 
 
 def test_bounced_and_complained_subscribers_are_not_resubscribed(tmp_path, mailing_list):
-    SubscriberFactory(email="bounced@example.org", status=SubscriberStatus.BOUNCED)
-    SubscriberFactory(email="complained@example.org", status=SubscriberStatus.COMPLAINED)
+    newsletter = mailing_list.newsletter
+    SubscriberFactory(
+        email="bounced@example.org", status=SubscriberStatus.BOUNCED, newsletter=newsletter
+    )
+    SubscriberFactory(
+        email="complained@example.org", status=SubscriberStatus.COMPLAINED, newsletter=newsletter
+    )
     path = write(tmp_path, "email\nBounced@example.org\ncomplained@example.org\nok@example.org\n")
     batch = run(mailing_list, path)
     assert (batch.suppressed, batch.created, batch.subscribed) == (2, 1, 1)
@@ -262,7 +269,9 @@ def test_bounced_and_complained_subscribers_are_not_resubscribed(tmp_path, maili
 def test_parallel_merges_resume_after_a_crash_without_a_row_twice(tmp_path, monkeypatch):
     """Outside a transaction chunks merge on two connections and commit in any order."""
     mailing_list = MailingListFactory(newsletter__slug="proj", slug="news")
-    SubscriberFactory(email="p3@example.org", name="Already here")
+    SubscriberFactory(
+        email="p3@example.org", name="Already here", newsletter=mailing_list.newsletter
+    )
     addresses = [f"p{i}@example.org" for i in range(30)]
     # Every address twice, the second time in another chunk and in the other order,
     # so that concurrent chunks meet the same people; every seventh line is bad.

@@ -4,7 +4,7 @@ from django.core.mail import send_mail
 from django.db import connection
 
 from delivery.models import OutboxMessage
-from subscribers import ledger, services
+from subscribers import ledger, personal_data, services, suppressions
 from subscribers.ledger import Evidence
 from subscribers.models import (
     ConsentAction,
@@ -136,10 +136,22 @@ def test_no_more_than_three_confirmation_mails_per_address_and_hour(newsletter, 
     "reason", [SuppressionReason.COMPLAINT, SuppressionReason.HARD_BOUNCE, SuppressionReason.ERASED]
 )
 def test_addresses_suppressed_for_cause_are_silently_ignored(newsletter, news, reason):
-    services.suppress(email="ada@example.org", reason=reason)
+    suppressions.suppress(email="ada@example.org", reason=reason, newsletter=None)
     outcome = subscribe(newsletter, [news], email="ada@example.org")
     assert outcome.subscriber is None
     assert not Subscriber.objects.exists()
+
+
+def test_another_newsletters_suppression_does_not_stop_this_one(newsletter, news):
+    suppressions.suppress(
+        email="ada@example.org", reason=SuppressionReason.MANUAL, newsletter=NewsletterFactory()
+    )
+    outcome = subscribe(newsletter, [news], email="ada@example.org")
+    assert outcome.subscriber is not None and outcome.pending == [news]
+    suppressions.suppress(
+        email="grace@example.org", reason=SuppressionReason.MANUAL, newsletter=newsletter
+    )
+    assert subscribe(newsletter, [news], email="grace@example.org").subscriber is None
 
 
 def test_unsubscribe_is_idempotent_and_recorded(newsletter, news):
@@ -158,34 +170,59 @@ def test_unsubscribe_everywhere_suppresses_until_the_person_confirms_again(newsl
     other = MailingListFactory()
     subscribe(newsletter, [news])
     subscriber = Subscriber.objects.get()
-    services.subscribe(
+    elsewhere = services.subscribe(
         newsletter=other.newsletter,
         email=subscriber.email,
         lists=[other],
         source=ConsentSource.FORM,
         wording=WORDING,
-    )
+    ).subscriber
+    assert elsewhere.pk != subscriber.pk
     assert (
-        services.unsubscribe_everywhere(
-            claim=claim_for(subscriber, newsletter), source=ConsentSource.PREFERENCE_CENTER
+        personal_data.unsubscribe_everywhere(
+            claim=claim_for(subscriber, newsletter), source=ConsentSource.SELF_SERVICE
         )
         == 2
     )
-    subscriber.refresh_from_db()
-    assert subscriber.status == SubscriberStatus.UNSUBSCRIBED
-    assert services.suppression_reason(subscriber.email) == "unsubscribed"
+    for contact in (subscriber, elsewhere):
+        contact.refresh_from_db()
+        assert contact.status == SubscriberStatus.UNSUBSCRIBED
+    assert Suppression.objects.get().instance_wide
+    assert suppressions.reasons(subscriber.email, newsletter) == {"unsubscribed"}
 
+    # Coming back to one newsletter restarts that one only.
     subscribe(newsletter, [news])
     services.confirm(claim=claim_for(subscriber, newsletter))
     subscriber.refresh_from_db()
     assert subscriber.status == SubscriberStatus.ACTIVE
-    assert services.suppression_reason(subscriber.email) is None
+    assert suppressions.reasons(subscriber.email, newsletter) == set()
+    assert suppressions.reasons(subscriber.email, other.newsletter) == {"unsubscribed"}
+    assert not Suppression.objects.filter(newsletter__isnull=True).exists()
 
 
-def test_an_unsubscribe_never_softens_a_stronger_suppression():
-    services.suppress(email="ada@example.org", reason=SuppressionReason.COMPLAINT)
-    services.suppress(email="ada@example.org", reason=SuppressionReason.UNSUBSCRIBED)
-    assert services.suppression_reason("ada@example.org") == "complaint"
+def test_leaving_a_newsletter_stops_that_newsletter_only(newsletter, news):
+    other = MailingListFactory()
+    contact = subscribe(newsletter, [news], source=ConsentSource.API, attestation="yes").subscriber
+    subscribe(other.newsletter, [other], source=ConsentSource.API, attestation="yes")
+    assert (
+        services.leave_newsletter(
+            claim=claim_for(contact, newsletter), source=ConsentSource.PREFERENCE_CENTER
+        )
+        == 1
+    )
+    assert suppressions.reasons(contact.email, newsletter) == {"unsubscribed"}
+    assert suppressions.reasons(contact.email, other.newsletter) == set()
+    assert Subscription.objects.get(mailing_list=other).status == SubscriptionStatus.CONFIRMED
+
+
+def test_an_unsubscribe_never_softens_a_stronger_suppression(newsletter):
+    for scope in (None, newsletter):
+        for reason in (SuppressionReason.COMPLAINT, SuppressionReason.UNSUBSCRIBED):
+            suppressions.suppress(email="ada@example.org", reason=reason, newsletter=scope)
+    assert set(Suppression.objects.values_list("newsletter", "reason")) == {
+        (None, "complaint"),
+        (newsletter.pk, "complaint"),
+    }
 
 
 def test_preferences_change_lists_and_profile_and_say_so_in_the_ledger(newsletter, news):
@@ -235,12 +272,14 @@ def test_export_holds_everything_about_the_person(newsletter, news):
     subscribe(newsletter, [news], name="Ada")
     subscriber = Subscriber.objects.get()
     services.confirm(claim=claim_for(subscriber, newsletter))
-    data = services.export_data(subscriber)
-    assert data["email"] == "Ada@example.org" and data["name"] == "Ada"
-    assert data["subscriptions"][0]["list"] == "News"
-    assert data["subscriptions"][0]["status"] == "confirmed"
-    assert [event["action"] for event in data["consent_history"]] == ["subscribed", "confirmed"]
-    assert data["consent_history"][0]["wording"] == WORDING
+    data = personal_data.export_person(subscriber)
+    assert data["email"] == "Ada@example.org"
+    [here] = data["newsletters"]
+    assert here["newsletter"] == newsletter.name and here["name"] == "Ada"
+    assert here["subscriptions"][0]["list"] == "News"
+    assert here["subscriptions"][0]["status"] == "confirmed"
+    assert [event["action"] for event in here["consent_history"]] == ["subscribed", "confirmed"]
+    assert here["consent_history"][0]["wording"] == WORDING
 
 
 def test_erasure_leaves_no_personal_data_but_the_suppression_digest(
@@ -256,7 +295,7 @@ def test_erasure_leaves_no_personal_data_but_the_suppression_digest(
     send_mail("Other", "Body", "news@example.org", ["grace@example.org"])
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.erase(claim=claim, source=ConsentSource.PREFERENCE_CENTER)
+        personal_data.erase_everywhere(claim=claim, source=ConsentSource.SELF_SERVICE)
 
     subscriber.refresh_from_db()
     assert (subscriber.email, subscriber.name, subscriber.attributes) == (None, "", {})
@@ -267,8 +306,11 @@ def test_erasure_leaves_no_personal_data_but_the_suppression_digest(
     assert actions(subscriber)[-1] == "erased"
     assert ledger.verify_chain(subscriber).valid
     assert Suppression.objects.get().reason == "erased"
+    assert Suppression.objects.get().instance_wide
     assert list(OutboxMessage.objects.values_list("subject", flat=True)) == ["Other"]
-    everything = str(services.export_data(subscriber)) + str(list(ConsentEvent.objects.values()))
+    everything = str(personal_data.export_person(subscriber)) + str(
+        list(ConsentEvent.objects.values())
+    )
     assert "Ada@example.org".lower() not in everything.lower()
     assert "203.0.113.7" not in everything
 
@@ -303,16 +345,22 @@ def test_an_attestation_never_overrides_the_persons_own_unsubscribe(newsletter, 
     subscribe(newsletter, [news], source=ConsentSource.API, attestation="CRM says yes")
     assert Subscription.objects.get().status == SubscriptionStatus.UNSUBSCRIBED
 
-    services.unsubscribe_everywhere(claim=claim, source=ConsentSource.PREFERENCE_CENTER)
+    services.leave_newsletter(claim=claim, source=ConsentSource.PREFERENCE_CENTER)
     other = MailingListFactory(newsletter=newsletter)
     outcome = subscribe(newsletter, [other], source=ConsentSource.API, attestation="CRM says yes")
     assert outcome.subscriber is None
 
 
-def test_an_address_is_found_whatever_its_case_through_the_unique_index():
-    ada = SubscriberFactory(email="ada@example.org")
-    assert Subscriber.objects.with_address("  ADA@Example.ORG ").get() == ada
+def test_an_address_is_found_whatever_its_case_through_the_unique_index(newsletter):
+    ada = SubscriberFactory(email="ada@example.org", newsletter=newsletter)
+    SubscriberFactory(email="ada@example.org")  # another newsletter's contact
+    contacts = Subscriber.objects.filter(newsletter=newsletter)
+    assert contacts.with_address("  ADA@Example.ORG ").get() == ada
+    assert Subscriber.objects.with_address("ada@example.org").count() == 2
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        plan = Subscriber.objects.with_address("ada@example.org").explain()
-    assert "one_subscriber_per_address" in plan
+        plans = [
+            contacts.with_address("ada@example.org").explain(),
+            Subscriber.objects.with_address("ada@example.org").explain(),  # the person's own
+        ]
+    assert all("one_contact_per_address" in plan for plan in plans)

@@ -45,3 +45,26 @@ def test_unsubscribe_and_preference_links_never_expire(monkeypatch):
     monkeypatch.undo()
     assert tokens.read_unsubscribe_token(unsubscribe) == CLAIM
     assert tokens.read_preferences_token(preferences) == CLAIM
+
+
+def test_a_data_link_works_for_an_hour_and_for_nothing_else(monkeypatch):
+    token = tokens.data_token(CLAIM)
+    assert tokens.read_data_token(token) == CLAIM
+    with pytest.raises(tokens.InvalidToken):
+        tokens.read_preferences_token(token)
+    with pytest.raises(tokens.InvalidToken):
+        tokens.read_data_token(tokens.preferences_token(CLAIM))
+    ninety_minutes_ago = time.time() - 90 * 60
+    monkeypatch.setattr(time, "time", lambda: ninety_minutes_ago)
+    old = tokens.data_token(CLAIM)
+    monkeypatch.undo()
+    with pytest.raises(tokens.ExpiredToken):
+        tokens.read_data_token(old)
+
+
+def test_a_confirmation_link_carries_the_name_typed_and_reads_back_without_one():
+    named = tokens.Claim(7, 3, name="Ada L.")
+    assert tokens.read_confirm_token(tokens.confirm_token(named)) == named
+    assert tokens.read_confirm_token(tokens.confirm_token(CLAIM)).name == ""
+    # Only confirmation links carry a name: the data link never does.
+    assert tokens.read_data_token(tokens.data_token(named)).name == ""

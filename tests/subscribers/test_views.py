@@ -6,8 +6,15 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from subscribers import ledger, services, tokens
-from subscribers.models import ConsentSource, Subscriber, Subscription, SubscriptionStatus
+from delivery.models import OutboxMessage
+from subscribers import emails, ledger, services, tokens
+from subscribers.models import (
+    ConsentSource,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+)
 from tests.factories import MailingListFactory, NewsletterFactory
 
 pytestmark = pytest.mark.django_db
@@ -224,31 +231,116 @@ def test_a_pause_in_the_past_is_refused_with_a_reason(client, newsletter):
     assert subscriber.paused_until is None
 
 
-def test_preference_center_downloads_all_data_as_json(client, newsletter):
+def data_link_from_the_outbox() -> str:
+    mail = OutboxMessage.objects.filter(subject__startswith="Your data at").latest("pk")
+    return re.search(r"http://127\.0\.0\.1:8000(/s/data/\S+/)", mail.body("plain")).group(1)
+
+
+def ask_for_the_data_link(client, claim, django_capture_on_commit_callbacks) -> str:
+    """Ask from the preference center; send the mail the queued task would send."""
+    with django_capture_on_commit_callbacks() as callbacks:
+        page = client.post(preferences_url(claim), {"action": "request_data"})
+    assert "a link to your data is on its way" in page.content.decode()
+    assert len(callbacks) == 1
+    assert emails.send_data_link(subscriber_id=claim.subscriber_id)
+    return data_link_from_the_outbox()
+
+
+def test_the_preference_link_alone_can_neither_download_nor_erase(client, newsletter):
+    """A forwarded newsletter's reader has the preference link: it must not give them
+    the subscriber's data, nor let them destroy it."""
+    subscriber, claim = subscribed(newsletter)
+    for action in ("export", "erase"):
+        response = client.post(preferences_url(claim), {"action": action, "confirm_erase": "yes"})
+        assert response.status_code == 400
+        assert "Content-Disposition" not in response
+    subscriber.refresh_from_db()
+    assert subscriber.email == "ada@example.org"
+    assert Subscription.objects.get().status == SubscriptionStatus.CONFIRMED
+    data_url = reverse("subscribers:data", args=[tokens.preferences_token(claim)])
+    assert client.get(data_url).status_code == 400  # another purpose's token
+
+
+def test_the_data_link_is_mailed_to_the_address_and_downloads_everything(
+    client, newsletter, django_capture_on_commit_callbacks
+):
     _, claim = subscribed(newsletter)
-    response = client.post(preferences_url(claim), {"action": "export"})
+    other = MailingListFactory(name="Other news", newsletter__name="Other Project")
+    services.subscribe(
+        newsletter=other.newsletter,
+        email="ada@example.org",
+        lists=[other],
+        source=ConsentSource.API,
+        wording="Yes.",
+        attestation="Asked at the booth",
+    )
+    link = ask_for_the_data_link(client, claim, django_capture_on_commit_callbacks)
+    assert OutboxMessage.objects.latest("pk").recipients == ["ada@example.org"]
+    page = client.get(link).content.decode()
+    assert "Kernel News" in page and "Other Project" in page
+    response = client.post(link, {"action": "export"})
     assert response["Content-Disposition"] == 'attachment; filename="my-data.json"'
     data = json.loads(response.content)
     assert data["email"] == "ada@example.org"
-    assert [event["action"] for event in data["consent_history"]] == ["subscribed", "confirmed"]
+    by_newsletter = {each["newsletter"]: each for each in data["newsletters"]}
+    assert set(by_newsletter) == {"Kernel News", "Other Project"}
+    assert [event["action"] for event in by_newsletter["Kernel News"]["consent_history"]] == [
+        "subscribed",
+        "confirmed",
+    ]
 
 
-def test_erasure_asks_once_more_then_erases(client, newsletter):
+def test_the_data_link_works_for_one_hour(
+    client, newsletter, monkeypatch, django_capture_on_commit_callbacks
+):
     _, claim = subscribed(newsletter)
-    ask = client.post(preferences_url(claim), {"action": "erase"})
-    assert "Erase my data now" in ask.content.decode()
+    two_hours_ago = time.time() - 2 * 3600
+    monkeypatch.setattr(time, "time", lambda: two_hours_ago)
+    link = ask_for_the_data_link(client, claim, django_capture_on_commit_callbacks)
+    monkeypatch.undo()
+    response = client.post(link, {"action": "erase", "confirm_erase": "yes"})
+    assert response.status_code == 410
+    assert "Links to your data work for one hour" in response.content.decode()
     assert Subscriber.objects.get().email == "ada@example.org"
-    done = client.post(preferences_url(claim), {"action": "erase", "confirm_erase": "yes"})
+
+
+def test_erasure_asks_once_more_then_erases_everywhere(
+    client, newsletter, django_capture_on_commit_callbacks
+):
+    _, claim = subscribed(newsletter)
+    other = MailingListFactory()
+    services.subscribe(
+        newsletter=other.newsletter,
+        email="ada@example.org",
+        lists=[other],
+        source=ConsentSource.API,
+        wording="Yes.",
+        attestation="Asked at the booth",
+    )
+    link = ask_for_the_data_link(client, claim, django_capture_on_commit_callbacks)
+    ask = client.post(link, {"action": "erase"})
+    assert "Erase my data now" in ask.content.decode()
+    assert not Subscriber.objects.filter(email=None).exists()
+    done = client.post(link, {"action": "erase", "confirm_erase": "yes"})
     assert "Your data is erased" in done.content.decode()
-    assert Subscriber.objects.get().email is None
+    assert list(Subscriber.objects.values_list("email", "status")) == [(None, "erased")] * 2
     assert "Your data is erased" in client.get(preferences_url(claim)).content.decode()
+    assert "Your data is erased" in client.get(link).content.decode()
 
 
-def test_unsubscribe_from_everything(client, newsletter):
+def test_unsubscribe_from_every_list_of_this_newsletter(client, newsletter):
     _, claim = subscribed(newsletter)
     response = client.post(preferences_url(claim), {"action": "unsubscribe_all"})
+    assert "You will receive no more mail from Kernel News" in response.content.decode()
+    assert Suppression.objects.get().newsletter == newsletter
+
+
+def test_stop_all_mail_from_the_data_page(client, newsletter, django_capture_on_commit_callbacks):
+    _, claim = subscribed(newsletter)
+    link = ask_for_the_data_link(client, claim, django_capture_on_commit_callbacks)
+    response = client.post(link, {"action": "unsubscribe_all"})
     assert "no more mail from this server" in response.content.decode()
-    assert services.suppression_reason("ada@example.org") == "unsubscribed"
+    assert Suppression.objects.get().instance_wide
 
 
 def test_public_pages_speak_french_to_french_browsers(client, newsletter):

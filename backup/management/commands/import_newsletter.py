@@ -25,12 +25,3 @@ class Command(BaseCommand):
             raise CommandError(f"Nothing was imported: {error}") from None
         summary = ", ".join(f"{count} {label}" for label, count in report.counts.items())
         self.stdout.write(f"Restored {report.newsletter}: {summary}")
-        if report.suppressions_already_known:
-            self.stdout.write(
-                f"{report.suppressions_already_known} suppressions were already here."
-            )
-        if report.partial_chains:
-            self.stdout.write(
-                f"{report.partial_chains} subscribers also have consent events in other "
-                "newsletters, which this export leaves out: their chains verify in part."
-            )

@@ -92,9 +92,9 @@ class Command(BaseCommand):
             for slug, name, description in DEMO_LISTS
         ]
         for email, name, language in DEMO_SUBSCRIBERS:
-            if Subscriber.objects.filter(email=email).exists():
+            if Subscriber.objects.filter(newsletter=newsletter, email=email).exists():
                 continue
-            subscribers.subscribe(
+            outcome = subscribers.subscribe(
                 newsletter=newsletter,
                 email=email,
                 name=name,
@@ -103,8 +103,8 @@ class Command(BaseCommand):
                 source=ConsentSource.DASHBOARD,
                 wording=newsletter.consent_text,
             )
-            subscriber = Subscriber.objects.get(email=email)
-            subscribers.confirm(claim=Claim(subscriber.pk, newsletter.pk))
+            if outcome.subscriber is not None:  # None: the address was erased or suppressed
+                subscribers.confirm(claim=Claim(outcome.subscriber.pk, newsletter.pk))
 
     def _campaigns(self, newsletter: Newsletter, admin) -> None:
         """The stock layouts, a draft and a sent public campaign; each made only once."""

@@ -1,0 +1,339 @@
+"""Every dashboard page and API endpoint of newsletter B, tried with newsletter A's owner
+session and A's owner token: 404, and nothing anywhere changed.
+
+Dashboard pages come from walking the URL resolver, API endpoints from the OpenAPI
+schema, so a route added later is tried here without editing this file; but a route
+parameter this file cannot fill with one of B's objects, a dashboard page outside a
+newsletter, or an API endpoint that is not in ``API_ROUTES`` fails the test until it is
+classified here. Two ways in are tried for each page: B's own URL, and A's URL naming
+one of B's objects (a contact, a campaign, a list...).
+"""
+
+import re
+from dataclasses import dataclass, field
+
+import pytest
+from django.apps import apps
+from django.contrib.sessions.models import Session
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import ForeignKey
+from django.test import Client
+from django.urls import reverse
+
+from api.services import issue_token
+from api.urls import api as ninja_api
+from campaigns.models import Status
+from delivery.models import Delivery, DeliveryStatus
+from newsletter.models import Newsletter, Role
+from subscribers import import_files, services
+from subscribers.models import ConsentSource, ImportBatch
+from tests.dashboard.test_role_matrix import NEWSLETTER_ROUTES, OTHER_ROUTES, PARAMETER
+from tests.factories import (
+    CampaignFactory,
+    LayoutFactory,
+    MailingListFactory,
+    MembershipFactory,
+    NewsletterFactory,
+    UserFactory,
+)
+from webhooks.models import Endpoint
+
+pytestmark = pytest.mark.django_db
+
+# What a dashboard route parameter names, by the path segment before it: the matrix
+# puts one of B's objects there. A new parameter must be added here to be tried.
+PARAMETER_KINDS = {
+    ("campaigns", "pk"): "campaign",
+    ("layouts", "pk"): "layout",
+    ("members", "pk"): "membership",
+    ("tokens", "pk"): "token",
+    ("subscribers", "pk"): "contact",
+    ("imports", "pk"): "import",
+    ("webhooks", "pk"): "endpoint",
+    ("lists", "list_slug"): "list_slug",
+    ("import", "token"): "upload",
+    ("live-preview", "key"): "preview",
+}
+# Dashboard pages that belong to no newsletter, and why none can reach a newsletter's data.
+INSTANCE_ROUTES = {
+    "login": "the way in",
+    "login_verify": "the way in (second factor)",
+    "logout": "the way out",
+    "home": "lists the visitor's own newsletters (newsletter.access.newsletters_for)",
+    "account_security": "the visitor's own account",
+    "account_totp_enrol": "the visitor's own account",
+    "account_backup_codes": "the visitor's own account",
+    "account_two_factor_off": "the visitor's own account",
+    "outbox": "staff only: the instance's mail",
+    "outbox_message": "staff only: the instance's mail",
+    "outbox_message_html": "staff only: the instance's mail",
+    "outbox_send_test": "staff only: the instance's mail",
+}
+# Volatile columns a request by A may write whatever it asks for.
+VOLATILE = {"api.ApiToken": {"last_used_at"}, "auth.User": {"last_login"}}
+UNTRACKED = {Session}
+
+
+@dataclass
+class Tenant:
+    """A newsletter with one object of each kind and an owner's session and token."""
+
+    newsletter: Newsletter
+    objects: dict = field(default_factory=dict)
+    session: Client = field(default_factory=Client)
+    api: Client | None = None
+
+    @classmethod
+    def make(cls, slug: str) -> "Tenant":
+        tenant = cls(NewsletterFactory(slug=slug, name=f"News {slug}"))
+        newsletter = tenant.newsletter
+        owner = MembershipFactory(newsletter=newsletter, role=Role.OWNER).user
+        tenant.session.force_login(owner)
+        token, raw = issue_token(user=owner, newsletter=newsletter, role=Role.OWNER)
+        tenant.api = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        mailing_list = MailingListFactory(newsletter=newsletter, slug=f"{slug}-news")
+        contact = services.subscribe(
+            newsletter=newsletter,
+            email=f"reader-of-{slug}@example.org",
+            name=f"Reader of {slug}",
+            lists=[mailing_list],
+            source=ConsentSource.API,
+            wording="Yes.",
+            attestation="Yes",
+        ).subscriber
+        campaign = CampaignFactory(
+            newsletter=newsletter, name=f"Issue of {slug}", status=Status.SENT
+        )
+        campaign.lists.set([mailing_list])
+        Delivery.objects.create(campaign=campaign, subscriber=contact, status=DeliveryStatus.SENT)
+        batch = ImportBatch.objects.create(
+            newsletter=newsletter, mailing_list=mailing_list, attestation="Yes"
+        )
+        upload = SimpleUploadedFile("people.csv", b"email\nx@example.org\n")
+        preview = f"preview-{slug}"
+        cache.set(f"campaigns:live-preview:{newsletter.pk}:{preview}", "<p>B</p>", 3600)
+        tenant.objects = {
+            "campaign": campaign.pk,
+            "layout": LayoutFactory(newsletter=newsletter).pk,
+            "membership": MembershipFactory(newsletter=newsletter, role=Role.VIEWER).pk,
+            "token": token.pk,
+            "contact": contact.pk,
+            "import": batch.pk,
+            "endpoint": Endpoint.objects.create(
+                newsletter=newsletter, url=f"https://hooks.example.org/{slug}", events=["ping"]
+            ).pk,
+            "list_slug": mailing_list.slug,
+            "upload": import_files.store_upload(newsletter=newsletter, upload=upload),
+            "preview": preview,
+        }
+        return tenant
+
+
+@pytest.fixture
+def tenants(settings, tmp_path, redis_client):
+    settings.IMPORT_DIR = str(tmp_path)
+    return Tenant.make("a"), Tenant.make("b")
+
+
+def everything() -> dict:
+    """Every row of every table (but the volatile columns), to prove nothing changed."""
+    state = {}
+    for model in apps.get_models():
+        if model in UNTRACKED:
+            continue
+        skip = VOLATILE.get(model._meta.label, set())
+        state[model._meta.label] = [
+            {key: value for key, value in row.items() if key not in skip}
+            for row in model.objects.order_by("pk").values()
+        ]
+    return state
+
+
+def dashboard_url(name: str, route: str, slug: str, objects: dict) -> str:
+    kwargs = {}
+    for match in PARAMETER.finditer(route):
+        _converter, parameter = match.groups()
+        if parameter == "slug":
+            kwargs[parameter] = slug
+            continue
+        segment = route[: match.start()].rstrip("/").rsplit("/", 1)[-1]
+        kind = PARAMETER_KINDS.get((segment, parameter))
+        assert kind is not None, (
+            f"{name}: classify the parameter <{parameter}> after {segment}/ in PARAMETER_KINDS"
+        )
+        kwargs[parameter] = objects[kind]
+    return reverse(f"dashboard:{name}", kwargs=kwargs)
+
+
+def test_every_page_outside_a_newsletter_is_classified():
+    unclassified = {name for name, _ in OTHER_ROUTES} - set(INSTANCE_ROUTES)
+    assert not unclassified, (
+        f"{unclassified}: put the page under /n/<slug>/ or say in INSTANCE_ROUTES why it "
+        "cannot reach a newsletter's data"
+    )
+
+
+def allowed_methods(client: Client, url: str) -> set[str]:
+    """The methods the page answers at all (for its own newsletter's owner), and not 404."""
+    statuses = {method: getattr(client, method)(url).status_code for method in ("get", "post")}
+    assert 404 not in statuses.values(), f"{url}: {statuses} for its own newsletter's owner"
+    return {method for method, status in statuses.items() if status != 405}
+
+
+@pytest.mark.parametrize(
+    ("name", "route"), NEWSLETTER_ROUTES, ids=[n for n, _ in NEWSLETTER_ROUTES]
+)
+def test_bs_pages_answer_as_to_a_404_and_change_nothing(tenants, name, route):
+    a, b = tenants
+    tries = [dashboard_url(name, route, b.newsletter.slug, b.objects)]
+    if len(PARAMETER.findall(route)) > 1:  # A's page, naming B's objects
+        tries.append(dashboard_url(name, route, a.newsletter.slug, b.objects))
+    # The page is real: A's own objects reach it (so the 404s below are B's, not a typo);
+    # a method it never answers (405) reveals nothing either way.
+    own = allowed_methods(a.session, dashboard_url(name, route, a.newsletter.slug, a.objects))
+    assert own, f"{name} answers no method"
+    before = everything()
+    problems = []
+    for url in tries:
+        for method in ("get", "post"):
+            status = getattr(a.session, method)(url).status_code
+            if status != 404 and (method in own or status != 405):
+                problems.append(f"{method.upper()} {url} → {status}")
+    assert not problems, "; ".join(problems)
+    assert everything() == before
+
+
+# The API: every endpoint of the schema, with how B's objects are named in it.
+B_LIST = "b-news"
+API_ROUTES = {
+    # Endpoints naming an object in the path: with A's token and B's object, 404.
+    ("get", "/api/v1/lists/{slug}/export.csv"): {},
+    ("get", "/api/v1/subscribers/{subscriber_id}/"): {},
+    ("patch", "/api/v1/subscribers/{subscriber_id}/"): {"json": {"name": "Changed by A"}},
+    ("delete", "/api/v1/subscribers/{subscriber_id}/"): {},
+    ("get", "/api/v1/imports/{batch_id}/"): {},
+    ("get", "/api/v1/campaigns/{campaign_id}/"): {},
+    ("patch", "/api/v1/campaigns/{campaign_id}/"): {"json": {"name": "Changed by A"}},
+    ("post", "/api/v1/campaigns/{campaign_id}/send/"): {},
+    ("post", "/api/v1/campaigns/{campaign_id}/pause/"): {},
+    ("post", "/api/v1/campaigns/{campaign_id}/resume/"): {},
+    ("post", "/api/v1/campaigns/{campaign_id}/test/"): {"json": {"to": ["a@example.org"]}},
+    ("get", "/api/v1/campaigns/{campaign_id}/stats/"): {},
+    ("get", "/api/v1/webhooks/{endpoint_id}/"): {},
+    ("post", "/api/v1/webhooks/{endpoint_id}/disable/"): {},
+    ("post", "/api/v1/webhooks/{endpoint_id}/test/"): {},
+    ("get", "/api/v1/webhooks/{endpoint_id}/deliveries/"): {},
+    # Endpoints naming B's objects in the query or body: 422, the list is not A's.
+    ("get", "/api/v1/subscribers/"): {"query": {"list": B_LIST}, "status": 422},
+    ("post", "/api/v1/subscribers/"): {
+        "json": {"email": "reader-of-b@example.org", "lists": [B_LIST], "attestation": "Yes"},
+        "status": 422,
+    },
+    ("post", "/api/v1/imports/"): {
+        "multipart": {"list": B_LIST, "consent": "Yes"},
+        "status": 422,
+    },
+    ("post", "/api/v1/campaigns/"): {
+        "json": {"name": "X", "subject": "X", "body": "X", "lists": [B_LIST]},
+        "status": 422,
+    },
+    # Endpoints that name nothing: they read or add to the token's own newsletter only.
+    ("get", "/api/v1/lists/"): {"status": 200},
+    ("post", "/api/v1/lists/"): {"json": {"slug": B_LIST, "name": "A's own"}, "status": 201},
+    ("get", "/api/v1/campaigns/"): {"status": 200},
+    ("get", "/api/v1/webhooks/"): {"status": 200},
+    ("post", "/api/v1/webhooks/"): {
+        "json": {"url": "https://hooks.example.org/a2", "events": ["subscriber.subscribed"]},
+        "status": 201,
+    },
+}
+SCHEMA_ROUTES = sorted(
+    (method, path)
+    for path, operations in ninja_api.get_openapi_schema()["paths"].items()
+    for method in operations
+)
+PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+PATH_KINDS = {
+    "slug": "list_slug",
+    "subscriber_id": "contact",
+    "batch_id": "import",
+    "campaign_id": "campaign",
+    "endpoint_id": "endpoint",
+}
+
+
+def test_every_api_endpoint_is_classified():
+    unclassified = set(SCHEMA_ROUTES) - set(API_ROUTES)
+    assert not unclassified, f"{unclassified}: add them to API_ROUTES"
+    assert not set(API_ROUTES) - set(SCHEMA_ROUTES), "API_ROUTES names endpoints that are gone"
+
+
+def b_scoped(b: Tenant) -> dict:
+    """Everything of B's: every row with a path to B's newsletter through its foreign keys."""
+    state = {}
+    for model in apps.get_models():
+        path = newsletter_path(model)
+        if path is None:
+            continue
+        state[model._meta.label] = list(
+            model.objects.filter(**{path: b.newsletter.pk}).order_by("pk").values()
+        )
+    return state
+
+
+def newsletter_path(model, depth: int = 3) -> str | None:
+    if model is Newsletter:
+        return "pk"
+    if depth == 0:
+        return None
+    for candidate in model._meta.concrete_fields:
+        if isinstance(candidate, ForeignKey):
+            rest = newsletter_path(candidate.related_model, depth - 1)
+            if rest is not None:
+                return candidate.name if rest == "pk" else f"{candidate.name}__{rest}"
+    return None
+
+
+def call(client: Client, method: str, path: str, spec: dict):
+    if "multipart" in spec:
+        upload = SimpleUploadedFile("people.csv", b"email\nx@example.org\n")
+        return client.post(path, {**spec["multipart"], "file": upload})
+    if "json" in spec:
+        return getattr(client, method)(path, spec["json"], content_type="application/json")
+    return getattr(client, method)(path, spec.get("query"))
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), SCHEMA_ROUTES, ids=[f"{m} {p}" for m, p in SCHEMA_ROUTES]
+)
+def test_bs_api_answers_as_token_a_404_and_changes_nothing(tenants, method, path):
+    a, b = tenants
+    spec = API_ROUTES[(method, path)]
+    names = PATH_PARAMETER.findall(path)
+    url = path
+    for parameter in names:
+        url = url.replace(f"{{{parameter}}}", str(b.objects[PATH_KINDS[parameter]]))
+    before, before_b = everything(), b_scoped(b)
+    response = call(a.api, method, url, spec)
+    expected = spec.get("status", 404)
+    assert response.status_code == expected, (url, response.content)
+    assert b_scoped(b) == before_b
+    if expected >= 400:
+        assert everything() == before
+    for trace in ("reader-of-b", "Reader of b", "Issue of b", "hooks.example.org/b"):
+        assert trace not in response.content.decode(), f"{url} shows B's {trace}"
+    if names:  # the same call on A's own object does reach it
+        own = path
+        for parameter in names:
+            own = own.replace(f"{{{parameter}}}", str(a.objects[PATH_KINDS[parameter]]))
+        assert call(a.api, method, own, spec).status_code != 404, own
+
+
+def test_a_superuser_sees_every_newsletter(tenants):
+    """The instance admin is the one member of every newsletter (newsletters_for)."""
+    _a, b = tenants
+    admin = Client()
+    admin.force_login(UserFactory(is_superuser=True, is_staff=True))
+    url = reverse("dashboard:subscriber_detail", args=[b.newsletter.slug, b.objects["contact"]])
+    assert admin.get(url).status_code == 200
