@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('subscribers', '0010_list_archive_and_mail_unsubscribe'),
-        ('subscribers', '0012_contacts_per_newsletter_constraints'),
+        ("subscribers", "0010_list_archive_and_mail_unsubscribe"),
+        ("subscribers", "0012_contacts_per_newsletter_constraints"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -4,15 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('subscribers', '0013_merge_list_archive_and_contacts'),
+        ("subscribers", "0013_merge_list_archive_and_contacts"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='consentevent',
-            name='source',
-            field=models.CharField(choices=[('form', 'Subscribe form'), ('api', 'API'), ('import', 'Import'), ('dashboard', 'Dashboard'), ('one_click', 'One-click unsubscribe header'), ('confirmation_link', 'Confirmation link'), ('preference_center', 'Preference center'), ('unsubscribe_page', 'Unsubscribe page'), ('esp_complaint', 'Spam complaint reported by the sending service'), ('esp_unsubscribe', 'Unsubscribe reported by the sending service'), ('mail', 'Mail to the unsubscribe address'), ('self_service', "The person's own data page"), ('migration', 'Upgrade to contacts per newsletter')], max_length=30),
+            model_name="consentevent",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("form", "Subscribe form"),
+                    ("api", "API"),
+                    ("import", "Import"),
+                    ("dashboard", "Dashboard"),
+                    ("one_click", "One-click unsubscribe header"),
+                    ("confirmation_link", "Confirmation link"),
+                    ("preference_center", "Preference center"),
+                    ("unsubscribe_page", "Unsubscribe page"),
+                    ("esp_complaint", "Spam complaint reported by the sending service"),
+                    ("esp_unsubscribe", "Unsubscribe reported by the sending service"),
+                    ("mail", "Mail to the unsubscribe address"),
+                    ("self_service", "The person's own data page"),
+                    ("migration", "Upgrade to contacts per newsletter"),
+                ],
+                max_length=30,
+            ),
         ),
     ]
