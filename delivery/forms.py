@@ -4,6 +4,8 @@ from datetime import datetime
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from newsletter.headers import validate_single_line
+
 from .models import SendingBackend
 from .sending_backends import KINDS
 
@@ -109,7 +111,7 @@ class SendingBackendForm(forms.ModelForm):
 
 
 class BackendTestForm(forms.Form):
-    to = forms.EmailField(label=_("Send a test through it to"))
+    to = forms.EmailField(label=_("Send a test through it to"), validators=[validate_single_line])
 
 
 def stored_secret_fields(kind: str, stored: set[str]) -> set[str]:

@@ -1,5 +1,10 @@
 """Build the one message a subscriber receives from a campaign, with every header
-Gmail's and Yahoo's bulk-sender rules ask for (RFC 2369, RFC 8058, RFC 2919)."""
+Gmail's and Yahoo's bulk-sender rules ask for (RFC 2369, RFC 8058, RFC 2919).
+
+No header value leaves here with a line break in it (``newsletter.headers``): the
+raw SMTP bytes, the Django message for the outbox and anymail, and anymail's batch
+message are each checked whole, and a bad value raises ``HeaderInjection``.
+"""
 
 import binascii
 import secrets
@@ -17,6 +22,7 @@ from campaigns.models import Campaign
 from campaigns.rendering import Recipient, Rendered, slot_values
 from campaigns.rendering.mergetags import Compiled
 from campaigns.services import archive_url
+from newsletter.headers import header_value
 from newsletter.links import absolute_url
 from subscribers import tokens
 from tracking.services import campaign_tracking
@@ -109,7 +115,7 @@ class CampaignMessages:
         # Read by anymail backends (ESP metadata, echoed back in tracking webhooks).
         message.metadata = {"delivery": str(addressee.delivery_id)}
         message.tags = [f"campaign-{self.campaign.pk}"]
-        return message
+        return check_headers(message)
 
     def build_raw(self, addressee: Addressee) -> bytes:
         """The same message as RFC 5322 bytes, for SMTP, without the ``email`` package.
@@ -128,7 +134,9 @@ class CampaignMessages:
             **self._headers(addressee, recipient.unsubscribe_url),
         }
         try:
-            head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+            head = "".join(
+                f"{name}: {header_value(name, value)}\r\n" for name, value in headers.items()
+            )
             head_bytes = head.encode("ascii")
         except UnicodeEncodeError:  # an internationalised address: let the email package do it
             return self.build(addressee).message().as_bytes(linesep="\r\n")
@@ -160,10 +168,10 @@ class CampaignMessages:
         return f"<{addressee.delivery_id}.{self.campaign.pk}.crier@{self.host}>"
 
     def _fixed_headers(self) -> bytes:
-        name, address = parseaddr(self.sender)
+        name, address = parseaddr(header_value("From", self.sender))
         lines = [
             f"From: {formataddr((name, address), charset='utf-8')}",
-            *([f"Reply-To: {self.reply_to[0]}"] if self.reply_to else []),
+            *([f"Reply-To: {header_value('Reply-To', self.reply_to[0])}"] if self.reply_to else []),
             "MIME-Version: 1.0",
             f'Content-Type: multipart/alternative; boundary="{self.boundary.decode()}"',
         ]
@@ -255,7 +263,39 @@ class MergeTemplate:
         message.merge_headers = merge_headers
         message.merge_metadata = merge_metadata
         message.tags = [f"campaign-{messages.campaign.pk}"]
-        return message
+        return check_headers(message)
+
+
+def check_headers(message: EmailMultiAlternatives) -> EmailMultiAlternatives:
+    """Refuse a message any of whose header values holds a line break.
+
+    Django checks only CR and LF, and only when it serialises the message, which
+    anymail's API backends never do: they copy the subject, addresses and headers
+    into the ESP's JSON, where the ESP builds the headers. So every value that
+    becomes a header is checked here, including anymail's per-recipient merge
+    headers and the merge fields that fill the subject.
+    """
+    values = [
+        ("Subject", message.subject),
+        ("From", message.from_email),
+        *(("To", address) for address in message.to),
+        *(("Cc", address) for address in message.cc),
+        *(("Bcc", address) for address in message.bcc),
+        *(("Reply-To", address) for address in message.reply_to),
+        *message.extra_headers.items(),
+    ]
+    for headers in (getattr(message, "merge_headers", None) or {}).values():
+        values += headers.items()
+    subject_prefix = MergeTemplate.PARTS[0][0]
+    for fields in (getattr(message, "merge_data", None) or {}).values():
+        values += (
+            (f"Subject ({name})", value)
+            for name, value in fields.items()
+            if name.startswith(subject_prefix)
+        )
+    for name, value in values:
+        header_value(str(name), str(value))
+    return message
 
 
 class DkimSigner:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from newsletter import encryption
 from newsletter.models import Newsletter
 
+from .messages import check_headers
 from .models import BackendKind, SendingBackend, SmtpSecurity
 from .throttle import Quota
 
@@ -282,7 +283,7 @@ def test_send(*, backend_id: int, to: str, requested_by: str) -> bool:
         message.attach_alternative(
             render_to_string("delivery/test_message.html", context), "text/html"
         )
-        message.send()
+        check_headers(message).send()
     except Exception as error:  # any failure is the answer the owner asked for
         ok, detail = False, f"{type(error).__name__}: {str(error).strip()}"[:2000]
     else:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from campaigns import rendering
 from campaigns.models import Campaign
 from campaigns.services import campaign_render, sample_recipient
+from delivery.messages import check_headers
 from delivery.models import OutboxMessage
 from delivery.sending_backends import connection_for
 
@@ -67,7 +68,7 @@ def send_campaign_test(*, campaign_id: int, to: list[str], requested_by: str) ->
             connection=connection,
         )
         message.attach_alternative(personal.html, "text/html")
-        messages.append(message)
+        messages.append(check_headers(message))
     sent = connection.send_messages(messages) or 0
     logger.info(
         "campaign test sent",
