@@ -429,7 +429,11 @@ def _send_batch(
     )
     backend = transport.connection()
     try:
-        backend.open()
+        try:
+            backend.open()
+        except Exception as error:  # e.g. a refused SMTP host: each row records why
+            outcomes.failed += sum(_record_failure(a, worker, error)[1] for a in addressees)
+            return True
         if template is not None:
             return _send_calls(template, addressees, backend, worker, pace, outcomes)
         return _send_one_by_one(messages, addressees, backend, worker, pace, outcomes)

@@ -9,14 +9,16 @@ arguments anymail reads from ``get_connection(path, **kwargs)`` (``api_key``,
 import json
 import logging
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from newsletter import encryption
+from newsletter import encryption, network
 from newsletter.models import Newsletter
 
 from .messages import check_headers
@@ -25,7 +27,8 @@ from .throttle import Quota
 
 logger = logging.getLogger(__name__)
 
-SMTP_PATH = "django.core.mail.backends.smtp.EmailBackend"
+# Django's SMTP backend, connecting only to the address it checked (newsletter.network).
+SMTP_PATH = "delivery.backends.smtp.EmailBackend"
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,27 @@ SECRET_LABELS = {
 }
 
 
+# Where a stored secret goes: change one and the secret must be entered again, or an
+# owner could point it elsewhere (their own server), keep it, and press "test".
+DESTINATION_FIELDS = ("kind", "host", "port", "security", "username", "api_url", "region")
+FIELD_LABELS = {
+    "kind": "service",
+    "host": "SMTP host",
+    "port": "SMTP port",
+    "security": "SMTP encryption",
+    "username": "SMTP user name",
+    "api_url": "API base URL",
+    "region": "region",
+}
+
+
 class BackendConfigError(Exception):
-    """The settings cannot make a working backend; the message says what to fix."""
+    """The settings cannot make a working backend; the message says what to fix, and
+    ``field`` which form field it is about (None: the form as a whole)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -133,12 +155,18 @@ def rotate_secrets() -> int:
 def sending_backend_save(
     *, newsletter: Newsletter, values: dict, new_secrets: dict[str, str]
 ) -> SendingBackend:
-    """Create or update the newsletter's backend. A blank secret keeps the stored one;
-    secrets another service used are dropped when the service changes."""
+    """Create or update the newsletter's backend. A blank secret keeps the stored one,
+    but only while everything that says where it goes (``DESTINATION_FIELDS``) stays
+    the same: otherwise the stored secrets are dropped and must be entered again."""
     backend = SendingBackend.objects.select_for_update().filter(
         newsletter=newsletter
     ).first() or SendingBackend(newsletter=newsletter)
-    kept = read_secrets(backend) if backend.pk and backend.kind == values["kind"] else {}
+    moved = [
+        name
+        for name in DESTINATION_FIELDS
+        if backend.pk and name in values and _differs(getattr(backend, name), values[name])
+    ]
+    kept = _readable_secrets(backend) if backend.pk and not moved else {}
     for name, value in values.items():
         setattr(backend, name, value)
     kind = KINDS[backend.kind]
@@ -149,19 +177,73 @@ def sending_backend_save(
         for name in kind.secrets
         if not secrets.get(name) and not (name == "password" and not backend.username)
     ]
+    if missing and moved:
+        raise BackendConfigError(
+            _(
+                "Enter the %(secrets)s again: the %(changed)s changed, and a stored secret "
+                "only goes where it was entered for."
+            )
+            % {
+                "secrets": " and the ".join(missing),
+                "changed": ", ".join(FIELD_LABELS[name] for name in moved),
+            },
+            field="secret",
+        )
     if missing:
-        raise BackendConfigError(f"Enter the {' and the '.join(missing)}.")
+        raise BackendConfigError(f"Enter the {' and the '.join(missing)}.", field="secret")
     if backend.kind == BackendKind.SMTP and not backend.host:
-        raise BackendConfigError("Enter the SMTP host.")
+        raise BackendConfigError("Enter the SMTP host.", field="host")
     if backend.kind == BackendKind.AMAZON_SES and not backend.region:
-        raise BackendConfigError("Enter the Amazon SES region.")
+        raise BackendConfigError("Enter the Amazon SES region.", field="region")
+    _check_destination(backend)
     _store_secrets(backend, {name: secrets[name] for name in kind.secrets if name in secrets})
     backend.save()
     logger.info(
         "sending backend saved",
-        extra={"newsletter": newsletter.pk, "kind": backend.kind, "active": backend.active},
+        extra={
+            "newsletter": newsletter.pk,
+            "kind": backend.kind,
+            "active": backend.active,
+            "moved": moved,
+        },
     )
     return backend
+
+
+def _differs(stored, wanted) -> bool:
+    """Blank and unset are the same; anything else counts, even a change of case."""
+    return (stored or "") != (wanted or "")
+
+
+def _readable_secrets(backend: SendingBackend) -> dict[str, str]:
+    try:
+        return read_secrets(backend)
+    except encryption.DecryptionError:  # the page asks for them again
+        return {}
+
+
+def _check_destination(backend: SendingBackend) -> None:
+    """Refuse an SMTP host or API URL that resolves to a non-public address, unless the
+    instance admin allows them. Checked again at every SMTP connection; a name that
+    does not resolve yet is accepted (its DNS may be on the way)."""
+    if settings.SENDING_ALLOW_PRIVATE_HOSTS:
+        return
+    if backend.kind == BackendKind.SMTP:
+        field_name, host, port = "host", backend.host, backend.port or 587
+    elif backend.api_url:
+        parts = urlsplit(backend.api_url)
+        field_name, host, port = "api_url", parts.hostname or "", parts.port or 443
+    else:
+        return
+    try:
+        network.pick_address(host, port, allow_private=False)
+    except network.Refused as error:
+        raise BackendConfigError(
+            _("%(reason)s: Crier only connects to public addresses.") % {"reason": error},
+            field=field_name,
+        ) from None
+    except network.TransportError:
+        return
 
 
 def active_backend(newsletter_id: int) -> SendingBackend | None:
@@ -180,6 +262,7 @@ def _options(backend: SendingBackend) -> dict:
             "use_tls": backend.security == SmtpSecurity.STARTTLS,
             "use_ssl": backend.security == SmtpSecurity.TLS,
             "timeout": settings.EMAIL_TIMEOUT,
+            "allow_private": settings.SENDING_ALLOW_PRIVATE_HOSTS,
         }
     if backend.kind == BackendKind.AMAZON_SES:
         return {

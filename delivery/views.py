@@ -144,7 +144,7 @@ def sending_backend(request: HttpRequest, newsletter: Newsletter) -> HttpRespons
                 newsletter=newsletter, values=form.values(), new_secrets=form.new_secrets()
             )
         except sending_backends.BackendConfigError as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field, str(error))
         else:
             messages.success(request, _("Sending backend saved."))
             return redirect("dashboard:sending_backend", slug=newsletter.slug)

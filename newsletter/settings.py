@@ -289,6 +289,9 @@ SEND_RATE_PER_SECOND = float(os.environ.get("CRIER_SEND_RATE_PER_SECOND", "0"))
 SEND_RATE_PER_DOMAIN_PER_SECOND = float(
     os.environ.get("CRIER_SEND_RATE_PER_DOMAIN_PER_SECOND", "0")
 )
+# A newsletter's own SMTP host or API URL must resolve to public addresses, as
+# outgoing webhooks must: an owner must not reach the server's own network with it.
+SENDING_ALLOW_PRIVATE_HOSTS = env_bool("CRIER_SENDING_ALLOW_PRIVATE_HOSTS")
 # A campaign pauses itself when more than this share of at least 50 attempts failed.
 SEND_PAUSE_ERROR_RATE = float(os.environ.get("CRIER_SEND_PAUSE_ERROR_RATE", "0.2"))
 
