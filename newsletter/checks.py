@@ -1,5 +1,7 @@
 """System checks that warn an admin about a deployment that would misbehave quietly."""
 
+import os
+
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
@@ -59,6 +61,22 @@ def encryption_keys_are_set(app_configs, **kwargs):
                 "changing SECRET_KEY would make them unreadable.",
                 hint="Set CRIER_ENCRYPTION_KEYS to a long random string (docs/configuration.md).",
                 id="crier.W004",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def client_ip_header_is_gone(app_configs, **kwargs):
+    if os.environ.get("CLIENT_IP_HEADER"):
+        return [
+            Warning(
+                "CLIENT_IP_HEADER is no longer read: it trusted the first X-Forwarded-For "
+                "address, which the client writes. Visitors' addresses are now REMOTE_ADDR "
+                "unless CRIER_TRUSTED_PROXIES says how many proxies append to that header.",
+                hint="Remove CLIENT_IP_HEADER; behind one reverse proxy set "
+                "CRIER_TRUSTED_PROXIES=1 (docs/configuration.md).",
+                id="crier.W021",
             )
         ]
     return []

@@ -206,10 +206,10 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 if env_bool("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# The request header holding the client's IP behind a reverse proxy (for example
-# HTTP_X_FORWARDED_FOR); empty means REMOTE_ADDR. Used for rate limits and, only
-# where a newsletter opts in, consent evidence.
-CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "")
+# How many reverse proxies in front of the web server append to X-Forwarded-For (0:
+# none, the header is ignored). The client's address is read that many places from
+# the right: what the client writes itself is never trusted (newsletter/http.py).
+TRUSTED_PROXIES = int(os.environ.get("CRIER_TRUSTED_PROXIES", "0"))
 # Dashboard login: failed or not, attempts counted per client IP and per username
 # in a fixed window, so guessing a password (or a two-factor code) stays slow.
 LOGIN_ATTEMPTS_PER_IP = int(os.environ.get("CRIER_LOGIN_ATTEMPTS_PER_IP", "30"))
