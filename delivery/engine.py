@@ -891,7 +891,8 @@ def _refused(addressee: Addressee, reason: str) -> None:
             recipient=addressee.email,
             delivery_id=addressee.delivery_id,
             detail=reason,
-        )
+        ),
+        scope=feedback.INTERNAL,
     )
 
 

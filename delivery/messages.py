@@ -28,6 +28,8 @@ from subscribers import tokens
 from tracking.services import campaign_tracking
 
 from .bounces import verp_address
+from .headercheck import SUBJECT_FIELD_PREFIX, check_headers
+from .tags import delivery_tag
 
 TOKEN_HOLE = "TOKEN-HOLE"  # noqa: S105 (a placeholder, not a secret)
 
@@ -112,8 +114,9 @@ class CampaignMessages:
             headers=self._headers(addressee, recipient.unsubscribe_url),
         )
         message.attach_alternative(html, "text/html")
-        # Read by anymail backends (ESP metadata, echoed back in tracking webhooks).
-        message.metadata = {"delivery": str(addressee.delivery_id)}
+        # Read by anymail backends (ESP metadata, echoed back in tracking webhooks),
+        # signed: the webhook believes no id it could have been sent by someone else.
+        message.metadata = {"delivery": delivery_tag(addressee.delivery_id)}
         message.tags = [f"campaign-{self.campaign.pk}"]
         return check_headers(message)
 
@@ -221,7 +224,7 @@ class MergeTemplate:
     field (``s0``, ``t3``, ``h1``: subject, text, HTML), whose value per recipient is
     exactly what ``build`` would have put there, already escaped for its part."""
 
-    PARTS = (("s", "subject"), ("t", "text"), ("h", "html"))
+    PARTS = ((SUBJECT_FIELD_PREFIX, "subject"), ("t", "text"), ("h", "html"))
 
     def __init__(self, messages: "CampaignMessages", field_format: str) -> None:
         self.messages = messages
@@ -249,7 +252,7 @@ class MergeTemplate:
             merge_headers[addressee.email] = messages._own_headers(
                 addressee, recipient.unsubscribe_url
             )
-            merge_metadata[addressee.email] = {"delivery": str(addressee.delivery_id)}
+            merge_metadata[addressee.email] = {"delivery": delivery_tag(addressee.delivery_id)}
         message = EmailMultiAlternatives(
             subject=self.subject,
             body=self.text,
@@ -264,38 +267,6 @@ class MergeTemplate:
         message.merge_metadata = merge_metadata
         message.tags = [f"campaign-{messages.campaign.pk}"]
         return check_headers(message)
-
-
-def check_headers(message: EmailMultiAlternatives) -> EmailMultiAlternatives:
-    """Refuse a message any of whose header values holds a line break.
-
-    Django checks only CR and LF, and only when it serialises the message, which
-    anymail's API backends never do: they copy the subject, addresses and headers
-    into the ESP's JSON, where the ESP builds the headers. So every value that
-    becomes a header is checked here, including anymail's per-recipient merge
-    headers and the merge fields that fill the subject.
-    """
-    values = [
-        ("Subject", message.subject),
-        ("From", message.from_email),
-        *(("To", address) for address in message.to),
-        *(("Cc", address) for address in message.cc),
-        *(("Bcc", address) for address in message.bcc),
-        *(("Reply-To", address) for address in message.reply_to),
-        *message.extra_headers.items(),
-    ]
-    for headers in (getattr(message, "merge_headers", None) or {}).values():
-        values += headers.items()
-    subject_prefix = MergeTemplate.PARTS[0][0]
-    for fields in (getattr(message, "merge_data", None) or {}).values():
-        values += (
-            (f"Subject ({name})", value)
-            for name, value in fields.items()
-            if name.startswith(subject_prefix)
-        )
-    for name, value in values:
-        header_value(str(name), str(value))
-    return message
 
 
 class DkimSigner:

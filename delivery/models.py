@@ -301,6 +301,11 @@ class SendingBackend(models.Model):
         default=0,
         help_text=_("For services that send a batch in one call; 0: the service's maximum."),
     )
+    # Its own tracking webhook: /webhooks/anymail/<esp>/tracking/<webhook_key>/ with basic
+    # auth "crier:<secret>", the secret a Fernet token like ``secrets`` (delivery/webhooks.py).
+    # Events there act only on this newsletter's deliveries.
+    webhook_key = models.CharField(max_length=32, unique=True, editable=False)
+    webhook_secret = models.TextField(editable=False)
     last_test_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_test_ok = models.BooleanField(null=True, editable=False)
     last_test_detail = models.TextField(blank=True, default="", editable=False)

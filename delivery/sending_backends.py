@@ -8,6 +8,7 @@ arguments anymail reads from ``get_connection(path, **kwargs)`` (``api_key``,
 
 import json
 import logging
+import secrets as secrets_module
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -19,9 +20,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from newsletter import encryption, network
+from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 
-from .messages import check_headers
+from .headercheck import check_headers
 from .models import BackendKind, SendingBackend, SmtpSecurity
 from .throttle import Quota
 
@@ -35,12 +37,15 @@ SMTP_PATH = "delivery.backends.smtp.EmailBackend"
 class Kind:
     """One service: its Django backend, the secrets it needs (anymail's keyword names),
     and, when its API sends one personalised message per recipient of a single call
-    with substitutions in inline content, the merge-field syntax and per-call maximum."""
+    with substitutions in inline content, the merge-field syntax and per-call maximum.
+    ``webhook_key`` names the key with which the service signs its tracking webhooks,
+    when anymail checks that signature (entered by the owner, optional)."""
 
     path: str
     secrets: tuple[str, ...] = ()
     merge_field_format: str | None = None
     max_recipients_per_call: int = 1
+    webhook_key: str | None = None
 
 
 KINDS: dict[str, Kind] = {
@@ -52,7 +57,11 @@ KINDS: dict[str, Kind] = {
     ),
     # Mailgun "recipient-variables": %recipient.KEY% in subject, text and HTML.
     BackendKind.MAILGUN: Kind(
-        "anymail.backends.mailgun.EmailBackend", ("api_key",), "%recipient.{}%", 1000
+        "anymail.backends.mailgun.EmailBackend",
+        ("api_key",),
+        "%recipient.{}%",
+        1000,
+        webhook_key="webhook_signing_key",
     ),
     # SendGrid legacy substitutions: a literal string replaced in subject and body.
     BackendKind.SENDGRID: Kind(
@@ -67,6 +76,10 @@ KINDS: dict[str, Kind] = {
     BackendKind.MAILJET: Kind("anymail.backends.mailjet.EmailBackend", ("api_key", "secret_key")),
 }
 KIND_BY_PATH = {kind.path: kind for kind in KINDS.values()}
+# The services whose delivery events anymail receives (all but SMTP and the outbox).
+TRACKING_WEBHOOK_KINDS = [
+    name for name in KINDS if name not in (BackendKind.OUTBOX, BackendKind.SMTP)
+]
 
 SECRET_LABELS = {
     "password": "SMTP password",
@@ -75,6 +88,7 @@ SECRET_LABELS = {
     "secret_key": "secret key",
     "aws_access_key_id": "access key ID",
     "aws_secret_access_key": "secret access key",
+    "webhook_signing_key": "webhook signing key",
 }
 
 
@@ -138,14 +152,83 @@ def _store_secrets(backend: SendingBackend, values: dict[str, str]) -> None:
 
 
 def rotate_secrets() -> int:
-    """Re-encrypt every stored secret under the first of CRIER_ENCRYPTION_KEYS."""
+    """Re-encrypt every stored secret (and webhook secret) under the first of
+    CRIER_ENCRYPTION_KEYS; returns how many backends had secrets of their own."""
     rotated = 0
     with transaction.atomic():
-        for backend in SendingBackend.objects.select_for_update().exclude(secrets=""):
-            backend.secrets = encryption.rotate(backend.secrets)
-            backend.save(update_fields=["secrets"])
-            rotated += 1
+        for backend in SendingBackend.objects.select_for_update():
+            backend.webhook_secret = encryption.rotate(backend.webhook_secret)
+            if backend.secrets:
+                backend.secrets = encryption.rotate(backend.secrets)
+                rotated += 1
+            backend.save(update_fields=["secrets", "webhook_secret"])
     return rotated
+
+
+# The backend's own tracking webhook
+
+WEBHOOK_USER = "crier"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """What an owner pastes at the ESP: the URL, with the basic-auth credentials in it."""
+
+    url: str
+    username: str
+    password: str
+
+    @property
+    def url_with_credentials(self) -> str:
+        scheme, rest = self.url.split("://", 1)
+        return f"{scheme}://{self.username}:{self.password}@{rest}"
+
+
+def _new_webhook_secret(backend: SendingBackend) -> None:
+    backend.webhook_secret = encryption.encrypt(secrets_module.token_urlsafe(24))
+
+
+def webhook_of(backend: SendingBackend) -> Webhook | None:
+    """The backend's tracking webhook, or None for a service without one (SMTP, outbox)."""
+    if backend.kind not in TRACKING_WEBHOOK_KINDS:
+        return None
+    url = absolute_url(
+        "webhooks:backend_tracking_webhook", esp=backend.kind, key=backend.webhook_key
+    )
+    return Webhook(url, WEBHOOK_USER, encryption.decrypt(backend.webhook_secret))
+
+
+@transaction.atomic
+def webhook_secret_renew(*, backend: SendingBackend) -> SendingBackend:
+    """A new basic-auth password (the old one stops working at once)."""
+    backend = SendingBackend.objects.select_for_update().get(pk=backend.pk)
+    _new_webhook_secret(backend)
+    backend.save(update_fields=["webhook_secret", "updated_at"])
+    logger.info("sending backend webhook secret renewed", extra={"backend": backend.pk})
+    return backend
+
+
+def webhook_view_options(backend: SendingBackend) -> dict:
+    """anymail's tracking-view keyword arguments for this backend's own webhook: every
+    setting given here, so none falls back to the instance's (``ANYMAIL_*``)."""
+    webhook = webhook_of(backend)
+    options: dict = {"webhook_secret": [f"{webhook.username}:{webhook.password}"]}
+    stored = read_secrets(backend)
+    if backend.kind == BackendKind.MAILGUN:
+        options["api_key"] = None
+        options["webhook_signing_key"] = stored.get("webhook_signing_key")
+    elif backend.kind == BackendKind.SENDGRID:
+        options["tracking_webhook_verification_key"] = None
+    elif backend.kind == BackendKind.RESEND:
+        options["signing_secret"] = None
+    elif backend.kind == BackendKind.SPARKPOST:
+        options["track_initial_open_as_opened"] = False
+    elif backend.kind == BackendKind.AMAZON_SES:
+        # SNS subscriptions are confirmed with this backend's own AWS credentials.
+        options["auto_confirm_sns_subscriptions"] = True
+        options["session_params"] = {**stored, "region_name": backend.region}
+        options["client_params"] = {}
+    return options
 
 
 # Configuration
@@ -170,7 +253,7 @@ def sending_backend_save(
     for name, value in values.items():
         setattr(backend, name, value)
     kind = KINDS[backend.kind]
-    secrets = {name: kept[name] for name in kind.secrets if kept.get(name)}
+    secrets = {name: value for name, value in kept.items() if value}
     secrets.update({name: value for name, value in new_secrets.items() if value})
     missing = [
         SECRET_LABELS[name]
@@ -196,7 +279,11 @@ def sending_backend_save(
     if backend.kind == BackendKind.AMAZON_SES and not backend.region:
         raise BackendConfigError("Enter the Amazon SES region.", field="region")
     _check_destination(backend)
-    _store_secrets(backend, {name: secrets[name] for name in kind.secrets if name in secrets})
+    kept_names = [*kind.secrets, *([kind.webhook_key] if kind.webhook_key else [])]
+    _store_secrets(backend, {name: secrets[name] for name in kept_names if secrets.get(name)})
+    if not backend.webhook_key:
+        backend.webhook_key = secrets_module.token_urlsafe(16)
+        _new_webhook_secret(backend)
     backend.save()
     logger.info(
         "sending backend saved",
@@ -269,7 +356,7 @@ def _options(backend: SendingBackend) -> dict:
             "session_params": {**secrets, "region_name": backend.region},
             "client_params": {"endpoint_url": backend.api_url} if backend.api_url else {},
         }
-    options = dict(secrets)
+    options = {name: secrets[name] for name in KINDS[backend.kind].secrets if name in secrets}
     if backend.api_url:
         options["api_url"] = backend.api_url
     if backend.kind == BackendKind.MAILGUN and backend.sender_domain:

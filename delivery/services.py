@@ -11,7 +11,7 @@ from django.utils import timezone
 from campaigns import rendering
 from campaigns.models import Campaign
 from campaigns.services import campaign_render, sample_recipient
-from delivery.messages import check_headers
+from delivery.headercheck import check_headers
 from delivery.models import OutboxMessage
 from delivery.sending_backends import connection_for
 

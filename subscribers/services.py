@@ -474,42 +474,44 @@ def _leave_everything(
 
 
 # What the receiving side reports (delivery/feedback.py calls these)
-
-
-def _subscriber_by_address(email: str) -> Subscriber | None:
-    found = Subscriber.objects.with_address(email).values_list("pk", flat=True)
-    return _locked_subscriber(found[0]) if found else None
+#
+# Always about one delivery's own recipient, named by id: an event that names only an
+# address acts on nothing (delivery/feedback.py), so a forged or misrouted one cannot
+# reach every subscriber who shares that address.
 
 
 @transaction.atomic
 def record_bounce(
-    *, email: str, reason: str = SuppressionReason.HARD_BOUNCE, note: str = ""
+    *, subscriber_id: int, reason: str = SuppressionReason.HARD_BOUNCE, note: str = ""
 ) -> Subscriber | None:
     """The address does not exist, or keeps refusing mail: it is never mailed again.
 
     Consent is untouched (the person withdrew nothing), so the ledger is not written;
-    the subscriber shows as bounced, and only an admin can lift the suppression.
+    the subscriber shows as bounced, and only an admin can lift the suppression. An
+    erased subscriber has no address left to suppress (erasure already did).
     """
-    suppress(email=email, reason=reason, note=note)
-    subscriber = _subscriber_by_address(email)
-    if subscriber is not None and subscriber.status in (
-        SubscriberStatus.ACTIVE,
-        SubscriberStatus.UNSUBSCRIBED,
-    ):
+    subscriber = Subscriber.objects.select_for_update().filter(pk=subscriber_id).first()
+    if subscriber is None or not subscriber.email:
+        return subscriber
+    suppress(email=subscriber.email, reason=reason, note=note)
+    if subscriber.status in (SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED):
         subscriber.status = SubscriberStatus.BOUNCED
         subscriber.save(update_fields=["status", "updated_at"])
     return subscriber
 
 
 @transaction.atomic
-def record_complaint(*, email: str, note: str = "") -> Subscriber | None:
+def record_complaint(*, subscriber_id: int, note: str = "") -> Subscriber | None:
     """A spam complaint withdraws consent everywhere (RFC 6449's advice to senders).
 
     Every list of every newsletter is left, each in the ledger as a complaint
     reported by the sending service; the address is suppressed as a complaint.
     """
-    subscriber = _subscriber_by_address(email)
-    if subscriber is not None and subscriber.status != SubscriberStatus.ERASED:
+    subscriber = Subscriber.objects.select_for_update().filter(pk=subscriber_id).first()
+    if subscriber is None or not subscriber.email:
+        return subscriber
+    email = subscriber.email
+    if subscriber.status != SubscriberStatus.ERASED:
         _leave_everything(
             subscriber, ConsentSource.ESP_COMPLAINT, None, SubscriberStatus.COMPLAINED
         )

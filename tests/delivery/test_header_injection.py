@@ -90,7 +90,7 @@ def test_merge_tags_in_the_subject_are_folded_not_refused(character):
 
 
 def test_a_clean_message_passes_the_check_untouched():
-    from delivery.messages import check_headers
+    from delivery.headercheck import check_headers
 
     message = messages_with(CampaignFactory()).build(ADA)
     assert check_headers(message) is message
