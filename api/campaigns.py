@@ -14,7 +14,8 @@ from campaigns import services as campaigns
 from campaigns.models import Campaign, Layout
 from delivery import engine
 from delivery.selectors import feedback_counts
-from delivery.tasks import send_campaign_test
+from delivery.services import campaign_test_request
+from delivery.test_mail import TestMailRefused
 from newsletter.models import Role
 from tracking.stats import campaign_stats as tracking_stats
 
@@ -187,8 +188,8 @@ def resume_campaign(request: HttpRequest, campaign_id: int):
 
 @router.post(
     "/{campaign_id}/test/",
-    response={202: TestOut, 403: Error, 404: Error, 422: Error},
-    summary="Send a test to a few addresses",
+    response={202: TestOut, 403: Error, 404: Error, 422: Error, 429: Error},
+    summary="Send a test to a few addresses (CRIER_TEST_MAILS_PER_HOUR per member)",
 )
 def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn):
     require(request, Role.EDITOR)
@@ -196,7 +197,15 @@ def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn):
     sendability = campaigns.campaign_render(campaign=campaign)
     if sendability.errors:
         raise field_error("body", "; ".join(str(problem) for problem in sendability.errors))
-    send_campaign_test.delay_on_commit(campaign.pk, payload.to, actor(request))
+    try:
+        campaign_test_request(
+            campaign=campaign,
+            to=payload.to,
+            user=request.api_token.user,
+            requested_by=actor(request),
+        )
+    except TestMailRefused as error:
+        raise FieldError({error.field: [str(error)]}, status=error.status) from None
     return Status(202, {"queued": len(payload.to)})
 
 

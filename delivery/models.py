@@ -313,3 +313,25 @@ class SendingBackend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.newsletter_id}: {self.get_kind_display()}"
+
+
+class TestMailRefusal(models.Model):
+    """Someone who received a test message (campaign test, backend test) asked for no
+    more from this newsletter: test sends go to any address a member types, so the
+    recipient needs a way out. Only a digest of the address is kept."""
+
+    newsletter = models.ForeignKey(
+        "newsletter.Newsletter", on_delete=models.CASCADE, related_name="+"
+    )
+    address_digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["newsletter", "address_digest"], name="one_test_mail_refusal"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.newsletter_id}: {self.address_digest[:12]}…"

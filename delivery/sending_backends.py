@@ -17,12 +17,14 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from newsletter import encryption, network
 from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 
+from . import test_mail
 from .headercheck import check_headers
 from .models import BackendKind, SendingBackend, SmtpSecurity
 from .throttle import Quota
@@ -343,7 +345,7 @@ def _options(backend: SendingBackend) -> dict:
     if backend.kind == BackendKind.SMTP:
         return {
             "host": backend.host,
-            "port": backend.port or (465 if backend.security == SmtpSecurity.TLS else 587),
+            "port": _smtp_port(backend),
             "username": backend.username,
             "password": secrets.get("password", ""),
             "use_tls": backend.security == SmtpSecurity.STARTTLS,
@@ -366,6 +368,10 @@ def _options(backend: SendingBackend) -> dict:
     return options
 
 
+def _smtp_port(backend: SendingBackend) -> int:
+    return backend.port or (465 if backend.security == SmtpSecurity.TLS else 587)
+
+
 def transport_for(newsletter_id: int) -> Transport:
     """The newsletter's active backend with its own limits, else the instance default
     (EMAIL_BACKEND and ANYMAIL_* with the CRIER_SEND_RATE_* limits)."""
@@ -385,6 +391,54 @@ def transport_for(newsletter_id: int) -> Transport:
             recipients_per_call=kind.max_recipients_per_call,
         )
     return transport_of(backend)
+
+
+OUTBOX_PATH = KINDS[BackendKind.OUTBOX].path
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a newsletter's mail goes, in words for its members: whether it is the
+    newsletter's own backend, and whether it stays in the built-in outbox."""
+
+    name: str
+    own: bool
+    outbox: bool
+
+
+def route_of(newsletter_id: int) -> Route:
+    backend = active_backend(newsletter_id)
+    return backend_route(backend) if backend else default_route()
+
+
+def default_route() -> Route:
+    """The instance's EMAIL_BACKEND, named: the outbox, the SMTP host, or the ESP."""
+    path = settings.EMAIL_BACKEND
+    if path == OUTBOX_PATH:
+        return Route(_("the built-in outbox (nothing leaves the server)"), False, True)
+    if path in (SMTP_PATH, "django.core.mail.backends.smtp.EmailBackend"):
+        name = _("the SMTP server %(host)s:%(port)s") % {
+            "host": settings.EMAIL_HOST,
+            "port": settings.EMAIL_PORT,
+        }
+        return Route(name, False, False)
+    try:
+        esp = import_string(path).esp_name
+    except (ImportError, AttributeError):
+        return Route(path, False, False)
+    return Route(f"{esp} (anymail)", False, False)
+
+
+def backend_route(backend: SendingBackend) -> Route:
+    if backend.kind == BackendKind.OUTBOX:
+        return Route(_("the built-in outbox (nothing leaves the server)"), True, True)
+    if backend.kind == BackendKind.SMTP:
+        name = _("the SMTP server %(host)s:%(port)s") % {
+            "host": backend.host,
+            "port": _smtp_port(backend),
+        }
+        return Route(name, True, False)
+    return Route(str(backend.get_kind_display()), True, False)
 
 
 def connection_for(newsletter_id: int):
@@ -425,10 +479,12 @@ def transport_of(backend: SendingBackend) -> Transport:
 
 
 @transaction.atomic
-def test_send_request(*, backend: SendingBackend, to: str, requested_by: str) -> None:
-    """Mark a test as pending and queue it; the page shows the result when it lands."""
+def test_send_request(*, backend: SendingBackend, to: str, user, requested_by: str) -> None:
+    """Mark a test as pending and queue it, within the member's test-mail allowance
+    (``test_mail.allow`` raises ``TestMailRefused``); the page shows the result."""
     from .tasks import send_backend_test
 
+    test_mail.allow(user_id=user.pk, newsletter_id=backend.newsletter_id, addresses=[to])
     backend.last_test_at = timezone.now()
     backend.last_test_ok = None
     backend.last_test_detail = ""
@@ -442,22 +498,26 @@ def test_send(*, backend_id: int, to: str, requested_by: str) -> bool:
     backend = SendingBackend.objects.select_related("newsletter").get(pk=backend_id)
     newsletter = backend.newsletter
     context = {"requested_by": requested_by, "backend": backend.get_kind_display()}
-    try:
-        message = EmailMultiAlternatives(
-            subject=f"Crier test message for {newsletter.name}",
-            body=render_to_string("delivery/test_message.txt", context),
-            from_email=newsletter.sender,
-            to=[to],
-            connection=transport_of(backend).connection(),
-        )
-        message.attach_alternative(
-            render_to_string("delivery/test_message.html", context), "text/html"
-        )
-        check_headers(message).send()
-    except Exception as error:  # any failure is the answer the owner asked for
-        ok, detail = False, f"{type(error).__name__}: {str(error).strip()}"[:2000]
+    if test_mail.refused_addresses(newsletter.pk, [to]):
+        ok, detail = False, f"{to} asked to receive no test messages from this newsletter."
     else:
-        ok, detail = True, f"Accepted for {to}."
+        try:
+            message = EmailMultiAlternatives(
+                subject=f"Crier test message for {newsletter.name}",
+                body=render_to_string("delivery/test_message.txt", context),
+                from_email=newsletter.sender,
+                to=[to],
+                headers=test_mail.unsubscribe_headers(newsletter.pk, to),
+                connection=transport_of(backend).connection(),
+            )
+            message.attach_alternative(
+                render_to_string("delivery/test_message.html", context), "text/html"
+            )
+            check_headers(message).send()
+        except Exception as error:  # any failure is the answer the owner asked for
+            ok, detail = False, f"{type(error).__name__}: {str(error).strip()}"[:2000]
+        else:
+            ok, detail = True, f"Accepted for {to}."
     SendingBackend.objects.filter(pk=backend_id).update(
         last_test_ok=ok, last_test_detail=detail, last_test_at=timezone.now()
     )

@@ -15,3 +15,8 @@ settings_urlpatterns = [
     path("", views.sending_backend, name="sending_backend"),
     path("test/", views.sending_backend_test, name="sending_backend_test"),
 ]
+
+# Public, under /test-mail/: the List-Unsubscribe target of test messages.
+public_urlpatterns = [
+    path("stop/<str:token>/", views.test_mail_stop, name="test_mail_stop"),
+]

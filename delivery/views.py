@@ -5,7 +5,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
 from campaigns.models import Campaign, Status
 from newsletter.access import member_required
@@ -13,7 +14,7 @@ from newsletter.encryption import DecryptionError
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
-from . import engine, sending_backends
+from . import engine, sending_backends, test_mail
 from .forms import BackendTestForm, SendForm, SendingBackendForm, stored_secret_fields
 from .models import Delivery, DeliveryStatus, SendingBackend
 
@@ -170,11 +171,36 @@ def sending_backend_test(request: HttpRequest, newsletter: Newsletter) -> HttpRe
     if backend is None:
         messages.error(request, _("Save a sending backend before testing it."))
     elif form.is_valid():
-        sending_backends.test_send_request(
-            backend=backend, to=form.cleaned_data["to"], requested_by=request.user.get_username()
-        )
-        messages.success(request, _("Test queued; its result appears below."))
+        try:
+            sending_backends.test_send_request(
+                backend=backend,
+                to=form.cleaned_data["to"],
+                user=request.user,
+                requested_by=request.user.get_username(),
+            )
+        except test_mail.TestMailRefused as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Test queued; its result appears below."))
     else:
         for error in form.errors["to"]:
             messages.error(request, error)
     return redirect("dashboard:sending_backend", slug=newsletter.slug)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def test_mail_stop(request: HttpRequest, token: str) -> HttpResponse:
+    """The List-Unsubscribe of a test message. GET: one button (link scanners follow
+    links); POST, or RFC 8058's ``List-Unsubscribe=One-Click``: no more test mail from
+    this newsletter to this address."""
+    stop = test_mail.read_stop_token(token)
+    if stop is None:
+        return render(request, "delivery/test_mail_stop.html", {"invalid": True}, status=400)
+    context = {"newsletter": stop.newsletter}
+    if request.method == "GET":
+        return render(request, "delivery/test_mail_stop.html", context)
+    test_mail.refusal_record(stop=stop)
+    if request.POST.get("List-Unsubscribe") == "One-Click":
+        return HttpResponse("Stopped.\n", content_type="text/plain; charset=utf-8")
+    return render(request, "delivery/test_mail_stop.html", {**context, "done": True})

@@ -1,7 +1,8 @@
 import ipaddress
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -44,3 +45,13 @@ def _ip(entry: str) -> str:
 def is_htmx(request: HttpRequest) -> bool:
     """An htmx request wants the page fragment it swaps in, not the whole page."""
     return request.headers.get("HX-Request") == "true"
+
+
+def too_large(request: HttpRequest, limit: int) -> HttpResponse:
+    """413 naming the limit: JSON in the API's shape under /api/, plain text elsewhere."""
+    message = _("The request is too large: at most %(size)s MB.") % {
+        "size": f"{limit / settings.MB:g}"
+    }
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message, "errors": {"__all__": [message]}}, status=413)
+    return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")

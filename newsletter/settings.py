@@ -89,6 +89,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "newsletter.middleware.HealthCheckMiddleware",
+    "newsletter.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -179,7 +180,14 @@ USE_TZ = True
 
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("CRIER_MEDIA_ROOT", VAR_DIR / "media"))
-IMAGE_UPLOAD_MAX_BYTES = int(os.environ.get("CRIER_IMAGE_UPLOAD_MAX_MB", "5")) * 1024 * 1024
+MB = 1024 * 1024
+IMAGE_UPLOAD_MAX_BYTES = int(os.environ.get("CRIER_IMAGE_UPLOAD_MAX_MB", "5")) * MB
+# A CSV import (dashboard or API): a million rows of address and name is ~50 MB.
+IMPORT_UPLOAD_MAX_BYTES = int(os.environ.get("CRIER_IMPORT_UPLOAD_MAX_MB", "100")) * MB
+# Every other request body (forms, JSON, webhooks): Django's limit, answered with 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(float(os.environ.get("CRIER_REQUEST_MAX_MB", "2.5")) * MB)
+# A file upload's whole body may be the largest upload plus the form around it.
+UPLOAD_REQUEST_MAX_BYTES = max(IMAGE_UPLOAD_MAX_BYTES, IMPORT_UPLOAD_MAX_BYTES) + MB
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -238,6 +246,9 @@ CONTENT_SECURITY_POLICY = {
 # Uploaded CSV imports wait here for the worker: web and worker must share it.
 IMPORT_DIR = Path(os.environ.get("CRIER_IMPORT_DIR", VAR_DIR / "imports"))
 API_REQUESTS_PER_TOKEN_PER_MINUTE = int(os.environ.get("CRIER_API_RATE_LIMIT", "600"))
+# Test messages (campaign tests, backend tests) a member may send per newsletter per
+# hour, dashboard and API together: they go to any address typed in.
+TEST_MAILS_PER_HOUR = int(os.environ.get("CRIER_TEST_MAILS_PER_HOUR", "20"))
 
 # Mail. Without an ESP configured, mail goes to the outbox shown in the dashboard.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Crier <crier@localhost>")

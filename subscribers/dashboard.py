@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from newsletter.access import member_required
+from newsletter.access import EXPORT_ROLE, member_required
 from newsletter.forms import add_service_errors
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
@@ -108,7 +108,7 @@ def _list_form(request, newsletter, form, mailing_list) -> HttpResponse:
     )
 
 
-@member_required(Role.EDITOR)
+@member_required(EXPORT_ROLE)
 def list_export(request: HttpRequest, newsletter: Newsletter, list_slug: str) -> HttpResponse:
     """The list as CSV, streamed row by row; cells that a spreadsheet would run are escaped."""
     mailing_list = _list(newsletter, list_slug)
