@@ -31,9 +31,12 @@ from .schemas import (
     CampaignStats,
     Error,
     SendOut,
+    SettleIn,
+    SettlementOut,
     TestIn,
     TestOut,
     Text,
+    UncertainList,
 )
 
 router = Router(tags=["campaigns"])
@@ -207,6 +210,57 @@ def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn):
     except TestMailRefused as error:
         raise FieldError({error.field: [str(error)]}, status=error.status) from None
     return Status(202, {"queued": len(payload.to)})
+
+
+def _settlement(settlement) -> dict:
+    return {
+        "choice": settlement.choice,
+        "deliveries": settlement.delivery_ids,
+        "actor": settlement.actor,
+        "decided_at": settlement.decided_at,
+    }
+
+
+@router.get(
+    "/{campaign_id}/uncertain/",
+    response={200: UncertainList, 404: Error},
+    summary="Messages that may or may not have left (a worker died mid-send), and past choices",
+)
+def uncertain(request: HttpRequest, campaign_id: int):
+    campaign = _campaign(request, campaign_id)
+    return {
+        "items": [
+            {
+                "delivery": row.pk,
+                "subscriber": row.subscriber_id,
+                "email": row.subscriber.email,
+                "reason": row.last_error,
+            }
+            for row in engine.uncertain_rows(campaign)
+        ],
+        "settlements": [_settlement(item) for item in campaign.uncertain_settlements.all()],
+    }
+
+
+@router.post(
+    "/{campaign_id}/uncertain/",
+    response={200: SettlementOut, 403: Error, 404: Error, 409: Error},
+    summary="Resend uncertain messages, or count them as delivered (recorded with the token)",
+)
+def settle_uncertain(request: HttpRequest, campaign_id: int, payload: SettleIn):
+    require(request, Role.EDITOR)
+    campaign = _campaign(request, campaign_id)
+    try:
+        settlement = engine.campaign_settle_uncertain(
+            campaign=campaign,
+            choice=payload.choice,
+            actor=actor(request),
+            user=request.api_token.user,
+            delivery_ids=payload.deliveries,
+        )
+    except engine.CampaignStateError as error:
+        raise FieldError({"deliveries": [str(error)]}, status=409) from None
+    return _settlement(settlement)
 
 
 @router.get(

@@ -240,6 +240,37 @@ class TestOut(Schema):
     queued: int
 
 
+class UncertainOut(Schema):
+    delivery: int
+    subscriber: int
+    email: str | None
+    reason: str
+
+
+class SettlementOut(Schema):
+    choice: Literal["resend", "count_as_sent"]
+    deliveries: list[int]
+    actor: str
+    decided_at: datetime
+
+
+class UncertainList(Schema):
+    items: list[UncertainOut]
+    settlements: list[SettlementOut]
+
+
+class SettleIn(Schema):
+    choice: Literal["resend", "count_as_sent"] = Field(
+        description=(
+            "resend: queue them again (someone may get the campaign twice); "
+            "count_as_sent: count them as delivered (someone may never get it)."
+        )
+    )
+    deliveries: list[int] | None = Field(
+        None, description="Which uncertain rows (their ``delivery`` ids); all when omitted."
+    )
+
+
 class EngagementCounts(Schema):
     total: int
     human: int

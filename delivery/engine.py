@@ -45,7 +45,15 @@ from subscribers.models import (
 
 from . import feedback, sending_backends
 from .messages import Addressee, CampaignMessages, MergeTemplate, send_raw
-from .models import UNFINISHED, BounceType, Delivery, DeliveryStatus, FeedbackKind
+from .models import (
+    UNFINISHED,
+    BounceType,
+    Delivery,
+    DeliveryStatus,
+    FeedbackKind,
+    UncertainChoice,
+    UncertainSettlement,
+)
 from .notifications import tell_owners_campaign_paused
 from .sending_backends import Transport
 from .throttle import Rate, Throttle
@@ -270,6 +278,88 @@ def campaign_retry_failed(*, campaign: Campaign) -> int:
     if retried and campaign.status == Status.SENDING:
         transaction.on_commit(lambda: dispatch(campaign.pk))
     return retried
+
+
+UNCERTAIN_SHOWN = 500
+
+
+def uncertain_rows(campaign: Campaign) -> list[Delivery]:
+    """The campaign's uncertain rows (at most one per worker that died mid-send, or an
+    ESP call whose answer was lost), with their subscriber, oldest first."""
+    return list(
+        Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.UNCERTAIN)
+        .select_related("subscriber")
+        .order_by("id")[:UNCERTAIN_SHOWN]
+    )
+
+
+@transaction.atomic
+def campaign_settle_uncertain(
+    *,
+    campaign: Campaign,
+    choice: str,
+    actor: str,
+    user=None,
+    delivery_ids: list[int] | None = None,
+) -> UncertainSettlement:
+    """Settle uncertain rows by an explicit choice, recorded with who, when and which rows.
+
+    ``resend``: they go back to the queue and are sent again (so some people may get
+    the campaign twice; a sent campaign starts sending again). ``count_as_sent``:
+    they are counted as sent. ``delivery_ids`` picks rows; None takes all of them.
+    """
+    campaign = _locked(campaign)
+    if choice not in UncertainChoice.values:
+        raise CampaignStateError(f"Unknown choice: {choice}.")
+    if campaign.status not in (Status.SENDING, Status.PAUSED, Status.SENT):
+        raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
+    rows = Delivery.objects.select_for_update().filter(
+        campaign=campaign, status=DeliveryStatus.UNCERTAIN
+    )
+    if delivery_ids is not None:
+        rows = rows.filter(pk__in=delivery_ids)
+    ids = sorted(rows.values_list("pk", flat=True))
+    unknown = sorted(set(delivery_ids or ()) - set(ids))
+    if unknown or not ids:
+        raise CampaignStateError(
+            "Not uncertain rows of this campaign: " + ", ".join(map(str, unknown))
+            if unknown
+            else "This campaign has no uncertain rows."
+        )
+    now = timezone.now()
+    when = now.strftime("%Y-%m-%d %H:%M UTC")
+    settled = Delivery.objects.filter(pk__in=ids)
+    if choice == UncertainChoice.RESEND:
+        settled.update(
+            status=DeliveryStatus.QUEUED,
+            attempts=0,
+            next_attempt_at=None,
+            worker="",
+            last_error=f"Uncertain; queued again by {actor} on {when}.",
+        )
+        if campaign.status == Status.SENT:
+            campaign.status = Status.SENDING
+            campaign.save(update_fields=["status", "updated_at"])
+        if campaign.status == Status.SENDING:
+            transaction.on_commit(lambda: dispatch(campaign.pk))
+    else:
+        settled.update(
+            status=DeliveryStatus.SENT,
+            last_error=f"Uncertain; counted as sent by {actor} on {when}.",
+        )
+    settlement = UncertainSettlement.objects.create(
+        campaign=campaign,
+        choice=choice,
+        delivery_ids=ids,
+        decided_by=user,
+        actor=actor[:255],
+        decided_at=now,
+    )
+    logger.warning(
+        "uncertain rows settled",
+        extra={"campaign": campaign.pk, "choice": choice, "rows": ids, "actor": actor},
+    )
+    return settlement
 
 
 def dispatch(campaign_id: int) -> None:

@@ -2,6 +2,7 @@ import email
 import email.policy
 from email.message import EmailMessage
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import TextChoices
@@ -335,3 +336,30 @@ class TestMailRefusal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.newsletter_id}: {self.address_digest[:12]}…"
+
+
+class UncertainChoice(models.TextChoices):
+    RESEND = "resend", _("Send to these people again")
+    COUNT_AS_SENT = "count_as_sent", _("Count them as delivered")
+
+
+class UncertainSettlement(models.Model):
+    """An owner's or editor's decision about uncertain rows, kept as its evidence: who
+    chose what, when, for which rows (the rows keep the decision in their last error)."""
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="uncertain_settlements"
+    )
+    choice = models.CharField(max_length=16, choices=UncertainChoice.choices)
+    delivery_ids = models.JSONField(default=list)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor = models.CharField(max_length=255, help_text=_("Who, as shown: the user or API token."))
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.choice} ({len(self.delivery_ids)})"

@@ -8,6 +8,7 @@ dashboard_urlpatterns = [
     path("recipients/", views.campaign_recipients, name="campaign_recipients"),
     path("sending/", views.campaign_sending, name="campaign_sending"),
     path("sending/action/", views.campaign_action, name="campaign_action"),
+    path("sending/uncertain/", views.campaign_uncertain, name="campaign_uncertain"),
 ]
 
 # Under /dashboard/n/<slug:slug>/settings/sending/, in the "dashboard" namespace.

@@ -87,15 +87,47 @@ def campaign_sending(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
         "campaign": campaign,
         "progress": engine.progress(campaign=campaign),
         "can_act": Role.includes(request.role, Role.EDITOR),
-        "failures": Delivery.objects.filter(
-            campaign=campaign, status__in=(DeliveryStatus.FAILED, DeliveryStatus.UNCERTAIN)
-        )
+        "failures": Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.FAILED)
         .select_related("subscriber")
         .order_by("-id")[:FAILURES_SHOWN],
     }
     if is_htmx(request):
         return render(request, "delivery/_progress.html", context)
+    context["uncertain"] = engine.uncertain_rows(campaign)
+    context["settlements"] = campaign.uncertain_settlements.all()
     return render(request, "delivery/campaign_sending.html", context)
+
+
+@require_POST
+@member_required(Role.EDITOR)
+def campaign_uncertain(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """Resend the ticked uncertain rows, or count them as sent: the choice is recorded."""
+    campaign = _campaign(newsletter, pk)
+    ids = [int(value) for value in request.POST.getlist("delivery") if value.isdigit()]
+    choice = request.POST.get("choice", "")
+    if not ids:
+        messages.error(request, _("Tick at least one person."))
+    else:
+        try:
+            settlement = engine.campaign_settle_uncertain(
+                campaign=campaign,
+                choice=choice,
+                actor=request.user.get_username(),
+                user=request.user,
+                delivery_ids=ids,
+            )
+        except engine.CampaignStateError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request,
+                _("%(choice)s: %(count)s people. Your choice is recorded below.")
+                % {
+                    "choice": settlement.get_choice_display(),
+                    "count": len(settlement.delivery_ids),
+                },
+            )
+    return redirect("dashboard:campaign_sending", slug=newsletter.slug, pk=campaign.pk)
 
 
 ACTIONS = {
