@@ -18,7 +18,9 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from newsletter import encryption, network
 from newsletter.links import absolute_url
@@ -84,13 +86,13 @@ TRACKING_WEBHOOK_KINDS = [
 ]
 
 SECRET_LABELS = {
-    "password": "SMTP password",
-    "api_key": "API key",
-    "server_token": "server token",
-    "secret_key": "secret key",
-    "aws_access_key_id": "access key ID",
-    "aws_secret_access_key": "secret access key",
-    "webhook_signing_key": "webhook signing key",
+    "password": gettext_lazy("SMTP password"),
+    "api_key": gettext_lazy("API key"),
+    "server_token": gettext_lazy("server token"),
+    "secret_key": gettext_lazy("secret key"),
+    "aws_access_key_id": gettext_lazy("access key ID"),
+    "aws_secret_access_key": gettext_lazy("secret access key"),
+    "webhook_signing_key": gettext_lazy("webhook signing key"),
 }
 
 
@@ -252,6 +254,8 @@ def sending_backend_save(
         if backend.pk and name in values and _differs(getattr(backend, name), values[name])
     ]
     kept = _readable_secrets(backend) if backend.pk and not moved else {}
+    if moved:  # the last test was of another destination
+        backend.last_test_at, backend.last_test_ok, backend.last_test_detail = None, None, ""
     for name, value in values.items():
         setattr(backend, name, value)
     kind = KINDS[backend.kind]
@@ -269,13 +273,16 @@ def sending_backend_save(
                 "only goes where it was entered for."
             )
             % {
-                "secrets": " and the ".join(missing),
+                "secrets": _(" and the ").join(map(str, missing)),
                 "changed": ", ".join(FIELD_LABELS[name] for name in moved),
             },
             field="secret",
         )
     if missing:
-        raise BackendConfigError(f"Enter the {' and the '.join(missing)}.", field="secret")
+        raise BackendConfigError(
+            _("Enter the %(secrets)s.") % {"secrets": _(" and the ").join(map(str, missing))},
+            field="secret",
+        )
     if backend.kind == BackendKind.SMTP and not backend.host:
         raise BackendConfigError("Enter the SMTP host.", field="host")
     if backend.kind == BackendKind.AMAZON_SES and not backend.region:
@@ -478,6 +485,23 @@ def transport_of(backend: SendingBackend) -> Transport:
 # Test sends
 
 
+def _test_pending(backend: SendingBackend) -> None:
+    backend.last_test_at = timezone.now()
+    backend.last_test_ok = None
+    backend.last_test_detail = ""
+    backend.save(update_fields=["last_test_at", "last_test_ok", "last_test_detail"])
+
+
+def _test_result(backend_id: int, ok: bool, detail: str) -> None:
+    SendingBackend.objects.filter(pk=backend_id).update(
+        last_test_ok=ok, last_test_detail=detail[:2000], last_test_at=timezone.now()
+    )
+
+
+def _failure(error: Exception) -> str:
+    return f"{type(error).__name__}: {str(error).strip()}"
+
+
 @transaction.atomic
 def test_send_request(*, backend: SendingBackend, to: str, user, requested_by: str) -> None:
     """Mark a test as pending and queue it, within the member's test-mail allowance
@@ -485,19 +509,17 @@ def test_send_request(*, backend: SendingBackend, to: str, user, requested_by: s
     from .tasks import send_backend_test
 
     test_mail.allow(user_id=user.pk, newsletter_id=backend.newsletter_id, addresses=[to])
-    backend.last_test_at = timezone.now()
-    backend.last_test_ok = None
-    backend.last_test_detail = ""
-    backend.save(update_fields=["last_test_at", "last_test_ok", "last_test_detail"])
+    _test_pending(backend)
     send_backend_test.delay_on_commit(backend.pk, to, requested_by)
 
 
 def test_send(*, backend_id: int, to: str, requested_by: str) -> bool:
     """Send one short message through this backend (active or not) and record the outcome:
-    the server's or the ESP's own words when it refuses."""
+    where it went, or the server's or the ESP's own words when it refuses."""
     backend = SendingBackend.objects.select_related("newsletter").get(pk=backend_id)
     newsletter = backend.newsletter
-    context = {"requested_by": requested_by, "backend": backend.get_kind_display()}
+    route = backend_route(backend)
+    context = {"requested_by": requested_by, "backend": route.name}
     if test_mail.refused_addresses(newsletter.pk, [to]):
         ok, detail = False, f"{to} asked to receive no test messages from this newsletter."
     else:
@@ -515,11 +537,58 @@ def test_send(*, backend_id: int, to: str, requested_by: str) -> bool:
             )
             check_headers(message).send()
         except Exception as error:  # any failure is the answer the owner asked for
-            ok, detail = False, f"{type(error).__name__}: {str(error).strip()}"[:2000]
+            ok, detail = False, _failure(error)
         else:
-            ok, detail = True, f"Accepted for {to}."
-    SendingBackend.objects.filter(pk=backend_id).update(
-        last_test_ok=ok, last_test_detail=detail, last_test_at=timezone.now()
-    )
+            ok = True
+            detail = _("A test message to %(to)s went to %(route)s.") % {
+                "to": to,
+                "route": route.name,
+            }
+    _test_result(backend_id, ok, detail)
     logger.info("backend test sent", extra={"backend": backend_id, "ok": ok})
+    return ok
+
+
+# Connection checks (SMTP: no message is sent)
+
+
+@transaction.atomic
+def connection_check_request(*, backend: SendingBackend) -> None:
+    from .tasks import check_backend_connection
+
+    if backend.kind != BackendKind.SMTP:
+        raise BackendConfigError(_("Only an SMTP server can be checked without a message."))
+    _test_pending(backend)
+    check_backend_connection.delay_on_commit(backend.pk)
+
+
+def connection_check(*, backend_id: int) -> bool:
+    """Connect to the SMTP server (the checked address), EHLO, STARTTLS and log in as
+    configured, then QUIT: proves the settings and the password, and sends nothing."""
+    backend = SendingBackend.objects.get(pk=backend_id, kind=BackendKind.SMTP)
+    connection = transport_of(backend).connection()
+    try:
+        connection.open()
+        code, greeting = connection.connection.ehlo()
+    except Exception as error:  # any failure is the answer the owner asked for
+        ok, detail = False, _failure(error)
+    else:
+        server = greeting.decode(errors="replace").splitlines()[0] if greeting else ""
+        done = [_("connected to %(address)s") % {"address": connection.address}]
+        done.append(_("EHLO answered %(code)s %(server)s") % {"code": code, "server": server})
+        if connection.use_tls:
+            done.append(_("STARTTLS"))
+        if connection.use_ssl:
+            done.append(_("TLS"))
+        if connection.username:
+            done.append(_("logged in as %(user)s") % {"user": connection.username})
+        ok = True
+        detail = _("%(route)s: %(steps)s, QUIT. No message was sent.") % {
+            "route": capfirst(backend_route(backend).name),
+            "steps": ", ".join(done),
+        }
+    finally:
+        connection.close()
+    _test_result(backend_id, ok, detail)
+    logger.info("backend connection checked", extra={"backend": backend_id, "ok": ok})
     return ok

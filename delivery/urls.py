@@ -15,6 +15,8 @@ dashboard_urlpatterns = [
 settings_urlpatterns = [
     path("", views.sending_backend, name="sending_backend"),
     path("test/", views.sending_backend_test, name="sending_backend_test"),
+    path("check/", views.sending_backend_check, name="sending_backend_check"),
+    path("webhook/", views.sending_backend_webhook_renew, name="sending_backend_webhook_renew"),
 ]
 
 # Public, under /test-mail/: the List-Unsubscribe target of test messages.

@@ -4,6 +4,7 @@ newsletter's sending backend."""
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,7 +17,8 @@ from newsletter.models import Newsletter, Role
 
 from . import engine, sending_backends, test_mail
 from .forms import BackendTestForm, SendForm, SendingBackendForm, stored_secret_fields
-from .models import Delivery, DeliveryStatus, SendingBackend
+from .models import BackendKind, Delivery, DeliveryStatus, SendingBackend
+from .sending_backends import KINDS
 
 FAILURES_SHOWN = 50
 
@@ -153,12 +155,26 @@ def campaign_action(request: HttpRequest, newsletter: Newsletter, pk: int) -> Ht
     return redirect("dashboard:campaign_sending", slug=newsletter.slug, pk=campaign.pk)
 
 
+def _test_result(request: HttpRequest, backend: SendingBackend | None) -> dict:
+    return {
+        "backend": backend,
+        "outbox_link": backend is not None
+        and backend.kind == BackendKind.OUTBOX
+        and request.user.is_staff,
+    }
+
+
 @member_required(Role.OWNER)
 def sending_backend(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
-    """Owners choose how this newsletter's mail leaves; secrets are never shown back."""
+    """Owners choose how this newsletter's mail leaves; secrets are never shown back.
+
+    Only the chosen service's fields are on the form; choosing another service
+    fetches its fields (``?kind=``, htmx). ``?part=test`` is the test result alone,
+    polled while a worker runs the test.
+    """
     backend = SendingBackend.objects.filter(newsletter=newsletter).first()
-    if is_htmx(request):
-        return render(request, "delivery/_backend_test.html", {"backend": backend})
+    if request.GET.get("part") == "test":
+        return render(request, "delivery/_backend_test.html", _test_result(request, backend))
     unreadable = False
     stored: set[str] = set()
     if backend is not None:
@@ -169,6 +185,7 @@ def sending_backend(request: HttpRequest, newsletter: Newsletter) -> HttpRespons
     form = SendingBackendForm(
         request.POST or None,
         instance=backend,
+        kind=request.GET.get("kind"),
         stored_secrets=stored_secret_fields(backend.kind, stored) if backend else set(),
     )
     if request.method == "POST" and form.is_valid():
@@ -177,19 +194,28 @@ def sending_backend(request: HttpRequest, newsletter: Newsletter) -> HttpRespons
                 newsletter=newsletter, values=form.values(), new_secrets=form.new_secrets()
             )
         except sending_backends.BackendConfigError as error:
-            form.add_error(error.field, str(error))
+            form.add_error(error.field if error.field in form.fields else None, str(error))
         else:
             messages.success(request, _("Sending backend saved."))
             return redirect("dashboard:sending_backend", slug=newsletter.slug)
+    webhook = sending_backends.webhook_of(backend) if backend and not unreadable else None
     return render(
         request,
         "delivery/sending_backend.html",
         {
             "newsletter": newsletter,
             "backend": backend,
+            "route": sending_backends.route_of(newsletter.pk),
+            "default_route": sending_backends.default_route(),
             "form": form,
-            "test_form": BackendTestForm(),
+            "test_form": BackendTestForm(initial={"to": request.user.email}),
+            "checkable": backend is not None and backend.kind == BackendKind.SMTP,
+            "webhook": webhook,
+            "webhook_needs_key": webhook is not None
+            and bool(KINDS[backend.kind].webhook_key)
+            and KINDS[backend.kind].webhook_key not in stored,
             "unreadable": unreadable,
+            **_test_result(request, backend),
         },
         status=422 if form.errors else 200,
     )
@@ -217,7 +243,39 @@ def sending_backend_test(request: HttpRequest, newsletter: Newsletter) -> HttpRe
     else:
         for error in form.errors["to"]:
             messages.error(request, error)
-    return redirect("dashboard:sending_backend", slug=newsletter.slug)
+    return redirect(reverse("dashboard:sending_backend", args=[newsletter.slug]) + "#test")
+
+
+@require_POST
+@member_required(Role.OWNER)
+def sending_backend_check(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    """Check the saved SMTP settings without sending a message."""
+    backend = SendingBackend.objects.filter(newsletter=newsletter).first()
+    if backend is None:
+        messages.error(request, _("Save a sending backend before testing it."))
+    else:
+        try:
+            sending_backends.connection_check_request(backend=backend)
+        except sending_backends.BackendConfigError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Connection test queued; its result appears below."))
+    return redirect(reverse("dashboard:sending_backend", args=[newsletter.slug]) + "#test")
+
+
+@require_POST
+@member_required(Role.OWNER)
+def sending_backend_webhook_renew(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    backend = SendingBackend.objects.filter(newsletter=newsletter).first()
+    if backend is None:
+        messages.error(request, _("Save a sending backend first."))
+    else:
+        sending_backends.webhook_secret_renew(backend=backend)
+        messages.success(
+            request,
+            _("New webhook secret: paste the new URL at your service; the old one is void."),
+        )
+    return redirect(reverse("dashboard:sending_backend", args=[newsletter.slug]) + "#webhook")
 
 
 @csrf_exempt

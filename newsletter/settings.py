@@ -354,6 +354,7 @@ CELERY_TASK_ROUTES = {
     "delivery.tasks.prune_feedback_events": {"queue": "default"},
     "delivery.tasks.poll_bounce_mailbox": {"queue": "default"},
     "delivery.tasks.send_backend_test": {"queue": "default"},
+    "delivery.tasks.check_backend_connection": {"queue": "default"},
     "delivery.tasks.*": {"queue": "send"},
 }
 CELERY_BEAT_SCHEDULE = {
