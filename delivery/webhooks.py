@@ -33,6 +33,8 @@ from django.http import Http404, HttpResponseForbidden
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from newsletter.encryption import DecryptionError
+
 from . import feedback
 from .models import SendingBackend
 from .sending_backends import TRACKING_WEBHOOK_KINDS, webhook_view_options
@@ -139,7 +141,11 @@ def backend_tracking_webhook(request, esp: str, key: str):
     )
     if backend is None:
         raise Http404
-    options = webhook_view_options(backend)
+    try:
+        options = webhook_view_options(backend)
+    except DecryptionError:
+        logger.error("tracking webhook refused: secrets unreadable", extra={"backend": backend.pk})
+        return HttpResponseForbidden("This backend's secrets cannot be read; enter them again.")
     if "webhook_signing_key" in options and not options["webhook_signing_key"]:
         logger.warning("tracking webhook refused: no signing key", extra={"backend": backend.pk})
         return HttpResponseForbidden("Enter this service's webhook signing key in Crier first.")

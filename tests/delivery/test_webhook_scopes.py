@@ -297,3 +297,13 @@ def test_a_newsletters_ses_subscription_is_confirmed_with_its_own_credentials(
     assert session["params"]["aws_secret_access_key"] == "secret-b"
     assert session["client"][0] == "sns"
     assert session["confirmed"]["Token"] == "EXAMPLE_TOKEN"
+
+
+def test_a_backend_whose_secrets_cannot_be_read_refuses_its_events(client, on_own):
+    backend = SendingBackend.objects.get(newsletter=on_own.campaign.newsletter)
+    auth = backend_auth(backend)
+    SendingBackend.objects.filter(pk=backend.pk).update(webhook_secret="not-a-fernet-token")
+    body = fixture("postmark_bounce_hard", on_own)
+    assert post_json(client, backend_url(backend), body, auth).status_code == 403
+    on_own.refresh_from_db()
+    assert on_own.bounce_type == ""
