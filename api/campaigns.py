@@ -18,7 +18,8 @@ from campaigns.models import Campaign, Layout
 from campaigns.models import Status as CampaignStatus
 from delivery import engine
 from delivery.selectors import feedback_counts
-from delivery.tasks import send_campaign_test
+from delivery.services import campaign_test_request
+from delivery.test_mail import TestMailRefused
 from newsletter.models import Role
 from tracking.stats import campaign_stats as tracking_stats
 
@@ -34,9 +35,12 @@ from .schemas import (
     CampaignStats,
     Error,
     SendOut,
+    SettleIn,
+    SettlementOut,
     TestIn,
     TestOut,
     Text,
+    UncertainList,
 )
 
 router = Router(tags=["campaigns"])
@@ -241,8 +245,8 @@ def resume_campaign(request: HttpRequest, campaign_id: int):
 
 @router.post(
     "/{campaign_id}/test/",
-    response={202: TestOut, 403: Error, 404: Error, 422: Error},
-    summary="Send a test to a few addresses",
+    response={202: TestOut, 403: Error, 404: Error, 422: Error, 429: Error},
+    summary="Send a test to a few addresses (CRIER_TEST_MAILS_PER_HOUR per member)",
 )
 def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn):
     require(request, Role.EDITOR)
@@ -250,8 +254,67 @@ def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn):
     sendability = campaigns.campaign_render(campaign=campaign)
     if sendability.errors:
         raise field_error("body", "; ".join(str(problem) for problem in sendability.errors))
-    send_campaign_test.delay_on_commit(campaign.pk, payload.to, actor(request))
+    try:
+        campaign_test_request(
+            campaign=campaign,
+            to=payload.to,
+            user=request.api_token.user,
+            requested_by=actor(request),
+        )
+    except TestMailRefused as error:
+        raise FieldError({error.field: [str(error)]}, status=error.status) from None
     return Status(202, {"queued": len(payload.to)})
+
+
+def _settlement(settlement) -> dict:
+    return {
+        "choice": settlement.choice,
+        "deliveries": settlement.delivery_ids,
+        "actor": settlement.actor,
+        "decided_at": settlement.decided_at,
+    }
+
+
+@router.get(
+    "/{campaign_id}/uncertain/",
+    response={200: UncertainList, 404: Error},
+    summary="Messages that may or may not have left (a worker died mid-send), and past choices",
+)
+def uncertain(request: HttpRequest, campaign_id: int):
+    campaign = _campaign(request, campaign_id)
+    return {
+        "items": [
+            {
+                "delivery": row.pk,
+                "subscriber": row.subscriber_id,
+                "email": row.subscriber.email,
+                "reason": row.last_error,
+            }
+            for row in engine.uncertain_rows(campaign)
+        ],
+        "settlements": [_settlement(item) for item in campaign.uncertain_settlements.all()],
+    }
+
+
+@router.post(
+    "/{campaign_id}/uncertain/",
+    response={200: SettlementOut, 403: Error, 404: Error, 409: Error},
+    summary="Resend uncertain messages, or count them as delivered (recorded with the token)",
+)
+def settle_uncertain(request: HttpRequest, campaign_id: int, payload: SettleIn):
+    require(request, Role.EDITOR)
+    campaign = _campaign(request, campaign_id)
+    try:
+        settlement = engine.campaign_settle_uncertain(
+            campaign=campaign,
+            choice=payload.choice,
+            actor=actor(request),
+            user=request.api_token.user,
+            delivery_ids=payload.deliveries,
+        )
+    except engine.CampaignStateError as error:
+        raise FieldError({"deliveries": [str(error)]}, status=409) from None
+    return _settlement(settlement)
 
 
 @router.get(

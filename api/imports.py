@@ -11,6 +11,7 @@ from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
 from newsletter.models import Role
+from newsletter.uploads import MaxUploadSize
 from subscribers import importing, tasks
 from subscribers.import_formats import AUTO
 from subscribers.models import ImportBatch
@@ -73,6 +74,10 @@ def create_import(
     out). Rows an export marks unsubscribed, cleaned or blocklisted become suppressions.
     Answers 202 at once; ``GET /imports/<id>/`` shows progress and bad rows by line."""
     require(request, Role.EDITOR)
+    try:
+        MaxUploadSize("IMPORT_UPLOAD_MAX_BYTES")(file)
+    except ValidationError as error:
+        raise from_django(error, "file") from None
     mailing_list = lists_by_slug(request, [list])[0]
     try:
         batch = importing.start_import(

@@ -6,6 +6,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 
+from newsletter.access import EXPORT_ROLE
 from newsletter.models import Role
 from subscribers import services
 from subscribers.exporting import export_list
@@ -57,11 +58,12 @@ def create_list(request: HttpRequest, payload: ListIn):
 
 @router.get(
     "/{slug}/export.csv",
-    response={200: str, 404: Error},
-    summary="The list's subscribers as CSV (streamed, formula-safe)",
+    response={200: str, 403: Error, 404: Error},
+    summary="The list's subscribers as CSV (streamed, formula-safe; editors and owners)",
     openapi_extra={"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
 )
 def export(request: HttpRequest, slug: Text):
+    require(request, EXPORT_ROLE)
     mailing_list = get_object_or_404(MailingList, newsletter=request.newsletter, slug=slug)
     response = StreamingHttpResponse(export_list(mailing_list), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{mailing_list.slug}.csv"'

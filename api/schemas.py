@@ -10,6 +10,7 @@ from pydantic import AfterValidator, StringConstraints, field_validator
 
 from campaigns.models import BodyFormat
 from campaigns.models import Status as CampaignStatus
+from newsletter.headers import has_line_break
 from subscribers.models import OptIn, SubscriberStatus, SubscriptionStatus
 from webhooks.events import SUBSCRIBABLE
 from webhooks.models import OutcomeStatus as WebhookStatus
@@ -23,6 +24,13 @@ def storable(value):
         raise ValueError("Contains characters that are not valid Unicode.") from None
     if b"\\u0000" in encoded or b"\x00" in encoded:
         raise ValueError("Contains a NUL character.")
+    return value
+
+
+def single_line(value: str) -> str:
+    """Text that goes into an email header: a line break could end the header block."""
+    if has_line_break(value):
+        raise ValueError("Line breaks are not allowed here: this text goes into an email header.")
     return value
 
 
@@ -188,7 +196,11 @@ class CampaignPage(Schema):
 CampaignName = Annotated[
     Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
 ]
-Subject = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=250)]
+Subject = Annotated[
+    Text,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=250),
+    AfterValidator(single_line),
+]
 Preheader = Annotated[Text, StringConstraints(max_length=250)]
 
 
@@ -231,14 +243,46 @@ class TestIn(Schema):
     def addresses(cls, value: list[str]) -> list[str]:
         for address in value:
             try:
+                single_line(address)  # Django's validator lets some through quoted
                 validate_email(address)
-            except DjangoValidationError:
+            except (DjangoValidationError, ValueError):
                 raise ValueError(f"{address} is not a valid email address.") from None
         return value
 
 
 class TestOut(Schema):
     queued: int
+
+
+class UncertainOut(Schema):
+    delivery: int
+    subscriber: int
+    email: str | None
+    reason: str
+
+
+class SettlementOut(Schema):
+    choice: Literal["resend", "count_as_sent"]
+    deliveries: list[int]
+    actor: str
+    decided_at: datetime
+
+
+class UncertainList(Schema):
+    items: list[UncertainOut]
+    settlements: list[SettlementOut]
+
+
+class SettleIn(Schema):
+    choice: Literal["resend", "count_as_sent"] = Field(
+        description=(
+            "resend: queue them again (someone may get the campaign twice); "
+            "count_as_sent: count them as delivered (someone may never get it)."
+        )
+    )
+    deliveries: list[int] | None = Field(
+        None, description="Which uncertain rows (their ``delivery`` ids); all when omitted."
+    )
 
 
 class EngagementCounts(Schema):

@@ -2,6 +2,7 @@ from django import forms
 from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
+from newsletter.headers import has_line_break
 from newsletter.models import Newsletter
 
 from .models import Campaign, Layout
@@ -61,6 +62,8 @@ class MultipleEmailField(forms.CharField):
             )
         for address in value:
             try:
+                if has_line_break(address):  # Django's validator lets some through quoted
+                    raise forms.ValidationError("line break", code="line_break")
                 validate_email(address)
             except forms.ValidationError as error:
                 raise forms.ValidationError(

@@ -3,6 +3,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from newsletter.headers import validate_single_line
 from newsletter.models import Newsletter
 
 from .rendering import Problem, Rendered
@@ -78,7 +79,7 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("Used in the public archive's address; made from the name when empty."),
     )
-    subject = models.CharField(max_length=250)
+    subject = models.CharField(max_length=250, validators=[validate_single_line])
     preheader = models.CharField(
         max_length=250,
         blank=True,

@@ -5,12 +5,14 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.forms import CampaignForm
 from campaigns.models import Status
 from delivery.forms import NewsletterTimeMixin, send_at_field
+from newsletter.headers import validate_single_line
 from newsletter.models import Newsletter, Role
 
 
 class TestMessageForm(forms.Form):
     to = forms.EmailField(
         label=_("Send a test message to"),
+        validators=[validate_single_line],
         help_text=_("A worker sends it through the configured backend."),
     )
 

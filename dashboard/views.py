@@ -6,6 +6,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
@@ -13,7 +15,10 @@ from django.views.decorators.http import require_POST
 from campaigns.forms import TestSendForm
 from campaigns.services import campaign_render
 from delivery.models import OutboxMessage
-from delivery.tasks import send_campaign_test, send_test_message
+from delivery.sending_backends import route_of
+from delivery.services import campaign_test_request
+from delivery.tasks import send_test_message
+from delivery.test_mail import TestMailRefused
 from newsletter import services as newsletter_services
 from newsletter.access import can_create_newsletters, member_required, newsletters_for
 from newsletter.csp import MAIL_PREVIEW_POLICY
@@ -105,15 +110,37 @@ def campaign_test_send(request: HttpRequest, newsletter: Newsletter, pk: int) ->
     elif not campaign_render(campaign=campaign).ok:
         messages.error(request, _("Fix the errors listed below before sending a test."))
     else:
-        send_campaign_test.delay_on_commit(
-            campaign.pk, form.cleaned_data["to"], request.user.get_username()
-        )
-        messages.success(
-            request,
-            _("Test queued for %(addresses)s; with the outbox backend it appears in the Outbox.")
-            % {"addresses": ", ".join(form.cleaned_data["to"])},
-        )
+        try:
+            campaign_test_request(
+                campaign=campaign,
+                to=form.cleaned_data["to"],
+                user=request.user,
+                requested_by=request.user.get_username(),
+            )
+        except TestMailRefused as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request, _test_destination(request, newsletter, form.cleaned_data["to"])
+            )
     return redirect("dashboard:campaign_preview", slug=newsletter.slug, pk=campaign.pk)
+
+
+def _test_destination(request: HttpRequest, newsletter: Newsletter, to: list[str]) -> str:
+    """Where the test went: the route named, and the Outbox only when it is the route
+    (and the member may open it: it is the instance admins' page)."""
+    route = route_of(newsletter.pk)
+    text = _("Test queued for %(addresses)s, through %(route)s.") % {
+        "addresses": ", ".join(to),
+        "route": route.name,
+    }
+    if route.outbox and request.user.is_staff:
+        return format_html(
+            '{} <a href="{}">{}</a>', text, reverse("dashboard:outbox"), _("Open the Outbox")
+        )
+    if route.outbox:
+        return _("%(text)s An instance admin can read it in the Outbox.") % {"text": text}
+    return text
 
 
 @staff_member_required(login_url="dashboard:login")

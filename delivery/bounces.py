@@ -101,7 +101,8 @@ def process_message(raw: bytes, *, envelope_recipient: str = "") -> BounceOutcom
             recipient=delivery.subscriber.email or "",
             delivery_id=delivery.pk,
             detail=_diagnostic(message),
-        )
+        ),
+        scope=feedback.INTERNAL,  # the VERP address is signed: it names its delivery
     )
     return BounceOutcome("duplicate" if recorded.duplicate else bounce_type, delivery.pk)
 

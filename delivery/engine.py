@@ -46,7 +46,15 @@ from subscribers.models import (
 
 from . import feedback, sending_backends
 from .messages import Addressee, CampaignMessages, MergeTemplate, send_raw
-from .models import UNFINISHED, BounceType, Delivery, DeliveryStatus, FeedbackKind
+from .models import (
+    UNFINISHED,
+    BounceType,
+    Delivery,
+    DeliveryStatus,
+    FeedbackKind,
+    UncertainChoice,
+    UncertainSettlement,
+)
 from .notifications import tell_owners_campaign_not_started, tell_owners_campaign_paused
 from .sending_backends import Transport
 from .throttle import Rate, Throttle
@@ -381,6 +389,88 @@ def campaign_retry_failed(*, campaign: Campaign) -> int:
     return retried
 
 
+UNCERTAIN_SHOWN = 500
+
+
+def uncertain_rows(campaign: Campaign) -> list[Delivery]:
+    """The campaign's uncertain rows (at most one per worker that died mid-send, or an
+    ESP call whose answer was lost), with their subscriber, oldest first."""
+    return list(
+        Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.UNCERTAIN)
+        .select_related("subscriber")
+        .order_by("id")[:UNCERTAIN_SHOWN]
+    )
+
+
+@transaction.atomic
+def campaign_settle_uncertain(
+    *,
+    campaign: Campaign,
+    choice: str,
+    actor: str,
+    user=None,
+    delivery_ids: list[int] | None = None,
+) -> UncertainSettlement:
+    """Settle uncertain rows by an explicit choice, recorded with who, when and which rows.
+
+    ``resend``: they go back to the queue and are sent again (so some people may get
+    the campaign twice; a sent campaign starts sending again). ``count_as_sent``:
+    they are counted as sent. ``delivery_ids`` picks rows; None takes all of them.
+    """
+    campaign = _locked(campaign)
+    if choice not in UncertainChoice.values:
+        raise CampaignStateError(f"Unknown choice: {choice}.")
+    if campaign.status not in (Status.SENDING, Status.PAUSED, Status.SENT):
+        raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
+    rows = Delivery.objects.select_for_update().filter(
+        campaign=campaign, status=DeliveryStatus.UNCERTAIN
+    )
+    if delivery_ids is not None:
+        rows = rows.filter(pk__in=delivery_ids)
+    ids = sorted(rows.values_list("pk", flat=True))
+    unknown = sorted(set(delivery_ids or ()) - set(ids))
+    if unknown or not ids:
+        raise CampaignStateError(
+            "Not uncertain rows of this campaign: " + ", ".join(map(str, unknown))
+            if unknown
+            else "This campaign has no uncertain rows."
+        )
+    now = timezone.now()
+    when = now.strftime("%Y-%m-%d %H:%M UTC")
+    settled = Delivery.objects.filter(pk__in=ids)
+    if choice == UncertainChoice.RESEND:
+        settled.update(
+            status=DeliveryStatus.QUEUED,
+            attempts=0,
+            next_attempt_at=None,
+            worker="",
+            last_error=f"Uncertain; queued again by {actor} on {when}.",
+        )
+        if campaign.status == Status.SENT:
+            campaign.status = Status.SENDING
+            campaign.save(update_fields=["status", "updated_at"])
+        if campaign.status == Status.SENDING:
+            transaction.on_commit(lambda: dispatch(campaign.pk))
+    else:
+        settled.update(
+            status=DeliveryStatus.SENT,
+            last_error=f"Uncertain; counted as sent by {actor} on {when}.",
+        )
+    settlement = UncertainSettlement.objects.create(
+        campaign=campaign,
+        choice=choice,
+        delivery_ids=ids,
+        decided_by=user,
+        actor=actor[:255],
+        decided_at=now,
+    )
+    logger.warning(
+        "uncertain rows settled",
+        extra={"campaign": campaign.pk, "choice": choice, "rows": ids, "actor": actor},
+    )
+    return settlement
+
+
 def dispatch(campaign_id: int) -> None:
     """Start the campaign's batch tasks; each claims batches until the work is done."""
     from .tasks import send_batches
@@ -538,7 +628,11 @@ def _send_batch(
     )
     backend = transport.connection()
     try:
-        backend.open()
+        try:
+            backend.open()
+        except Exception as error:  # e.g. a refused SMTP host: each row records why
+            outcomes.failed += sum(_record_failure(a, worker, error)[1] for a in addressees)
+            return True
         if template is not None:
             return _send_calls(template, addressees, backend, worker, pace, outcomes)
         return _send_one_by_one(messages, addressees, backend, worker, pace, outcomes)
@@ -996,7 +1090,8 @@ def _refused(addressee: Addressee, reason: str) -> None:
             recipient=addressee.email,
             delivery_id=addressee.delivery_id,
             detail=reason,
-        )
+        ),
+        scope=feedback.INTERNAL,
     )
 
 

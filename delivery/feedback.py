@@ -1,11 +1,21 @@
 """What the receiving side says after a message left: delivered, bounced, complained,
 rejected, or unsubscribed at the ESP.
 
-One service for every source — anymail's tracking webhooks (``receivers.py``), bounce
+One service for every source — anymail's tracking webhooks (``webhooks.py``), bounce
 mail sent back to VERP addresses (``bounces.py``) and refusals at send time
 (``engine.py``) — so an address is suppressed the same way however we learn of it.
 Every event is recorded once (``DeliveryEvent``): ESPs deliver webhooks at least
 once, and a repeat must change nothing.
+
+An event acts only on the delivery it is provably about, and only on that
+delivery's own subscriber (by id): never on "whoever has this address".
+
+- Where it came from bounds what it may touch (``Scope``): a newsletter's own
+  webhook URL speaks only for that newsletter's deliveries; the instance's URL only
+  for newsletters that send through the instance's default backend.
+- It names its delivery by the id we gave the ESP, signed (``tags.py``), or by
+  the message id *and* the recipient together. A bare id (sequential, guessable)
+  or a bare address matches nothing; such an event is recorded and changes nothing.
 """
 
 import hashlib
@@ -19,15 +29,23 @@ from datetime import datetime, timedelta
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, Subscriber, SuppressionReason, address_digest
 from subscribers.tokens import Claim
 
-from .models import BounceType, Delivery, DeliveryEvent, DeliveryStatus, FeedbackKind
+from .models import (
+    BounceType,
+    Delivery,
+    DeliveryEvent,
+    DeliveryStatus,
+    FeedbackKind,
+    SendingBackend,
+)
 from .signals import delivery_bounced, delivery_complained
+from .tags import tagged_delivery_id
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +73,32 @@ TRANSIENT_STATUS = re.compile(r"(?:^|\D)4\.\d{1,3}\.\d{1,3}(?:\D|$)|^\s*4\d\d(?:
 REJECTED_AS_BOUNCE = {RejectReason.INVALID, RejectReason.BOUNCED}
 # Our own Message-ID (delivery/messages.py) names the delivery row.
 OWN_MESSAGE_ID = re.compile(r"^<?(\d+)\.(\d+)\.crier@")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which deliveries a source may report on.
+
+    ``newsletter_id``: a newsletter's own webhook, about its deliveries only.
+    ``default_backend``: the instance's webhook, about newsletters without an active
+    backend of their own. Neither: Crier's own sources (refusals at send time, VERP
+    bounces), which name their delivery themselves.
+    """
+
+    newsletter_id: int | None = None
+    default_backend: bool = False
+
+    def deliveries(self, rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        if self.newsletter_id is not None:
+            return rows.filter(campaign__newsletter_id=self.newsletter_id)
+        if self.default_backend:
+            own = SendingBackend.objects.filter(active=True).values("newsletter_id")
+            return rows.exclude(campaign__newsletter_id__in=own)
+        return rows
+
+
+INTERNAL = Scope()
+DEFAULT_BACKEND = Scope(default_backend=True)
 
 
 @dataclass(frozen=True)
@@ -101,7 +145,7 @@ def from_anymail(event: AnymailTrackingEvent, esp_name: str) -> Feedback | None:
         event_id=str(event.event_id) if event.event_id else _fingerprint(raw),
         kind=kind,
         recipient=recipient,
-        delivery_id=_delivery_id((event.metadata or {}).get("delivery")),
+        delivery_id=tagged_delivery_id((event.metadata or {}).get("delivery")),
         message_id=str(event.message_id or ""),
         bounce_type=_bounce_type(esp, raw, event) if kind == FeedbackKind.BOUNCED else "",
         reject_reason=str(event.reject_reason or ""),
@@ -126,13 +170,6 @@ def _fingerprint(raw) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _delivery_id(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _bounce_type(esp: str, raw, event: AnymailTrackingEvent) -> str:
     sign = SOFT_BOUNCE_SIGNS.get(esp)
     if sign is not None and isinstance(raw, Mapping):
@@ -149,15 +186,16 @@ def bounce_type_of_status(text: str) -> str:
 
 
 @transaction.atomic
-def record(*, feedback: Feedback) -> Recorded:
+def record(*, feedback: Feedback, scope: Scope) -> Recorded:
     """Apply one event to the delivery ledger, the suppression list and consent, once.
 
     A hard bounce suppresses the address; soft bounces suppress it after
     ``CRIER_SOFT_BOUNCE_LIMIT`` in a row; a complaint leaves every list and suppresses;
     an ESP-side unsubscribe leaves the newsletter the message came from. A repeat of
-    an event already recorded changes nothing.
+    an event already recorded changes nothing, and so does an event that cannot be
+    tied to one of ``scope``'s deliveries.
     """
-    delivery = _find_delivery(feedback)
+    delivery = _find_delivery(feedback, scope)
     recipient = feedback.recipient or (delivery.subscriber.email if delivery else "") or ""
     try:
         with transaction.atomic():
@@ -174,11 +212,11 @@ def record(*, feedback: Feedback) -> Recorded:
     except IntegrityError:
         logger.info("feedback already recorded", extra={"esp": feedback.esp})
         return Recorded(duplicate=True, delivery=delivery)
-    changed = _mark(delivery, feedback) if delivery else False
     if delivery is not None:
+        changed = _mark(delivery, feedback)
         _apply(feedback, recipient, delivery)
-    if changed:
-        _announce(feedback, delivery)
+        if changed:
+            _announce(feedback, delivery)
     logger.info(
         "feedback recorded",
         extra={
@@ -191,22 +229,30 @@ def record(*, feedback: Feedback) -> Recorded:
     return Recorded(duplicate=False, delivery=delivery)
 
 
-def _find_delivery(feedback: Feedback) -> Delivery | None:
-    """By the id we put in the ESP's metadata, else by message id; and only if the
-    event is about that delivery's own recipient."""
-    rows = Delivery.objects.select_related("subscriber", "campaign")
+def _find_delivery(feedback: Feedback, scope: Scope) -> Delivery | None:
+    """The delivery the event is provably about, among ``scope``'s, or None.
+
+    By the id in our signed tag (or one Crier's own sources give); else by the
+    message id together with the recipient: a message id alone can be guessed (ours
+    are sequential) and an ESP batch call gives many recipients one message id.
+    Whatever found it, a recipient the event names must be the delivery's own.
+    """
+    rows = scope.deliveries(Delivery.objects.select_related("subscriber", "campaign"))
+    digest = address_digest(feedback.recipient) if feedback.recipient else ""
     delivery = None
     if feedback.delivery_id is not None:
         delivery = rows.filter(pk=feedback.delivery_id).first()
-    if delivery is None and feedback.message_id:
-        own = OWN_MESSAGE_ID.match(feedback.message_id)
+    elif feedback.message_id and digest:
+        by_recipient = rows.filter(subscriber__email_digest=digest)
+        bare = feedback.message_id.strip().strip("<>")
+        own = OWN_MESSAGE_ID.match(bare)
         if own:
-            delivery = rows.filter(pk=int(own[1]), campaign_id=int(own[2])).first()
-        else:
-            delivery = rows.filter(esp_message_id=feedback.message_id).first()
-    if delivery is None or not feedback.recipient:
-        return delivery
-    if delivery.subscriber.email_digest != address_digest(feedback.recipient):
+            by_recipient = by_recipient.filter(pk=int(own[1]), campaign_id=int(own[2]))
+        delivery = by_recipient.filter(esp_message_id__in=[bare, f"<{bare}>"]).first()
+    if delivery is None:
+        logger.info("feedback about no delivery of its scope", extra={"esp": feedback.esp})
+        return None
+    if digest and delivery.subscriber.email_digest != digest:
         logger.warning(
             "feedback names another recipient than its delivery's",
             extra={"esp": feedback.esp, "delivery": delivery.pk},

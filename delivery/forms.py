@@ -2,10 +2,13 @@ import zoneinfo
 from datetime import datetime
 
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from .models import SendingBackend
-from .sending_backends import KINDS
+from newsletter.headers import validate_single_line
+
+from .models import BackendKind, SendingBackend, SmtpSecurity
+from .sending_backends import KINDS, SECRET_LABELS
 
 
 def send_at_field(**kwargs) -> forms.DateTimeField:
@@ -68,21 +71,51 @@ class SendForm(NewsletterTimeMixin, forms.Form):
         return [self.lists_by_pk[pk] for pk in self.cleaned_data["lists"]]
 
 
+# What each service needs, in the order the page shows it; nothing else is shown
+# (no SMTP host beside an SES region). Limits are common to all.
+API_FIELDS = ["api_url", "secret"]
+PROVIDER_FIELDS: dict[str, list[str]] = {
+    BackendKind.OUTBOX: [],
+    BackendKind.SMTP: ["host", "port", "security", "username", "secret"],
+    BackendKind.AMAZON_SES: ["region", "secret", "secret_key", "api_url"],
+    BackendKind.MAILGUN: [*API_FIELDS, "sender_domain", "webhook_signing_key", "batch_size"],
+    BackendKind.SENDGRID: [*API_FIELDS, "batch_size"],
+    BackendKind.POSTMARK: API_FIELDS,
+    BackendKind.BREVO: API_FIELDS,
+    BackendKind.RESEND: API_FIELDS,
+    BackendKind.SPARKPOST: API_FIELDS,
+    BackendKind.MAILJET: [*API_FIELDS, "secret_key"],
+}
+SECRET_FIELDS = ("secret", "secret_key")
+# A provider field not shown is saved blank: a service never keeps another's settings.
+BLANK = {"host": "", "port": None, "security": SmtpSecurity.STARTTLS, "username": "",
+         "api_url": "", "region": "", "sender_domain": "", "batch_size": 0}  # fmt: skip
+
+
 class SendingBackendForm(forms.ModelForm):
-    """The service, its non-secret options, limits, and secrets that are never shown back:
-    a blank secret keeps the stored one (``sending_backends.sending_backend_save``)."""
+    """The service, the fields that service needs, limits, and secrets that are never
+    shown back: a blank secret keeps the stored one while the destination stays the
+    same (``sending_backends.sending_backend_save``)."""
 
     secret = forms.CharField(
-        label=_("Password, API key or server token (Amazon SES: access key ID)"),
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
     secret_key = forms.CharField(
-        label=_("Secret key (Mailjet, Amazon SES)"),
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    webhook_signing_key = forms.CharField(
+        label=_("Webhook signing key"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_(
+            "Mailgun → Sending → Webhooks → HTTP webhook signing key. Mailgun's events "
+            "are refused without it."
+        ),
     )
 
     api_url = SendingBackend._meta.get_field("api_url").formfield(assume_scheme="https")
@@ -106,16 +139,46 @@ class SendingBackendForm(forms.ModelForm):
             "batch_size",
         ]
 
-    def __init__(self, *args, stored_secrets: set[str] = frozenset(), **kwargs) -> None:
+    def __init__(
+        self, *args, stored_secrets: set[str] = frozenset(), kind: str | None = None, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["port"].widget.attrs["placeholder"] = "587"
-        for name in ("secret", "secret_key"):
-            if name in stored_secrets:
-                self.fields[name].help_text = _("Set. Leave blank to keep it.")
-        self.fields["secret"].help_text = self.fields["secret"].help_text or _(
-            "SMTP password, or the service's API key (Postmark: server token). "
-            "Stored encrypted; never shown again."
-        )
+        self.kind = self._chosen_kind(kind)
+        if kind in KINDS:
+            self.initial["kind"] = kind
+        shown = PROVIDER_FIELDS.get(self.kind, [])
+        for name in {field for fields in PROVIDER_FIELDS.values() for field in fields}:
+            if name not in shown:
+                del self.fields[name]
+        if "port" in self.fields:
+            self.fields["port"].widget.attrs["placeholder"] = "587"
+        names = KINDS[self.kind].secrets if self.kind in KINDS else ()
+        for field, name in zip(SECRET_FIELDS, names, strict=False):
+            self.fields[field].label = capfirst(SECRET_LABELS[name])
+            self.fields[field].help_text = (
+                _("Set. Leave blank to keep it.")
+                if field in stored_secrets
+                else _("Stored encrypted; never shown again.")
+            )
+        if "webhook_signing_key" in self.fields and "webhook_signing_key" in stored_secrets:
+            self.fields["webhook_signing_key"].help_text = _("Set. Leave blank to keep it.")
+        self.fields["kind"].widget.attrs["data-provider-select"] = ""
+
+    def _chosen_kind(self, kind: str | None) -> str:
+        """The service whose fields to show: the one posted, asked for, or saved."""
+        posted = self.data.get("kind") if self.is_bound else None
+        for candidate in (posted, kind, self.instance.kind if self.instance.pk else None):
+            if candidate in KINDS:
+                return candidate
+        return ""
+
+    @property
+    def kind_label(self) -> str:
+        return dict(BackendKind.choices).get(self.kind, "")
+
+    @property
+    def provider_fields(self) -> list:
+        return [self[name] for name in PROVIDER_FIELDS.get(self.kind, [])]
 
     def clean_api_url(self) -> str:
         """HTTPS only: an API key must not travel in clear, and the page shows what the
@@ -126,23 +189,32 @@ class SendingBackendForm(forms.ModelForm):
         return url
 
     def values(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+        return {
+            name: self.cleaned_data[name] if name in self.fields else BLANK[name]
+            for name in self.Meta.fields
+        }
 
     def new_secrets(self) -> dict[str, str]:
         """The secrets typed in, under the names the chosen service uses."""
-        names = KINDS[self.cleaned_data["kind"]].secrets
-        typed = [self.cleaned_data["secret"], self.cleaned_data["secret_key"]]
-        return {name: value for name, value in zip(names, typed, strict=False) if value}
+        kind = KINDS[self.cleaned_data["kind"]]
+        typed = [self.cleaned_data.get(field, "") for field in SECRET_FIELDS]
+        secrets = dict(zip(kind.secrets, typed, strict=False))
+        if kind.webhook_key:
+            secrets[kind.webhook_key] = self.cleaned_data.get("webhook_signing_key", "")
+        return {name: value for name, value in secrets.items() if value}
 
 
 class BackendTestForm(forms.Form):
-    to = forms.EmailField(label=_("Send a test through it to"))
+    to = forms.EmailField(label=_("Send a test message to"), validators=[validate_single_line])
 
 
 def stored_secret_fields(kind: str, stored: set[str]) -> set[str]:
     """Which of the form's secret fields have a value stored (to say "set")."""
-    return {
+    fields = {
         field
-        for field, name in zip(("secret", "secret_key"), KINDS[kind].secrets, strict=False)
+        for field, name in zip(SECRET_FIELDS, KINDS[kind].secrets, strict=False)
         if name in stored
     }
+    if KINDS[kind].webhook_key in stored:
+        fields.add("webhook_signing_key")
+    return fields

@@ -1,5 +1,10 @@
 """Build the one message a subscriber receives from a campaign, with every header
-Gmail's and Yahoo's bulk-sender rules ask for (RFC 2369, RFC 8058, RFC 2919)."""
+Gmail's and Yahoo's bulk-sender rules ask for (RFC 2369, RFC 8058, RFC 2919).
+
+No header value leaves here with a line break in it (``newsletter.headers``): the
+raw SMTP bytes, the Django message for the outbox and anymail, and anymail's batch
+message are each checked whole, and a bad value raises ``HeaderInjection``.
+"""
 
 import binascii
 import secrets
@@ -18,11 +23,14 @@ from campaigns.reader_links import ReaderLinks
 from campaigns.rendering import Recipient, Rendered, slot_values
 from campaigns.rendering.mergetags import Compiled
 from campaigns.services import archive_url
+from newsletter.headers import header_value
 from newsletter.links import absolute_url
 from subscribers import tokens
 from tracking.services import campaign_tracking
 
 from .bounces import verp_address
+from .headercheck import SUBJECT_FIELD_PREFIX, check_headers
+from .tags import delivery_tag
 from .unsubscribe_mail import signed_addresses
 
 TOKEN_HOLE = "TOKEN-HOLE"  # noqa: S105 (a placeholder, not a secret)
@@ -119,10 +127,11 @@ class CampaignMessages:
             headers=self._headers(addressee, recipient.unsubscribe_url),
         )
         message.attach_alternative(html, "text/html")
-        # Read by anymail backends (ESP metadata, echoed back in tracking webhooks).
-        message.metadata = {"delivery": str(addressee.delivery_id)}
+        # Read by anymail backends (ESP metadata, echoed back in tracking webhooks),
+        # signed: the webhook believes no id it could have been sent by someone else.
+        message.metadata = {"delivery": delivery_tag(addressee.delivery_id)}
         message.tags = [f"campaign-{self.campaign.pk}"]
-        return message
+        return check_headers(message)
 
     def build_raw(self, addressee: Addressee) -> bytes:
         """The same message as RFC 5322 bytes, for SMTP, without the ``email`` package.
@@ -141,7 +150,9 @@ class CampaignMessages:
             **self._headers(addressee, recipient.unsubscribe_url),
         }
         try:
-            head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+            head = "".join(
+                f"{name}: {header_value(name, value)}\r\n" for name, value in headers.items()
+            )
             head_bytes = head.encode("ascii")
         except UnicodeEncodeError:  # an internationalised address: let the email package do it
             return self.build(addressee).message().as_bytes(linesep="\r\n")
@@ -173,10 +184,10 @@ class CampaignMessages:
         return f"<{addressee.delivery_id}.{self.campaign.pk}.crier@{self.host}>"
 
     def _fixed_headers(self) -> bytes:
-        name, address = parseaddr(self.sender)
+        name, address = parseaddr(header_value("From", self.sender))
         lines = [
             f"From: {formataddr((name, address), charset='utf-8')}",
-            *([f"Reply-To: {self.reply_to[0]}"] if self.reply_to else []),
+            *([f"Reply-To: {header_value('Reply-To', self.reply_to[0])}"] if self.reply_to else []),
             "MIME-Version: 1.0",
             f'Content-Type: multipart/alternative; boundary="{self.boundary.decode()}"',
         ]
@@ -228,7 +239,7 @@ class MergeTemplate:
     field (``s0``, ``t3``, ``h1``: subject, text, HTML), whose value per recipient is
     exactly what ``build`` would have put there, already escaped for its part."""
 
-    PARTS = (("s", "subject"), ("t", "text"), ("h", "html"))
+    PARTS = ((SUBJECT_FIELD_PREFIX, "subject"), ("t", "text"), ("h", "html"))
 
     def __init__(self, messages: "CampaignMessages", field_format: str) -> None:
         self.messages = messages
@@ -256,7 +267,7 @@ class MergeTemplate:
             merge_headers[addressee.email] = messages._own_headers(
                 addressee, recipient.unsubscribe_url
             )
-            merge_metadata[addressee.email] = {"delivery": str(addressee.delivery_id)}
+            merge_metadata[addressee.email] = {"delivery": delivery_tag(addressee.delivery_id)}
         message = EmailMultiAlternatives(
             subject=self.subject,
             body=self.text,
@@ -270,7 +281,7 @@ class MergeTemplate:
         message.merge_headers = merge_headers
         message.merge_metadata = merge_metadata
         message.tags = [f"campaign-{messages.campaign.pk}"]
-        return message
+        return check_headers(message)
 
 
 class DkimSigner:

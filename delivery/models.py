@@ -2,6 +2,7 @@ import email
 import email.policy
 from email.message import EmailMessage
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import TextChoices
@@ -310,6 +311,11 @@ class SendingBackend(models.Model):
         default=0,
         help_text=_("For services that send a batch in one call; 0: the service's maximum."),
     )
+    # Its own tracking webhook: /webhooks/anymail/<esp>/tracking/<webhook_key>/ with basic
+    # auth "crier:<secret>", the secret a Fernet token like ``secrets`` (delivery/webhooks.py).
+    # Events there act only on this newsletter's deliveries.
+    webhook_key = models.CharField(max_length=32, unique=True, editable=False)
+    webhook_secret = models.TextField(editable=False)
     last_test_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_test_ok = models.BooleanField(null=True, editable=False)
     last_test_detail = models.TextField(blank=True, default="", editable=False)
@@ -317,3 +323,52 @@ class SendingBackend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.newsletter_id}: {self.get_kind_display()}"
+
+
+class TestMailRefusal(models.Model):
+    """Someone who received a test message (campaign test, backend test) asked for no
+    more from this newsletter: test sends go to any address a member types, so the
+    recipient needs a way out. Only a digest of the address is kept."""
+
+    newsletter = models.ForeignKey(
+        "newsletter.Newsletter", on_delete=models.CASCADE, related_name="+"
+    )
+    address_digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["newsletter", "address_digest"], name="one_test_mail_refusal"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.newsletter_id}: {self.address_digest[:12]}…"
+
+
+class UncertainChoice(models.TextChoices):
+    RESEND = "resend", _("Send to these people again")
+    COUNT_AS_SENT = "count_as_sent", _("Count them as delivered")
+
+
+class UncertainSettlement(models.Model):
+    """An owner's or editor's decision about uncertain rows, kept as its evidence: who
+    chose what, when, for which rows (the rows keep the decision in their last error)."""
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="uncertain_settlements"
+    )
+    choice = models.CharField(max_length=16, choices=UncertainChoice.choices)
+    delivery_ids = models.JSONField(default=list)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor = models.CharField(max_length=255, help_text=_("Who, as shown: the user or API token."))
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.choice} ({len(self.delivery_ids)})"

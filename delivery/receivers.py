@@ -1,8 +1,6 @@
-from anymail.signals import tracking
 from django.db import connection
 from django.dispatch import receiver
 
-from delivery.feedback import from_anymail, record
 from delivery.models import Delivery, DeliveryEvent, OutboxMessage
 from subscribers.models import Subscriber
 from subscribers.signals import subscriber_erased
@@ -28,15 +26,3 @@ def forget_erased_contact(sender, contact: Subscriber, email: str, everywhere: b
         pk for pk, recipients in copies.values_list("pk", "recipients") if email in recipients
     ]
     OutboxMessage.objects.filter(pk__in=doomed).delete()
-
-
-@receiver(tracking)
-def record_esp_feedback(sender, event, esp_name: str, **kwargs) -> None:
-    """anymail's tracking webhooks: delivered, bounced, complained, rejected, unsubscribed.
-
-    Opens and clicks are not ours (the tracking app counts its own). An error here
-    answers 500, and the ESP retries later; a retry of a recorded event is a no-op.
-    """
-    feedback = from_anymail(event, esp_name)
-    if feedback is not None:
-        record(feedback=feedback)

@@ -8,35 +8,48 @@ arguments anymail reads from ``get_connection(path, **kwargs)`` (``api_key``,
 
 import json
 import logging
+import secrets as secrets_module
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from newsletter import encryption
+from newsletter import encryption, network
+from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 
+from . import test_mail
+from .headercheck import check_headers
 from .models import BackendKind, SendingBackend, SmtpSecurity
 from .throttle import Quota
 
 logger = logging.getLogger(__name__)
 
-SMTP_PATH = "django.core.mail.backends.smtp.EmailBackend"
+# Django's SMTP backend, connecting only to the address it checked (newsletter.network).
+SMTP_PATH = "delivery.backends.smtp.EmailBackend"
 
 
 @dataclass(frozen=True)
 class Kind:
     """One service: its Django backend, the secrets it needs (anymail's keyword names),
     and, when its API sends one personalised message per recipient of a single call
-    with substitutions in inline content, the merge-field syntax and per-call maximum."""
+    with substitutions in inline content, the merge-field syntax and per-call maximum.
+    ``webhook_key`` names the key with which the service signs its tracking webhooks,
+    when anymail checks that signature (entered by the owner, optional)."""
 
     path: str
     secrets: tuple[str, ...] = ()
     merge_field_format: str | None = None
     max_recipients_per_call: int = 1
+    webhook_key: str | None = None
 
 
 KINDS: dict[str, Kind] = {
@@ -48,7 +61,11 @@ KINDS: dict[str, Kind] = {
     ),
     # Mailgun "recipient-variables": %recipient.KEY% in subject, text and HTML.
     BackendKind.MAILGUN: Kind(
-        "anymail.backends.mailgun.EmailBackend", ("api_key",), "%recipient.{}%", 1000
+        "anymail.backends.mailgun.EmailBackend",
+        ("api_key",),
+        "%recipient.{}%",
+        1000,
+        webhook_key="webhook_signing_key",
     ),
     # SendGrid legacy substitutions: a literal string replaced in subject and body.
     BackendKind.SENDGRID: Kind(
@@ -64,19 +81,43 @@ KINDS: dict[str, Kind] = {
 }
 KIND_BY_PATH = {kind.path: kind for kind in KINDS.values()}
 OUTBOX_PATH = KINDS[BackendKind.OUTBOX].path
+# The services whose delivery events anymail receives (all but SMTP and the outbox).
+TRACKING_WEBHOOK_KINDS = [
+    name for name in KINDS if name not in (BackendKind.OUTBOX, BackendKind.SMTP)
+]
 
 SECRET_LABELS = {
-    "password": "SMTP password",
-    "api_key": "API key",
-    "server_token": "server token",
-    "secret_key": "secret key",
-    "aws_access_key_id": "access key ID",
-    "aws_secret_access_key": "secret access key",
+    "password": gettext_lazy("SMTP password"),
+    "api_key": gettext_lazy("API key"),
+    "server_token": gettext_lazy("server token"),
+    "secret_key": gettext_lazy("secret key"),
+    "aws_access_key_id": gettext_lazy("access key ID"),
+    "aws_secret_access_key": gettext_lazy("secret access key"),
+    "webhook_signing_key": gettext_lazy("webhook signing key"),
+}
+
+
+# Where a stored secret goes: change one and the secret must be entered again, or an
+# owner could point it elsewhere (their own server), keep it, and press "test".
+DESTINATION_FIELDS = ("kind", "host", "port", "security", "username", "api_url", "region")
+FIELD_LABELS = {
+    "kind": "service",
+    "host": "SMTP host",
+    "port": "SMTP port",
+    "security": "SMTP encryption",
+    "username": "SMTP user name",
+    "api_url": "API base URL",
+    "region": "region",
 }
 
 
 class BackendConfigError(Exception):
-    """The settings cannot make a working backend; the message says what to fix."""
+    """The settings cannot make a working backend; the message says what to fix, and
+    ``field`` which form field it is about (None: the form as a whole)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -116,14 +157,83 @@ def _store_secrets(backend: SendingBackend, values: dict[str, str]) -> None:
 
 
 def rotate_secrets() -> int:
-    """Re-encrypt every stored secret under the first of CRIER_ENCRYPTION_KEYS."""
+    """Re-encrypt every stored secret (and webhook secret) under the first of
+    CRIER_ENCRYPTION_KEYS; returns how many backends had secrets of their own."""
     rotated = 0
     with transaction.atomic():
-        for backend in SendingBackend.objects.select_for_update().exclude(secrets=""):
-            backend.secrets = encryption.rotate(backend.secrets)
-            backend.save(update_fields=["secrets"])
-            rotated += 1
+        for backend in SendingBackend.objects.select_for_update():
+            backend.webhook_secret = encryption.rotate(backend.webhook_secret)
+            if backend.secrets:
+                backend.secrets = encryption.rotate(backend.secrets)
+                rotated += 1
+            backend.save(update_fields=["secrets", "webhook_secret"])
     return rotated
+
+
+# The backend's own tracking webhook
+
+WEBHOOK_USER = "crier"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """What an owner pastes at the ESP: the URL, with the basic-auth credentials in it."""
+
+    url: str
+    username: str
+    password: str
+
+    @property
+    def url_with_credentials(self) -> str:
+        scheme, rest = self.url.split("://", 1)
+        return f"{scheme}://{self.username}:{self.password}@{rest}"
+
+
+def _new_webhook_secret(backend: SendingBackend) -> None:
+    backend.webhook_secret = encryption.encrypt(secrets_module.token_urlsafe(24))
+
+
+def webhook_of(backend: SendingBackend) -> Webhook | None:
+    """The backend's tracking webhook, or None for a service without one (SMTP, outbox)."""
+    if backend.kind not in TRACKING_WEBHOOK_KINDS:
+        return None
+    url = absolute_url(
+        "webhooks:backend_tracking_webhook", esp=backend.kind, key=backend.webhook_key
+    )
+    return Webhook(url, WEBHOOK_USER, encryption.decrypt(backend.webhook_secret))
+
+
+@transaction.atomic
+def webhook_secret_renew(*, backend: SendingBackend) -> SendingBackend:
+    """A new basic-auth password (the old one stops working at once)."""
+    backend = SendingBackend.objects.select_for_update().get(pk=backend.pk)
+    _new_webhook_secret(backend)
+    backend.save(update_fields=["webhook_secret", "updated_at"])
+    logger.info("sending backend webhook secret renewed", extra={"backend": backend.pk})
+    return backend
+
+
+def webhook_view_options(backend: SendingBackend) -> dict:
+    """anymail's tracking-view keyword arguments for this backend's own webhook: every
+    setting given here, so none falls back to the instance's (``ANYMAIL_*``)."""
+    webhook = webhook_of(backend)
+    options: dict = {"webhook_secret": [f"{webhook.username}:{webhook.password}"]}
+    stored = read_secrets(backend)
+    if backend.kind == BackendKind.MAILGUN:
+        options["api_key"] = None
+        options["webhook_signing_key"] = stored.get("webhook_signing_key")
+    elif backend.kind == BackendKind.SENDGRID:
+        options["tracking_webhook_verification_key"] = None
+    elif backend.kind == BackendKind.RESEND:
+        options["signing_secret"] = None
+    elif backend.kind == BackendKind.SPARKPOST:
+        options["track_initial_open_as_opened"] = False
+    elif backend.kind == BackendKind.AMAZON_SES:
+        # SNS subscriptions are confirmed with this backend's own AWS credentials.
+        options["auto_confirm_sns_subscriptions"] = True
+        options["session_params"] = {**stored, "region_name": backend.region}
+        options["client_params"] = {}
+    return options
 
 
 # Configuration
@@ -133,35 +243,104 @@ def rotate_secrets() -> int:
 def sending_backend_save(
     *, newsletter: Newsletter, values: dict, new_secrets: dict[str, str]
 ) -> SendingBackend:
-    """Create or update the newsletter's backend. A blank secret keeps the stored one;
-    secrets another service used are dropped when the service changes."""
+    """Create or update the newsletter's backend. A blank secret keeps the stored one,
+    but only while everything that says where it goes (``DESTINATION_FIELDS``) stays
+    the same: otherwise the stored secrets are dropped and must be entered again."""
     backend = SendingBackend.objects.select_for_update().filter(
         newsletter=newsletter
     ).first() or SendingBackend(newsletter=newsletter)
-    kept = read_secrets(backend) if backend.pk and backend.kind == values["kind"] else {}
+    moved = [
+        name
+        for name in DESTINATION_FIELDS
+        if backend.pk and name in values and _differs(getattr(backend, name), values[name])
+    ]
+    kept = _readable_secrets(backend) if backend.pk and not moved else {}
+    if moved:  # the last test was of another destination
+        backend.last_test_at, backend.last_test_ok, backend.last_test_detail = None, None, ""
     for name, value in values.items():
         setattr(backend, name, value)
     kind = KINDS[backend.kind]
-    secrets = {name: kept[name] for name in kind.secrets if kept.get(name)}
+    secrets = {name: value for name, value in kept.items() if value}
     secrets.update({name: value for name, value in new_secrets.items() if value})
     missing = [
         SECRET_LABELS[name]
         for name in kind.secrets
         if not secrets.get(name) and not (name == "password" and not backend.username)
     ]
+    if missing and moved:
+        raise BackendConfigError(
+            _(
+                "Enter the %(secrets)s again: the %(changed)s changed, and a stored secret "
+                "only goes where it was entered for."
+            )
+            % {
+                "secrets": _(" and the ").join(map(str, missing)),
+                "changed": ", ".join(FIELD_LABELS[name] for name in moved),
+            },
+            field="secret",
+        )
     if missing:
-        raise BackendConfigError(f"Enter the {' and the '.join(missing)}.")
+        raise BackendConfigError(
+            _("Enter the %(secrets)s.") % {"secrets": _(" and the ").join(map(str, missing))},
+            field="secret",
+        )
     if backend.kind == BackendKind.SMTP and not backend.host:
-        raise BackendConfigError("Enter the SMTP host.")
+        raise BackendConfigError("Enter the SMTP host.", field="host")
     if backend.kind == BackendKind.AMAZON_SES and not backend.region:
-        raise BackendConfigError("Enter the Amazon SES region.")
-    _store_secrets(backend, {name: secrets[name] for name in kind.secrets if name in secrets})
+        raise BackendConfigError("Enter the Amazon SES region.", field="region")
+    _check_destination(backend)
+    kept_names = [*kind.secrets, *([kind.webhook_key] if kind.webhook_key else [])]
+    _store_secrets(backend, {name: secrets[name] for name in kept_names if secrets.get(name)})
+    if not backend.webhook_key:
+        backend.webhook_key = secrets_module.token_urlsafe(16)
+        _new_webhook_secret(backend)
     backend.save()
     logger.info(
         "sending backend saved",
-        extra={"newsletter": newsletter.pk, "kind": backend.kind, "active": backend.active},
+        extra={
+            "newsletter": newsletter.pk,
+            "kind": backend.kind,
+            "active": backend.active,
+            "moved": moved,
+        },
     )
     return backend
+
+
+def _differs(stored, wanted) -> bool:
+    """Blank and unset are the same; anything else counts, even a change of case."""
+    return (stored or "") != (wanted or "")
+
+
+def _readable_secrets(backend: SendingBackend) -> dict[str, str]:
+    try:
+        return read_secrets(backend)
+    except encryption.DecryptionError:  # the page asks for them again
+        return {}
+
+
+def _check_destination(backend: SendingBackend) -> None:
+    """Refuse an SMTP host or API URL that resolves to a non-public address, unless the
+    instance admin allows them. Checked again at every SMTP connection; a name that
+    does not resolve yet is accepted (its DNS may be on the way)."""
+    if settings.SENDING_ALLOW_PRIVATE_HOSTS:
+        return
+    if backend.kind == BackendKind.SMTP:
+        field_name, host, port = "host", backend.host, backend.port or 587
+    elif backend.api_url:
+        parts = urlsplit(backend.api_url)
+        field_name, host, port = "api_url", parts.hostname or "", parts.port or 443
+    else:
+        return
+    try:
+        network.pick_address(host, port, allow_private=False)
+    except network.Refused as error:
+        raise BackendConfigError(
+            _("%(reason)s: Crier only connects to public addresses.") % {"reason": error},
+            field=field_name,
+        ) from None
+    except network.TransportError:
+        return
 
 
 def active_backend(newsletter_id: int) -> SendingBackend | None:
@@ -174,19 +353,20 @@ def _options(backend: SendingBackend) -> dict:
     if backend.kind == BackendKind.SMTP:
         return {
             "host": backend.host,
-            "port": backend.port or (465 if backend.security == SmtpSecurity.TLS else 587),
+            "port": _smtp_port(backend),
             "username": backend.username,
             "password": secrets.get("password", ""),
             "use_tls": backend.security == SmtpSecurity.STARTTLS,
             "use_ssl": backend.security == SmtpSecurity.TLS,
             "timeout": settings.EMAIL_TIMEOUT,
+            "allow_private": settings.SENDING_ALLOW_PRIVATE_HOSTS,
         }
     if backend.kind == BackendKind.AMAZON_SES:
         return {
             "session_params": {**secrets, "region_name": backend.region},
             "client_params": {"endpoint_url": backend.api_url} if backend.api_url else {},
         }
-    options = dict(secrets)
+    options = {name: secrets[name] for name in KINDS[backend.kind].secrets if name in secrets}
     if backend.api_url:
         options["api_url"] = backend.api_url
     if backend.kind == BackendKind.MAILGUN and backend.sender_domain:
@@ -196,6 +376,10 @@ def _options(backend: SendingBackend) -> dict:
     if backend.kind == BackendKind.OUTBOX:
         options["newsletter_id"] = backend.newsletter_id
     return options
+
+
+def _smtp_port(backend: SendingBackend) -> int:
+    return backend.port or (465 if backend.security == SmtpSecurity.TLS else 587)
 
 
 def transport_for(newsletter_id: int) -> Transport:
@@ -219,6 +403,54 @@ def transport_for(newsletter_id: int) -> Transport:
             recipients_per_call=kind.max_recipients_per_call,
         )
     return transport_of(backend)
+
+
+OUTBOX_PATH = KINDS[BackendKind.OUTBOX].path
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a newsletter's mail goes, in words for its members: whether it is the
+    newsletter's own backend, and whether it stays in the built-in outbox."""
+
+    name: str
+    own: bool
+    outbox: bool
+
+
+def route_of(newsletter_id: int) -> Route:
+    backend = active_backend(newsletter_id)
+    return backend_route(backend) if backend else default_route()
+
+
+def default_route() -> Route:
+    """The instance's EMAIL_BACKEND, named: the outbox, the SMTP host, or the ESP."""
+    path = settings.EMAIL_BACKEND
+    if path == OUTBOX_PATH:
+        return Route(_("the built-in outbox (nothing leaves the server)"), False, True)
+    if path in (SMTP_PATH, "django.core.mail.backends.smtp.EmailBackend"):
+        name = _("the SMTP server %(host)s:%(port)s") % {
+            "host": settings.EMAIL_HOST,
+            "port": settings.EMAIL_PORT,
+        }
+        return Route(name, False, False)
+    try:
+        esp = import_string(path).esp_name
+    except (ImportError, AttributeError):
+        return Route(path, False, False)
+    return Route(f"{esp} (anymail)", False, False)
+
+
+def backend_route(backend: SendingBackend) -> Route:
+    if backend.kind == BackendKind.OUTBOX:
+        return Route(_("the built-in outbox (nothing leaves the server)"), True, True)
+    if backend.kind == BackendKind.SMTP:
+        name = _("the SMTP server %(host)s:%(port)s") % {
+            "host": backend.host,
+            "port": _smtp_port(backend),
+        }
+        return Route(name, True, False)
+    return Route(str(backend.get_kind_display()), True, False)
 
 
 def connection_for(newsletter_id: int):
@@ -258,42 +490,110 @@ def transport_of(backend: SendingBackend) -> Transport:
 # Test sends
 
 
-@transaction.atomic
-def test_send_request(*, backend: SendingBackend, to: str, requested_by: str) -> None:
-    """Mark a test as pending and queue it; the page shows the result when it lands."""
-    from .tasks import send_backend_test
-
+def _test_pending(backend: SendingBackend) -> None:
     backend.last_test_at = timezone.now()
     backend.last_test_ok = None
     backend.last_test_detail = ""
     backend.save(update_fields=["last_test_at", "last_test_ok", "last_test_detail"])
+
+
+def _test_result(backend_id: int, ok: bool, detail: str) -> None:
+    SendingBackend.objects.filter(pk=backend_id).update(
+        last_test_ok=ok, last_test_detail=detail[:2000], last_test_at=timezone.now()
+    )
+
+
+def _failure(error: Exception) -> str:
+    return f"{type(error).__name__}: {str(error).strip()}"
+
+
+@transaction.atomic
+def test_send_request(*, backend: SendingBackend, to: str, user, requested_by: str) -> None:
+    """Mark a test as pending and queue it, within the member's test-mail allowance
+    (``test_mail.allow`` raises ``TestMailRefused``); the page shows the result."""
+    from .tasks import send_backend_test
+
+    test_mail.allow(user_id=user.pk, newsletter_id=backend.newsletter_id, addresses=[to])
+    _test_pending(backend)
     send_backend_test.delay_on_commit(backend.pk, to, requested_by)
 
 
 def test_send(*, backend_id: int, to: str, requested_by: str) -> bool:
     """Send one short message through this backend (active or not) and record the outcome:
-    the server's or the ESP's own words when it refuses."""
+    where it went, or the server's or the ESP's own words when it refuses."""
     backend = SendingBackend.objects.select_related("newsletter").get(pk=backend_id)
     newsletter = backend.newsletter
-    context = {"requested_by": requested_by, "backend": backend.get_kind_display()}
-    try:
-        message = EmailMultiAlternatives(
-            subject=f"Crier test message for {newsletter.name}",
-            body=render_to_string("delivery/test_message.txt", context),
-            from_email=newsletter.sender,
-            to=[to],
-            connection=transport_of(backend).connection(),
-        )
-        message.attach_alternative(
-            render_to_string("delivery/test_message.html", context), "text/html"
-        )
-        message.send()
-    except Exception as error:  # any failure is the answer the owner asked for
-        ok, detail = False, f"{type(error).__name__}: {str(error).strip()}"[:2000]
+    route = backend_route(backend)
+    context = {"requested_by": requested_by, "backend": route.name}
+    if test_mail.refused_addresses(newsletter.pk, [to]):
+        ok, detail = False, f"{to} asked to receive no test messages from this newsletter."
     else:
-        ok, detail = True, f"Accepted for {to}."
-    SendingBackend.objects.filter(pk=backend_id).update(
-        last_test_ok=ok, last_test_detail=detail, last_test_at=timezone.now()
-    )
+        try:
+            message = EmailMultiAlternatives(
+                subject=f"Crier test message for {newsletter.name}",
+                body=render_to_string("delivery/test_message.txt", context),
+                from_email=newsletter.sender,
+                to=[to],
+                headers=test_mail.unsubscribe_headers(newsletter.pk, to),
+                connection=transport_of(backend).connection(),
+            )
+            message.attach_alternative(
+                render_to_string("delivery/test_message.html", context), "text/html"
+            )
+            check_headers(message).send()
+        except Exception as error:  # any failure is the answer the owner asked for
+            ok, detail = False, _failure(error)
+        else:
+            ok = True
+            detail = _("A test message to %(to)s went to %(route)s.") % {
+                "to": to,
+                "route": route.name,
+            }
+    _test_result(backend_id, ok, detail)
     logger.info("backend test sent", extra={"backend": backend_id, "ok": ok})
+    return ok
+
+
+# Connection checks (SMTP: no message is sent)
+
+
+@transaction.atomic
+def connection_check_request(*, backend: SendingBackend) -> None:
+    from .tasks import check_backend_connection
+
+    if backend.kind != BackendKind.SMTP:
+        raise BackendConfigError(_("Only an SMTP server can be checked without a message."))
+    _test_pending(backend)
+    check_backend_connection.delay_on_commit(backend.pk)
+
+
+def connection_check(*, backend_id: int) -> bool:
+    """Connect to the SMTP server (the checked address), EHLO, STARTTLS and log in as
+    configured, then QUIT: proves the settings and the password, and sends nothing."""
+    backend = SendingBackend.objects.get(pk=backend_id, kind=BackendKind.SMTP)
+    connection = transport_of(backend).connection()
+    try:
+        connection.open()
+        code, greeting = connection.connection.ehlo()
+    except Exception as error:  # any failure is the answer the owner asked for
+        ok, detail = False, _failure(error)
+    else:
+        server = greeting.decode(errors="replace").splitlines()[0] if greeting else ""
+        done = [_("connected to %(address)s") % {"address": connection.address}]
+        done.append(_("EHLO answered %(code)s %(server)s") % {"code": code, "server": server})
+        if connection.use_tls:
+            done.append(_("STARTTLS"))
+        if connection.use_ssl:
+            done.append(_("TLS"))
+        if connection.username:
+            done.append(_("logged in as %(user)s") % {"user": connection.username})
+        ok = True
+        detail = _("%(route)s: %(steps)s, QUIT. No message was sent.") % {
+            "route": capfirst(backend_route(backend).name),
+            "steps": ", ".join(done),
+        }
+    finally:
+        connection.close()
+    _test_result(backend_id, ok, detail)
+    logger.info("backend connection checked", extra={"backend": backend_id, "ok": ok})
     return ok

@@ -11,6 +11,8 @@ from django.utils import timezone
 from campaigns import rendering
 from campaigns.models import Campaign
 from campaigns.services import campaign_render, sample_recipient
+from delivery import test_mail
+from delivery.headercheck import check_headers
 from delivery.models import OutboxMessage
 from delivery.sending_backends import connection_for
 
@@ -37,12 +39,23 @@ def send_test_message(*, to: str, requested_by: str) -> None:
 TEST_SUBJECT_PREFIX = "[TEST] "
 
 
+def campaign_test_request(*, campaign: Campaign, to: list[str], user, requested_by: str) -> None:
+    """Queue a "[TEST]" copy of the campaign to a few addresses, within the member's
+    allowance (``test_mail.allow`` raises ``TestMailRefused``). The dashboard and the
+    API both come here."""
+    from .tasks import send_campaign_test
+
+    test_mail.allow(user_id=user.pk, newsletter_id=campaign.newsletter_id, addresses=to)
+    send_campaign_test.delay_on_commit(campaign.pk, to, requested_by)
+
+
 def send_campaign_test(*, campaign_id: int, to: list[str], requested_by: str) -> int:
     """Send the campaign as a sample reader to a few addresses, marked "[TEST]".
 
-    Each address gets its own message with its address as ``subscriber.email``.
-    No ``List-Unsubscribe`` header: a test address has no subscription, so there
-    is no honest link to put there; the body's links lead to the public page.
+    Each address gets its own message with its address as ``subscriber.email``. A
+    test address has no subscription, so ``List-Unsubscribe`` stops test mail from
+    this newsletter to that address (``test_mail``); an address that used it is
+    skipped. The body's links lead to the public page.
     Returns the number of messages sent (0 if the campaign cannot render).
     """
     campaign = Campaign.objects.select_related("newsletter", "layout").get(pk=campaign_id)
@@ -53,9 +66,12 @@ def send_campaign_test(*, campaign_id: int, to: list[str], requested_by: str) ->
         )
         return 0
     newsletter = campaign.newsletter
+    refused = test_mail.refused_addresses(newsletter.pk, to)
     connection = connection_for(newsletter.pk)
     messages = []
     for address in to:
+        if address in refused:
+            continue
         recipient = sample_recipient(newsletter=newsletter, campaign=campaign, email=address)
         personal = rendering.personalize(rendered, recipient)
         message = EmailMultiAlternatives(
@@ -64,14 +80,20 @@ def send_campaign_test(*, campaign_id: int, to: list[str], requested_by: str) ->
             from_email=newsletter.sender,
             to=[address],
             reply_to=[newsletter.reply_to] if newsletter.reply_to else None,
+            headers=test_mail.unsubscribe_headers(newsletter.pk, address),
             connection=connection,
         )
         message.attach_alternative(personal.html, "text/html")
-        messages.append(message)
-    sent = connection.send_messages(messages) or 0
+        messages.append(check_headers(message))
+    sent = (connection.send_messages(messages) or 0) if messages else 0
     logger.info(
         "campaign test sent",
-        extra={"campaign": campaign_id, "recipients": sent, "requested_by": requested_by},
+        extra={
+            "campaign": campaign_id,
+            "recipients": sent,
+            "refused": len(refused),
+            "requested_by": requested_by,
+        },
     )
     return sent
 

@@ -56,3 +56,8 @@ def poll_unsubscribe_mailbox() -> int:
 @shared_task
 def send_backend_test(backend_id: int, to: str, requested_by: str) -> bool:
     return sending_backends.test_send(backend_id=backend_id, to=to, requested_by=requested_by)
+
+
+@shared_task
+def check_backend_connection(backend_id: int) -> bool:
+    return sending_backends.connection_check(backend_id=backend_id)

@@ -1,5 +1,7 @@
 """System checks that warn an admin about a deployment that would misbehave quietly."""
 
+import os
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
@@ -75,6 +77,22 @@ def unsubscribe_mailto_is_an_address(app_configs, **kwargs):
                 hint="Use an address like unsubscribe@lists.example.org (no '+'): Crier adds "
                 "+<signed token> for each recipient (docs/feedback.md).",
                 id="crier.E001",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def client_ip_header_is_gone(app_configs, **kwargs):
+    if os.environ.get("CLIENT_IP_HEADER"):
+        return [
+            Warning(
+                "CLIENT_IP_HEADER is no longer read: it trusted the first X-Forwarded-For "
+                "address, which the client writes. Visitors' addresses are now REMOTE_ADDR "
+                "unless CRIER_TRUSTED_PROXIES says how many proxies append to that header.",
+                hint="Remove CLIENT_IP_HEADER; behind one reverse proxy set "
+                "CRIER_TRUSTED_PROXIES=1 (docs/configuration.md).",
+                id="crier.W021",
             )
         ]
     return []

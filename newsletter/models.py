@@ -11,6 +11,8 @@ from django.utils.timezone import now
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .headers import header_value, validate_single_line
+
 
 @functools.cache
 def known_timezones() -> tuple[str, ...]:
@@ -38,12 +40,17 @@ DEFAULT_CONSENT_TEXT = (
 class Newsletter(models.Model):
     """A publication: who sends it, to whom it says it is from, and how it tracks."""
 
-    name = models.CharField(max_length=200)
+    # Name, sender and reply-to go into headers (List-Id, From, Reply-To): one line each.
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
-    from_name = models.CharField(_("sender name"), max_length=200)
-    from_email = models.EmailField(_("sender address"))
-    reply_to = models.EmailField(_("reply-to address"), blank=True)
+    from_name = models.CharField(
+        _("sender name"), max_length=200, validators=[validate_single_line]
+    )
+    from_email = models.EmailField(_("sender address"), validators=[validate_single_line])
+    reply_to = models.EmailField(
+        _("reply-to address"), blank=True, validators=[validate_single_line]
+    )
     # Blank only for a newsletter created by ``manage.py create_newsletter`` without
     # one: it cannot send until an owner adds it (``sending_problems``).
     postal_address = models.TextField(
@@ -105,8 +112,14 @@ class Newsletter(models.Model):
 
     @property
     def sender(self) -> str:
-        """The From header: display name and address."""
-        return str(Address(display_name=self.from_name, addr_spec=self.from_email))
+        """The From header: display name and address (``HeaderInjection`` if either has a
+        line break, which input validation keeps out)."""
+        return str(
+            Address(
+                display_name=header_value("From", self.from_name),
+                addr_spec=header_value("From", self.from_email),
+            )
+        )
 
     def sending_problems(self) -> list[str]:
         """What the newsletter itself lacks before any of its campaigns may be sent."""

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "newsletter.middleware.HealthCheckMiddleware",
+    "newsletter.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -172,7 +173,14 @@ USE_TZ = True
 
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("CRIER_MEDIA_ROOT", VAR_DIR / "media"))
-IMAGE_UPLOAD_MAX_BYTES = int(os.environ.get("CRIER_IMAGE_UPLOAD_MAX_MB", "5")) * 1024 * 1024
+MB = 1024 * 1024
+IMAGE_UPLOAD_MAX_BYTES = int(os.environ.get("CRIER_IMAGE_UPLOAD_MAX_MB", "5")) * MB
+# A CSV import (dashboard or API): a million rows of address and name is ~50 MB.
+IMPORT_UPLOAD_MAX_BYTES = int(os.environ.get("CRIER_IMPORT_UPLOAD_MAX_MB", "100")) * MB
+# Every other request body (forms, JSON, webhooks): Django's limit, answered with 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(float(os.environ.get("CRIER_REQUEST_MAX_MB", "2.5")) * MB)
+# A file upload's whole body may be the largest upload plus the form around it.
+UPLOAD_REQUEST_MAX_BYTES = max(IMAGE_UPLOAD_MAX_BYTES, IMPORT_UPLOAD_MAX_BYTES) + MB
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -199,10 +207,10 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 if env_bool("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# The request header holding the client's IP behind a reverse proxy (for example
-# HTTP_X_FORWARDED_FOR); empty means REMOTE_ADDR. Used for rate limits and, only
-# where a newsletter opts in, consent evidence.
-CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "")
+# How many reverse proxies in front of the web server append to X-Forwarded-For (0:
+# none, the header is ignored). The client's address is read that many places from
+# the right: what the client writes itself is never trusted (newsletter/http.py).
+TRUSTED_PROXIES = int(os.environ.get("CRIER_TRUSTED_PROXIES", "0"))
 # Dashboard login: failed or not, attempts counted per client IP and per username
 # in a fixed window, so guessing a password (or a two-factor code) stays slow.
 LOGIN_ATTEMPTS_PER_IP = int(os.environ.get("CRIER_LOGIN_ATTEMPTS_PER_IP", "30"))
@@ -231,6 +239,9 @@ CONTENT_SECURITY_POLICY = {
 # Uploaded CSV imports wait here for the worker: web and worker must share it.
 IMPORT_DIR = Path(os.environ.get("CRIER_IMPORT_DIR", VAR_DIR / "imports"))
 API_REQUESTS_PER_TOKEN_PER_MINUTE = int(os.environ.get("CRIER_API_RATE_LIMIT", "600"))
+# Test messages (campaign tests, backend tests) a member may send per newsletter per
+# hour, dashboard and API together: they go to any address typed in.
+TEST_MAILS_PER_HOUR = int(os.environ.get("CRIER_TEST_MAILS_PER_HOUR", "20"))
 
 # Mail. Without an ESP configured, mail goes to the outbox shown in the dashboard.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Crier <crier@localhost>")
@@ -290,6 +301,9 @@ SEND_RATE_PER_SECOND = float(os.environ.get("CRIER_SEND_RATE_PER_SECOND", "0"))
 SEND_RATE_PER_DOMAIN_PER_SECOND = float(
     os.environ.get("CRIER_SEND_RATE_PER_DOMAIN_PER_SECOND", "0")
 )
+# A newsletter's own SMTP host or API URL must resolve to public addresses, as
+# outgoing webhooks must: an owner must not reach the server's own network with it.
+SENDING_ALLOW_PRIVATE_HOSTS = env_bool("CRIER_SENDING_ALLOW_PRIVATE_HOSTS")
 # A campaign pauses itself when more than this share of at least 50 attempts failed.
 SEND_PAUSE_ERROR_RATE = float(os.environ.get("CRIER_SEND_PAUSE_ERROR_RATE", "0.2"))
 
@@ -332,6 +346,7 @@ CELERY_TASK_ROUTES = {
     "delivery.tasks.poll_bounce_mailbox": {"queue": "default"},
     "delivery.tasks.poll_unsubscribe_mailbox": {"queue": "default"},
     "delivery.tasks.send_backend_test": {"queue": "default"},
+    "delivery.tasks.check_backend_connection": {"queue": "default"},
     "delivery.tasks.*": {"queue": "send"},
 }
 CELERY_BEAT_SCHEDULE = {

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from delivery.urls import public_urlpatterns as test_mail_urlpatterns
+
 from . import views
 
 urlpatterns = [
@@ -17,8 +19,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("webhooks/anymail/", include("delivery.webhooks")),
+    path("test-mail/", include(test_mail_urlpatterns)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("t/", include("tracking.urls")),
     re_path(r"^media/(?P<path>.+)$", views.media, name="media"),
     path("", include("subscribers.urls")),
 ]
+
+handler400 = "newsletter.views.bad_request"

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from newsletter.access import member_required
+from newsletter.access import EXPORT_ROLE, member_required
 from newsletter.forms import add_service_errors
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
@@ -165,7 +165,7 @@ def _open_list(request: HttpRequest, newsletter: Newsletter, slug: str) -> Maili
     return mailing_list
 
 
-@member_required(Role.EDITOR)
+@member_required(EXPORT_ROLE)
 def list_export(request: HttpRequest, newsletter: Newsletter, list_slug: str) -> HttpResponse:
     """The list as CSV, streamed row by row; cells that a spreadsheet would run are escaped."""
     mailing_list = _list(newsletter, list_slug)

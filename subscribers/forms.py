@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from newsletter.uploads import MaxUploadSize
+
 from . import import_files, proof_of_work, services
 from .models import MailingList, SubscriberStatus, SubscriptionStatus
 
@@ -207,6 +209,7 @@ class EraseForm(forms.Form):
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"),
+        validators=[MaxUploadSize("IMPORT_UPLOAD_MAX_BYTES")],
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
         help_text=_(
             "A header row, then one person per row. Exports of listmonk, Mailchimp "

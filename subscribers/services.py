@@ -511,6 +511,10 @@ def leave_everything(
 
 
 # What the receiving side reports about a contact's message (delivery/feedback.py)
+#
+# Always about one delivery's own recipient, named by id: an event that names only an
+# address acts on nothing (delivery/feedback.py), so a forged or misrouted one cannot
+# reach every contact who shares that address.
 
 
 @transaction.atomic

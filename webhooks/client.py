@@ -1,17 +1,13 @@
 """An HTTP client that reaches only the public internet, unless an admin allows more.
 
 A webhook URL is typed by a newsletter owner, so it must not become a way into the
-server's own network (SSRF): the cloud metadata service, Redis, an admin port. The
-host name is resolved once, every address it resolves to is checked, and the
-connection goes to the checked address while TLS (SNI and the certificate check)
-and the Host header still use the name. A DNS answer that changes between the check
-and the connection (DNS rebinding) therefore cannot redirect the request. Redirects
+server's own network (SSRF): ``newsletter.network`` resolves the host once and checks
+every address, and the connection goes to the checked address while TLS (SNI and the
+certificate check) and the Host header still use the name. Redirects
 are not followed, the whole exchange has a deadline, and at most ``max_bytes`` of the
 answer is read. urllib3 (already a dependency, through requests) does the HTTP.
 """
 
-import ipaddress
-import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
@@ -19,45 +15,17 @@ from urllib.parse import SplitResult, urlsplit
 import urllib3
 from urllib3.exceptions import HTTPError
 
+from newsletter.network import Refused, TransportError, is_public, pick_address
+
+__all__ = ["Refused", "Reply", "TransportError", "check_url", "is_public", "post"]
+
 CHUNK = 8192
-
-
-class Refused(Exception):
-    """The URL may not be called at all: retrying cannot help."""
-
-
-class TransportError(Exception):
-    """The endpoint could not be reached or did not answer in time: worth retrying."""
 
 
 @dataclass(frozen=True)
 class Reply:
     status: int
     body: bytes
-
-
-def resolve(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to, in the resolver's order, once each."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as error:
-        raise TransportError(f"cannot resolve {host}: {error}") from None
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def is_public(address: str) -> bool:
-    """Whether ``address`` is a globally routed unicast address (IPv4-mapped included)."""
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
 
 
 def check_url(url: str, *, allow_http: bool) -> SplitResult:
@@ -75,18 +43,6 @@ def check_url(url: str, *, allow_http: bool) -> SplitResult:
     except ValueError:
         raise Refused("the URL has an invalid port") from None
     return parts
-
-
-def pick_address(host: str, port: int, *, allow_private: bool) -> str:
-    """Resolve once; refuse if any answer is private (a mixed answer is a rebinding trick)."""
-    addresses = resolve(host, port)
-    if not addresses:
-        raise TransportError(f"{host} resolves to no address")
-    if not allow_private:
-        refused = [address for address in addresses if not is_public(address)]
-        if refused:
-            raise Refused(f"{host} resolves to a non-public address ({refused[0]})")
-    return addresses[0]
 
 
 def post(

@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsletter.headers import has_line_break
+
 from . import inline, markdown, mjml, text
 from .mergetags import ATTRIBUTE_PREFIX, Compiled, Tokenizer, escape
 from .problems import Level, Problem, RenderError, Source
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 # Bump when the pipeline's output changes, so cached renders are redone.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 # Gmail hides everything after the first ~102 KB of a message behind "View entire message".
 GMAIL_CLIP_BYTES = 102 * 1024
 REQUIRED_IN_LAYOUT = {
@@ -192,6 +194,14 @@ def render(source: RenderInput) -> Rendered:
     result.problems += found
     if not source.subject.strip():
         result.problems.append(Problem(Level.ERROR, Source.SUBJECT, "the subject is empty."))
+    if has_line_break(source.subject):
+        result.problems.append(
+            Problem(
+                Level.ERROR,
+                Source.SUBJECT,
+                "the subject has a line break; a header must stay on one line.",
+            )
+        )
     if not source.body.strip():
         result.problems.append(Problem(Level.ERROR, Source.BODY, "the body is empty."))
     result.problems += _check_layout(source.layout, layout, tokens)

@@ -20,8 +20,8 @@ def test_each_address_gets_its_own_test_copy_marked_test():
     assert first["Subject"] == "[TEST] Project 2.0 is out"
     assert first["From"] == campaign.newsletter.sender
     assert first["Reply-To"] == "team@example.org"
-    # No honest unsubscribe token exists for a test address: the header is left out.
-    assert first["List-Unsubscribe"] is None
+    # A test address has no subscription: its List-Unsubscribe stops test mail instead.
+    assert "/test-mail/stop/" in first["List-Unsubscribe"]
     assert "Hello Ada Lovelace," in messages[0].body("plain")
     assert "Hello Ada Lovelace," in messages[0].body("html")
     assert "Unsubscribe" in messages[0].body("html")

@@ -185,7 +185,8 @@ def test_old_events_are_pruned_but_the_outcome_stays(newsletter, mailing_list):
             kind="delivered",
             recipient="ada@example.org",
             delivery_id=delivery.pk,
-        )
+        ),
+        scope=feedback.INTERNAL,
     )
     DeliveryEvent.objects.update(received_at=timezone.now() - timedelta(days=31))
     assert feedback.prune_events() == 1

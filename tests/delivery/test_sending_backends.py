@@ -14,6 +14,7 @@ from django.test import Client
 from delivery import engine, sending_backends
 from delivery.models import BackendKind, Delivery, DeliveryStatus, OutboxMessage, SendingBackend
 from delivery.services import send_campaign_test
+from delivery.tags import tagged_delivery_id
 from newsletter.encryption import DecryptionError
 from subscribers import services as subscribers
 from subscribers.emails import send_confirmation
@@ -194,7 +195,7 @@ def test_mailgun_sends_a_batch_per_call_and_each_reader_gets_their_own_message(
     assert response.status_code == 200
     assert ada.subscriber.subscriptions.get().status == "unsubscribed"
     assert mine["h:Message-Id"] == f"<{ada.pk}.{campaign.pk}.crier@news.example.org>"
-    assert mine["v:delivery"] == str(ada.pk)
+    assert tagged_delivery_id(mine["v:delivery"]) == ada.pk  # signed, not a bare id
     assert form["h:List-Unsubscribe-Post"] == ["List-Unsubscribe=One-Click"]
     assert ada.esp_message_id.endswith("@mg.example>")
 

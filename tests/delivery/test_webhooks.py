@@ -15,6 +15,7 @@ from django.utils import timezone
 from campaigns.models import Status
 from delivery.models import Delivery, DeliveryEvent, DeliveryStatus
 from delivery.signals import delivery_bounced, delivery_complained
+from delivery.tags import delivery_tag
 from subscribers import services as subscribers
 from subscribers import suppressions
 from subscribers.models import (
@@ -91,8 +92,11 @@ def delivery(person, newsletter):
 
 
 def payload(name: str, delivery: Delivery, recipient: str = RECIPIENT) -> str:
+    """The fixture as the ESP would post it about ``delivery``: with the signed tag our
+    message carried in its metadata (delivery/messages.py), and its message id."""
     text = (FIXTURES / f"{name}.json").read_text()
-    text = text.replace("__DELIVERY__", str(delivery.pk)).replace("__RECIPIENT__", recipient)
+    text = text.replace("__DELIVERY__", delivery_tag(delivery.pk))
+    text = text.replace("__RECIPIENT__", recipient)
     return text.replace("__MESSAGE_ID__", delivery.esp_message_id)
 
 

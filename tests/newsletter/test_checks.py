@@ -36,3 +36,10 @@ def test_deploy_check_warns_when_secrets_hang_on_the_secret_key(settings):
     assert "crier.W004" in deploy_check_ids()
     settings.ENCRYPTION_KEYS = ["a-long-random-key"]
     assert "crier.W004" not in deploy_check_ids()
+
+
+def test_deploy_check_warns_that_client_ip_header_is_no_longer_read(monkeypatch):
+    monkeypatch.setenv("CLIENT_IP_HEADER", "HTTP_X_FORWARDED_FOR")
+    assert "crier.W021" in deploy_check_ids()
+    monkeypatch.delenv("CLIENT_IP_HEADER")
+    assert "crier.W021" not in deploy_check_ids()

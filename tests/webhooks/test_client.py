@@ -2,6 +2,7 @@ import socket
 
 import pytest
 
+from newsletter import network
 from tests.webhooks.conftest import TLS_NAME
 from webhooks import client
 
@@ -41,7 +42,7 @@ NON_PUBLIC = [
 
 @pytest.mark.parametrize("address", NON_PUBLIC)
 def test_a_name_resolving_to_a_non_public_address_is_refused(monkeypatch, no_network, address):
-    monkeypatch.setattr(client, "resolve", lambda host, port: [address])
+    monkeypatch.setattr(network, "resolve", lambda host, port: [address])
     with pytest.raises(client.Refused, match="non-public"):
         post("https://hooks.example.org/crier")
 
@@ -57,7 +58,7 @@ def test_a_literal_non_public_address_is_refused_without_connecting(no_network, 
 
 
 def test_one_private_answer_among_public_ones_is_enough_to_refuse(monkeypatch, no_network):
-    monkeypatch.setattr(client, "resolve", lambda host, port: ["93.184.215.14", "10.0.0.1"])
+    monkeypatch.setattr(network, "resolve", lambda host, port: ["93.184.215.14", "10.0.0.1"])
     with pytest.raises(client.Refused, match=r"10\.0\.0\.1"):
         post("https://hooks.example.org/")
 
@@ -72,7 +73,7 @@ def test_one_private_answer_among_public_ones_is_enough_to_refuse(monkeypatch, n
     ],
 )
 def test_urls_are_refused_for_their_shape_before_any_lookup(monkeypatch, url, message):
-    monkeypatch.setattr(client, "resolve", pytest.fail)
+    monkeypatch.setattr(network, "resolve", pytest.fail)
     with pytest.raises(client.Refused, match=message):
         post(url)
 
@@ -93,7 +94,7 @@ def test_allowed_private_http_posts_to_the_resolved_address_with_the_names_host(
         looked_up.append(host)
         return ["127.0.0.1"]
 
-    monkeypatch.setattr(client, "resolve", resolve)
+    monkeypatch.setattr(network, "resolve", resolve)
     reply = post(
         f"http://hooks.internal.test:{port}/hooks?x=1",
         allow_private=True,
@@ -135,14 +136,14 @@ def test_a_closed_port_is_a_transport_error():
 def test_https_connects_to_the_checked_address_but_verifies_the_names_certificate(
     monkeypatch, tls_receiver
 ):
-    monkeypatch.setattr(client, "resolve", lambda host, port: ["127.0.0.1"])
+    monkeypatch.setattr(network, "resolve", lambda host, port: ["127.0.0.1"])
     reply = post(f"https://{TLS_NAME}:{tls_receiver.port}/hooks", allow_private=True)
     assert reply.status == 200
     assert tls_receiver.requests[0].headers["Host"] == f"{TLS_NAME}:{tls_receiver.port}"
 
 
 def test_https_refuses_a_certificate_for_another_name(monkeypatch, tls_receiver):
-    monkeypatch.setattr(client, "resolve", lambda host, port: ["127.0.0.1"])
+    monkeypatch.setattr(network, "resolve", lambda host, port: ["127.0.0.1"])
     with pytest.raises(client.TransportError):
         post(f"https://other.example.test:{tls_receiver.port}/hooks", allow_private=True)
     assert tls_receiver.requests == []
