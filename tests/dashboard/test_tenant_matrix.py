@@ -11,6 +11,7 @@ one of B's objects (a contact, a campaign, a list...).
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.apps import apps
@@ -20,12 +21,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import ForeignKey
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from api.services import issue_token
 from api.urls import api as ninja_api
 from campaigns.models import Status
 from delivery.models import Delivery, DeliveryStatus
-from newsletter.models import Newsletter, Role
+from newsletter.models import Invitation, Newsletter, Role
 from subscribers import import_files, services
 from subscribers.models import ConsentSource, ImportBatch
 from tests.dashboard.test_role_matrix import NEWSLETTER_ROUTES, OTHER_ROUTES, PARAMETER
@@ -54,6 +56,7 @@ PARAMETER_KINDS = {
     ("lists", "list_slug"): "list_slug",
     ("import", "token"): "upload",
     ("live-preview", "key"): "preview",
+    ("invitations", "pk"): "invitation",
 }
 # Dashboard pages that belong to no newsletter, and why none can reach a newsletter's data.
 INSTANCE_ROUTES = {
@@ -69,6 +72,13 @@ INSTANCE_ROUTES = {
     "outbox_message": "staff only: the instance's mail",
     "outbox_message_html": "staff only: the instance's mail",
     "outbox_send_test": "staff only: the instance's mail",
+    "account_verify": "the visitor's own account (second factor a newsletter requires)",
+    "newsletter_create": "instance admins only: makes a new newsletter, reads none",
+    "invitation": "an unguessable mailed token; grants only the role it was issued for",
+    "password_reset": "the visitor's own account, answered alike for every address",
+    "password_reset_done": "a fixed page",
+    "password_reset_confirm": "the visitor's own account, through Django's reset token",
+    "password_reset_complete": "a fixed page",
 }
 # Volatile columns a request by A may write whatever it asks for.
 VOLATILE = {"api.ApiToken": {"last_used_at"}, "auth.User": {"last_login"}}
@@ -126,6 +136,12 @@ class Tenant:
             "list_slug": mailing_list.slug,
             "upload": import_files.store_upload(newsletter=newsletter, upload=upload),
             "preview": preview,
+            "invitation": Invitation.objects.create(
+                newsletter=newsletter,
+                email=f"invitee-of-{slug}@example.org",
+                role=Role.EDITOR,
+                expires_at=timezone.now() + timedelta(days=7),
+            ).pk,
         }
         return tenant
 
@@ -209,12 +225,18 @@ B_LIST = "b-news"
 API_ROUTES = {
     # Endpoints naming an object in the path: with A's token and B's object, 404.
     ("get", "/api/v1/lists/{slug}/export.csv"): {},
+    ("delete", "/api/v1/lists/{slug}/"): {},
+    ("post", "/api/v1/lists/{slug}/archive/"): {},
+    ("post", "/api/v1/lists/{slug}/unarchive/"): {},
     ("get", "/api/v1/subscribers/{subscriber_id}/"): {},
     ("patch", "/api/v1/subscribers/{subscriber_id}/"): {"json": {"name": "Changed by A"}},
     ("delete", "/api/v1/subscribers/{subscriber_id}/"): {},
     ("get", "/api/v1/imports/{batch_id}/"): {},
     ("get", "/api/v1/campaigns/{campaign_id}/"): {},
     ("patch", "/api/v1/campaigns/{campaign_id}/"): {"json": {"name": "Changed by A"}},
+    ("delete", "/api/v1/campaigns/{campaign_id}/"): {},
+    ("post", "/api/v1/campaigns/{campaign_id}/duplicate/"): {},
+    ("post", "/api/v1/campaigns/{campaign_id}/unschedule/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/send/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/pause/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/resume/"): {},
