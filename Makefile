@@ -39,7 +39,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-static/dist/app.js: node_modules/.package-lock.json frontend/app.js frontend/app.css
+static/dist/app.js: node_modules/.package-lock.json $(wildcard frontend/*)
 	npm run --silent build
 
 MESSAGES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))

@@ -18,6 +18,8 @@ class CampaignForm(forms.ModelForm):
         fields = list(EDITABLE_FIELDS)
         widgets = {
             "body": forms.Textarea(attrs={"rows": 22, "spellcheck": "true", "class": "code"}),
+            # frontend/forms.js fills it from the name as it is typed.
+            "slug": forms.TextInput(attrs={"data-slug-from": "name"}),
         }
 
     def __init__(self, *args, newsletter: Newsletter, **kwargs):

@@ -1,6 +1,8 @@
 // The dashboard's only script: htmx, bundled so the page needs nothing but 'self'.
 import htmx from "htmx.org";
 import { drawCharts } from "./chart.js";
+import { setUpSlugs } from "./forms.js";
+import { setUpMenus } from "./menu.js";
 
 htmx.config.includeIndicatorStyles = false;
 htmx.config.allowEval = false;
@@ -30,6 +32,8 @@ async function solveProofOfWork(input) {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("input[data-pow-challenge]").forEach(solveProofOfWork);
+  setUpMenus();
+  setUpSlugs();
   drawCharts();
 });
 document.addEventListener("htmx:afterSettle", (event) => drawCharts(event.target));
