@@ -3,6 +3,7 @@ import htmx from "htmx.org";
 import { drawCharts } from "./chart.js";
 import { setUpSlugs } from "./forms.js";
 import { setUpMenus } from "./menu.js";
+import { setUpScrollBoxes } from "./tables.js";
 
 htmx.config.includeIndicatorStyles = false;
 htmx.config.allowEval = false;
@@ -34,6 +35,10 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("input[data-pow-challenge]").forEach(solveProofOfWork);
   setUpMenus();
   setUpSlugs();
+  setUpScrollBoxes();
   drawCharts();
 });
-document.addEventListener("htmx:afterSettle", (event) => drawCharts(event.target));
+document.addEventListener("htmx:afterSettle", (event) => {
+  setUpScrollBoxes(event.target);
+  drawCharts(event.target);
+});

@@ -50,6 +50,16 @@ function options(element, payload, width) {
       tzDate: (stamp) => uPlot.tzDate(new Date(stamp * 1000), payload.timezone),
     }),
     scales: { x, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+    hooks: {
+      // Once drawn, what the x axis spans (seconds), for tests and anyone inspecting it.
+      draw: [
+        (plot) => {
+          element.dataset.xMin = String(plot.scales.x.min);
+          element.dataset.xMax = String(plot.scales.x.max);
+          element.dataset.chartReady = "true";
+        },
+      ],
+    },
     axes: [{ values: TIME_LABELS }, { size: 48 }],
     series: [
       {},
@@ -70,18 +80,15 @@ function options(element, payload, width) {
 function draw(element) {
   const source = document.getElementById(element.dataset.chart);
   if (!source) return;
+  element.dataset.chartStarted = "true";
   const payload = JSON.parse(source.textContent);
   const data = [payload.x.map(seconds), ...payload.series.map((series) => series.values)];
   const plot = new uPlot(options(element, payload, element.clientWidth), data, element);
   new ResizeObserver(() => plot.setSize({ width: element.clientWidth, height: HEIGHT })).observe(
     element,
   );
-  // What the x axis spans, in seconds, for tests and anyone inspecting the page.
-  element.dataset.xMin = String(plot.scales.x.min);
-  element.dataset.xMax = String(plot.scales.x.max);
-  element.dataset.chartReady = "true";
 }
 
 export function drawCharts(root = document) {
-  root.querySelectorAll("[data-chart]:not([data-chart-ready])").forEach(draw);
+  root.querySelectorAll("[data-chart]:not([data-chart-started])").forEach(draw);
 }
