@@ -29,7 +29,8 @@ def newsletter_nav(context) -> dict:
         (reverse(name, kwargs={"slug": newsletter.slug}), label) for name, label in SECTIONS
     ]
     if getattr(request, "role", None) == Role.OWNER:
-        items.append((reverse("dashboard:settings", kwargs={"slug": newsletter.slug}), _("Settings")))
+        settings = reverse("dashboard:settings", kwargs={"slug": newsletter.slug})
+        items.append((settings, _("Settings")))
     current = max(
         (url for url, _label in items if request.path.startswith(url)), key=len, default=""
     )

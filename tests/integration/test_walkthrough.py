@@ -2,7 +2,8 @@
 
 Log in, create a list, import a CSV whose bad row is reported, compose in Markdown
 with the live preview, send a test, send to the list after confirming what goes out
-and watch the progress reach the end, then follow a reader's click into the report. A viewer who tries to send is refused.
+and watch the progress reach the end, then follow a reader's click into the report.
+A viewer who tries to send is refused.
 With ``CRIER_SCREENSHOTS=1`` the key pages are saved in docs/screenshots/ (the README
 shows them).
 """
