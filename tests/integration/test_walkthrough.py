@@ -43,9 +43,16 @@ READER_BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firef
 
 
 def screenshot(page, name: str) -> None:
+    """The whole page, through a window as tall as it: a full-page capture leaves the
+    sandboxed preview frame blank."""
     if os.environ.get("CRIER_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+        size = page.viewport_size
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": size["width"], "height": height})
+        page.wait_for_timeout(500)
+        page.screenshot(path=SCREENSHOTS / f"{name}.png")
+        page.set_viewport_size(size)
 
 
 def log_in(page, base: str, username: str) -> None:
