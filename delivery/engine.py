@@ -193,7 +193,7 @@ def campaign_start(*, campaign: Campaign) -> int:
     return recipients
 
 
-def check_send_at(send_at: datetime) -> None:
+def send_at_check(send_at: datetime) -> None:
     """A campaign is scheduled only for a time still to come."""
     if send_at <= timezone.now():
         raise CampaignStateError("Choose a time in the future.")
@@ -205,7 +205,7 @@ def campaign_schedule(*, campaign: Campaign, send_at: datetime) -> Campaign:
     campaign = _locked(campaign)
     if campaign.status not in (Status.DRAFT, Status.SCHEDULED):
         raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
-    check_send_at(send_at)
+    send_at_check(send_at)
     _check_renders(campaign)
     campaign.status = Status.SCHEDULED
     campaign.send_at = send_at

@@ -87,7 +87,7 @@ def _review(request, newsletter, campaign, form, plan: SendPlan) -> HttpResponse
             form.add_error("send_at", _("Choose when to send it."))
             return None
         try:
-            engine.check_send_at(plan.send_at)
+            engine.send_at_check(plan.send_at)
         except engine.CampaignStateError as error:
             form.add_error("send_at", str(error))
             return None

@@ -278,3 +278,15 @@ def test_the_slug_follows_the_name_and_sits_level_with_it(editor):
     # Help comes under the control, so the name and slug inputs start at the same height.
     slug_group = page.split('for="id_slug"', 1)[1].split("</div>", 1)[0]
     assert slug_group.index("<input") < slug_group.index("id_slug_helptext")
+
+
+def test_a_campaign_marked_sent_without_sending_claims_no_recipients(editor):
+    """The demo's sent issue was never sent by the engine: it has no recipient count."""
+    campaign = CampaignFactory(
+        newsletter=editor.newsletter,
+        status=Status.SENT,
+        sent_at=datetime(2026, 11, 3, 9, 30, tzinfo=UTC),
+    )
+    page = editor.get(url("campaign_preview", editor.newsletter, campaign.pk)).content.decode()
+    assert "Sent on Nov. 3, 2026, 9:30 a.m." in page
+    assert "to 0 people" not in page and 'data-fact="recipients"' not in page
