@@ -20,6 +20,8 @@ class CampaignForm(forms.ModelForm):
         widgets = {
             "body": forms.Textarea(attrs={"rows": 22, "spellcheck": "true", "class": "code"}),
             "lists": forms.CheckboxSelectMultiple,
+            # frontend/forms.js fills it from the name as it is typed.
+            "slug": forms.TextInput(attrs={"data-slug-from": "name"}),
         }
         labels = {"lists": _("Send to")}
 

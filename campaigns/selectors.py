@@ -1,6 +1,6 @@
 """Reads for campaigns, shared by the dashboard, the public pages and the feed."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from newsletter.models import Newsletter
 
@@ -16,6 +16,18 @@ def public_archive(newsletter: Newsletter) -> QuerySet[Campaign]:
         .select_related("newsletter")
         .order_by("-sent_at", "-id")
     )
+
+
+def public_archive_search(newsletter: Newsletter, words: str) -> QuerySet[Campaign]:
+    """The public archive, narrowed to issues whose subject, preview line or text
+    contains every word given (any case). An archive holds a few hundred issues at
+    most, so this reads them without an index."""
+    found = public_archive(newsletter)
+    for word in words.split():
+        found = found.filter(
+            Q(subject__icontains=word) | Q(preheader__icontains=word) | Q(body__icontains=word)
+        )
+    return found
 
 
 def campaigns_of(newsletter: Newsletter) -> QuerySet[Campaign]:

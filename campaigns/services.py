@@ -401,17 +401,30 @@ def sample_recipient(
     )
 
 
+# The web version's reader has no unsubscribe or preference link: these markers stand
+# in their place, and the blocks that hold them are left out (``_without_mail_only``).
+MAIL_ONLY_FRAGMENTS = ("#crier-unsubscribe", "#crier-preferences")
+# Elements a layout marks as being for the mail only (the stock footers do).
+MAIL_ONLY_CLASS = "crier-mail-only"
+
+
 def neutral_recipient(*, campaign: Campaign) -> Recipient:
-    """Nobody in particular: what the public archive shows instead of personal data."""
+    """Nobody in particular: what the public archive shows instead of personal data.
+
+    Tags without a value take their default (``{{ subscriber.name|default:"there" }}``);
+    the web version's own link leads to the newsletter's page, where a reader of the
+    archive can subscribe.
+    """
     page = newsletter_page_url(campaign.newsletter)
+    unsubscribe, preferences = (page + fragment for fragment in MAIL_ONLY_FRAGMENTS)
     return Recipient(
         email="",
         name="",
         attributes={},
         list_name="",
-        unsubscribe_url=page,
-        preferences_url=page,
-        web_version_url=archive_url(campaign),
+        unsubscribe_url=unsubscribe,
+        preferences_url=preferences,
+        web_version_url=page,
     )
 
 
@@ -428,11 +441,15 @@ OPEN_PIXEL_PATH = "/t/o/"  # Crier's open pixel (contract: /t/o/<token>.gif)
 
 
 def archive_html(*, campaign: Campaign) -> str:
-    """The web version: neutral values, no tracking pixels, sanitised by nh3.
+    """The web version: neutral values, no mail-only parts, no tracking pixels, sanitised.
 
-    The cached render never contains tracking (the delivery engine adds it per
-    recipient), but a layout may carry a third-party pixel: 1-by-1 images and
-    Crier's own open-pixel path are removed all the same.
+    What only makes sense in a mailbox is left out: the blocks holding the
+    unsubscribe and preference links (the footer's "Unsubscribe · Manage your
+    preferences · View in your browser") and any element of class
+    ``crier-mail-only`` ("You receive this email because…"). The cached render never
+    contains tracking (the delivery engine adds it per recipient), but a layout may
+    carry a third-party pixel: 1-by-1 images and Crier's own open-pixel path are
+    removed all the same.
     """
     result = campaign_render(campaign=campaign)
     if not result.ok:
@@ -480,9 +497,10 @@ def reader_web_version(*, campaign: Campaign, subscriber: Subscriber) -> str:
 
 
 def _web_body(document: str) -> str:
-    """A rendered message as a web page's body: no tracking pixel, sanitised by nh3."""
+    """A rendered message as a web page's body: no mail-only parts, no tracking pixel,
+    sanitised by nh3."""
     return nh3.clean(
-        _body_without_pixels(document),
+        _page_body(document),
         tags=ARCHIVE_TAGS,
         clean_content_tags={"script", "style", "title"},
         attributes=ARCHIVE_ATTRIBUTES,
@@ -490,8 +508,35 @@ def _web_body(document: str) -> str:
     )
 
 
-def _body_without_pixels(document: str) -> str:
+MAIL_ONLY_BLOCKS = {"p", "li", "div", "td", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"}
+
+
+def _page_body(document: str) -> str:
+    """The body of a rendered message without what only makes sense in a mailbox."""
     tree = lxml_html.document_fromstring(document)
+    _without_mail_only(tree)
+    _without_pixels(tree)
+    body = tree.body
+    return (body.text or "") + "".join(
+        lxml_html.tostring(child, encoding="unicode") for child in body
+    )
+
+
+def _without_mail_only(tree) -> None:
+    marked = f"contains(concat(' ', normalize-space(@class), ' '), ' {MAIL_ONLY_CLASS} ')"
+    for element in tree.xpath(f"//*[{marked}]"):
+        element.drop_tree()
+    for link in tree.xpath("//a[@href]"):
+        if not link.get("href", "").endswith(MAIL_ONLY_FRAGMENTS):
+            continue
+        block = next(
+            (parent for parent in link.iterancestors() if parent.tag in MAIL_ONLY_BLOCKS), link
+        )
+        if block.getparent() is not None:
+            block.drop_tree()
+
+
+def _without_pixels(tree) -> None:
     for image in tree.xpath("//img"):
         if (
             OPEN_PIXEL_PATH in image.get("src", "")
@@ -499,10 +544,6 @@ def _body_without_pixels(document: str) -> str:
             or _is_tiny(image.getparent())
         ):
             image.drop_tree()
-    body = tree.body
-    return (body.text or "") + "".join(
-        lxml_html.tostring(child, encoding="unicode") for child in body
-    )
 
 
 def _is_tiny(element) -> bool:

@@ -8,6 +8,7 @@ from . import views
 app_name = "campaigns"
 
 urlpatterns = [
+    path("archive/", views.archive_index, name="archive_index"),
     path("archive/<slug:campaign>/", views.archive_campaign, name="archive"),
     path(
         "archive/<slug:campaign>/r/<str:token>/",

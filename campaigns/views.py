@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.syndication.views import Feed
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.feedgenerator import Atom1Feed
@@ -30,6 +31,7 @@ from subscribers.models import Subscriber
 from . import reader_links, rendering, selectors, services
 from .forms import CampaignForm, ImageForm, LayoutForm, SampleRecipientForm, TestSendForm
 from .images import image_upload
+from .models import Status
 
 PREVIEW_VIEWS = {"desktop", "mobile", "text"}
 
@@ -85,7 +87,11 @@ def campaign_preview(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
             "campaign": campaign,
             "result": result,
             "problems": services.problems_for_display(result),
-            "sendability": services.campaign_sendability(campaign=campaign),
+            # Whether it can go is a draft's question; any other campaign shows its facts.
+            "sendability": services.campaign_sendability(campaign=campaign)
+            if campaign.status == Status.DRAFT
+            else None,
+            "lists": campaign.lists.all(),
             "view": view,
             "text": text,
             "sample": sample,
@@ -231,6 +237,27 @@ def layout_preview_html(request: HttpRequest, newsletter: Newsletter, pk: int) -
     if not html:
         raise Http404("This layout does not render; fix its errors first.")
     return HttpResponse(html, content_type="text/html; charset=utf-8")
+
+
+ARCHIVE_PAGE_SIZE = 20
+
+
+def archive_index(request: HttpRequest, newsletter: str) -> HttpResponse:
+    """Every public issue, newest first, by pages of 20, searchable by words."""
+    newsletter_obj = get_object_or_404(Newsletter, slug=newsletter)
+    words = request.GET.get("q", "").strip()[:200]
+    issues = Paginator(
+        selectors.public_archive_search(newsletter_obj, words).only(
+            "newsletter", "slug", "subject", "preheader", "sent_at"
+        ),
+        ARCHIVE_PAGE_SIZE,
+    )
+    page = issues.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "campaigns/public/archive_index.html",
+        {"newsletter": newsletter_obj, "page": page, "words": words},
+    )
 
 
 @csp_replace({**MAIL_PREVIEW_POLICY, "sandbox": None, "frame-ancestors": ["'none'"]})

@@ -100,7 +100,9 @@ class NewsletterCreateForm(forms.ModelForm):
             "timezone",
         ]
         widgets = {
-            "name": forms.TextInput(attrs={"data-slugify-into": "id_slug", "autofocus": True}),
+            "name": forms.TextInput(attrs={"autofocus": True}),
+            # frontend/forms.js fills it from the name as it is typed.
+            "slug": forms.TextInput(attrs={"data-slug-from": "name"}),
             "postal_address": forms.Textarea(attrs={"rows": 3}),
             "timezone": forms.TextInput(attrs={"list": "timezones", "autocomplete": "off"}),
         }

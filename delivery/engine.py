@@ -56,6 +56,7 @@ from .models import (
     UncertainSettlement,
 )
 from .notifications import tell_owners_campaign_not_started, tell_owners_campaign_paused
+from .selectors import sending_started_at
 from .sending_backends import Transport
 from .throttle import Rate, Throttle
 
@@ -150,9 +151,10 @@ def create_deliveries(*, campaign: Campaign) -> int:
         return cursor.rowcount
 
 
-def eligible(subscriber_ids: Iterable[int], campaign: Campaign) -> dict[int, str]:
-    """Of these subscribers, those who may still receive the campaign now, with the name of
-    the first campaign list they are on (the ``{{ list.name }}`` merge tag)."""
+def eligible(subscriber_ids: Iterable[int], campaign: Campaign) -> dict[int, tuple[str, int]]:
+    """Of these subscribers, those who may still receive the campaign now, with the name
+    and id of the first campaign list they are on (the ``{{ list.name }}`` merge tag, and
+    the list the unsubscribe page offers to leave)."""
     now = timezone.now()
     rows = (
         Subscription.objects.filter(
@@ -173,12 +175,12 @@ def eligible(subscriber_ids: Iterable[int], campaign: Campaign) -> dict[int, str
             )
         )
         .order_by("subscriber_id", "mailing_list__name")
-        .values_list("subscriber_id", "mailing_list__name")
+        .values_list("subscriber_id", "mailing_list__name", "mailing_list_id")
     )
-    names: dict[int, str] = {}
-    for subscriber_id, list_name in rows:
-        names.setdefault(subscriber_id, list_name)
-    return names
+    lists: dict[int, tuple[str, int]] = {}
+    for subscriber_id, list_name, list_id in rows:
+        lists.setdefault(subscriber_id, (list_name, list_id))
+    return lists
 
 
 # Lifecycle
@@ -249,6 +251,12 @@ def campaign_start(*, campaign: Campaign) -> int:
     return recipients
 
 
+def send_at_check(send_at: datetime) -> None:
+    """A campaign is scheduled only for a time still to come."""
+    if send_at <= timezone.now():
+        raise CampaignStateError("Choose a time in the future.")
+
+
 @transaction.atomic
 def campaign_schedule(*, campaign: Campaign, send_at: datetime) -> Campaign:
     """Stored in the database and started by beat: no long ETA sits in the broker.
@@ -259,8 +267,8 @@ def campaign_schedule(*, campaign: Campaign, send_at: datetime) -> Campaign:
     """
     campaign = _locked_in(campaign, NOT_STARTED)
     unchanged = campaign.status == Status.SCHEDULED and campaign.send_at == send_at
-    if not unchanged and send_at <= timezone.now():
-        raise CampaignStateError("Choose a time in the future.")
+    if not unchanged:
+        send_at_check(send_at)
     _check_renders(campaign)
     return _set_status(campaign, Status.SCHEDULED, send_at=send_at, failure_reason="")
 
@@ -584,7 +592,8 @@ def _addressees(
                 email=person.email,
                 name=person.name,
                 attributes=person.attributes,
-                list_name=allowed[subscriber_id],
+                list_name=allowed[subscriber_id][0],
+                list_id=allowed[subscriber_id][1],
                 tracking_opt_out=person.tracking_opt_out,
             )
         )
@@ -1185,6 +1194,12 @@ class Progress:
     uncertain: int
     per_second: float
     eta_seconds: float | None
+    started_at: datetime | None = None
+
+    @property
+    def done(self) -> int:
+        """Rows with an outcome: the progress bar's value."""
+        return self.sent + self.failed + self.skipped + self.uncertain
 
 
 def progress(*, campaign: Campaign) -> Progress:
@@ -1192,8 +1207,8 @@ def progress(*, campaign: Campaign) -> Progress:
 
     ``sent`` is what remains of the recipient count fixed when sending started, so a
     finished million-recipient campaign costs a few index entries, not a million.
-    The rate compares the sent count with a snapshot at least a few seconds old,
-    shared through the cache by every viewer, instead of scanning send times.
+    The rate is the average over about the last minute while sending
+    (``_send_rate``) and over the whole send once it is finished.
     """
     counts = dict(
         Delivery.objects.filter(campaign=campaign, status__in=NOT_SENT)
@@ -1201,12 +1216,20 @@ def progress(*, campaign: Campaign) -> Progress:
         .annotate(n=Count("id"))
         .values_list("status", "n")
     )
-    # Read afresh: the caller's copy may predate the start of sending.
-    total = (
-        Campaign.objects.filter(pk=campaign.pk).values_list("recipient_count", flat=True).get() or 0
+    # Read afresh: the caller's copy may predate the start or the end of sending.
+    total, status, sent_at = (
+        Campaign.objects.filter(pk=campaign.pk)
+        .values_list("recipient_count", "status", "sent_at")
+        .get()
     )
+    total = total or 0
     sent = total - sum(counts.values())
-    per_second = _send_rate(campaign.pk, sent)
+    started_at = sending_started_at(campaign)
+    per_second = 0.0
+    if status == Status.SENDING:
+        per_second = _send_rate(campaign.pk, sent, started_at)
+    elif status == Status.SENT and started_at and sent_at:
+        per_second = sent / max((sent_at - started_at).total_seconds(), 1)
     queued = counts.get(DeliveryStatus.QUEUED, 0)
     sending = counts.get(DeliveryStatus.CLAIMED, 0) + counts.get(DeliveryStatus.IN_FLIGHT, 0)
     return Progress(
@@ -1218,7 +1241,10 @@ def progress(*, campaign: Campaign) -> Progress:
         skipped=counts.get(DeliveryStatus.SKIPPED, 0),
         uncertain=counts.get(DeliveryStatus.UNCERTAIN, 0),
         per_second=round(per_second, 1),
-        eta_seconds=round((queued + sending) / per_second) if per_second else None,
+        eta_seconds=round((queued + sending) / per_second)
+        if per_second and status == Status.SENDING
+        else None,
+        started_at=started_at,
     )
 
 
@@ -1242,20 +1268,31 @@ def sent_counts(campaigns: Iterable[Campaign]) -> dict[int, int]:
     }
 
 
-RATE_WINDOW_SECONDS = 5
+# The rate is measured over about a minute: a campaign is sent in batches, and over a
+# few seconds the count jumps, then stands still (a rate flipping between 3.1 and 0).
+RATE_WINDOW_SECONDS = 60
+RATE_SNAPSHOT_SECONDS = 5
+RATE_MIN_SPAN_SECONDS = 20
 
 
-def _send_rate(campaign_id: int, sent: int) -> float:
-    """Messages per second since the last snapshot at least RATE_WINDOW_SECONDS old."""
+def _send_rate(campaign_id: int, sent: int, started_at: datetime | None) -> float:
+    """Messages per second while sending, averaged over up to RATE_WINDOW_SECONDS.
+
+    Snapshots of the sent count (at most one every RATE_SNAPSHOT_SECONDS, kept for the
+    window) are shared through the cache by every viewer. The rate runs from the oldest
+    snapshot once it is RATE_MIN_SPAN_SECONDS old; before that, and for a first viewer
+    of a long send, from the start of sending, when nothing was sent.
+    """
     key = f"delivery:rate:{campaign_id}"
     now = time.time()
-    snapshot = cache.get(key)
-    if snapshot is None:
-        cache.set(key, {"at": now, "sent": sent, "rate": 0.0}, timeout=3600)
+    snapshots = [(at, count) for at, count in cache.get(key, []) if now - at <= RATE_WINDOW_SECONDS]
+    if not snapshots or now - snapshots[-1][0] >= RATE_SNAPSHOT_SECONDS:
+        cache.set(key, [*snapshots, (now, sent)], timeout=RATE_WINDOW_SECONDS * 2)
+    if snapshots and now - snapshots[0][0] >= RATE_MIN_SPAN_SECONDS:
+        since, baseline = snapshots[0]
+    elif started_at is not None:
+        since, baseline = started_at.timestamp(), 0
+    else:
         return 0.0
-    elapsed = now - snapshot["at"]
-    if elapsed < RATE_WINDOW_SECONDS:
-        return snapshot["rate"]
-    rate = max(sent - snapshot["sent"], 0) / elapsed
-    cache.set(key, {"at": now, "sent": sent, "rate": rate}, timeout=3600)
-    return rate
+    elapsed = now - since
+    return max(sent - baseline, 0) / elapsed if elapsed >= 1 else 0.0

@@ -51,6 +51,7 @@ class Addressee:
     attributes: dict
     list_name: str
     tracking_opt_out: bool = False
+    list_id: int | None = None  # the list it is sent through, offered on the unsubscribe page
 
 
 class CampaignMessages:
@@ -94,7 +95,8 @@ class CampaignMessages:
             name=addressee.name,
             attributes=addressee.attributes,
             list_name=addressee.list_name,
-            unsubscribe_url=self.unsubscribe_url.format(tokens.unsubscribe_token(claim)),
+            unsubscribe_url=self.unsubscribe_url.format(tokens.unsubscribe_token(claim))
+            + (f"?list={addressee.list_id}" if addressee.list_id else ""),
             preferences_url=self.preferences_url.format(tokens.preferences_token(claim)),
             web_version_url=(
                 self.reader_links.url(addressee.subscriber_id)

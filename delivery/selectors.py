@@ -3,14 +3,28 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.db.models.functions import Coalesce, Greatest
 
 from campaigns.models import Campaign
+from newsletter.models import Newsletter
 
+from . import sending_backends
 from .models import HAS_NEGATIVE_FEEDBACK, BounceType, Delivery, DeliveryEvent, FeedbackKind
 
 FEEDBACK_SHOWN = 100
+
+
+def sending_started_at(campaign: Campaign) -> datetime | None:
+    """When the campaign started sending, or None if it never did.
+
+    Every row of a campaign is inserted by one statement when sending starts
+    (``engine.create_deliveries``), with one ``created_at``: any row says when, and
+    the (campaign, subscriber) index finds one without reading the others.
+    """
+    rows = Delivery.objects.filter(campaign=campaign).values_list("created_at", flat=True)
+    return next(iter(rows[:1]), None)
 
 
 def feedback_counts(campaign: Campaign) -> dict[str, int]:
@@ -29,6 +43,18 @@ def feedback_counts(campaign: Campaign) -> dict[str, int]:
         unsubscribed=Count("campaign", filter=Q(esp_unsubscribed_at__isnull=False)),
     )
     return {"delivered": rows.filter(delivered_at__isnull=False).count(), **negative}
+
+
+def reports_deliveries(newsletter: Newsletter) -> bool:
+    """Whether the newsletter's mail leaves through a service that can say it arrived.
+
+    Email services (anymail's backends) report deliveries through their tracking
+    webhooks; an SMTP server and the built-in outbox never do, so their "delivered"
+    stays 0 and the report says why instead of leaving a bare zero.
+    """
+    backend = sending_backends.active_backend(newsletter.pk)
+    path = sending_backends.KINDS[backend.kind].path if backend else settings.EMAIL_BACKEND
+    return path.startswith("anymail.")
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,6 @@
 newsletter's sending backend."""
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,14 +10,19 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from campaigns.models import Campaign, Status
-from campaigns.services import campaign_set_lists
 from newsletter.access import member_required
 from newsletter.encryption import DecryptionError
-from newsletter.forms import add_service_errors
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
 from . import engine, sending_backends, test_mail
+from .confirmation import (
+    InvalidConfirmation,
+    SendPlan,
+    send_plan_carry_out,
+    send_plan_read,
+    send_plan_sign,
+)
 from .forms import BackendTestForm, SendForm, SendingBackendForm, stored_secret_fields
 from .models import BackendKind, Delivery, DeliveryStatus, SendingBackend
 from .sending_backends import KINDS
@@ -33,33 +36,39 @@ def _campaign(newsletter: Newsletter, pk: int) -> Campaign:
 
 @member_required(Role.EDITOR)
 def campaign_send(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
-    """Choose lists, see how many people that is, then send now or schedule."""
+    """Choose lists and when, review what will happen, then confirm (``confirmation``).
+
+    Any POST without a valid signed confirmation only shows the review: nothing is
+    sent or scheduled until the editor confirms what they saw.
+    """
     campaign = _campaign(newsletter, pk)
     if campaign.has_started:
         return redirect("dashboard:campaign_sending", slug=newsletter.slug, pk=campaign.pk)
+    if request.method == "POST" and request.POST.get("action") == "confirm":
+        return _confirm(request, newsletter, campaign)
+    chosen = request.GET.getlist("lists") or [
+        str(pk) for pk in campaign.lists.values_list("pk", flat=True)
+    ]
     form = SendForm(
         request.POST or None,
         newsletter=newsletter,
         initial={
-            "lists": [str(pk) for pk in campaign.lists.values_list("pk", flat=True)],
+            "lists": chosen,
             "send_at": campaign.send_at if campaign.status == Status.SCHEDULED else None,
         },
     )
     if request.method == "POST" and form.is_valid():
-        try:
-            # Lists and the start or schedule together: a refusal changes nothing.
-            with transaction.atomic():
-                campaign_set_lists(campaign=campaign, lists=form.chosen_lists())
-                if request.POST.get("action") == "schedule":
-                    _schedule(campaign, form)
-                else:
-                    count = engine.campaign_start(campaign=campaign)
-                    messages.success(request, _("Sending to %(count)s people.") % {"count": count})
-            return redirect("dashboard:campaign_sending", slug=newsletter.slug, pk=campaign.pk)
-        except engine.CampaignStateError as error:
-            form.add_error(None, str(error))
-        except ValidationError as error:
-            add_service_errors(form, error)
+        plan = SendPlan(
+            list_ids=tuple(lst.pk for lst in form.chosen_lists()),
+            send_at=form.cleaned_data["send_at"]
+            if request.POST.get("action") == "schedule"
+            else None,
+        )
+        review = _review(request, newsletter, campaign, form, plan)
+        if review is not None:
+            return review
+    ticked = form.data.getlist("lists") if form.is_bound else chosen
+    list_ids = [int(pk) for pk in ticked if pk.isdigit()]
     return render(
         request,
         "delivery/campaign_send.html",
@@ -67,38 +76,91 @@ def campaign_send(request: HttpRequest, newsletter: Newsletter, pk: int) -> Http
             "newsletter": newsletter,
             "campaign": campaign,
             "form": form,
+            "recipients": engine.audience_count(list_ids=_own_lists(newsletter, list_ids)),
         },
         status=422 if form.errors else 200,
     )
 
 
-@member_required(Role.EDITOR)
-def campaign_recipients(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
-    """The send page's live count for the lists ticked now (loaded after the page)."""
-    campaign = _campaign(newsletter, pk)
-    ticked = set(request.GET.getlist("lists"))
-    list_ids = [lst.pk for lst in newsletter.lists.active() if str(lst.pk) in ticked]
+def _own_lists(newsletter: Newsletter, list_ids) -> list[int]:
+    """Of these ids, the newsletter's lists that take new sends (archived ones do not)."""
+    return list(newsletter.lists.active().filter(pk__in=list_ids).values_list("pk", flat=True))
+
+
+def _review(request, newsletter, campaign, form, plan: SendPlan) -> HttpResponse | None:
+    """The confirmation step, or None after adding to ``form`` why there is none."""
+    recipients = engine.audience_count(list_ids=plan.list_ids)
+    if plan.send_at is None and not recipients:
+        form.add_error("lists", _("Nobody would receive it: these lists have no one to send to."))
+        return None
+    if request.POST.get("action") == "schedule":
+        if plan.send_at is None:
+            form.add_error("send_at", _("Choose when to send it."))
+            return None
+        try:
+            engine.send_at_check(plan.send_at)
+        except engine.CampaignStateError as error:
+            form.add_error("send_at", str(error))
+            return None
     return render(
         request,
-        "delivery/_recipients.html",
-        {"campaign": campaign, "recipients": engine.audience_count(list_ids=list_ids)},
+        "delivery/campaign_send_confirm.html",
+        {
+            "newsletter": newsletter,
+            "campaign": campaign,
+            "plan": plan,
+            "lists": form.chosen_lists(),
+            "recipients": recipients,
+            "confirmation": send_plan_sign(campaign=campaign, plan=plan, user=request.user),
+        },
     )
 
 
-def _schedule(campaign: Campaign, form: SendForm) -> None:
-    send_at = form.cleaned_data["send_at"]
-    if send_at is None:
-        raise engine.CampaignStateError(_("Choose when to send it."))
-    engine.campaign_schedule(campaign=campaign, send_at=send_at)
+def _confirm(request: HttpRequest, newsletter: Newsletter, campaign: Campaign) -> HttpResponse:
+    try:
+        plan = send_plan_read(
+            request.POST.get("confirmation", ""), campaign=campaign, user=request.user
+        )
+        send_plan_carry_out(campaign=campaign, plan=plan)
+    except InvalidConfirmation:
+        messages.error(request, _("This confirmation is too old or not valid: review it again."))
+        return redirect("dashboard:campaign_send", slug=newsletter.slug, pk=campaign.pk)
+    except engine.CampaignStateError as error:
+        messages.error(request, str(error))
+        return redirect("dashboard:campaign_send", slug=newsletter.slug, pk=campaign.pk)
+    return redirect("dashboard:campaign_sending", slug=newsletter.slug, pk=campaign.pk)
+
+
+@member_required(Role.EDITOR)
+def campaign_recipients(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """The send page's live count for the lists ticked now, with the Send now button
+    (disabled when nobody would receive it)."""
+    campaign = _campaign(newsletter, pk)
+    list_ids = [int(pk) for pk in request.GET.getlist("lists") if pk.isdigit()]
+    return render(
+        request,
+        "delivery/_recipients.html",
+        {
+            "newsletter": newsletter,
+            "campaign": campaign,
+            "recipients": engine.audience_count(list_ids=_own_lists(newsletter, list_ids)),
+        },
+    )
+
+
+# While a campaign is in one of these, its progress page asks for news every 2 s.
+LIVE_STATUSES = (Status.SCHEDULED, Status.SENDING, Status.PAUSED)
 
 
 @member_required(Role.VIEWER)
 def campaign_sending(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
     campaign = _campaign(newsletter, pk)
+    progress = engine.progress(campaign=campaign)
     context = {
         "newsletter": newsletter,
         "campaign": campaign,
-        "progress": engine.progress(campaign=campaign),
+        "progress": progress,
+        "live": campaign.status in LIVE_STATUSES,
         "can_act": Role.includes(request.role, Role.EDITOR),
         "failures": Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.FAILED)
         .select_related("subscriber")

@@ -1,7 +1,9 @@
 // The dashboard's only script: htmx, bundled so the page needs nothing but 'self'.
 import htmx from "htmx.org";
 import { drawCharts } from "./chart.js";
-import { followNames } from "./slug.js";
+import { setUpSlugs } from "./forms.js";
+import { setUpMenus } from "./menu.js";
+import { setUpScrollBoxes } from "./tables.js";
 
 htmx.config.includeIndicatorStyles = false;
 htmx.config.allowEval = false;
@@ -31,7 +33,12 @@ async function solveProofOfWork(input) {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("input[data-pow-challenge]").forEach(solveProofOfWork);
+  setUpMenus();
+  setUpSlugs();
+  setUpScrollBoxes();
   drawCharts();
-  followNames();
 });
-document.addEventListener("htmx:afterSettle", (event) => drawCharts(event.target));
+document.addEventListener("htmx:afterSettle", (event) => {
+  setUpScrollBoxes(event.target);
+  drawCharts(event.target);
+});

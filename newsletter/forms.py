@@ -2,6 +2,15 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.renderers import TemplatesSetting
+
+
+class FormRenderer(TemplatesSetting):
+    """Every field drawn one way (``templates/forms/field.html``), whatever the page:
+    a checkbox inside its own label, a choice list as a fieldset with a legend, the
+    error and the help under the control. ``{{ form.field.as_field_group }}`` uses it."""
+
+    field_template_name = "forms/field.html"
 
 
 def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "anymail",
     "csp",
     "django_otp",
@@ -114,6 +115,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "newsletter.urls"
 WSGI_APPLICATION = "newsletter.wsgi.application"
+
+# Form widgets and fields render through TEMPLATES (so a project template can draw them).
+FORM_RENDERER = "newsletter.forms.FormRenderer"
 
 TEMPLATES = [
     {

@@ -4,6 +4,7 @@ from datetime import datetime, time
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from newsletter.uploads import MaxUploadSize
@@ -80,14 +81,21 @@ class PreferencesForm(forms.Form):
         label=_("Lists you receive"), widget=forms.CheckboxSelectMultiple, required=False
     )
     name = forms.CharField(label=_("Name"), max_length=200, required=False)
-    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=settings.LANGUAGES,
+        help_text=_("Of this page and of the mail this server sends you."),
+    )
+    # Only offered when the newsletter counts per person: under the other policies no
+    # one's opens and clicks are ever recorded as theirs, so there is nothing to refuse.
     tracking_opt_out = forms.BooleanField(
-        label=_("Do not track my opens and clicks individually"), required=False
+        label=_("Never record my opens and clicks as mine (count them only in the totals)"),
+        required=False,
     )
     paused_until = forms.DateField(
         label=_("Pause all mail until"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text=_("Leave empty to receive mail as usual."),
     )
 
@@ -113,9 +121,37 @@ class MailingListForm(forms.ModelForm):
     class Meta:
         model = MailingList
         fields = ["name", "slug", "description", "public", "opt_in"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            # frontend/forms.js fills it from the name as it is typed.
+            "slug": forms.TextInput(attrs={"data-slug-from": "name"}),
+        }
         labels = {"opt_in": _("Opt-in")}
-        help_texts = {"slug": _("Used in links and the API: lower-case letters, digits, dashes.")}
+        help_texts = {
+            "slug": _(
+                "Used in links and the API: lower-case letters, digits, dashes. "
+                "Made from the name when left empty."
+            )
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+
+    def clean_slug(self) -> str:
+        """The slug typed, or one made from the name, as a campaign's is."""
+        slug = self.cleaned_data["slug"]
+        if slug:
+            return slug
+        made = slugify(self.cleaned_data.get("name", ""))[
+            : MailingList._meta.get_field("slug").max_length
+        ]
+        if not made:
+            raise ValidationError(
+                _("Type a slug: the name has no letters or digits to make one from."),
+                code="required",
+            )
+        return made
 
 
 class SubscriberFilterForm(forms.Form):

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from campaigns.selectors import public_archive
 from newsletter import ratelimit
+from newsletter.access import role_of
 from newsletter.http import client_ip
 from newsletter.links import absolute_url
 from newsletter.models import Newsletter
@@ -59,6 +60,9 @@ def _render_newsletter(request, newsletter, form, status=200) -> HttpResponse:
             "subscribe_url": subscribe_url,
             "challenge": challenge,
             "archive": public_archive(newsletter)[:ARCHIVE_ON_PAGE],
+            # The embeddable form and the way to the dashboard are for its members only.
+            "is_member": request.user.is_authenticated
+            and role_of(request.user, newsletter) is not None,
         },
         status=status,
     )
@@ -318,7 +322,13 @@ DATA_ACTIONS = {
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    """GET: one button. POST ``List-Unsubscribe=One-Click``: RFC 8058, at once, idempotent."""
+    """GET: the choice. POST ``List-Unsubscribe=One-Click``: RFC 8058, at once, idempotent.
+
+    A mail sent through one list links here with ``?list=<id>``: the page offers to
+    leave only that list or the whole newsletter. The token alone already allows
+    leaving the whole newsletter, so the unsigned list id can only narrow it.
+    One-click unsubscribes (mail providers' buttons) leave the whole newsletter.
+    """
     try:
         claim = tokens.read_unsubscribe_token(token)
     except (tokens.InvalidToken, tokens.ExpiredToken):
@@ -327,12 +337,20 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if subscriber is None:
         raise Http404
     newsletter = subscriber.newsletter
-    if request.method == "GET":
-        return render(request, "subscribers/unsubscribe.html", {"newsletter": newsletter})
     one_click = request.POST.get("List-Unsubscribe") == ONE_CLICK_BODY
+    mailing_list = None if one_click else _list_to_leave(request, subscriber, newsletter)
+    if request.method == "GET":
+        return render(
+            request,
+            "subscribers/unsubscribe.html",
+            {"newsletter": newsletter, "mailing_list": mailing_list},
+        )
+    if request.POST.get("scope") != "list":
+        mailing_list = None
     services.unsubscribe(
         claim=claim,
         source=ConsentSource.ONE_CLICK if one_click else ConsentSource.UNSUBSCRIBE_PAGE,
+        mailing_list=mailing_list,
         evidence=_evidence(request),
     )
     if one_click:
@@ -340,5 +358,24 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "subscribers/unsubscribed.html",
-        {"newsletter": newsletter, "preferences_url": _preferences_path(subscriber)},
+        {
+            "newsletter": newsletter,
+            "mailing_list": mailing_list,
+            "preferences_url": _preferences_path(subscriber),
+        },
     )
+
+
+def _list_to_leave(request: HttpRequest, subscriber: Subscriber, newsletter: Newsletter):
+    """The list named by ``?list=`` if the subscriber is on it and on another list of the
+    newsletter too (with one list, leaving it is leaving the newsletter)."""
+    wanted = request.GET.get("list", "")
+    if not wanted.isdigit():
+        return None
+    live = {
+        subscription.mailing_list_id: subscription.mailing_list
+        for subscription in subscriber.subscriptions.filter(
+            mailing_list__newsletter=newsletter, status__in=services.LIVE
+        ).select_related("mailing_list")
+    }
+    return live.get(int(wanted)) if len(live) > 1 else None

@@ -61,26 +61,51 @@ class CampaignStats:
     scanner_visits: int
     links: list[LinkClicks]
     timeline: list[Period]
+    started_at: datetime | None = None
+    timezone: str = "UTC"
+
+    @property
+    def period(self) -> tuple[datetime, datetime] | None:
+        """From the hour sending started (or the first hit, if earlier) to the end of the
+        last period with a hit: what the timeline's axis spans."""
+        if not self.timeline:
+            return None
+        first, last = self.timeline[0], self.timeline[-1]
+        start = min(first.start, self.started_at or first.start)
+        start = start.replace(minute=0, second=0, microsecond=0)
+        return start, last.start + timedelta(hours=last.hours)
 
     def chart(self) -> dict:
-        """The timeline as a ``data-chart`` line payload (see docs/dashboard.md)."""
+        """The timeline as a ``data-chart`` line payload (see docs/dashboard.md).
+
+        Each period is drawn at its middle, and the axis is given the campaign's
+        period: left to itself, uPlot spreads a single instant over a thousand days.
+        """
         series = (
             (gettext("Opens by people"), "opens_human"),
             (gettext("Opens by machines"), "opens_machine"),
             (gettext("Clicks by people"), "clicks_human"),
             (gettext("Clicks by machines"), "clicks_machine"),
         )
-        return {
+        payload = {
             "type": "line",
             "x": [
-                period.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                _instant(period.start + timedelta(hours=period.hours) / 2)
                 for period in self.timeline
             ],
             "series": [
                 {"label": label, "values": [getattr(period, field) for period in self.timeline]}
                 for label, field in series
             ],
+            "timezone": self.timezone,
         }
+        if self.period:
+            payload["range"] = [_instant(moment) for moment in self.period]
+        return payload
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def campaign_stats(campaign: Campaign, *, progress: engine.Progress | None = None) -> CampaignStats:
@@ -112,6 +137,8 @@ def campaign_stats(campaign: Campaign, *, progress: engine.Progress | None = Non
             .values_list("url", "position", "clicks_human", "clicks_machine")
         ],
         timeline=timeline(campaign),
+        started_at=progress.started_at,
+        timezone=campaign.newsletter.timezone,
     )
 
 

@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from campaigns.models import Campaign
-from delivery.selectors import latest_bounces_and_complaints
+from delivery.selectors import latest_bounces_and_complaints, reports_deliveries
 from newsletter.access import member_required
 from newsletter.http import client_ip
 from newsletter.models import Newsletter, Role
@@ -85,6 +85,7 @@ def campaign_report(request: HttpRequest, newsletter: Newsletter, pk: int) -> Ht
             "feedback": report.feedback,
             "timeline_chart": report.stats.chart(),
             "problems": latest_bounces_and_complaints(campaign) if report.has_problems else [],
+            "reports_deliveries": reports_deliveries(newsletter),
         },
     )
 

@@ -189,6 +189,10 @@ def escape(value: str, mode: str) -> str:
     return value
 
 
+# What may follow a tag left empty, taking the space before the tag along.
+CLOSING_PUNCTUATION = frozenset(",.;:!?)")
+
+
 @dataclass
 class Compiled:
     """A rendered part as literal chunks with holes; what is cached on the campaign."""
@@ -216,10 +220,18 @@ class Compiled:
         )
 
     def fill(self, values: list[str]) -> str:
-        """Join the chunks with ``values`` (one per slot, already escaped for this mode)."""
+        """Join the chunks with ``values`` (one per slot, already escaped for this mode).
+
+        An empty value takes the space before it along when punctuation follows, so a
+        reader without a name gets "Hello," rather than "Hello ," (give the tag a
+        default, ``{{ subscriber.name|default:"there" }}``, for "Hello there,").
+        """
         pieces = self.pieces.copy()
         for position, slot_index in self.positions:
-            pieces[position] = values[slot_index]
+            value = values[slot_index]
+            pieces[position] = value
+            if not value and pieces[position + 1][:1] in CLOSING_PUNCTUATION:
+                pieces[position - 1] = pieces[position - 1].rstrip(" ")
         return "".join(pieces)
 
     def source(self) -> str:

@@ -83,6 +83,23 @@ def test_defaults_apply_when_a_value_is_missing():
     assert named.subject == "News for Grace"
 
 
+def test_an_empty_value_before_punctuation_leaves_no_stray_space():
+    result = render(
+        make_input(
+            body="Hello {{ subscriber.name }}, welcome!\n\nBye {{ subscriber.name }}.",
+            subject="Hi {{ subscriber.name }}! News inside",
+        )
+    )
+    nameless = personalize(result, Recipient(email="x@example.org"))
+    assert nameless.subject == "Hi! News inside"
+    for part in (nameless.html, nameless.text):
+        assert "Hello, welcome!" in part and "Bye." in part
+        assert "Hello ," not in part and "Bye ." not in part
+    named = personalize(result, Recipient(email="x@example.org", name="Ada"))
+    assert named.subject == "Hi Ada! News inside"
+    assert "Hello Ada, welcome!" in named.html and "Bye Ada." in named.text
+
+
 def test_a_subject_cannot_break_into_another_header():
     result = render(make_input(subject="Hello {{ subscriber.name }}"))
     message = personalize(result, Recipient(email="x@example.org", name="Eve\r\nBcc: all"))

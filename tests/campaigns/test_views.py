@@ -1,10 +1,13 @@
+import re
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Status
 from campaigns.services import install_default_layouts
 from newsletter.models import Role
-from tests.factories import CampaignFactory, MembershipFactory
+from tests.factories import CampaignFactory, MailingListFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -227,3 +230,63 @@ def test_a_viewer_cannot_use_the_live_preview(viewer):
     layout = install_default_layouts(newsletter=viewer.newsletter)[0]
     response = viewer.post(url("campaign_live_preview", viewer.newsletter), form_data(layout))
     assert response.status_code == 403
+
+
+def test_a_sent_campaign_shows_as_finished_with_its_facts_and_its_report(editor):
+    newsletter = editor.newsletter
+    newsletter.timezone = "Europe/Paris"
+    newsletter.save()
+    campaign = CampaignFactory(
+        newsletter=newsletter,
+        status=Status.SENT,
+        sent_at=datetime(2026, 11, 3, 9, 30, tzinfo=UTC),
+        recipient_count=19,
+    )
+    campaign.lists.set([MailingListFactory(newsletter=newsletter, name="Releases")])
+    page = editor.get(url("campaign_preview", newsletter, campaign.pk)).content.decode()
+    assert "Ready to send?" not in page and "Not yet" not in page
+    assert "not a draft" not in page
+    assert "Sent on Nov. 3, 2026, 10:30 a.m. to 19 people" in page  # Paris time
+    assert re.search(r'data-fact="lists">\s*Releases\s*<', page)
+    assert re.search(r'data-fact="recipients">\s*19\s*<', page)
+    assert url("campaign_report", newsletter, campaign.pk) in page
+    assert url("campaign_edit", newsletter, campaign.pk) not in page
+
+
+def test_a_draft_still_says_whether_it_can_be_sent(editor):
+    campaign = CampaignFactory(newsletter=editor.newsletter)
+    page = editor.get(url("campaign_preview", editor.newsletter, campaign.pk)).content.decode()
+    assert "Ready to send?" in page and "Yes: it renders without errors." in page
+    assert url("campaign_send", editor.newsletter, campaign.pk) in page
+
+
+def test_a_new_campaign_asks_for_no_preview_until_something_is_typed(editor):
+    page = editor.get(url("campaign_create", editor.newsletter)).content.decode()
+    trigger = re.search(r'hx-trigger="([^"]+)"', page.split('id="live-preview"', 1)[1]).group(1)
+    assert not trigger.startswith("load")
+    assert "input changed" in trigger
+    campaign = CampaignFactory(newsletter=editor.newsletter)
+    page = editor.get(url("campaign_edit", editor.newsletter, campaign.pk)).content.decode()
+    trigger = re.search(r'hx-trigger="([^"]+)"', page.split('id="live-preview"', 1)[1]).group(1)
+    assert trigger.startswith("load")  # a saved draft has content to show at once
+
+
+def test_the_slug_follows_the_name_and_sits_level_with_it(editor):
+    install_default_layouts(newsletter=editor.newsletter)
+    page = editor.get(url("campaign_create", editor.newsletter)).content.decode()
+    assert 'data-slug-from="name"' in page
+    # Help comes under the control, so the name and slug inputs start at the same height.
+    slug_group = page.split('for="id_slug"', 1)[1].split("</div>", 1)[0]
+    assert slug_group.index("<input") < slug_group.index("id_slug_helptext")
+
+
+def test_a_campaign_marked_sent_without_sending_claims_no_recipients(editor):
+    """The demo's sent issue was never sent by the engine: it has no recipient count."""
+    campaign = CampaignFactory(
+        newsletter=editor.newsletter,
+        status=Status.SENT,
+        sent_at=datetime(2026, 11, 3, 9, 30, tzinfo=UTC),
+    )
+    page = editor.get(url("campaign_preview", editor.newsletter, campaign.pk)).content.decode()
+    assert "Sent on Nov. 3, 2026, 9:30 a.m." in page
+    assert "to 0 people" not in page and 'data-fact="recipients"' not in page

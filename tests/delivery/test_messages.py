@@ -97,3 +97,17 @@ def test_campaign_mail_is_dkim_signed_when_a_key_is_configured(settings, tmp_pat
 
 def test_without_a_dkim_key_nothing_is_signed(messages):
     assert not messages.build_raw(ADA).startswith(b"DKIM-Signature")
+
+
+def test_the_unsubscribe_link_names_the_list_the_mail_came_through(messages):
+    through_releases = Addressee(41, 7, "ada@example.org", "Ada", {}, "Releases", list_id=12)
+    for built in (
+        message_from_bytes(messages.build_raw(through_releases), policy=policy.default),
+        message_from_bytes(
+            messages.build(through_releases).message().as_bytes(), policy=policy.default
+        ),
+    ):
+        header = str(built["List-Unsubscribe"])
+        assert "/s/unsubscribe/" in header and "/?list=12>" in header
+        html = built.get_body(("html",)).get_content()
+        assert "/?list=12" in html

@@ -177,9 +177,10 @@ def test_mailgun_sends_a_batch_per_call_and_each_reader_gets_their_own_message(
     ada = Delivery.objects.select_related("subscriber").get(subscriber__email="ada@example.org")
     mine = variables["ada@example.org"]
     messages = engine.CampaignMessages(campaign, engine.campaign_render(campaign=campaign))
+    news = campaign.lists.get()
     expected = messages.build(
         engine.Addressee(
-            ada.pk, ada.subscriber_id, "ada@example.org", "Ada", {}, campaign.lists.get().name
+            ada.pk, ada.subscriber_id, "ada@example.org", "Ada", {}, news.name, list_id=news.pk
         )
     )
     assert substitute(form["subject"][0], mine) == "News for Ada"

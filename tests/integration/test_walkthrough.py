@@ -1,8 +1,9 @@
 """A maintainer's whole day in Chromium, with a real worker: from a CSV to a sent campaign.
 
 Log in, create a list, import a CSV whose bad row is reported, compose in Markdown
-with the live preview, send a test, send to the list and watch the progress reach
-the end, then follow a reader's click into the report. A viewer who tries to send is refused.
+with the live preview, send a test, send to the list after confirming what goes out
+and watch the progress reach the end, then follow a reader's click into the report.
+A viewer who tries to send is refused.
 With ``CRIER_SCREENSHOTS=1`` the key pages are saved in docs/screenshots/ (the README
 shows them).
 """
@@ -42,9 +43,16 @@ READER_BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firef
 
 
 def screenshot(page, name: str) -> None:
+    """The whole page, through a window as tall as it: a full-page capture leaves the
+    sandboxed preview frame blank."""
     if os.environ.get("CRIER_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+        size = page.viewport_size
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": size["width"], "height": height})
+        page.wait_for_timeout(500)
+        page.screenshot(path=SCREENSHOTS / f"{name}.png")
+        page.set_viewport_size(size)
 
 
 def log_in(page, base: str, username: str) -> None:
@@ -96,9 +104,10 @@ def test_a_maintainer_goes_from_a_csv_to_a_sent_campaign(
     # Compose in Markdown; the preview follows the typing.
     page.get_by_role("link", name="Campaigns").first.click()
     page.get_by_role("button", name="New campaign").click()
-    page.get_by_role("textbox", name="Name:").fill("Kernel 7.0")
-    page.get_by_role("textbox", name="Subject:").fill("Kernel 7.0 is out")
-    page.get_by_role("textbox", name="Body:").fill(BODY)
+    page.get_by_role("textbox", name="Name", exact=True).fill("Kernel 7.0")
+    expect(page.get_by_role("textbox", name="Slug")).to_have_value("kernel-70")
+    page.get_by_role("textbox", name="Subject", exact=True).fill("Kernel 7.0 is out")
+    page.get_by_role("textbox", name="Body", exact=True).fill(BODY)
     preview = page.frame_locator("#live-preview iframe.mail-preview")
     expect(preview.get_by_text("Hello Ada Lovelace, the release notes are")).to_be_visible()
     screenshot(page, "compose")
@@ -115,8 +124,15 @@ def test_a_maintainer_goes_from_a_csv_to_a_sent_campaign(
     page.get_by_label("Announcements").check()
     expect(page.locator("#recipients")).to_contain_text("3 people receive it")
     screenshot(page, "send")
-    page.get_by_role("button", name="Send now").click()
+    page.get_by_role("button", name="Send now…").click()
+    # Nothing leaves before the maintainer confirms what they see.
+    expect(page.locator("[data-fact=recipients]")).to_contain_text("3 people")
+    expect(page.locator("[data-fact=lists]")).to_have_text("Announcements")
+    assert not Delivery.objects.filter(campaign=campaign).exists()
+    screenshot(page, "send-confirm")
+    page.get_by_role("button", name="Send to 3 people now").click()
     expect(page.locator("[data-status]")).to_have_attribute("data-status", "sent", timeout=60_000)
+    expect(page.locator("[data-status]")).to_contain_text("to 3 people.")
     expect(page.locator('[data-count="sent"]')).to_have_text("3")
     progress = page.locator("progress")
     assert progress.get_attribute("value") == progress.get_attribute("max") == "3"

@@ -160,6 +160,40 @@ def test_an_editor_creates_and_edits_a_list(client, team):
     assert (created.name, created.public, created.opt_in) == ("Security advisories", True, "double")
 
 
+def test_a_list_saved_without_a_slug_gets_one_made_from_its_name(client, team):
+    newsletter, _news, editor, _viewer = team
+    client.force_login(editor)
+    form = client.get(url("list_create", newsletter)).content.decode()
+    assert 'data-slug-from="name"' in form
+    response = client.post(
+        url("list_create", newsletter),
+        {"name": "Security Advisories (é)", "slug": "", "opt_in": OptIn.DOUBLE},
+    )
+    assert response.status_code == 302
+    assert newsletter.lists.filter(slug="security-advisories-e").exists()
+    taken = client.post(
+        url("list_create", newsletter), {"name": "News", "slug": "", "opt_in": "double"}
+    )
+    assert "already has a list with this slug" in taken.content.decode()
+    nothing = client.post(
+        url("list_create", newsletter), {"name": "日本語", "slug": "", "opt_in": "double"}
+    )
+    assert nothing.status_code == 422
+    assert "Type a slug" in nothing.content.decode()
+    assert newsletter.lists.count() == 2
+
+
+def test_a_checkbox_sits_in_its_own_label_apart_from_the_next_field(client, team):
+    newsletter, _news, editor, _viewer = team
+    client.force_login(editor)
+    form = client.get(url("list_create", newsletter)).content.decode()
+    public = form.split('<label for="id_public">', 1)[1].split("</label>", 1)[0]
+    assert '<input type="checkbox" name="public"' in public and "Public" in public
+    assert "Opt-in" not in public
+    opt_in = form.split('<label for="id_opt_in">', 1)[1]
+    assert opt_in.index("Opt-in") < opt_in.index("<select")
+
+
 def test_a_taken_slug_is_refused_next_to_the_field(client, team):
     newsletter, _news, editor, _viewer = team
     client.force_login(editor)
@@ -533,10 +567,14 @@ def test_the_import_page_shows_the_result_and_stops_polling_when_done(client, te
         lines_done=25000,
         lines_total=100001,
     )
+    ImportBatch.objects.filter(pk=batch.pk).update(rows=24999)
     client.force_login(viewer)
     running = client.get(url("import_detail", newsletter, batch.pk), HTTP_HX_REQUEST="true")
     assert 'hx-trigger="every 1s"' in running.content.decode()
     assert 'value="25000" max="100001"' in running.content.decode()
+    # The same unit while running and when done: rows, as the table below counts them.
+    assert "24999 rows read so far (25% of the file)." in running.content.decode()
+    assert "lines" not in running.content.decode()
     ImportBatch.objects.filter(pk=batch.pk).update(status="done")
     done = client.get(url("import_detail", newsletter, batch.pk), HTTP_HX_REQUEST="true")
     assert "hx-trigger" not in done.content.decode()

@@ -15,7 +15,7 @@ from subscribers.models import (
     SubscriptionStatus,
     Suppression,
 )
-from tests.factories import MailingListFactory, NewsletterFactory
+from tests.factories import MailingListFactory, MembershipFactory, NewsletterFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -50,16 +50,26 @@ def subscribed(newsletter, confirm=True):
     return subscriber, claim
 
 
-def test_public_page_offers_public_lists_the_consent_wording_and_an_embeddable_form(
-    client, newsletter
-):
+def test_public_page_offers_public_lists_and_the_consent_wording(client, newsletter):
     page = client.get("/n/kernel/").content.decode()
     assert "Announcements" in page and "Releases" in page
     assert "Staff only" not in page
     assert newsletter.consent_text in page
-    assert "Embed this form on your website" in page
-    assert "action=&quot;http://127.0.0.1:8000/n/kernel/subscribe/&quot;" in page
     assert "counts opens and clicks per issue, never per person" in page
+
+
+def test_only_members_of_the_newsletter_see_the_embeddable_form(client, newsletter):
+    visitor = client.get("/n/kernel/").content.decode()
+    assert "Embed this form on your website" not in visitor
+    assert "/dashboard/" not in visitor
+    client.force_login(MembershipFactory(role="viewer").user)  # of another newsletter
+    assert "Embed this form" not in client.get("/n/kernel/").content.decode()
+
+    client.force_login(MembershipFactory(newsletter=newsletter, role="viewer").user)
+    member = client.get("/n/kernel/").content.decode()
+    assert "Embed this form on your website" in member
+    assert "action=&quot;http://127.0.0.1:8000/n/kernel/subscribe/&quot;" in member
+    assert 'href="/dashboard/n/kernel/"' in member
 
 
 def test_unknown_newsletter_is_404(client):
@@ -194,6 +204,98 @@ def test_unsubscribe_page_has_one_button(client, newsletter):
     done = client.post(url)
     assert "You are unsubscribed" in done.content.decode()
     assert Subscription.objects.get().status == SubscriptionStatus.UNSUBSCRIBED
+
+
+def on_two_lists(newsletter):
+    subscriber, claim = subscribed(newsletter)
+    services.subscribe(
+        newsletter=newsletter,
+        email="ada@example.org",
+        lists=list(newsletter.lists.filter(slug="announcements")),
+        source=ConsentSource.FORM,
+        wording="I agree.",
+    )
+    services.confirm(claim=claim)
+    return subscriber, claim
+
+
+def live_lists(subscriber) -> set[str]:
+    return set(
+        subscriber.subscriptions.filter(status=SubscriptionStatus.CONFIRMED).values_list(
+            "mailing_list__slug", flat=True
+        )
+    )
+
+
+def test_the_unsubscribe_page_from_one_lists_mail_offers_that_list_or_everything(
+    client, newsletter
+):
+    subscriber, claim = on_two_lists(newsletter)
+    releases = newsletter.lists.get(slug="releases")
+    url = reverse("subscribers:unsubscribe", args=[tokens.unsubscribe_token(claim)])
+    page = client.get(f"{url}?list={releases.pk}").content.decode()
+    assert "Only “Releases”, the list this mail came from" in page
+    assert "Everything from Kernel News" in page
+
+    done = client.post(f"{url}?list={releases.pk}", {"scope": "list"})
+    assert "no more mail from “Releases”" in done.content.decode()
+    assert live_lists(subscriber) == {"announcements"}
+    last = subscriber.consent_events.last()
+    assert (last.action, last.source, last.mailing_list) == (
+        "unsubscribed",
+        "unsubscribe_page",
+        releases,
+    )
+
+    client.post(f"{url}?list={releases.pk}", {"scope": "newsletter"})
+    assert live_lists(subscriber) == set()
+
+
+def test_the_list_in_an_unsubscribe_link_can_only_narrow_what_the_token_allows(client, newsletter):
+    subscriber, claim = on_two_lists(newsletter)
+    url = reverse("subscribers:unsubscribe", args=[tokens.unsubscribe_token(claim)])
+    elsewhere = MailingListFactory()  # another newsletter's list: not offered, not touched
+    staff = newsletter.lists.get(slug="staff")  # not one of hers
+    for wanted in (elsewhere.pk, staff.pk, "x"):
+        page = client.get(f"{url}?list={wanted}").content.decode()
+        assert "the list this mail came from" not in page
+        assert "Stop receiving Kernel News?" in page
+    # One click from a mail provider leaves the whole newsletter, list or not.
+    Client(enforce_csrf_checks=True).post(
+        f"{url}?list={newsletter.lists.get(slug='releases').pk}",
+        "List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert live_lists(subscriber) == set()
+
+
+def test_the_preference_center_has_one_language_choice(client, newsletter):
+    _, claim = subscribed(newsletter)
+    page = client.get(preferences_url(claim)).content.decode()
+    assert page.count('name="language"') == 1
+    assert "set_language" not in page and "/i18n/setlang/" not in page
+
+
+@pytest.mark.parametrize(
+    ("policy", "offered"), [("individual", True), ("aggregate", False), ("off", False)]
+)
+def test_the_tracking_choice_is_offered_only_where_opens_are_counted_per_person(
+    client, newsletter, policy, offered
+):
+    newsletter.tracking_policy = policy
+    newsletter.save()
+    subscriber, claim = subscribed(newsletter)
+    page = client.get(preferences_url(claim)).content.decode()
+    assert "Do not track my opens and clicks individually" not in page
+    assert ("Never record my opens and clicks as mine" in page) is offered
+    # A choice made under another policy is kept when the page is saved.
+    subscriber.tracking_opt_out = True
+    subscriber.save()
+    form = client.get(preferences_url(claim)).content.decode()
+    assert 'name="tracking_opt_out"' in form
+    client.post(preferences_url(claim), {"language": "en", "tracking_opt_out": "on"})
+    subscriber.refresh_from_db()
+    assert subscriber.tracking_opt_out
 
 
 def preferences_url(claim):

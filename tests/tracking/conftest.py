@@ -88,6 +88,7 @@ def sent_campaign(policy: str = "aggregate", *, recipients: int = 6):
             campaign=campaign,
             subscriber=subscriber,
             status=DeliveryStatus.SENT,
+            created_at=SENT_AT - timedelta(minutes=1),  # when sending started
             sent_at=SENT_AT,
             delivered_at=SENT_AT + timedelta(minutes=1) if index < recipients - 2 else None,
         )

@@ -2,21 +2,27 @@
 
 import csv
 import io
+import json
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from api.services import issue_token
-from delivery.models import BounceType, Delivery
+from campaigns.models import Status
+from delivery.models import BackendKind, BounceType, Delivery, SendingBackend
 from newsletter.models import Role
 from subscribers.models import Subscriber, SubscriberStatus
 from tests.factories import (
     CampaignFactory,
     MembershipFactory,
+    SubscriberFactory,
     UserFactory,
 )
+from tracking.models import HourlyCount
 
 from .conftest import SENT_AT, sent_campaign
 
@@ -197,7 +203,7 @@ def test_the_page_reads_the_same_few_queries_whatever_the_number_of_deliveries(c
         MembershipFactory(newsletter=campaign.newsletter, user=user, role=Role.VIEWER)
     client.force_login(user)
     queries_for(client, small)  # warm the session and the rate snapshot
-    assert queries_for(client, small) == queries_for(client, large) <= 14
+    assert queries_for(client, small) == queries_for(client, large) <= 16
 
 
 def test_the_api_stats_add_delivery_outcomes_beside_the_existing_keys(client):
@@ -246,3 +252,68 @@ def test_started_campaigns_link_to_their_report_and_drafts_say_they_are_not_sent
     response = client.get(report_url(draft))
     assert response.status_code == 200 and b"data-not-sent" in response.content
     assert b"No bounces or spam reports." in response.content
+
+
+def chart_of(response) -> dict:
+    return json.loads(
+        response.content.decode()
+        .split('id="timeline-data" type="application/json">', 1)[1]
+        .split("</script>", 1)[0]
+    )
+
+
+def test_the_timeline_spans_the_campaigns_period_in_its_time_zone(client):
+    campaign, _ = sent_campaign()
+    campaign.newsletter.timezone = "America/New_York"
+    campaign.newsletter.save()
+    client.force_login(member(campaign))
+    chart = chart_of(client.get(report_url(campaign)))
+    # Sending started at 08:59 UTC: hits at 09:00 and 10:00 hourly, then a day from 09:00
+    # two days later, when the hourly span ends.
+    assert chart["range"] == ["2026-03-01T08:00:00Z", "2026-03-04T09:00:00Z"]
+    assert chart["x"] == ["2026-03-01T09:30:00Z", "2026-03-01T10:30:00Z", "2026-03-03T21:00:00Z"]
+    assert chart["timezone"] == "America/New_York"
+    page = client.get(report_url(campaign)).content.decode()
+    assert "times in the newsletter's time zone (America/New_York)" in page
+
+
+def test_a_campaign_sent_minutes_ago_has_an_axis_of_an_hour_not_years(client):
+    campaign = CampaignFactory(status=Status.SENT, recipient_count=1)
+    now = timezone.now()
+    Delivery.objects.create(
+        campaign=campaign,
+        subscriber=SubscriberFactory(),
+        status="sent",
+        created_at=now - timedelta(minutes=5),
+    )
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    HourlyCount.objects.create(campaign=campaign, hour=hour, opens_human=1)
+    client.force_login(member(campaign))
+    chart = chart_of(client.get(report_url(campaign)))
+    start, end = (datetime.fromisoformat(moment) for moment in chart["range"])
+    assert start <= now - timedelta(minutes=5) and now <= end
+    assert end - start <= timedelta(hours=2)
+    (point,) = chart["x"]
+    assert start < datetime.fromisoformat(point) < end
+
+
+def test_a_zero_delivered_says_when_the_backend_never_reports_deliveries(client, settings):
+    campaign, _ = sent_campaign()
+    Delivery.objects.filter(campaign=campaign).update(delivered_at=None)
+    client.force_login(member(campaign))
+    settings.EMAIL_BACKEND = "delivery.backends.outbox.EmailBackend"
+    page = client.get(report_url(campaign)).content.decode()
+    assert 'data-note="no-delivery-reports"' in page
+    assert "does not tell when mail arrives, so Delivered stays at 0" in page
+
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    assert (
+        'data-note="no-delivery-reports"' not in client.get(report_url(campaign)).content.decode()
+    )
+    settings.EMAIL_BACKEND = "delivery.backends.outbox.EmailBackend"
+    SendingBackend.objects.create(
+        newsletter=campaign.newsletter, kind=BackendKind.MAILGUN, active=True
+    )
+    assert (
+        'data-note="no-delivery-reports"' not in client.get(report_url(campaign)).content.decode()
+    )

@@ -43,7 +43,7 @@ def test_a_sent_campaign_is_tracked_per_person_except_those_who_opted_out(
         client.get(tracking_urls(mails[address])["click"][0], HTTP_USER_AGENT="Thunderbird (X11)")
     services.flush()
 
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         stats = campaign_stats(campaign)
     assert (stats.recipients, stats.sent) == (2, 2)
     assert (stats.opens.human, stats.clicks.human) == (2, 2)

@@ -1,0 +1,70 @@
+"""The send confirmation: a campaign leaves only after its editor saw what will happen.
+
+The send page posts a choice (lists, now or a time); the review page shows the
+subject, the sender, the lists, the number of recipients and when, and carries the
+choice signed for that campaign and that editor. Only a signed choice younger than
+``MAX_AGE`` starts or schedules the campaign, so no request skips the review: not a
+form posted by a script, not a stale tab, not a click on a disabled button.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core import signing
+from django.db import transaction
+
+from campaigns.models import Campaign
+from campaigns.services import campaign_set_lists
+
+from . import engine
+
+SALT = "crier.delivery.send-confirmation"
+MAX_AGE = timedelta(minutes=30)
+
+
+class InvalidConfirmation(Exception):
+    """Tampered, expired, or signed for another campaign or another editor."""
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """What the editor chose: the lists, and a time (None: now)."""
+
+    list_ids: tuple[int, ...]
+    send_at: datetime | None = None
+
+
+def send_plan_sign(*, campaign: Campaign, plan: SendPlan, user) -> str:
+    return signing.dumps(
+        {
+            "campaign": campaign.pk,
+            "user": user.pk,
+            "lists": list(plan.list_ids),
+            "send_at": plan.send_at.isoformat() if plan.send_at else None,
+        },
+        salt=SALT,
+    )
+
+
+def send_plan_read(token: str, *, campaign: Campaign, user) -> SendPlan:
+    """The plan the editor confirmed; raises InvalidConfirmation for anything else."""
+    try:
+        data = signing.loads(token, salt=SALT, max_age=MAX_AGE)
+    except signing.BadSignature:
+        raise InvalidConfirmation from None
+    if data.get("campaign") != campaign.pk or data.get("user") != user.pk:
+        raise InvalidConfirmation
+    send_at = datetime.fromisoformat(data["send_at"]) if data.get("send_at") else None
+    return SendPlan(list_ids=tuple(data["lists"]), send_at=send_at)
+
+
+@transaction.atomic
+def send_plan_carry_out(*, campaign: Campaign, plan: SendPlan) -> int | None:
+    """Give the campaign its lists, then start it (returns the recipients) or schedule
+    it (returns None); all or nothing. The engine checks the campaign's state."""
+    lists = campaign.newsletter.lists.active().filter(pk__in=plan.list_ids)
+    campaign_set_lists(campaign=campaign, lists=list(lists))
+    if plan.send_at is None:
+        return engine.campaign_start(campaign=campaign)
+    engine.campaign_schedule(campaign=campaign, send_at=plan.send_at)
+    return None
