@@ -25,7 +25,7 @@ from newsletter.csp import MAIL_PREVIEW_POLICY
 from newsletter.forms import add_service_errors
 from newsletter.models import Newsletter, Role
 
-from . import rendering, selectors, services
+from . import extensions, rendering, selectors, services
 from .forms import CampaignForm, ImageForm, LayoutForm, SampleRecipientForm, TestSendForm
 from .images import image_upload
 
@@ -272,7 +272,12 @@ def archive_campaign(request: HttpRequest, newsletter: str, campaign: str) -> Ht
     return render(
         request,
         "campaigns/public/archive_campaign.html",
-        {"newsletter": newsletter_obj, "campaign": found, "body": body},
+        {
+            "newsletter": newsletter_obj,
+            "campaign": found,
+            "body": body,
+            "links": extensions.archive_links(found),
+        },
     )
 
 
