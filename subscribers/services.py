@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter import ratelimit
 from newsletter.models import Newsletter
 
-from . import ledger, signals, tasks
+from . import extensions, ledger, signals, tasks, tokens
 from .ledger import Evidence
 from .models import (
     ConsentAction,
@@ -114,11 +114,13 @@ def _locked_subscriber(pk: int) -> Subscriber:
 
 
 def _announce(
-    signal, subscriber: Subscriber, newsletter: Newsletter, lists: list[MailingList]
+    signal, subscriber: Subscriber, newsletter: Newsletter, lists: list[MailingList], **extra
 ) -> None:
     """Tell other apps (webhooks) inside this transaction, so their rows share its fate."""
     if lists:
-        signal.send(sender=Subscriber, subscriber=subscriber, newsletter=newsletter, lists=lists)
+        signal.send(
+            sender=Subscriber, subscriber=subscriber, newsletter=newsletter, lists=lists, **extra
+        )
 
 
 @transaction.atomic
@@ -134,6 +136,7 @@ def subscribe(
     evidence: Evidence | None = None,
     attestation: str = "",
     actor: str = "",
+    referrer: Subscriber | None = None,
 ) -> SubscribeOutcome:
     """Start (or restart) a subscription to ``lists``; double opt-in unless a list says single.
 
@@ -142,7 +145,9 @@ def subscribe(
     never for a suppressed address or a list the person left: only they can undo that.
     Repeating it duplicates nothing. A suppressed address that needs an admin is
     left alone, silently: callers must answer the same whatever happened. ``actor``
-    (who added the person, when it was not themselves) goes to the ledger.
+    (who added the person, when it was not themselves) goes to the ledger, and so
+    does ``referrer``, a subscriber of the newsletter whose referral link brought
+    the person (by id only: the ledger never holds the referrer's address).
     """
     address = normalize_email(email)
     if any(mailing_list.newsletter_id != newsletter.pk for mailing_list in lists):
@@ -163,6 +168,8 @@ def subscribe(
     outcome = SubscribeOutcome(subscriber=subscriber)
     started = []
     now = timezone.now()
+    if referrer is not None and referrer.pk == subscriber.pk:
+        referrer = None  # one's own link brings nobody
     for mailing_list in lists:
         subscription, created = Subscription.objects.get_or_create(
             subscriber=subscriber, mailing_list=mailing_list
@@ -186,6 +193,8 @@ def subscribe(
             details["attestation"] = attestation
         if actor:
             details["actor"] = actor
+        if referrer is not None:
+            details["referred_by"] = referrer.pk
         ledger.append(
             subscriber=subscriber,
             action=ConsentAction.SUBSCRIBED,
@@ -203,9 +212,31 @@ def subscribe(
         _reactivate(subscriber)
     if outcome.pending:
         outcome.confirmation_queued = _queue_confirmation(subscriber, newsletter)
-    _announce(signals.subscribed, subscriber, newsletter, started)
+    _announce(signals.subscribed, subscriber, newsletter, started, referrer=referrer)
     _announce(signals.confirmed, subscriber, newsletter, outcome.confirmed)
     return outcome
+
+
+def referrer_for(*, newsletter: Newsletter, code: str) -> Subscriber | None:
+    """The subscriber of ``newsletter`` whose referral code this is, or None.
+
+    A code names its newsletter: one made for another newsletter, or for a person
+    who was erased or never subscribed here, brings nobody.
+    """
+    try:
+        claim = tokens.read_referral_code(code)
+    except tokens.InvalidToken:
+        return None
+    if claim.newsletter_id != newsletter.pk:
+        return None
+    return (
+        Subscriber.objects.filter(
+            pk=claim.subscriber_id,
+            subscriptions__mailing_list__newsletter=newsletter,
+        )
+        .exclude(status=SubscriberStatus.ERASED)
+        .first()
+    )
 
 
 def _reactivate(subscriber: Subscriber) -> None:
@@ -521,7 +552,10 @@ def record_complaint(*, email: str, note: str = "") -> Subscriber | None:
 
 
 def export_data(subscriber: Subscriber) -> dict:
-    """Everything Crier holds about a person, as a JSON-ready dict (GDPR art. 15 and 20)."""
+    """Everything Crier holds about a person, as a JSON-ready dict (GDPR art. 15 and 20).
+
+    Other apps add what they keep under their own key (``extensions.PersonalData``).
+    """
     subscriptions = subscriber.subscriptions.select_related("mailing_list__newsletter")
     events = subscriber.consent_events.select_related("mailing_list", "newsletter").order_by("id")
     return {
@@ -557,6 +591,7 @@ def export_data(subscriber: Subscriber) -> dict:
             }
             for event in events
         ],
+        **extensions.exported(subscriber),
     }
 
 
@@ -582,6 +617,7 @@ def erase(*, claim: Claim, source: str, actor: str = "") -> None:
         details={"actor": actor} if actor else None,
     )
     ledger.erase_personal_data(subscriber)
+    extensions.erase(subscriber)
     subscriber.subscriptions.all().delete()
     subscriber.email = None
     subscriber.name = ""

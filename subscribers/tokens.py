@@ -3,17 +3,32 @@
 A token names the subscriber and the newsletter; what it allows depends only on
 its salt. Confirmation links expire; preference and unsubscribe links never do,
 so an unsubscribe link in a years-old email still works.
+
+A referral code is not a token: it lets nobody act as the person. It names them
+to the subscribe form, so that a subscription that came through their link is
+attributed to them in the consent ledger, and reveals nothing about them.
 """
 
+import base64
+import binascii
+import hashlib
+import struct
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from django.conf import settings
 from django.core import signing
 
 CONFIRM_SALT = "crier.subscribers.confirm"
 PREFERENCES_SALT = "crier.subscribers.preferences"
 UNSUBSCRIBE_SALT = "crier.subscribers.unsubscribe"
+REFERRAL_SALT = b"crier.subscribers.referral"
 CONFIRM_MAX_AGE = timedelta(days=7)
+# The last 4 bytes of a referral code's block: a code someone made up decrypts to
+# anything but these (one chance in four billion).
+REFERRAL_MARK = b"crir"
 
 
 class InvalidToken(Exception):
@@ -69,3 +84,36 @@ def unsubscribe_token(claim: Claim) -> str:
 
 def read_unsubscribe_token(token: str) -> Claim:
     return _read(token, UNSUBSCRIBE_SALT)
+
+
+@cache
+def _referral_cipher(secret: str) -> Cipher:
+    key = hashlib.blake2b(secret.encode(), key=REFERRAL_SALT, digest_size=16).digest()
+    # One AES block per code: a keyed permutation of (subscriber, newsletter, mark),
+    # which are never the same twice, so ECB's weakness (equal blocks look equal)
+    # has nothing to show. The code is opaque: no id can be read from it.
+    return Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305
+
+
+def referral_code(claim: Claim) -> str:
+    """The person's code for this newsletter: 26 letters and digits, the same every time."""
+    block = struct.pack(">QI4s", claim.subscriber_id, claim.newsletter_id, REFERRAL_MARK)
+    encryptor = _referral_cipher(settings.SECRET_KEY).encryptor()
+    sealed = encryptor.update(block) + encryptor.finalize()
+    return base64.b32encode(sealed).decode().rstrip("=").lower()
+
+
+def read_referral_code(code: str) -> Claim:
+    """The claim a referral code makes; InvalidToken if it is not one of ours."""
+    if len(code) != 26 or not code.isalnum():
+        raise InvalidToken
+    try:
+        sealed = base64.b32decode(code.upper() + "======")
+    except (binascii.Error, ValueError):
+        raise InvalidToken from None
+    decryptor = _referral_cipher(settings.SECRET_KEY).decryptor()
+    block = decryptor.update(sealed) + decryptor.finalize()
+    subscriber_id, newsletter_id, mark = struct.unpack(">QI4s", block)
+    if mark != REFERRAL_MARK:
+        raise InvalidToken
+    return Claim(subscriber_id, newsletter_id)
