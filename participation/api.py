@@ -244,7 +244,15 @@ def _results(consultation: Consultation) -> dict:
                 "kind": result.question.kind,
                 "prompt": result.question.prompt,
                 "respondents": result.respondents,
-                "choices": [choice.__dict__ for choice in result.choices],
+                "choices": [
+                    {
+                        "id": choice.pk,
+                        "label": choice.label,
+                        "count": choice.count,
+                        "percent": choice.percent,
+                    }
+                    for choice in result.choices
+                ],
                 "answers": result.texts,
                 "comments": result.comments,
             }

@@ -41,7 +41,7 @@ def amount_of(value) -> Decimal:
         raise ValidationError({"amount": _("Give a number with at most two decimals.")})
     if abs(amount) > LARGEST:
         raise ValidationError({"amount": _("This number is too large.")})
-    return amount
+    return amount.quantize(Decimal("0.01"))
 
 
 def _check(kind: str, currency: str, target, cta_url: str) -> tuple[str, Decimal]:
