@@ -35,6 +35,9 @@ LINK_STYLE = (
     "display:block;padding:10px 14px;border:1px solid #0b5cad;border-radius:6px;"
     "text-decoration:none;color:#0b5cad;font-weight:600;"
 )
+# Layouts style every table of the body (borders, full width): a block's own say otherwise.
+TABLE_STYLE = "border-collapse:collapse;border:0;"
+CELL_STYLE = "border:0;"
 SCALE_STYLE = (
     "display:inline-block;min-width:36px;padding:8px 0;border:1px solid #0b5cad;"
     "border-radius:6px;text-align:center;text-decoration:none;color:#0b5cad;font-weight:600;"
@@ -94,12 +97,12 @@ def _consultation_mjml(consultation: Consultation) -> str:
         choices = list(question.choices.all())
         if question.kind == QuestionKind.SCALE:
             cells = "".join(
-                f'<td style="padding:0 4px 0 0;"><a href="{link}&amp;c={choice.pk}" '
+                f'<td style="{CELL_STYLE}padding:0 6px 0 0;"><a href="{link}&amp;c={choice.pk}" '
                 f'style="{SCALE_STYLE}">{_text(choice.label)}</a></td>'
                 for choice in choices
             )
             items.append(
-                f'<table role="presentation" style="border-collapse:collapse;"><tr>{cells}</tr>'
+                f'<table role="presentation" style="{TABLE_STYLE}width:auto;"><tr>{cells}</tr>'
                 f'</table><p style="margin:6px 0 0;font-size:14px;">'
                 f"{_('1 is the lowest, 5 the highest.')}</p>"
             )
@@ -166,13 +169,13 @@ def _goal_mjml(goal: Goal) -> str:
     cells = []
     if percent:
         cells.append(
-            f'<td style="width:{percent}%;background-color:#2e7d32;height:14px;'
-            'border-radius:7px 0 0 7px;font-size:0;line-height:0;">&nbsp;</td>'
+            f'<td style="{CELL_STYLE}padding:0;width:{percent}%;background-color:#2e7d32;'
+            'height:14px;border-radius:7px 0 0 7px;font-size:0;line-height:0;">&nbsp;</td>'
         )
     if percent < 100:
         cells.append(
-            '<td style="background-color:#d0d7de;height:14px;border-radius:0 7px 7px 0;'
-            'font-size:0;line-height:0;">&nbsp;</td>'
+            f'<td style="{CELL_STYLE}padding:0;background-color:#d0d7de;height:14px;'
+            'border-radius:0 7px 7px 0;font-size:0;line-height:0;">&nbsp;</td>'
         )
     progress = _("%(current)s of %(target)s (%(percent)s %%)") % {
         "current": format_amount(goal, goal.current),
@@ -185,7 +188,7 @@ def _goal_mjml(goal: Goal) -> str:
             '<mj-divider border-width="1px" border-color="#d0d7de" padding="16px 24px 0" />',
             f'<mj-text css-class="crier-text"><h2>{_text(goal.title)}</h2>'
             + (f"<p>{_text(goal.description)}</p>" if goal.description else "")
-            + '<table role="presentation" width="100%" style="border-collapse:collapse;">'
+            + f'<table role="presentation" width="100%" style="{TABLE_STYLE}width:100%;">'
             f"<tr>{''.join(cells)}</tr></table>"
             f'<p style="margin:6px 0 0;">{_text(progress)}</p></mj-text>',
             f'<mj-button href="{cta}" background-color="#0b5cad" color="#ffffff" align="left" '

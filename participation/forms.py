@@ -318,7 +318,12 @@ class GoalForm(ZonedForm):
 
 class ProgressForm(forms.Form):
     kind = forms.ChoiceField(
-        label=_("Change"), choices=GoalUpdateKind.choices, initial=GoalUpdateKind.ADD
+        label=_("Change"),
+        choices=[
+            (GoalUpdateKind.ADD, _("Add to the total (a negative amount takes away)")),
+            (GoalUpdateKind.SET, _("Set the total")),
+        ],
+        initial=GoalUpdateKind.ADD,
     )
     amount = forms.CharField(label=_("Amount"), max_length=20)
     note = forms.CharField(label=_("Note (optional)"), max_length=300, required=False)

@@ -188,18 +188,31 @@ class TransparencyPage:
     updated_at: datetime | None
 
     def audience_chart(self) -> dict:
-        """Joined and left per month, as a ``data-chart`` payload; hidden figures are gaps."""
+        """Joined and left per month over the last year, as a ``data-chart`` payload;
+        hidden figures and months before the first subscription are gaps."""
+        zone = zoneinfo.ZoneInfo(self.newsletter.timezone)
+        months = [timezone.localdate(timezone=zone).replace(day=1)]
+        for _ in range(CHART_MONTHS - 1):
+            months.insert(0, (months[0] - timedelta(days=1)).replace(day=1))
+        rows = {row.month: row for row in self.months}
         return {
             "type": "bars",
-            "x": [row.month.isoformat() for row in self.months],
+            "x": [month.isoformat() for month in months],
             "series": [
-                {"label": gettext("Joined"), "values": [row.joined for row in self.months]},
-                {"label": gettext("Left"), "values": [row.left for row in self.months]},
+                {
+                    "label": gettext("Joined"),
+                    "values": [getattr(rows.get(month), "joined", None) for month in months],
+                },
+                {
+                    "label": gettext("Left"),
+                    "values": [getattr(rows.get(month), "left", None) for month in months],
+                },
             ],
         }
 
 
 RATE_ISSUES = 12
+CHART_MONTHS = 12
 
 
 def transparency_page(newsletter: Newsletter) -> TransparencyPage | None:

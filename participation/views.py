@@ -260,19 +260,24 @@ def _question(questions: list, request: HttpRequest):
 
 
 def _initial(request: HttpRequest, question, current) -> dict:
-    """What the reader tapped in the mail; else what they answered before."""
+    """What the reader answered before, with the option they just tapped in the mail."""
+    initial = {}
+    if current is not None:
+        initial["comment"] = current.comment
+        values = [str(pk) for pk in current.choices]
+        if question.kind == "text":
+            initial["answer"] = current.text
+        elif question.kind == "multiple":
+            initial["answer"] = values
+        elif values:
+            initial["answer"] = values[0]
     tapped = request.GET.get("c", "")
-    if tapped.isdecimal():
-        return {"answer": [tapped] if question.kind == "multiple" else tapped}
-    if current is None:
-        return {}
-    if question.kind == "text":
-        return {"answer": current.text, "comment": current.comment}
-    values = [str(pk) for pk in current.choices]
-    return {
-        "answer": values if question.kind == "multiple" else (values[0] if values else ""),
-        "comment": current.comment,
-    }
+    if tapped.isdecimal() and question.kind != "text":
+        if question.kind == "multiple":
+            initial["answer"] = list(dict.fromkeys([*initial.get("answer", []), tapped]))
+        else:
+            initial["answer"] = tapped
+    return initial
 
 
 # Open calls

@@ -448,3 +448,32 @@ def test_the_campaign_report_shows_the_results_of_its_consultation(client, newsl
     assert (
         '<tr data-choice="Speed"><th scope="row">Speed</th><td class="number" data-count>2' in html
     )
+
+
+def test_a_subscriber_can_ask_for_their_own_link_and_nobody_learns_who_subscribes(
+    client, newsletter, news, monkeypatch
+):
+    from participation import emails
+    from participation import tasks as participation_tasks
+    from tests.factories import MailingListFactory
+
+    queued = []
+    monkeypatch.setattr(
+        participation_tasks.send_answer_link, "delay_on_commit", lambda *args: queued.append(args)
+    )
+    consultation = make_consultation(newsletter)
+    ada = reader(newsletter, "ada@example.org")
+    reader(MailingListFactory().newsletter, "eve@example.org")  # another newsletter's reader
+    url = "/n/demo/consultations/roadmap/my-link/"
+    answers = [
+        client.post(url, {"email": email}).content.decode()
+        for email in ("ada@example.org", "eve@example.org", "nobody@example.org")
+    ]
+    assert all("a mail with its own link is on its way" in answer for answer in answers)
+    assert queued == [(consultation.pk, ada.pk)]
+    assert emails.send_answer_link(consultation_id=consultation.pk, subscriber_id=ada.pk)
+    from delivery.models import OutboxMessage
+
+    mail = OutboxMessage.objects.get(recipients=["ada@example.org"])
+    assert tokens.answer_token(consultation.pk, ada.pk) in mail.body("plain")
+    assert client.post(url, {"email": "not an address"}).status_code == 422
