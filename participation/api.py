@@ -353,7 +353,7 @@ class SubmissionPage(Schema):
 
 
 class ModerationIn(Schema):
-    action: Literal["accept", "reject", "changes", "take_out"]
+    action: Literal["accept", "reject", "changes", "take_out", "forget"]
     note: Annotated[Text, StringConstraints(max_length=2000)] = ""
 
 
@@ -454,7 +454,7 @@ def list_submissions(
 @calls_router.post(
     "/{call_id}/submissions/{submission_id}/moderate/",
     response={200: SubmissionOut, 403: Error, 404: Error, 409: Error, 422: Error},
-    summary="Accept, reject (with a note), ask for changes, or take out of the draft",
+    summary="Accept, reject, ask for changes, take out of the draft, or forget the address",
 )
 def moderate_submission(
     request: HttpRequest, call_id: int, submission_id: int, payload: ModerationIn

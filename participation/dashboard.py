@@ -401,6 +401,7 @@ MODERATIONS = {
         submission=submission, user=user, note=note
     ),
     "take_out": lambda submission, user, note: calls.submission_take_out(submission=submission),
+    "forget": lambda submission, user, note: calls.submission_forget(submission=submission),
 }
 
 

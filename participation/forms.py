@@ -265,6 +265,7 @@ class ModerationForm(forms.Form):
         ("reject", _("Reject")),
         ("changes", _("Ask for changes")),
         ("take_out", _("Take out of the draft")),
+        ("forget", _("Forget the contributor's address")),
     ]
     action = forms.ChoiceField(choices=ACTIONS)
     note = forms.CharField(

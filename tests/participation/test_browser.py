@@ -14,13 +14,14 @@ from playwright.sync_api import expect
 from delivery.models import OutboxMessage
 from newsletter.models import Role
 from participation.models import Answer, Referral, Submission, SubmissionStatus
-from participation.services import calls, consultations
+from participation.services import calls, consultations, transparency
 from participation.services.consultations import QuestionSpec
 from subscribers import tokens
 from subscribers.models import Subscriber
 from tests.conftest import wait_for
 from tests.dashboard.test_browser import screenshot
 from tests.factories import PASSWORD, CampaignFactory, MembershipFactory
+from tracking.models import CampaignCount
 
 from .conftest import mail_of, reader, send
 
@@ -208,4 +209,27 @@ def test_a_friend_subscribes_through_a_reader_s_link_and_it_is_attributed(
     attributed = page.locator(f'[data-referred-by="{grace.pk}"]')
     expect(attributed).to_have_text("Through a reader's referral link")
     assert "grace@example.org" not in page.locator("#consent-ledger ~ div").inner_text()
+    assert errors == []
+
+
+def test_the_transparency_page_draws_its_chart_and_fits_a_phone(live, page, newsletter, news):
+    errors = watch_errors(page)
+    people = [reader(newsletter, f"p{number}@example.org") for number in range(12)]
+    issue = CampaignFactory(newsletter=newsletter, subject="Demo 2.0 is out", public=True)
+    send(issue, [news])
+    CampaignCount.objects.create(campaign=issue, opens_human=9, clicks_human=6, opens_machine=20)
+    transparency.settings_update(
+        newsletter=newsletter, transparency_page=True, referral_thanks=False
+    )
+    transparency.refresh(newsletter)
+
+    page.goto(f"{live}/n/demo/stats/")
+    page.wait_for_selector("[data-chart=audience-data] canvas")
+    expect(page.locator('[data-figure="subscribers"]')).to_have_text("12")
+    expect(page.locator('[data-figure="open-rate"]')).to_have_text("75.0 %")
+    screenshot(page, "participation-transparency")
+    page.set_viewport_size(PHONE)
+    assert fits_a_phone(page)
+    for person in people:
+        assert person.email not in page.content()
     assert errors == []

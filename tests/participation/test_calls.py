@@ -276,3 +276,23 @@ def test_a_stale_or_forged_edit_link_changes_nothing(client, call):
     response = client.get(f"/n/demo/calls/showcase/edit/{forged}/")
     assert response.status_code == 410  # changes were never asked for
     assert Submission.objects.get().revision == 1
+
+
+def test_a_contributor_can_be_forgotten_keeping_what_was_published(client, newsletter, call):
+    newsletter.record_consent_ip = True
+    newsletter.save()
+    submit(client, call)
+    submission = Submission.objects.get()
+    assert submission.consent_ip and submission.email
+    client.force_login(MembershipFactory(newsletter=newsletter, role="editor").user)
+    client.post(
+        f"/dashboard/n/demo/participation/calls/{call.pk}/submissions/{submission.pk}/moderate/",
+        {"action": "forget"},
+    )
+    submission.refresh_from_db()
+    assert (submission.email, submission.consent_ip, submission.notify_on_publish) == (
+        "",
+        None,
+        False,
+    )
+    assert (submission.title, submission.credit_name) == ("A plugin for maps", "Ada L.")
