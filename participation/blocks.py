@@ -216,17 +216,16 @@ def reader_values(campaign, used: frozenset[str]):
         )
         + "?ref="
     )
-    names = {consultation: f"consultation.{consultation}.reader" for consultation in consultations}
+    signers = {
+        f"consultation.{consultation}.reader": tokens.answer_signer(consultation)
+        for consultation in consultations
+    }
+    coder = subscriber_tokens.referral_coder(newsletter_id)
 
     def fill(subscriber_id: int, delivery_id: int) -> dict[str, str]:
-        values = {
-            name: tokens.answer_token(consultation, subscriber_id)
-            for consultation, name in names.items()
-        }
+        values = {name: sign(subscriber_id) for name, sign in signers.items()}
         if referral or forward:
-            code = subscriber_tokens.referral_code(
-                subscriber_tokens.Claim(subscriber_id, newsletter_id)
-            )
+            code = coder(subscriber_id)
             if referral:
                 values["referral_url"] = join + code
             if forward:

@@ -65,6 +65,20 @@ def answer_token(consultation_id: int, subscriber_id: int) -> str:
     return f"{payload}.{_answer_mac(payload)}"
 
 
+def answer_signer(consultation_id: int):
+    """``token(subscriber_id)`` for one consultation, for a campaign's recipients: the
+    key is looked up once, each reader costs one keyed hash."""
+    key = _key(ANSWER_SALT, settings.SECRET_KEY)
+    blake2b, encode = hashlib.blake2b, base64.urlsafe_b64encode
+
+    def token(subscriber_id: int) -> str:
+        payload = f"{consultation_id}.{subscriber_id}"
+        mac = encode(blake2b(payload.encode(), key=key, digest_size=12).digest()).decode()
+        return f"{payload}.{mac}"
+
+    return token
+
+
 def read_answer_token(token: str) -> AnswerClaim:
     parts = token.split(".")
     if len(parts) != 3 or not all(part.isdecimal() and len(part) < 19 for part in parts[:2]):

@@ -296,3 +296,17 @@ def test_a_contributor_can_be_forgotten_keeping_what_was_published(client, newsl
         False,
     )
     assert (submission.title, submission.credit_name) == ("A plugin for maps", "Ada L.")
+
+
+def test_an_expired_edit_link_says_so_and_changes_nothing(client, call, monkeypatch):
+    from participation import tokens as participation_tokens
+
+    submission = submission_in(call, email="ada@example.org")
+    calls.submission_request_changes(submission=submission, user=None, note="Shorter, please.")
+    link = tokens.submission_token(submission.pk, 1)
+    monkeypatch.setattr(participation_tokens, "SUBMISSION_MAX_AGE", timedelta(seconds=-1))
+    data = {"title": "New", "text": "New text", "credit_name": "Ada", "consent": "on"}
+    response = client.post(f"/n/demo/calls/showcase/edit/{link}/", data)
+    assert response.status_code == 410 and "This link has expired" in response.content.decode()
+    submission.refresh_from_db()
+    assert (submission.title, submission.revision) == ("A plugin for maps", 1)
