@@ -2,7 +2,7 @@
 the transparency page. Thin: each calls the service the dashboard calls (same checks,
 same rollups); ``api.urls`` mounts the routers."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -11,7 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 from api import pagination
 from api.auth import actor, require
@@ -36,11 +36,32 @@ from .models import (
 from .services import calls, consultations, goals, transparency
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    """A moment in UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows
+    (and a time without an offset is read as UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+Moment = Annotated[datetime, AfterValidator(_in_utc)]
 SlugText = Annotated[str, StringConstraints(pattern=r"^[-a-zA-Z0-9_]*$", max_length=100)]
 
 
 def _invalid(error: ValidationError, field: str = "__all__") -> FieldError:
     return from_django(error, field)
+
+
+def _changes(payload: Schema, *, nullable: tuple[str, ...] = ("closes_at",)) -> dict:
+    """The fields a PATCH sent; ``null`` means "unchanged" except where it has a meaning
+    of its own (no closing time)."""
+    return {
+        name: value
+        for name, value in payload.dict(exclude_unset=True).items()
+        if value is not None or name in nullable
+    }
 
 
 # Consultations
@@ -108,7 +129,7 @@ class ConsultationIn(Schema):
     slug: SlugText = ""
     description: Text = ""
     public_results: bool = False
-    closes_at: datetime | None = None
+    closes_at: Moment | None = None
     questions: list[QuestionIn] = Field(min_length=1, max_length=20)
 
 
@@ -117,7 +138,7 @@ class ConsultationPatch(Schema):
     slug: SlugText | None = None
     description: Text | None = None
     public_results: bool | None = None
-    closes_at: datetime | None = None
+    closes_at: Moment | None = None
     closed: bool | None = Field(None, description="true closes it now; answers stop.")
 
 
@@ -215,7 +236,7 @@ def get_consultation(request: HttpRequest, consultation_id: int):
 def patch_consultation(request: HttpRequest, consultation_id: int, payload: ConsultationPatch):
     require(request, Role.EDITOR)
     found = _consultation(request, consultation_id)
-    changes = payload.dict(exclude_unset=True)
+    changes = _changes(payload)
     closed = changes.pop("closed", None)
     with transaction.atomic():
         if changes:
@@ -308,7 +329,7 @@ class CallIn(Schema):
     title: Title
     description: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1)]
     slug: SlugText = ""
-    closes_at: datetime | None = None
+    closes_at: Moment | None = None
     consent_text: Text = ""
     require_proof_of_work: bool = False
 
@@ -317,7 +338,7 @@ class CallPatch(Schema):
     title: Title | None = None
     description: Text | None = None
     slug: SlugText | None = None
-    closes_at: datetime | None = None
+    closes_at: Moment | None = None
     consent_text: Text | None = None
     require_proof_of_work: bool | None = None
     closed: bool | None = Field(
@@ -408,7 +429,7 @@ def get_call(request: HttpRequest, call_id: int):
 def patch_call(request: HttpRequest, call_id: int, payload: CallPatch):
     require(request, Role.EDITOR)
     found = _call(request, call_id)
-    changes = payload.dict(exclude_unset=True)
+    changes = _changes(payload)
     closed = changes.pop("closed", None)
     with transaction.atomic():
         if changes:
@@ -536,7 +557,7 @@ class GoalIn(Schema):
     currency: Annotated[str, StringConstraints(max_length=3)] = ""
     slug: SlugText = ""
     description: Text = ""
-    closes_at: datetime | None = None
+    closes_at: Moment | None = None
 
 
 class GoalPatch(Schema):
@@ -548,7 +569,7 @@ class GoalPatch(Schema):
     currency: str | None = None
     slug: SlugText | None = None
     description: Text | None = None
-    closes_at: datetime | None = None
+    closes_at: Moment | None = None
 
 
 class GoalPage(Schema):
@@ -611,7 +632,7 @@ def get_goal(request: HttpRequest, goal_id: int):
 def patch_goal(request: HttpRequest, goal_id: int, payload: GoalPatch):
     require(request, Role.EDITOR)
     found = _goal(request, goal_id)
-    changes = payload.dict(exclude_unset=True)
+    changes = _changes(payload)
     fields = {
         name: changes.get(name, getattr(found, name))
         for name in (
@@ -732,7 +753,7 @@ def get_settings(request: HttpRequest):
 def patch_settings(request: HttpRequest, payload: SettingsPatch):
     require(request, Role.OWNER)
     current = _settings(request)
-    changes = payload.dict(exclude_unset=True)
+    changes = _changes(payload, nullable=())
     transparency.settings_update(
         newsletter=request.newsletter,
         transparency_page=changes.get("transparency_page", current["transparency_page"]),

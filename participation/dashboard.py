@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -63,7 +64,7 @@ def overview(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
         {
             "newsletter": newsletter,
             "consultations": selectors.consultations_of(newsletter),
-            "calls": selectors.calls_of(newsletter).prefetch_related("submissions"),
+            "calls": selectors.calls_of(newsletter),
             "goals": selectors.goals_of(newsletter),
             "referrals": selectors.referral_stats(newsletter),
             "settings": found,
@@ -427,7 +428,8 @@ def submission_moderate(
                 _("“%(title)s”: %(status)s.")
                 % {"title": item.title, "status": _refreshed_status(item)},
             )
-    return redirect(f"{request.path.rsplit('/submissions/', 1)[0]}/#submission-{item.pk}")
+    found_url = reverse("dashboard:call_detail", kwargs={"slug": newsletter.slug, "pk": found.pk})
+    return redirect(f"{found_url}#submission-{item.pk}")
 
 
 def _refreshed_status(item: Submission) -> str:

@@ -20,8 +20,10 @@ from .services import consultations, referrals
 
 
 def _answers(subscriber, newsletter=None):
-    answers = Answer.objects.filter(subscriber=subscriber).select_related(
-        "question__consultation__newsletter"
+    answers = (
+        Answer.objects.filter(subscriber=subscriber)
+        .select_related("question__consultation__newsletter")
+        .prefetch_related("question__choices")
     )
     if newsletter is not None:
         answers = answers.filter(question__consultation__newsletter=newsletter)
@@ -29,7 +31,7 @@ def _answers(subscriber, newsletter=None):
 
 
 def _labels(answer: Answer) -> str:
-    labels = dict(answer.question.choices.values_list("pk", "label"))
+    labels = {choice.pk: choice.label for choice in answer.question.choices.all()}
     return ", ".join(labels.get(pk, "?") for pk in answer.choices) or answer.text
 
 

@@ -31,6 +31,7 @@ from .models import (
     QuestionKind,
     Referral,
     ReferrerProfile,
+    SubmissionStatus,
     WordingUse,
 )
 
@@ -132,11 +133,19 @@ def open_consultations(newsletter: Newsletter) -> QuerySet[Consultation]:
 
 
 def consultations_of(newsletter: Newsletter) -> QuerySet[Consultation]:
-    return Consultation.objects.filter(newsletter=newsletter).prefetch_related("questions")
+    return Consultation.objects.filter(newsletter=newsletter).annotate(
+        question_count=Count("questions")
+    )
 
 
 def calls_of(newsletter: Newsletter) -> QuerySet[Call]:
-    return Call.objects.filter(newsletter=newsletter)
+    """The calls, each with ``submission_count`` and ``waiting_count`` (to moderate)."""
+    return Call.objects.filter(newsletter=newsletter).annotate(
+        submission_count=Count("submissions"),
+        waiting_count=Count(
+            "submissions", filter=Q(submissions__status=SubmissionStatus.SUBMITTED)
+        ),
+    )
 
 
 def goals_of(newsletter: Newsletter) -> QuerySet[Goal]:

@@ -36,7 +36,7 @@ from tracking.agents import MACHINES, classify
 
 from . import selectors, tasks, tokens
 from .forms import AnswerForm, AnswerLinkForm, ReferralSettingsForm, SubmissionForm
-from .models import Call, Consultation, Goal, Submission
+from .models import Call, Consultation, Goal, QuestionKind, Submission, SubmissionStatus
 from .services import calls, consultations, goals, referrals
 
 logger = logging.getLogger(__name__)
@@ -265,15 +265,15 @@ def _initial(request: HttpRequest, question, current) -> dict:
     if current is not None:
         initial["comment"] = current.comment
         values = [str(pk) for pk in current.choices]
-        if question.kind == "text":
+        if question.kind == QuestionKind.TEXT:
             initial["answer"] = current.text
-        elif question.kind == "multiple":
+        elif question.kind == QuestionKind.MULTIPLE:
             initial["answer"] = values
         elif values:
             initial["answer"] = values[0]
     tapped = request.GET.get("c", "")
-    if tapped.isdecimal() and question.kind != "text":
-        if question.kind == "multiple":
+    if tapped.isdecimal() and question.kind != QuestionKind.TEXT:
+        if question.kind == QuestionKind.MULTIPLE:
             initial["answer"] = list(dict.fromkeys([*initial.get("answer", []), tapped]))
         else:
             initial["answer"] = tapped
@@ -392,7 +392,7 @@ def submission_edit(request: HttpRequest, newsletter: str, call: str, token: str
             400,
         )
     submission = get_object_or_404(Submission, pk=submission_id, call=found)
-    if submission.revision != revision or submission.status != "changes_requested":
+    if submission.revision != revision or submission.status != SubmissionStatus.CHANGES_REQUESTED:
         return _problem(
             request,
             found.newsletter,

@@ -244,13 +244,13 @@ def submission_revise(
     for name, value in {**fields, **_consent(submission.call, consent, evidence)}.items():
         setattr(submission, name, value)
     submission.revision += 1
-    _move(submission, SubmissionStatus.SUBMITTED, allowed={SubmissionStatus.CHANGES_REQUESTED})
+    _move(submission, SubmissionStatus.SUBMITTED)
     return submission
 
 
-def _move(submission: Submission, to: str, *, allowed: set[str] | None = None) -> None:
+def _move(submission: Submission, to: str) -> None:
     """The one place a submission's status changes (the row is locked by the caller)."""
-    if submission.status not in (allowed if allowed is not None else MOVES[to]):
+    if submission.status not in MOVES[to]:
         raise MoveRefused(
             _("It is “%(status)s”: it cannot become “%(wanted)s”.")
             % {

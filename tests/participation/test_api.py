@@ -151,3 +151,45 @@ def test_settings_referrals_and_transparency(newsletter, redis_client):
     assert figures["subscribers_now"] is None and figures["issues"] == []
     referrals = owner.get("/api/v1/participation/referrals/").json()
     assert referrals["total_confirmed"] == 0 and len(referrals["months"]) == 12
+
+
+def test_a_null_in_a_patch_leaves_the_field_as_it_was(newsletter, redis_client):
+    owner = make_api(newsletter, role=Role.OWNER, username="boss")
+    response = owner.patch(
+        "/api/v1/participation/settings/", {"transparency_page": None, "referral_thanks": True}
+    )
+    assert response.status_code == 200
+    assert response.json()["transparency_page"] is False
+    goal_id = owner.post(
+        "/api/v1/goals/",
+        {
+            "title": "Sprint",
+            "kind": "money",
+            "currency": "EUR",
+            "target": "100",
+            "cta_label": "Give",
+            "cta_url": "https://example.org/give",
+        },
+    ).json()["id"]
+    patched = owner.patch(f"/api/v1/goals/{goal_id}/", {"currency": None, "cta_url": None})
+    assert patched.status_code == 200 and patched.json()["currency"] == "EUR"
+    call_id = owner.post("/api/v1/calls/", {"title": "Talks", "description": "Propose."}).json()[
+        "id"
+    ]
+    assert (
+        owner.patch(f"/api/v1/calls/{call_id}/", {"require_proof_of_work": None}).status_code == 200
+    )
+    consultation = owner.post("/api/v1/consultations/", CONSULTATION).json()["id"]
+    assert (
+        owner.patch(f"/api/v1/consultations/{consultation}/", {"public_results": None}).status_code
+        == 200
+    )
+
+
+def test_a_time_with_an_offset_postgresql_refuses_is_kept_in_utc(api):
+    response = api.post(
+        "/api/v1/calls/",
+        {"title": "Talks", "description": "Propose.", "closes_at": "2999-10-31T18:58:17-17:10"},
+    )
+    assert response.status_code == 201
+    assert response.json()["closes_at"] == "2999-11-01T12:08:17Z"

@@ -229,6 +229,8 @@ def test_the_transparency_page_draws_its_chart_and_fits_a_phone(live, page, news
     expect(page.locator('[data-figure="open-rate"]')).to_have_text("75.0 %")
     screenshot(page, "participation-transparency")
     page.set_viewport_size(PHONE)
+    page.reload()
+    page.wait_for_selector("[data-chart=audience-data] canvas")
     assert fits_a_phone(page)
     for person in people:
         assert person.email not in page.content()
