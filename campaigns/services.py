@@ -26,7 +26,7 @@ from newsletter.models import Newsletter
 from subscribers import tokens
 from subscribers.models import MailingList, Subscriber
 
-from . import reader_links, rendering
+from . import extensions, reader_links, rendering
 from .models import NOT_STARTED, BodyFormat, Campaign, Layout, Status
 from .rendering import DEFAULT_LAYOUTS, Level, Recipient, Rendered, RenderInput, Source
 
@@ -74,16 +74,37 @@ def install_default_layouts(*, newsletter: Newsletter) -> list[Layout]:
     return layouts
 
 
-def render_input(*, campaign: Campaign) -> RenderInput:
-    newsletter = campaign.newsletter
+def render_source(
+    *,
+    newsletter: Newsletter,
+    layout: str,
+    body: str,
+    body_format: str,
+    subject: str,
+    preheader: str = "",
+) -> RenderInput:
+    """The pipeline's input for this content, with what other apps add (reader links,
+    blocks: ``campaigns.extensions``); every render of the newsletter's content uses it."""
     return RenderInput(
+        layout=layout,
+        body=body,
+        body_format=body_format,
+        subject=subject,
+        preheader=preheader,
+        newsletter_name=newsletter.name,
+        postal_address=newsletter.postal_address,
+        **extensions.render_extras(newsletter=newsletter, body=body),
+    )
+
+
+def render_input(*, campaign: Campaign) -> RenderInput:
+    return render_source(
+        newsletter=campaign.newsletter,
         layout=campaign.layout.mjml,
         body=campaign.body,
         body_format=campaign.body_format,
         subject=campaign.subject,
         preheader=campaign.preheader,
-        newsletter_name=newsletter.name,
-        postal_address=newsletter.postal_address,
     )
 
 
@@ -295,13 +316,12 @@ def campaign_duplicate(*, campaign: Campaign, created_by) -> Campaign:
 
 def _check_layout_source(*, newsletter: Newsletter, mjml: str) -> Rendered:
     result = rendering.render(
-        RenderInput(
+        render_source(
+            newsletter=newsletter,
             layout=mjml,
             body=SAMPLE_BODY,
             body_format=BodyFormat.MARKDOWN,
             subject="Sample subject",
-            newsletter_name=newsletter.name,
-            postal_address=newsletter.postal_address,
         )
     )
     _raise_for_errors(result, layout_field="mjml")
@@ -331,13 +351,12 @@ def layout_update(*, layout: Layout, name: str, mjml: str, description: str = ""
 def layout_preview(*, layout: Layout) -> str:
     """The layout around sample content, as the sample recipient sees it."""
     result = rendering.render(
-        RenderInput(
+        render_source(
+            newsletter=layout.newsletter,
             layout=layout.mjml,
             body=SAMPLE_BODY,
             body_format=BodyFormat.MARKDOWN,
             subject="Sample subject",
-            newsletter_name=layout.newsletter.name,
-            postal_address=layout.newsletter.postal_address,
         )
     )
     if not result.ok:
@@ -579,14 +598,13 @@ def live_preview(
     error with its line while typing, before saving.
     """
     result = rendering.render(
-        RenderInput(
+        render_source(
+            newsletter=newsletter,
             layout=layout.mjml if layout else "",
             body=body,
             body_format=body_format or BodyFormat.MARKDOWN,
             subject=subject,
             preheader=preheader,
-            newsletter_name=newsletter.name,
-            postal_address=newsletter.postal_address,
         )
     )
     html = ""

@@ -28,7 +28,7 @@ from newsletter.forms import add_service_errors
 from newsletter.models import Newsletter, Role
 from subscribers.models import Subscriber
 
-from . import reader_links, rendering, selectors, services
+from . import extensions, reader_links, rendering, selectors, services
 from .forms import CampaignForm, ImageForm, LayoutForm, SampleRecipientForm, TestSendForm
 from .images import image_upload
 from .models import Status
@@ -271,7 +271,12 @@ def archive_campaign(request: HttpRequest, newsletter: str, campaign: str) -> Ht
     return render(
         request,
         "campaigns/public/archive_campaign.html",
-        {"newsletter": newsletter_obj, "campaign": found, "body": body},
+        {
+            "newsletter": newsletter_obj,
+            "campaign": found,
+            "body": body,
+            "links": extensions.archive_links(found),
+        },
     )
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -14,24 +14,12 @@ from campaigns.models import Campaign, Status
 from campaigns.selectors import campaigns_of
 from delivery.engine import sent_counts
 from newsletter.models import Newsletter
-from subscribers.models import (
-    ConsentAction,
-    ConsentEvent,
-)
+from subscribers.models import ConsentEvent
+from subscribers.selectors import JOINED, LEFT
 
 RECENT_CAMPAIGNS = 5
 GROWTH_DAYS = 30
 PAST_DAYS_CACHE_SECONDS = 3600
-
-# Ledger events that mean "now receives mail from this list": a confirmation, an
-# attested import, or a subscription that needed no confirmation (single opt-in,
-# the preference center). A double opt-in "subscribed" only counts once confirmed.
-JOINED = (
-    Q(action=ConsentAction.CONFIRMED)
-    | Q(action=ConsentAction.IMPORTED)
-    | (Q(action=ConsentAction.SUBSCRIBED) & ~Q(details__opt_in="double"))
-)
-LEFT = Q(action=ConsentAction.UNSUBSCRIBED)
 
 
 @dataclass(frozen=True)

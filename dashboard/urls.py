@@ -4,6 +4,8 @@ from django.urls import include, path
 from campaigns.urls import dashboard_urlpatterns as campaign_urlpatterns
 from delivery.urls import dashboard_urlpatterns as sending_urlpatterns
 from delivery.urls import settings_urlpatterns as backend_urlpatterns
+from participation.urls import dashboard_urlpatterns as participation_urlpatterns
+from participation.urls import settings_urlpatterns as participation_settings_urlpatterns
 from subscribers.dashboard_urls import dashboard_urlpatterns as people_urlpatterns
 from tracking.urls import dashboard_urlpatterns as report_urlpatterns
 
@@ -94,6 +96,11 @@ urlpatterns = [
         name="campaign_test_send",
     ),
     path("n/<slug:slug>/settings/webhooks/", include("webhooks.urls")),
+    path("n/<slug:slug>/participation/", include(participation_urlpatterns)),
+    path(
+        "n/<slug:slug>/settings/participation/",
+        include(participation_settings_urlpatterns),
+    ),
     path("outbox/", views.outbox, name="outbox"),
     path("outbox/test/", views.outbox_send_test, name="outbox_send_test"),
     path("outbox/<int:pk>/", views.outbox_message, name="outbox_message"),

@@ -18,6 +18,7 @@ import dkim
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
+from campaigns import extensions
 from campaigns.models import Campaign
 from campaigns.reader_links import ReaderLinks
 from campaigns.rendering import Recipient, Rendered, slot_values
@@ -63,6 +64,15 @@ class CampaignMessages:
         # Links rewritten and the pixel added, as the newsletter's tracking policy says.
         self.tracking = campaign_tracking(campaign=campaign, rendered=rendered)
         self.rendered = rendered = self.tracking.rendered
+        # Slots other apps fill per recipient (a referral link, answer links), if used.
+        self.fillers = extensions.reader_fillers(
+            campaign=campaign,
+            used=frozenset(
+                slot.name
+                for part in (rendered.subject, rendered.html, rendered.text)
+                for slot in part.slots
+            ),
+        )
         self.newsletter_id = newsletter.pk
         self.sender = newsletter.sender
         self.reply_to = [newsletter.reply_to] if newsletter.reply_to else None
@@ -106,11 +116,16 @@ class CampaignMessages:
         )
 
     def _values(self, addressee: Addressee, recipient: Recipient) -> dict[str, str]:
-        """Every slot's raw value: the merge tags', then the tracking links'."""
+        """Every slot's raw value: the merge tags', the tracking links', other apps'."""
+        values = recipient.values()
         tracking = self.tracking.values(
             delivery_id=addressee.delivery_id, opted_out=addressee.tracking_opt_out
         )
-        return {**recipient.values(), **tracking} if tracking else recipient.values()
+        if tracking:
+            values.update(tracking)
+        for fill in self.fillers:
+            values.update(fill(addressee.subscriber_id, addressee.delivery_id))
+        return values
 
     def build(self, addressee: Addressee) -> EmailMultiAlternatives:
         """A Django message, for backends that take one (the outbox, anymail's ESPs)."""

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "api",
     "webhooks",
     "backup",
+    "participation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -223,6 +224,13 @@ LOGIN_ATTEMPTS_WINDOW_SECONDS = int(os.environ.get("CRIER_LOGIN_ATTEMPTS_WINDOW"
 # The issuer name authenticator apps show beside a Crier account.
 OTP_TOTP_ISSUER = os.environ.get("CRIER_TOTP_ISSUER", "Crier")
 SUBSCRIBE_ATTEMPTS_PER_IP_PER_HOUR = int(os.environ.get("CRIER_SUBSCRIBE_ATTEMPTS_PER_IP", "20"))
+# Participation (docs/participation.md): submissions to open calls and answer-link
+# requests per IP address and hour, and the longest text a contribution may have.
+CALL_SUBMISSIONS_PER_IP_PER_HOUR = int(os.environ.get("CRIER_CALL_SUBMISSIONS_PER_IP", "10"))
+CALL_TEXT_MAX_CHARS = int(os.environ.get("CRIER_CALL_TEXT_MAX_CHARS", "2000"))
+ANSWER_LINK_REQUESTS_PER_IP_PER_HOUR = int(
+    os.environ.get("CRIER_ANSWER_LINK_REQUESTS_PER_IP", "10")
+)
 # Upper bound of the proof-of-work search: about half a second in a phone's browser.
 PROOF_OF_WORK_MAX_NUMBER = int(os.environ.get("CRIER_PROOF_OF_WORK_MAX_NUMBER", "100000"))
 
@@ -367,6 +375,11 @@ CELERY_BEAT_SCHEDULE = {
     "flush-tracking": {"task": "tracking.tasks.flush", "schedule": 10.0},
     "webhooks-redispatch": {"task": "webhooks.tasks.redispatch_due", "schedule": 30.0},
     "webhooks-prune": {"task": "webhooks.tasks.prune", "schedule": 86400.0},
+    # The transparency pages' figures, from the ledger and the rollups (docs/participation.md).
+    "participation-transparency": {
+        "task": "participation.tasks.refresh_transparency",
+        "schedule": 3600.0,
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 

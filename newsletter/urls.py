@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from delivery.urls import public_urlpatterns as test_mail_urlpatterns
+from participation.urls import webhook_urlpatterns as participation_webhooks
 
 from . import views
 
@@ -10,6 +11,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:home"), name="root"),
     path("dashboard/", include("dashboard.urls")),
     path("n/<slug:newsletter>/", include("campaigns.urls")),
+    path("n/<slug:newsletter>/", include("participation.urls")),
     # One way in: the dashboard's login, with its rate limit and second factor.
     path(
         "admin/login/",
@@ -20,6 +22,10 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("webhooks/anymail/", include("delivery.webhooks")),
     path("test-mail/", include(test_mail_urlpatterns)),
+    path(
+        "webhooks/participation/",
+        include((participation_webhooks, "participation_webhooks")),
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("t/", include("tracking.urls")),
     re_path(r"^media/(?P<path>.+)$", views.media, name="media"),

@@ -16,7 +16,7 @@ from newsletter.forms import add_service_errors
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
-from . import import_files, ledger, personal_data, selectors, services
+from . import extensions, import_files, ledger, personal_data, selectors, services
 from .exporting import export_list
 from .forms import (
     AddSubscriberForm,
@@ -276,6 +276,8 @@ def subscriber_detail(request: HttpRequest, newsletter: Newsletter, pk: int) -> 
             ),
             "can_edit": _can_edit(request),
             "erasable": subscriber.status != SubscriberStatus.ERASED,
+            # What other apps hold about the person (answers, referrals).
+            "facts": extensions.facts(subscriber, newsletter),
         },
     )
 

@@ -45,10 +45,13 @@ class SubscribeForm(forms.Form):
     # A honeypot: hidden from people, filled in by naive bots.
     website = forms.CharField(required=False, label=_("Leave this field empty"))
     altcha = forms.CharField(required=False)
+    # A reader's referral code, from their link (/n/<newsletter>/?ref=CODE).
+    ref = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def __init__(self, *args, newsletter, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.newsletter = newsletter
+        self.referrer = None
         self.public_lists = {lst.slug: lst for lst in newsletter.lists.active().filter(public=True)}
         self.fields["lists"].choices = [(slug, lst.name) for slug, lst in self.public_lists.items()]
         self.fields["lists"].error_messages["required"] = _("Choose at least one list.")
@@ -67,6 +70,20 @@ class SubscribeForm(forms.Form):
                 code="proof_of_work",
             )
         return payload
+
+    def clean_ref(self) -> str:
+        code = self.cleaned_data["ref"].strip()
+        if code:
+            self.referrer = services.referrer_for(newsletter=self.newsletter, code=code)
+            if self.referrer is None:
+                raise ValidationError(
+                    _(
+                        "The invitation link you followed is not valid for this newsletter. "
+                        "Subscribe from the newsletter's own page instead."
+                    ),
+                    code="invalid_referral",
+                )
+        return code
 
     @property
     def is_bot(self) -> bool:

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from newsletter import ratelimit
 
-from . import ledger, services, suppressions, tasks
+from . import extensions, ledger, services, suppressions, tasks
 from .ledger import Evidence
 from .models import (
     ConsentAction,
@@ -184,6 +184,8 @@ def _contact_data(contact: Subscriber) -> dict:
             }
             for event in tracking
         ],
+        # What other apps keep about the contact (consultation answers, referrals…).
+        **extensions.exported(contact),
     }
 
 

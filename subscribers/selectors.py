@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from newsletter.models import Newsletter
 
 from .models import (
+    ConsentAction,
     ConsentEvent,
     ImportBatch,
     MailingList,
@@ -17,6 +18,17 @@ from .models import (
     Subscription,
     SubscriptionStatus,
 )
+
+# Ledger events that mean "now receives mail from this list": a confirmation, an
+# attested import, or a subscription that needed no confirmation (single opt-in,
+# the preference center). A double opt-in "subscribed" only counts once confirmed.
+# The dashboard's growth chart and the transparency page count with these.
+JOINED = (
+    Q(action=ConsentAction.CONFIRMED)
+    | Q(action=ConsentAction.IMPORTED)
+    | (Q(action=ConsentAction.SUBSCRIBED) & ~Q(details__opt_in="double"))
+)
+LEFT = Q(action=ConsentAction.UNSUBSCRIBED)
 
 
 def subscribers_of(

@@ -22,7 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter import ratelimit
 from newsletter.models import Newsletter
 
-from . import ledger, signals, suppressions, tasks
+from . import ledger, signals, suppressions, tasks, tokens
 from .ledger import Evidence
 from .models import (
     ConsentAction,
@@ -109,11 +109,13 @@ def _existing_or_new_contact(
 
 
 def _announce(
-    signal, subscriber: Subscriber, newsletter: Newsletter, lists: list[MailingList]
+    signal, subscriber: Subscriber, newsletter: Newsletter, lists: list[MailingList], **extra
 ) -> None:
     """Tell other apps (webhooks) inside this transaction, so their rows share its fate."""
     if lists:
-        signal.send(sender=Subscriber, subscriber=subscriber, newsletter=newsletter, lists=lists)
+        signal.send(
+            sender=Subscriber, subscriber=subscriber, newsletter=newsletter, lists=lists, **extra
+        )
 
 
 # Subscribe and confirm
@@ -146,6 +148,7 @@ def subscribe(
     evidence: Evidence | None = None,
     attestation: str = "",
     actor: str = "",
+    referrer: Subscriber | None = None,
 ) -> SubscribeOutcome:
     """Start (or restart) a subscription to ``lists``; double opt-in unless a list says single.
 
@@ -154,7 +157,9 @@ def subscribe(
     never for a suppressed address or a list the person left: only they can undo that.
     Repeating it duplicates nothing. A suppressed address that needs an admin is
     left alone, silently: callers must answer the same whatever happened. ``actor``
-    (who added the person, when it was not themselves) goes to the ledger.
+    (who added the person, when it was not themselves) goes to the ledger, and so
+    does ``referrer``, a contact of the newsletter whose referral link brought the
+    person (by id only: the ledger never holds the referrer's address).
 
     ``name`` names a new contact. An existing contact's empty name is filled at once
     when a member of the newsletter asks (dashboard, API); from a public form it waits
@@ -190,6 +195,8 @@ def subscribe(
     outcome = SubscribeOutcome(subscriber=contact)
     started = []
     now = timezone.now()
+    if referrer is not None and referrer.pk == contact.pk:
+        referrer = None  # one's own link brings nobody
     for mailing_list in lists:
         subscription, created_now = Subscription.objects.get_or_create(
             subscriber=contact, mailing_list=mailing_list, defaults={"newsletter": newsletter}
@@ -213,6 +220,8 @@ def subscribe(
             details["attestation"] = attestation
         if actor:
             details["actor"] = actor
+        if referrer is not None:
+            details["referred_by"] = referrer.pk
         ledger.append(
             subscriber=contact,
             action=ConsentAction.SUBSCRIBED,
@@ -229,9 +238,32 @@ def subscribe(
         _reactivate(contact)
     if outcome.pending:
         outcome.confirmation_queued = _queue_confirmation(contact, name=name)
-    _announce(signals.subscribed, contact, newsletter, started)
+    _announce(signals.subscribed, contact, newsletter, started, referrer=referrer)
     _announce(signals.confirmed, contact, newsletter, outcome.confirmed)
     return outcome
+
+
+def referrer_for(*, newsletter: Newsletter, code: str) -> Subscriber | None:
+    """The contact of ``newsletter`` whose referral code this is, or None.
+
+    A code names its newsletter: one made for another newsletter, or for a person
+    who was erased or never subscribed here, brings nobody.
+    """
+    try:
+        claim = tokens.read_referral_code(code)
+    except tokens.InvalidToken:
+        return None
+    if claim.newsletter_id != newsletter.pk:
+        return None
+    return (
+        Subscriber.objects.filter(
+            pk=claim.subscriber_id,
+            newsletter=newsletter,
+            subscriptions__isnull=False,
+        )
+        .exclude(status=SubscriberStatus.ERASED)
+        .first()
+    )
 
 
 def _reactivate(contact: Subscriber) -> None:

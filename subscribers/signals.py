@@ -12,6 +12,8 @@ subscriber_erased = Signal()
 # and ``lists`` (the MailingLists concerned), so a receiver's own rows (the webhook
 # outbox) commit or roll back with it. Receivers must only write rows: anything that
 # leaves the process belongs in a task queued with ``delay_on_commit``.
-subscribed = Signal()  # subscriptions started (pending a confirmation, or confirmed at once)
+# subscriptions started (pending a confirmation, or confirmed at once); also with
+# ``referrer``: the subscriber whose referral link brought the person, or None.
+subscribed = Signal()
 confirmed = Signal()  # subscriptions confirmed (by the link, at once, or attested)
 unsubscribed = Signal()  # subscriptions ended

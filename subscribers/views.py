@@ -22,7 +22,7 @@ from newsletter.http import client_ip
 from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 
-from . import personal_data, proof_of_work, services, tokens
+from . import extensions, personal_data, proof_of_work, services, tokens
 from .forms import PreferencesForm, SubscribeForm
 from .ledger import Evidence
 from .models import ConsentSource, Subscriber, SubscriberStatus, SubscriptionStatus
@@ -44,8 +44,18 @@ def _invalid_link(request: HttpRequest) -> HttpResponse:
 
 
 def newsletter_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """The public page; ``?ref=CODE`` (a reader's referral link) is carried by its form."""
     newsletter = get_object_or_404(Newsletter, slug=slug)
-    return _render_newsletter(request, newsletter, SubscribeForm(newsletter=newsletter))
+    form = SubscribeForm(newsletter=newsletter)
+    code = request.GET.get("ref", "").strip()
+    if code:
+        form.referrer = services.referrer_for(newsletter=newsletter, code=code)
+        if form.referrer is None:
+            return render(
+                request, "subscribers/invalid_referral.html", {"newsletter": newsletter}, status=404
+            )
+        form.initial["ref"] = code
+    return _render_newsletter(request, newsletter, form)
 
 
 def _render_newsletter(request, newsletter, form, status=200) -> HttpResponse:
@@ -96,6 +106,7 @@ def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
         wording=newsletter.consent_text,
         language=translation.get_language() or newsletter.language,
         evidence=_evidence(request),
+        referrer=form.referrer,
     )
     # The same answer whatever happened, so the form reveals no one's subscriptions.
     return render(request, "subscribers/check_inbox.html", {"newsletter": newsletter})
@@ -206,7 +217,18 @@ def _render_preferences(
     return render(
         request,
         "subscribers/preferences.html",
-        {"newsletter": newsletter, "subscriber": subscriber, "form": form, **flags},
+        {
+            "newsletter": newsletter,
+            "subscriber": subscriber,
+            "form": form,
+            # What other apps show the person here (their referral link…).
+            "sections": extensions.preference_sections(
+                subscriber,
+                newsletter,
+                tokens.preferences_token(tokens.Claim(subscriber.pk, newsletter.pk)),
+            ),
+            **flags,
+        },
         status=422 if form.errors else status,
     )
 

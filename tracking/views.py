@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from campaigns import extensions
 from campaigns.models import Campaign
 from delivery.selectors import latest_bounces_and_complaints, reports_deliveries
 from newsletter.access import member_required
@@ -86,6 +87,8 @@ def campaign_report(request: HttpRequest, newsletter: Newsletter, pk: int) -> Ht
             "timeline_chart": report.stats.chart(),
             "problems": latest_bounces_and_complaints(campaign) if report.has_problems else [],
             "reports_deliveries": reports_deliveries(newsletter),
+            # What other apps add (a consultation's results): campaigns.extensions.
+            "sections": extensions.report_sections(campaign),
         },
     )
 

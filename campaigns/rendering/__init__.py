@@ -11,7 +11,7 @@ result); per recipient, ``personalize`` only fills the slots.
 import hashlib
 import html
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from newsletter.headers import has_line_break
@@ -23,6 +23,7 @@ from .problems import Level, Problem, RenderError, Source
 __all__ = [
     "DEFAULT_LAYOUTS",
     "GMAIL_CLIP_BYTES",
+    "Block",
     "Level",
     "Message",
     "Problem",
@@ -77,6 +78,23 @@ DEFAULT_LAYOUTS = [
 
 
 @dataclass(frozen=True)
+class Block:
+    """Markup another app puts where the body has ``{{ name }}`` on a line of its own.
+
+    ``mjml`` is column content (``mj-text``, ``mj-button``, …). It may use the
+    reader tags named in ``reader_tags`` (and only it may): slots each recipient
+    fills, such as a consultation's answer token, whose default is what previews,
+    tests and the archive show. ``error`` says why the block cannot be shown (no
+    such consultation…): it is reported at the tag's line.
+    """
+
+    name: str
+    mjml: str = ""
+    reader_tags: tuple[str, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class RenderInput:
     layout: str
     body: str
@@ -85,11 +103,32 @@ class RenderInput:
     preheader: str = ""
     newsletter_name: str = ""
     postal_address: str = ""
+    # Added by other apps (campaigns.extensions): reader links as (name, value when
+    # there is no reader), and the blocks the body names.
+    reader_links: tuple[tuple[str, str], ...] = ()
+    blocks: tuple[Block, ...] = ()
 
     def digest(self) -> str:
-        """Identifies the output: equal digests render to the same message."""
-        payload = json.dumps([PIPELINE_VERSION, *self.__dict__.values()], ensure_ascii=False)
-        return hashlib.sha256(payload.encode()).hexdigest()
+        """Identifies the output: equal digests render to the same message.
+
+        Reader links count only when a text uses them, so that a campaign without
+        any keeps the digest (and cached render) it had before they existed.
+        """
+        texts = "\n".join((self.layout, self.body, self.subject, self.preheader))
+        payload = [
+            PIPELINE_VERSION,
+            self.layout,
+            self.body,
+            self.body_format,
+            self.subject,
+            self.preheader,
+            self.newsletter_name,
+            self.postal_address,
+        ]
+        links = [list(link) for link in self.reader_links if link[0] in texts]
+        if links or self.blocks:
+            payload += [links, [asdict(block) for block in self.blocks]]
+        return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
 @dataclass
@@ -181,8 +220,19 @@ def _fill(part: Compiled, values: dict[str, str], recipient: Recipient) -> str:
 def render(source: RenderInput) -> Rendered:
     """Run the whole pipeline. Never raises for bad input: problems say what is wrong."""
     result = Rendered(digest=source.digest(), problems=[])
+    blocks = {block.name: block for block in source.blocks}
     tokens = Tokenizer(
-        seed="\n".join((source.layout, source.body, source.subject, source.preheader))
+        seed="\n".join(
+            (
+                source.layout,
+                source.body,
+                source.subject,
+                source.preheader,
+                *(block.mjml for block in source.blocks),
+            )
+        ),
+        links=dict(source.reader_links),
+        blocks={name: block.error for name, block in blocks.items()},
     )
     layout, found = tokens.replace(source.layout, source=Source.LAYOUT, in_layout=True)
     result.problems += found
@@ -206,13 +256,25 @@ def render(source: RenderInput) -> Rendered:
         result.problems.append(Problem(Level.ERROR, Source.BODY, "the body is empty."))
     result.problems += _check_layout(source.layout, layout, tokens)
 
+    used_blocks = {
+        token: blocks[name]
+        for name in blocks
+        if (token := tokens.token_for(name)) is not None and token in body
+    }
     if source.body_format == "markdown":
         body, found = markdown.to_mjml(
-            body, is_token=lambda url: bool(tokens.pattern.fullmatch(url))
+            body,
+            is_token=lambda url: bool(tokens.pattern.fullmatch(url)),
+            block_tokens=set(used_blocks),
         )
     else:
         found = mjml.check(source.body, source=Source.BODY)
+        found += mjml.check_blocks(body, block_tokens=set(used_blocks))
     result.problems += found
+    for token, block in used_blocks.items():
+        markup, found = tokens.replace(block.mjml, source=Source.BODY, own_tags=block.reader_tags)
+        result.problems += found
+        body = body.replace(token, markup)
     if result.errors:
         return result
 

@@ -49,15 +49,20 @@ _MD.add_render_rule("code_block", _fence)
 _MD.add_render_rule("table_open", _table_open)
 
 
-def to_mjml(text: str, *, is_token) -> tuple[str, list[Problem]]:
+def to_mjml(
+    text: str, *, is_token, block_tokens: set[str] = frozenset()
+) -> tuple[str, list[Problem]]:
     """Convert Markdown (with merge tags already swapped for tokens) to MJML sections.
 
     ``is_token(url)`` says whether a link is a merge tag such as
-    ``{{ unsubscribe_url }}``, which is absolute once filled in.
+    ``{{ unsubscribe_url }}``, which is absolute once filled in. A paragraph that is
+    only a block's token (``block_tokens``) stays as that token, among the column's
+    content, for the caller to replace with the block's MJML.
     """
     problems = _check_raw_html(text)
     tokens = _MD.parse(text)
     problems += _check_links(tokens, is_token=is_token)
+    problems += _check_blocks(tokens, block_tokens)
     sections: list[list[str]] = [[]]
     buffer: list[Token] = []
 
@@ -77,6 +82,9 @@ def to_mjml(text: str, *, is_token) -> tuple[str, list[Problem]]:
         elif image := _lone_image(block):
             flush()
             sections[-1].append(_mj_image(image))
+        elif (token := _lone_text(block)) in block_tokens:
+            flush()
+            sections[-1].append(token)
         else:
             buffer.extend(block)
     flush()
@@ -111,6 +119,40 @@ def _lone_image(block: list[Token]) -> Token | None:
     if len(children) == 1 and children[0].type == "image":
         return children[0]
     return None
+
+
+def _lone_text(block: list[Token]) -> str | None:
+    """The text of a paragraph made of one line of plain text, else None."""
+    if len(block) != 3 or block[0].type != "paragraph_open":
+        return None
+    children = block[1].children or []
+    if len(children) != 1 or children[0].type != "text":
+        return None
+    return children[0].content.strip()
+
+
+def _check_blocks(tokens: list[Token], block_tokens: set[str]) -> list[Problem]:
+    """A block is a part of the message, not a word: it must be a paragraph of its own."""
+    if not block_tokens:
+        return []
+    problems = []
+    for block in _blocks(tokens):
+        if _lone_text(block) in block_tokens:
+            continue
+        for token in block:
+            content = token.content + "".join(child.content for child in token.children or [])
+            if any(block_token in content for block_token in block_tokens):
+                problems.append(
+                    Problem(
+                        Level.ERROR,
+                        Source.BODY,
+                        "a block tag (a consultation, a goal…) must be alone on its line, "
+                        "with an empty line before and after it.",
+                        token.map[0] + 1 if token.map else None,
+                    )
+                )
+                break
+    return problems
 
 
 def _mj_image(image: Token) -> str:

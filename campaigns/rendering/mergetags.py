@@ -58,16 +58,18 @@ class Slot:
         return f"{{{{ {self.name} }}}}"
 
 
-def known(name: str, *, in_layout: bool) -> bool:
-    if name in RECIPIENT_TAGS or name in CONSTANT_TAGS:
+def known(name: str, *, in_layout: bool, extra: frozenset[str] = frozenset()) -> bool:
+    """Whether ``name`` is in the vocabulary; ``extra`` holds the tags other apps add
+    (reader links, blocks) for this render."""
+    if name in RECIPIENT_TAGS or name in CONSTANT_TAGS or name in extra:
         return True
     if name.startswith(ATTRIBUTE_PREFIX) and len(name) > len(ATTRIBUTE_PREFIX):
         return "." not in name[len(ATTRIBUTE_PREFIX) :]
     return in_layout and name in LAYOUT_TAGS
 
 
-def vocabulary(*, in_layout: bool) -> list[str]:
-    names = [*RECIPIENT_TAGS, *CONSTANT_TAGS]
+def vocabulary(*, in_layout: bool, extra: tuple[str, ...] = ()) -> list[str]:
+    names = [*RECIPIENT_TAGS, *CONSTANT_TAGS, *extra]
     if in_layout:
         names += list(LAYOUT_TAGS)
     return names
@@ -79,10 +81,16 @@ class Tokenizer:
 
     The nonce is derived from the inputs and checked against them, so a token can
     never collide with text the editor wrote.
+
+    ``links`` are the reader links other apps add to the vocabulary (name → the value
+    shown when there is no reader: previews, tests, the archive); ``blocks`` the
+    block tags the body may use (name → why it cannot be shown, or "").
     """
 
     seed: str
     slots: list[Slot] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)
+    blocks: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         counter = 0
@@ -106,9 +114,22 @@ class Tokenizer:
                 return f"{self.prefix}{index}x"
         return None
 
-    def replace(self, text: str, *, source: Source, in_layout: bool = False):
-        """Return ``text`` with tags swapped for tokens, and the problems found."""
+    def replace(
+        self,
+        text: str,
+        *,
+        source: Source,
+        in_layout: bool = False,
+        own_tags: tuple[str, ...] = (),
+    ):
+        """Return ``text`` with tags swapped for tokens, and the problems found.
+
+        Block tags are known in the body only; ``own_tags`` are the reader tags a
+        block's own markup uses, known there and nowhere else.
+        """
         problems: list[Problem] = []
+        in_body = source == Source.BODY and not in_layout and not own_tags
+        extra = frozenset([*self.links, *own_tags, *(self.blocks if in_body else ())])
 
         def swap(match: re.Match) -> str:
             inner = _INNER.match(match.group(1))
@@ -125,20 +146,26 @@ class Tokenizer:
                 )
                 return match.group(0)
             name = inner.group("name")
-            if not known(name, in_layout=in_layout):
+            if not known(name, in_layout=in_layout, extra=extra):
                 hint = " It can only be used in a layout." if name in LAYOUT_TAGS else ""
+                if name in self.blocks:
+                    hint = " A block can only be used in the body."
                 problems.append(
                     Problem(
                         Level.ERROR,
                         source,
                         f"unknown merge tag {{{{ {name} }}}}.{hint} Known tags: "
-                        + ", ".join(vocabulary(in_layout=in_layout))
+                        + ", ".join(vocabulary(in_layout=in_layout, extra=tuple(self.links)))
                         + ".",
                         line,
                     )
                 )
                 return match.group(0)
-            return self.token(Slot(name, inner.group("default") or ""))
+            if self.blocks.get(name) and name in extra:
+                problems.append(Problem(Level.ERROR, source, self.blocks[name], line))
+                return match.group(0)
+            default = inner.group("default") or self.links.get(name, "")
+            return self.token(Slot(name, default))
 
         replaced = _TAG.sub(swap, text)
         for leftover in re.finditer(r"\{\{", _TAG.sub(lambda m: " " * len(m.group(0)), text)):

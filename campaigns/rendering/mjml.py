@@ -114,6 +114,46 @@ def check(source_text: str, *, source: Source) -> list[Problem]:
     return checker.finish()
 
 
+class _BlockPlacement(_Checker):
+    """Finds block tokens placed where MJML expects HTML (inside ``mj-text`` and the like)."""
+
+    def __init__(self, block_tokens: set[str]) -> None:
+        super().__init__(Source.BODY)
+        self.block_tokens = block_tokens
+
+    def handle_data(self, data: str) -> None:
+        if not self._opaque():
+            return
+        for token in self.block_tokens:
+            if token in data:
+                self._problem(
+                    f"a block tag cannot be inside <{self.stack[-1][0]}>; put it on a line of "
+                    "its own directly inside an <mj-column>."
+                )
+
+
+def check_blocks(source_text: str, *, block_tokens: set[str]) -> list[Problem]:
+    """Block tokens must stand where column content goes, each on a line of its own."""
+    if not block_tokens:
+        return []
+    checker = _BlockPlacement(block_tokens)
+    checker.feed(source_text)
+    checker.close()
+    problems = [problem for problem in checker.problems if "block tag" in problem.message]
+    for number, line in enumerate(source_text.splitlines(), start=1):
+        for token in block_tokens:
+            if token in line and line.strip() != token:
+                problems.append(
+                    Problem(
+                        Level.ERROR,
+                        Source.BODY,
+                        "a block tag (a consultation, a goal…) must be alone on its line.",
+                        number,
+                    )
+                )
+    return problems
+
+
 def _refuse_include(path: str) -> str:
     raise ValueError(f"<mj-include> is not allowed ({path})")
 

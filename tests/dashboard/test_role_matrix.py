@@ -17,6 +17,7 @@ from api.services import issue_token
 from newsletter.access import required_for
 from newsletter.invitations import invitation_create
 from newsletter.models import Role
+from participation.services import calls, consultations, goals
 from subscribers.models import ImportBatch
 from tests.factories import (
     CampaignFactory,
@@ -82,8 +83,33 @@ class World:
             mailing_list=subscription.mailing_list,
             attestation="Said yes at the booth",
         )
+        consultation = consultations.consultation_create(
+            newsletter=self.newsletter,
+            created_by=None,
+            title="Roadmap",
+            questions=[consultations.QuestionSpec("scale", "How happy are you?")],
+        )
+        call = calls.call_create(
+            newsletter=self.newsletter, created_by=None, title="Talks", description="Propose one."
+        )
+        submission = calls.submission_create(
+            call=call, title="A talk", text="About Demo.", credit_name="Ada", consent=True
+        )
+        goal = goals.goal_create(
+            newsletter=self.newsletter,
+            title="Sprint",
+            kind="volunteers",
+            target=10,
+            cta_label="Join",
+            cta_url="https://example.org/join",
+        )
         # The object a primary key after each path segment stands for.
         self.objects = {
+            "consultations": consultation.pk,
+            "questions": consultation.questions.get().pk,
+            "calls": call.pk,
+            "submissions": submission.pk,
+            "goals": goal.pk,
             "campaigns": campaign.pk,
             "layouts": LayoutFactory(newsletter=self.newsletter).pk,
             "members": self.bystander.pk,
@@ -143,6 +169,8 @@ def test_the_walk_finds_the_pages_of_every_app():
     names = {name for name, _ in ROUTES}
     assert {"home", "newsletter", "settings", "settings_tokens", "campaign_list"} <= names
     assert {"campaign_send", "outbox", "account_security"} <= names
+    assert {"participation", "consultation_detail", "call_detail", "goal_detail"} <= names
+    assert {"submission_moderate", "referrals", "settings_participation"} <= names
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,8 @@ from django.utils import timezone
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, Status
 from newsletter.models import Membership, Newsletter, Role
+from participation.models import Call, Consultation, Goal, ParticipationSettings
+from participation.services import calls, consultations, goals, transparency
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, MailingList, Subscriber
 from subscribers.tokens import Claim
@@ -38,7 +40,10 @@ class Command(BaseCommand):
                 newsletter=newsletter, user=admin, defaults={"role": Role.OWNER}
             )
             self._audience(newsletter)
+            # Before the campaigns: the draft and the sent one carry their blocks.
+            self._participation(newsletter, admin)
             self._campaigns(newsletter, admin)
+            self._answers(newsletter)
         self.stdout.write(f"Demo newsletter: {newsletter.name} (/dashboard/n/{newsletter.slug}/)")
         if password:
             self.stdout.write(
@@ -91,8 +96,11 @@ class Command(BaseCommand):
             )[0]
             for slug, name, description in DEMO_LISTS
         ]
+        first = None
         for email, name, language in DEMO_SUBSCRIBERS:
-            if Subscriber.objects.filter(newsletter=newsletter, email=email).exists():
+            existing = Subscriber.objects.filter(newsletter=newsletter, email=email).first()
+            if existing is not None:
+                first = first or existing
                 continue
             outcome = subscribers.subscribe(
                 newsletter=newsletter,
@@ -102,9 +110,86 @@ class Command(BaseCommand):
                 lists=lists,
                 source=ConsentSource.DASHBOARD,
                 wording=newsletter.consent_text,
+                # The others came through the first one's referral link.
+                referrer=first,
             )
             if outcome.subscriber is not None:  # None: the address was erased or suppressed
                 subscribers.confirm(claim=Claim(outcome.subscriber.pk, newsletter.pk))
+                first = first or outcome.subscriber
+
+    def _participation(self, newsletter: Newsletter, admin) -> None:
+        """A consultation, an open call with contributions, a goal, the transparency page."""
+        if not Consultation.objects.filter(newsletter=newsletter, slug="topics").exists():
+            consultations.consultation_create(
+                newsletter=newsletter,
+                created_by=admin,
+                title="What should we write about?",
+                slug="topics",
+                description="Three taps to shape the next issues.",
+                public_results=True,
+                questions=[
+                    consultations.QuestionSpec(
+                        "multiple",
+                        "Which topics interest you?",
+                        ["Releases", "Tutorials", "Events"],
+                    ),
+                    consultations.QuestionSpec("scale", "How useful was Demo 1.x for you?"),
+                ],
+            )
+        if not Call.objects.filter(newsletter=newsletter, slug="showcase").exists():
+            call = calls.call_create(
+                newsletter=newsletter,
+                created_by=admin,
+                title="Showcase: what did you build with Demo 2.0?",
+                slug="showcase",
+                description="Tell us what you built with Demo 2.0; the best go in the next issue.",
+            )
+            for title, text, credit, accepted in DEMO_CONTRIBUTIONS:
+                submission = calls.submission_create(
+                    call=call, title=title, text=text, credit_name=credit, consent=True
+                )
+                if accepted:
+                    calls.submission_accept(submission=submission, user=admin)
+        if not Goal.objects.filter(newsletter=newsletter, slug="sprint").exists():
+            goal = goals.goal_create(
+                newsletter=newsletter,
+                title="Fund the 2027 speed sprint",
+                slug="sprint",
+                description="A week for two maintainers to make Demo start faster.",
+                kind="money",
+                currency="EUR",
+                target="5000",
+                cta_label="Donate",
+                cta_url="https://opencollective.com/demo-project",
+            )
+            goals.goal_progress(
+                goal=goal, kind="add", amount="1250", source="dashboard", actor=admin.username
+            )
+        ParticipationSettings.objects.get_or_create(
+            newsletter=newsletter, defaults={"transparency_page": True}
+        )
+
+    def _answers(self, newsletter: Newsletter) -> None:
+        """The subscribers' answers to the welcome issue's consultation, and its figures."""
+        consultation = Consultation.objects.get(newsletter=newsletter, slug="topics")
+        topics, usefulness = consultation.questions.all()
+        picks = {
+            "ada@example.org": (0, 4),
+            "grace@example.org": (1, 3),
+            "marie@example.org": (0, 4),
+        }
+        for email, (topic, score) in picks.items():
+            subscriber = Subscriber.objects.filter(email=email).first()
+            if subscriber is None:
+                continue
+            for question, index in ((topics, topic), (usefulness, score)):
+                consultations.answer_record(
+                    consultation=consultation,
+                    subscriber_id=subscriber.pk,
+                    question=question,
+                    choices=[question.choices.all()[index].pk],
+                )
+        transparency.refresh(newsletter)
 
     def _campaigns(self, newsletter: Newsletter, admin) -> None:
         """The stock layouts, a draft and a sent public campaign; each made only once."""
@@ -151,6 +236,12 @@ $ pip install --upgrade demo==2.0.0
 | Linux | supported |
 | macOS | supported |
 | Windows | beta |
+
+---
+
+{{ goal.sprint }}
+
+Know someone who would like this newsletter? [Share your own link]({{ referral_url }}).
 """,
 }
 SENT = {
@@ -167,6 +258,18 @@ a call for help: about once a month, never more than twice.
 You can [read the documentation](https://demo.example.org/docs) or
 [join the forum](https://forum.demo.example.org) in the meantime.
 
+{{ consultation.topics }}
+
 Thank you for following the project!
 """,
 }
+DEMO_CONTRIBUTIONS = [
+    ("A plugin for maps", "It draws Demo's data on a map, offline.", "Ada L.", True),
+    (
+        "Demo on a Raspberry Pi",
+        "How we run Demo 2.0 on a Pi 5 in our makerspace.",
+        "Hackspace Lyon",
+        False,
+    ),
+    ("Faster CI with Demo", "Our test suite went from 9 to 4 minutes.", "Grace H.", False),
+]
