@@ -10,8 +10,8 @@ from campaigns import reader_links
 from delivery import engine
 from delivery.models import OutboxMessage
 from newsletter.models import TrackingPolicy
+from subscribers import personal_data, tokens
 from subscribers import services as subscribers
-from subscribers import tokens
 from subscribers.models import ConsentSource, Subscriber
 from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
 
@@ -129,7 +129,7 @@ def test_an_erased_readers_copy_is_gone(setup):
     send(newsletter, releases, public=False)
     link = web_link("ada@example.org").removeprefix(SITE)
     ada = Subscriber.objects.get(email="ada@example.org")
-    subscribers.erase(claim=tokens.Claim(ada.pk, newsletter.pk), source=ConsentSource.DASHBOARD)
+    personal_data.erase(claim=tokens.Claim(ada.pk, newsletter.pk), source=ConsentSource.DASHBOARD)
     assert Client().get(link).status_code == 404
 
 
