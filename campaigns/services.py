@@ -512,14 +512,15 @@ def reader_web_version(*, campaign: Campaign, subscriber: Subscriber) -> str:
     if not result.ok:
         return ""
     recipient = reader_recipient(campaign=campaign, subscriber=subscriber)
-    return _web_body(rendering.personalize(result, recipient).html)
+    return _web_body(rendering.personalize(result, recipient).html, keep_mail_parts=True)
 
 
-def _web_body(document: str) -> str:
-    """A rendered message as a web page's body: no mail-only parts, no tracking pixel,
-    sanitised by nh3."""
+def _web_body(document: str, *, keep_mail_parts: bool = False) -> str:
+    """A rendered message as a web page's body: no tracking pixel, sanitised by nh3, and
+    without the mail-only parts unless it is one reader's own copy (which keeps their
+    unsubscribe and preference links)."""
     return nh3.clean(
-        _page_body(document),
+        _page_body(document, keep_mail_parts=keep_mail_parts),
         tags=ARCHIVE_TAGS,
         clean_content_tags={"script", "style", "title"},
         attributes=ARCHIVE_ATTRIBUTES,
@@ -530,10 +531,12 @@ def _web_body(document: str) -> str:
 MAIL_ONLY_BLOCKS = {"p", "li", "div", "td", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"}
 
 
-def _page_body(document: str) -> str:
-    """The body of a rendered message without what only makes sense in a mailbox."""
+def _page_body(document: str, *, keep_mail_parts: bool) -> str:
+    """The body of a rendered message, without tracking pixels and, unless asked to keep
+    them, without what only makes sense in a mailbox."""
     tree = lxml_html.document_fromstring(document)
-    _without_mail_only(tree)
+    if not keep_mail_parts:
+        _without_mail_only(tree)
     _without_pixels(tree)
     body = tree.body
     return (body.text or "") + "".join(

@@ -25,8 +25,9 @@ NOT_PAGES = {
     "campaign_recipients": "a fragment of the send page",
     "campaign_report_csv": "a download",
     "list_export": "a download",
+    "consultation_csv": "a download",
 }
-SECTIONS = ["Campaigns", "Lists", "Subscribers", "Layouts", "Images"]
+SECTIONS = ["Campaigns", "Lists", "Subscribers", "Layouts", "Images", "Participation"]
 NAV = re.compile(
     r'<nav class="subnav container" aria-label="Newsletter sections">(.*?)</nav>', re.S
 )

@@ -28,6 +28,7 @@ from api.urls import api as ninja_api
 from campaigns.models import Status
 from delivery.models import Delivery, DeliveryStatus
 from newsletter.models import Invitation, Newsletter, Role
+from participation.services import calls, consultations, goals
 from subscribers import import_files, services
 from subscribers.models import ConsentSource, ImportBatch
 from tests.dashboard.test_role_matrix import NEWSLETTER_ROUTES, OTHER_ROUTES, PARAMETER
@@ -57,6 +58,11 @@ PARAMETER_KINDS = {
     ("import", "token"): "upload",
     ("live-preview", "key"): "preview",
     ("invitations", "pk"): "invitation",
+    ("consultations", "pk"): "consultation",
+    ("questions", "question"): "question",
+    ("calls", "pk"): "call",
+    ("submissions", "submission"): "submission",
+    ("goals", "pk"): "goal",
 }
 # Dashboard pages that belong to no newsletter, and why none can reach a newsletter's data.
 INSTANCE_ROUTES = {
@@ -136,6 +142,7 @@ class Tenant:
             "list_slug": mailing_list.slug,
             "upload": import_files.store_upload(newsletter=newsletter, upload=upload),
             "preview": preview,
+            **participation_objects(newsletter, slug),
             "invitation": Invitation.objects.create(
                 newsletter=newsletter,
                 email=f"invitee-of-{slug}@example.org",
@@ -144,6 +151,37 @@ class Tenant:
             ).pk,
         }
         return tenant
+
+
+def participation_objects(newsletter: Newsletter, slug: str) -> dict:
+    """A consultation with its question, an open call with a submission, and a goal."""
+    consultation = consultations.consultation_create(
+        newsletter=newsletter,
+        created_by=None,
+        title=f"Roadmap of {slug}",
+        questions=[consultations.QuestionSpec("scale", "How happy are you?")],
+    )
+    call = calls.call_create(
+        newsletter=newsletter, created_by=None, title=f"Talks of {slug}", description="Propose."
+    )
+    submission = calls.submission_create(
+        call=call, title="A talk", text="About Demo.", credit_name="Ada", consent=True
+    )
+    goal = goals.goal_create(
+        newsletter=newsletter,
+        title=f"Sprint of {slug}",
+        kind="volunteers",
+        target=10,
+        cta_label="Join",
+        cta_url="https://example.org/join",
+    )
+    return {
+        "consultation": consultation.pk,
+        "question": consultation.questions.get().pk,
+        "call": call.pk,
+        "submission": submission.pk,
+        "goal": goal.pk,
+    }
 
 
 @pytest.fixture
@@ -242,6 +280,22 @@ API_ROUTES = {
     ("post", "/api/v1/campaigns/{campaign_id}/resume/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/test/"): {"json": {"to": ["a@example.org"]}},
     ("get", "/api/v1/campaigns/{campaign_id}/stats/"): {},
+    ("get", "/api/v1/campaigns/{campaign_id}/uncertain/"): {},
+    ("post", "/api/v1/campaigns/{campaign_id}/uncertain/"): {"json": {"choice": "resend"}},
+    ("get", "/api/v1/consultations/{consultation_id}/"): {},
+    ("patch", "/api/v1/consultations/{consultation_id}/"): {"json": {"title": "Changed by A"}},
+    ("get", "/api/v1/consultations/{consultation_id}/results/"): {},
+    ("get", "/api/v1/consultations/{consultation_id}/results.csv"): {},
+    ("get", "/api/v1/calls/{call_id}/"): {},
+    ("patch", "/api/v1/calls/{call_id}/"): {"json": {"title": "Changed by A"}},
+    ("get", "/api/v1/calls/{call_id}/submissions/"): {},
+    ("post", "/api/v1/calls/{call_id}/insert/"): {"json": {"campaign": 0}},
+    ("post", "/api/v1/calls/{call_id}/submissions/{submission_id}/moderate/"): {
+        "json": {"action": "accept"}
+    },
+    ("get", "/api/v1/goals/{goal_id}/"): {},
+    ("patch", "/api/v1/goals/{goal_id}/"): {"json": {"title": "Changed by A"}},
+    ("post", "/api/v1/goals/{goal_id}/progress/"): {"json": {"amount": 5}},
     ("get", "/api/v1/webhooks/{endpoint_id}/"): {},
     ("post", "/api/v1/webhooks/{endpoint_id}/disable/"): {},
     ("post", "/api/v1/webhooks/{endpoint_id}/test/"): {},
@@ -265,6 +319,17 @@ API_ROUTES = {
     ("post", "/api/v1/lists/"): {"json": {"slug": B_LIST, "name": "A's own"}, "status": 201},
     ("get", "/api/v1/campaigns/"): {"status": 200},
     ("get", "/api/v1/webhooks/"): {"status": 200},
+    ("get", "/api/v1/consultations/"): {"status": 200},
+    ("post", "/api/v1/consultations/"): {"json": {}, "status": 422},
+    ("get", "/api/v1/calls/"): {"status": 200},
+    ("post", "/api/v1/calls/"): {"json": {}, "status": 422},
+    ("get", "/api/v1/goals/"): {"status": 200},
+    ("post", "/api/v1/goals/"): {"json": {}, "status": 422},
+    ("get", "/api/v1/participation/settings/"): {"status": 200},
+    ("patch", "/api/v1/participation/settings/"): {"json": {}, "status": 200},
+    ("get", "/api/v1/participation/referrals/"): {"status": 200},
+    # A's own transparency page, which A has not published.
+    ("get", "/api/v1/participation/transparency/"): {"status": 404},
     ("post", "/api/v1/webhooks/"): {
         "json": {"url": "https://hooks.example.org/a2", "events": ["subscriber.subscribed"]},
         "status": 201,
@@ -282,6 +347,10 @@ PATH_KINDS = {
     "batch_id": "import",
     "campaign_id": "campaign",
     "endpoint_id": "endpoint",
+    "consultation_id": "consultation",
+    "call_id": "call",
+    "submission_id": "submission",
+    "goal_id": "goal",
 }
 
 

@@ -16,7 +16,7 @@ from participation import tokens
 from participation.models import Answer, Choice, Consultation, Question
 from participation.services import consultations
 from participation.services.consultations import QuestionSpec
-from subscribers import services as subscriber_services
+from subscribers import personal_data
 from subscribers.models import ConsentSource
 from subscribers.tokens import Claim
 
@@ -347,7 +347,9 @@ def test_under_the_individual_policy_the_answer_is_on_the_person_s_record(client
     assert Answer.objects.get(subscriber=ada).comment == "Please"
     assert Answer.objects.filter(subscriber__isnull=True).count() == 1  # Grace opted out
 
-    exported = subscriber_services.export_data(ada)["participation"]["consultation_answers"]
+    exported = personal_data.export_person(ada)["newsletters"][0]["participation"][
+        "consultation_answers"
+    ]
     assert exported == [
         {
             "newsletter": "Demo News",
@@ -359,9 +361,14 @@ def test_under_the_individual_policy_the_answer_is_on_the_person_s_record(client
             "changed_at": None,
         }
     ]
-    assert subscriber_services.export_data(grace)["participation"]["consultation_answers"] == []
+    assert (
+        personal_data.export_person(grace)["newsletters"][0]["participation"][
+            "consultation_answers"
+        ]
+        == []
+    )
 
-    subscriber_services.erase(claim=Claim(ada.pk, newsletter.pk), source=ConsentSource.DASHBOARD)
+    personal_data.erase(claim=Claim(ada.pk, newsletter.pk), source=ConsentSource.DASHBOARD)
     assert not Answer.objects.filter(subscriber=ada).exists()
     assert Answer.objects.filter(comment="Please").count() == 1  # Grace's
     question.refresh_from_db()

@@ -11,8 +11,8 @@ from delivery.models import OutboxMessage
 from participation import emails, tasks
 from participation.models import ParticipationSettings, Referral, ReferrerProfile
 from participation.services import referrals
+from subscribers import personal_data, tokens
 from subscribers import services as subscriber_services
-from subscribers import tokens
 from subscribers.models import ConsentSource, Subscriber
 from tests.factories import CampaignFactory, MembershipFactory
 
@@ -167,9 +167,7 @@ def test_erasure_forgets_the_referrer_s_choices(client, newsletter, news):
     referrals.referrer_profile_update(
         newsletter=newsletter, subscriber=ada, show_publicly=True, display_name="Ada L."
     )
-    exported = subscriber_services.export_data(ada)["participation"]["referrals"]
+    exported = personal_data.export_person(ada)["newsletters"][0]["participation"]["referrals"]
     assert exported[0]["display_name"] == "Ada L."
-    subscriber_services.erase(
-        claim=tokens.Claim(ada.pk, newsletter.pk), source=ConsentSource.DASHBOARD
-    )
+    personal_data.erase(claim=tokens.Claim(ada.pk, newsletter.pk), source=ConsentSource.DASHBOARD)
     assert not ReferrerProfile.objects.exists()
