@@ -321,10 +321,11 @@ class ProgressForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("Change"),
         choices=[
-            (GoalUpdateKind.ADD, _("Add to the total (a negative amount takes away)")),
+            (GoalUpdateKind.ADD, _("Add to the total")),
             (GoalUpdateKind.SET, _("Set the total")),
         ],
         initial=GoalUpdateKind.ADD,
+        help_text=_("To take away from the total, add a negative amount."),
     )
     amount = forms.CharField(label=_("Amount"), max_length=20)
     note = forms.CharField(label=_("Note (optional)"), max_length=300, required=False)

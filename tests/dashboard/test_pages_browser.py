@@ -23,10 +23,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.auth.tokens import default_token_generator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import expect
 
 from api.services import issue_token
@@ -35,7 +39,9 @@ from campaigns.images import image_upload
 from campaigns.models import Campaign, Status
 from delivery import engine
 from delivery.models import BounceType, Delivery, DeliveryStatus, OutboxMessage
+from newsletter.invitations import invitation_create, token_digest
 from newsletter.models import Role
+from participation.services import calls, consultations, goals
 from subscribers import import_files
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, ImportBatch, ImportProblem, ImportStatus, OptIn
@@ -64,6 +70,7 @@ NOT_PAGES = {
     "campaign_recipients": "a fragment of the send page",
     "campaign_report_csv": "a download",
     "list_export": "a download",
+    "consultation_csv": "a download",
     "login": "walked by the public pages' test, logged out",
     "login_verify": "only between a password and a second factor",
 }
@@ -101,6 +108,8 @@ class Newsroom:
 
     def __init__(self, tmp_path: Path) -> None:
         self.owner = UserFactory(username="olga", is_staff=True)
+        # An instance admin too: the page that creates a newsletter is walked.
+        self.owner.user_permissions.add(Permission.objects.get(codename="add_newsletter"))
         self.newsletter = newsletter = NewsletterFactory(
             slug="kernel",
             name="Kernel News",
@@ -199,6 +208,13 @@ class Newsroom:
         )
         message.attach_alternative("<p>It works.</p>", "text/html")
         message.send()
+        # Words a route needs by URL name: a link only its mail would carry.
+        self.route_words = {
+            "password_reset_confirm": {
+                "uidb64": urlsafe_base64_encode(force_bytes(self.owner.pk)),
+                "token": default_token_generator.make_token(self.owner),
+            }
+        }
         # The object a number after each path segment stands for; overrides by URL name.
         self.objects = {
             "campaigns": self.sent.pk,
@@ -209,9 +225,58 @@ class Newsroom:
             "imports": batch.pk,
             "webhooks": endpoint.pk,
             "outbox": OutboxMessage.objects.get().pk,
+            **self._participation(),
         }
         self.overrides = {"campaign_edit": self.draft.pk, "campaign_send": self.draft.pk}
         self.words = {"list_slug": self.announcements.slug, "token": upload}
+
+    def _participation(self) -> dict:
+        """A consultation, an open call with a contribution, a support goal, an invitation."""
+        consultation = consultations.consultation_create(
+            newsletter=self.newsletter,
+            created_by=self.owner,
+            title="What should the next release focus on?",
+            questions=[consultations.QuestionSpec("single", "Pick one", ["Speed", "Docs"])],
+        )
+        call = calls.call_create(
+            newsletter=self.newsletter,
+            created_by=self.owner,
+            title="Talks for the Lyon meetup",
+            description="Propose a talk of 20 minutes.",
+        )
+        submission = calls.submission_create(
+            call=call,
+            title="Booting in 100 ms",
+            text="How Kernel 7.0 starts faster.",
+            credit_name="Ada Lovelace",
+            consent=True,
+        )
+        goal = goals.goal_create(
+            newsletter=self.newsletter,
+            title="Volunteers for the docs sprint",
+            kind="volunteers",
+            target=10,
+            cta_label="Join",
+            cta_url="https://kernel.example.org/sprint",
+        )
+        invitation = invitation_create(
+            newsletter=self.newsletter,
+            email="newcomer@example.org",
+            role=Role.EDITOR,
+            invited_by=self.owner,
+        )
+        raw = "invitation-token-of-the-walk"
+        invitation.token_digest = token_digest(raw)
+        invitation.save(update_fields=["token_digest"])
+        self.route_words["invitation"] = {"token": raw}
+        return {
+            "consultations": consultation.pk,
+            "questions": consultation.questions.get().pk,
+            "calls": call.pk,
+            "submissions": submission.pk,
+            "goals": goal.pk,
+            "invitations": invitation.pk,
+        }
 
     def _confirmed(self, email: str, name: str, lists):
         return subscribers.subscribe(
@@ -280,7 +345,9 @@ class Newsroom:
         for match in PARAMETER.finditer(route):
             converter, parameter = match.groups()
             segment = route[: match.start()].rstrip("/").rsplit("/", 1)[-1]
-            if parameter == "slug":
+            if parameter in self.route_words.get(name, {}):
+                kwargs[parameter] = self.route_words[name][parameter]
+            elif parameter == "slug":
                 kwargs[parameter] = self.newsletter.slug
             elif converter == "int" and name in self.overrides:
                 kwargs[parameter] = self.overrides[name]
