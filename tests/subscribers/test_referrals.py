@@ -6,7 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from subscribers import services, signals, tokens
+from subscribers import personal_data, services, signals, tokens
 from subscribers.models import ConsentAction, ConsentEvent, ConsentSource, Subscriber
 from tests.factories import MailingListFactory, NewsletterFactory
 
@@ -60,7 +60,7 @@ def test_a_code_brings_nobody_in_another_newsletter_or_once_erased(newsletter):
     assert services.referrer_for(newsletter=newsletter, code=code_of(grace, newsletter)) == grace
     assert services.referrer_for(newsletter=other, code=code_of(grace, newsletter)) is None
     assert services.referrer_for(newsletter=other, code=code_of(grace, other)) is None
-    services.erase(claim=tokens.Claim(grace.pk, newsletter.pk), source=ConsentSource.DASHBOARD)
+    personal_data.erase(claim=tokens.Claim(grace.pk, newsletter.pk), source=ConsentSource.DASHBOARD)
     assert services.referrer_for(newsletter=newsletter, code=code_of(grace, newsletter)) is None
 
 
