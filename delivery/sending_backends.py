@@ -95,19 +95,30 @@ SECRET_LABELS = {
     "aws_secret_access_key": gettext_lazy("secret access key"),
     "webhook_signing_key": gettext_lazy("webhook signing key"),
 }
+# A missing secret is asked for in a sentence of its own: splicing labels into one
+# sentence ("Enter the %s and the %s") cannot be translated, since the article depends
+# on the noun in most languages ("le mot de passe", "la clé").
+SECRET_REQUESTS = {
+    "password": gettext_lazy("Enter the SMTP password."),
+    "api_key": gettext_lazy("Enter the API key."),
+    "server_token": gettext_lazy("Enter the server token."),
+    "secret_key": gettext_lazy("Enter the secret key."),
+    "aws_access_key_id": gettext_lazy("Enter the access key ID."),
+    "aws_secret_access_key": gettext_lazy("Enter the secret access key."),
+}
 
 
 # Where a stored secret goes: change one and the secret must be entered again, or an
 # owner could point it elsewhere (their own server), keep it, and press "test".
 DESTINATION_FIELDS = ("kind", "host", "port", "security", "username", "api_url", "region")
 FIELD_LABELS = {
-    "kind": "service",
-    "host": "SMTP host",
-    "port": "SMTP port",
-    "security": "SMTP encryption",
-    "username": "SMTP user name",
-    "api_url": "API base URL",
-    "region": "region",
+    "kind": gettext_lazy("service"),
+    "host": gettext_lazy("SMTP host"),
+    "port": gettext_lazy("SMTP port"),
+    "security": gettext_lazy("SMTP encryption"),
+    "username": gettext_lazy("SMTP user name"),
+    "api_url": gettext_lazy("API base URL"),
+    "region": gettext_lazy("region"),
 }
 
 
@@ -262,32 +273,29 @@ def sending_backend_save(
     kind = KINDS[backend.kind]
     secrets = {name: value for name, value in kept.items() if value}
     secrets.update({name: value for name, value in new_secrets.items() if value})
-    missing = [
-        SECRET_LABELS[name]
+    missing = " ".join(
+        str(SECRET_REQUESTS[name])
         for name in kind.secrets
         if not secrets.get(name) and not (name == "password" and not backend.username)
-    ]
+    )
     if missing and moved:
         raise BackendConfigError(
             _(
-                "Enter the %(secrets)s again: the %(changed)s changed, and a stored secret "
-                "only goes where it was entered for."
+                "%(requests)s A stored secret is dropped when its destination changes "
+                "(here: %(changed)s)."
             )
             % {
-                "secrets": _(" and the ").join(map(str, missing)),
-                "changed": ", ".join(FIELD_LABELS[name] for name in moved),
+                "requests": missing,
+                "changed": ", ".join(str(FIELD_LABELS[name]) for name in moved),
             },
             field="secret",
         )
     if missing:
-        raise BackendConfigError(
-            _("Enter the %(secrets)s.") % {"secrets": _(" and the ").join(map(str, missing))},
-            field="secret",
-        )
+        raise BackendConfigError(missing, field="secret")
     if backend.kind == BackendKind.SMTP and not backend.host:
-        raise BackendConfigError("Enter the SMTP host.", field="host")
+        raise BackendConfigError(_("Enter the SMTP host."), field="host")
     if backend.kind == BackendKind.AMAZON_SES and not backend.region:
-        raise BackendConfigError("Enter the Amazon SES region.", field="region")
+        raise BackendConfigError(_("Enter the Amazon SES region."), field="region")
     _check_destination(backend)
     kept_names = [*kind.secrets, *([kind.webhook_key] if kind.webhook_key else [])]
     _store_secrets(backend, {name: secrets[name] for name in kept_names if secrets.get(name)})

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -196,7 +197,11 @@ def campaign_uncertain(request: HttpRequest, newsletter: Newsletter, pk: int) ->
         else:
             messages.success(
                 request,
-                _("%(choice)s: %(count)s people. Your choice is recorded below.")
+                ngettext(
+                    "%(choice)s: %(count)s person. Your choice is recorded below.",
+                    "%(choice)s: %(count)s people. Your choice is recorded below.",
+                    len(settlement.delivery_ids),
+                )
                 % {
                     "choice": settlement.get_choice_display(),
                     "count": len(settlement.delivery_ids),

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from campaigns.models import Status
@@ -385,7 +386,11 @@ def call_insert(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpRe
         return redirect("dashboard:call_detail", slug=newsletter.slug, pk=pk)
     messages.success(
         request,
-        _("%(count)s contributions added at the end of “%(campaign)s”.")
+        ngettext(
+            "%(count)s contribution added at the end of “%(campaign)s”.",
+            "%(count)s contributions added at the end of “%(campaign)s”.",
+            count,
+        )
         % {"count": count, "campaign": campaign.name},
     )
     return redirect("dashboard:campaign_preview", slug=newsletter.slug, pk=campaign.pk)

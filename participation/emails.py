@@ -12,7 +12,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from delivery.sending_backends import connection_for
 from newsletter.links import absolute_url
@@ -193,7 +193,7 @@ def send_answer_link(*, consultation_id: int, subscriber_id: int) -> bool:
                 _("Do not forward this mail: the link answers in your name."),
             ],
             button=Button(
-                _("Answer"),
+                pgettext("verb", "Answer"),
                 absolute_url(
                     "participation:answer",
                     newsletter=newsletter.slug,

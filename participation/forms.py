@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from subscribers import proof_of_work
 from subscribers.forms import AddressField
@@ -319,7 +320,7 @@ class GoalForm(ZonedForm):
 
 class ProgressForm(forms.Form):
     kind = forms.ChoiceField(
-        label=_("Change"),
+        label=pgettext_lazy("goal progress", "Change"),
         choices=[
             (GoalUpdateKind.ADD, _("Add to the total")),
             (GoalUpdateKind.SET, _("Set the total")),

@@ -9,6 +9,7 @@ import socket
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from delivery import engine, sending_backends
 from delivery.backends.smtp import EmailBackend, HostRefused
@@ -103,6 +104,19 @@ def test_entering_the_secret_again_moves_it(newsletter, values, change, label):
     assert stored(newsletter)[1] == new
 
 
+def test_the_secrets_to_enter_again_are_asked_for_in_the_owner_s_language(newsletter):
+    # One sentence per secret: French needs "l’ID" and "la clé", so the labels cannot be
+    # spliced into one sentence, and the changed field is named in French too.
+    save(newsletter, SES, SECRETS[BackendKind.AMAZON_SES])
+    with translation.override("fr"), pytest.raises(sending_backends.BackendConfigError) as refused:
+        save(newsletter, {**SES, "region": "us-east-1"})
+    assert str(refused.value) == (
+        "Saisissez l’ID de clé d’accès. Saisissez la clé d’accès secrète. Un secret enregistré "
+        "est oublié quand sa destination change (ici : région)."
+    )
+    assert refused.value.field == "secret"
+
+
 def test_other_changes_keep_the_stored_secret(newsletter):
     save(newsletter, SMTP, {"password": "hunter2"})
     save(newsletter, {**SMTP, "rate_per_second": 5, "batch_size": 10, "active": False})
@@ -136,7 +150,7 @@ def test_the_dashboard_names_what_changed_and_keeps_everything(client, newslette
     response = client.post(reverse("dashboard:sending_backend", args=[newsletter.slug]), data)
     assert response.status_code == 422
     errors = response.context["form"].errors["secret"]
-    assert "SMTP host changed" in " ".join(errors)
+    assert "(here: SMTP host)" in " ".join(errors)
     backend, secrets = stored(newsletter)
     assert backend.host == "smtp.example.org" and secrets == {"password": "hunter2"}
 

@@ -44,7 +44,7 @@ def test_the_reset_mail_carries_a_link_that_sets_the_password_once(client):
     assert mail.recipients == ["ada@example.org"]
     assert 'lang="fr"' in mail.body("html")
     assert mail.body("plain").startswith("Bonjour,")
-    assert "“ada”" in mail.body("plain")
+    assert "« ada »" in mail.body("plain")
     link = re.search(r"https?://\S+/dashboard/password/set/\S+/", mail.body("plain")).group(0)
 
     path = link.split("://", 1)[1].split("/", 1)[1]

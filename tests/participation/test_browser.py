@@ -153,7 +153,7 @@ def test_a_contribution_is_sent_moderated_and_credited_in_the_draft(live, page, 
     expect(page.get_by_text("“A plugin for maps”: accepted.")).to_be_visible()
     page.get_by_label("Into the draft").select_option(label="Next issue")
     page.get_by_role("button", name="Put them in the draft").click()
-    expect(page.get_by_text("1 contributions added at the end of “Next issue”.")).to_be_visible()
+    expect(page.get_by_text("1 contribution added at the end of “Next issue”.")).to_be_visible()
     preview = page.frame_locator("iframe.mail-preview")
     expect(preview.get_by_role("link", name="A plugin for maps")).to_be_visible()
     expect(preview.get_by_text("Contributed by Ada L.")).to_be_visible()
