@@ -99,6 +99,17 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("Confirmed subscribers of any of these lists receive it, once each."),
     )
+    # Narrows the lists (or, with no list, all the newsletter's lists) to the people its
+    # rules pick; consent rules still apply on top (delivery.engine). Protected: deleting
+    # it would silently widen the audience to the whole lists.
+    segment = models.ForeignKey(
+        "audiences.Segment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        help_text=_("Only the people this segment picks receive it."),
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     send_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "webhooks",
     "backup",
     "participation",
+    "audiences",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

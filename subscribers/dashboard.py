@@ -18,6 +18,7 @@ from newsletter.models import Newsletter, Role
 
 from . import extensions, import_files, ledger, personal_data, selectors, services
 from .exporting import export_list
+from .fields import FieldSchema
 from .forms import (
     AddSubscriberForm,
     EraseForm,
@@ -390,7 +391,9 @@ def import_map(
                     actor=_actor(request),
                 )
                 return redirect("dashboard:import_detail", slug=newsletter.slug, pk=batch.pk)
-            report = import_files.check(path=path, mapping=form.mapping())
+            report = import_files.check(
+                path=path, mapping=form.mapping(), schema=FieldSchema.of(newsletter)
+            )
         except ValidationError as error:
             add_service_errors(form, error)
     return render(

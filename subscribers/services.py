@@ -23,6 +23,7 @@ from newsletter import ratelimit
 from newsletter.models import Newsletter
 
 from . import ledger, signals, suppressions, tasks, tokens
+from .fields import FieldSchema
 from .ledger import Evidence
 from .models import (
     ConsentAction,
@@ -624,13 +625,17 @@ def update_subscriber(
     """Change a contact's name, attributes and lists at once; it must be ``newsletter``'s.
 
     ``attributes`` is merged as a JSON merge patch (RFC 7396, top level): a key set
-    to None is removed. ``lists`` is the complete set wanted in this newsletter: new
-    ones go through ``subscribe`` (double opt-in unless attested), missing ones
-    through ``unsubscribe``, so each change is in the consent ledger. Subscriptions
-    to archived lists are left as they are, whether named or not.
+    to None is removed; defined fields are checked and normalised first
+    (``fields.FieldSchema``), and a bad value changes nothing. ``lists`` is the
+    complete set wanted in this newsletter: new ones go through ``subscribe`` (double
+    opt-in unless attested), missing ones through ``unsubscribe``, so each change is in
+    the consent ledger. Subscriptions to archived lists are left as they are, whether
+    named or not.
     """
     if subscriber.newsletter_id != newsletter.pk:
         raise Subscriber.DoesNotExist("the contact belongs to another newsletter")
+    if attributes is not None:
+        attributes = FieldSchema.of(newsletter).clean(attributes)
     contact = lock_contact(subscriber.pk)
     fields = []
     if name is not None and name != contact.name:
