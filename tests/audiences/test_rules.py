@@ -24,6 +24,10 @@ from tests.factories import (
 from tracking.models import Engagement
 
 pytestmark = pytest.mark.django_db
+PICKED = (
+    "SELECT s.email FROM subscribers_subscriber s"
+    " WHERE s.newsletter_id = %(newsletter)s AND ({rules})"
+)
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 
@@ -32,9 +36,7 @@ def picked(newsletter, rules, now=NOW) -> set[str]:
     compiled = compile_rules(rules, newsletter=newsletter, now=now)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT s.email FROM subscribers_subscriber s"
-            f" WHERE s.newsletter_id = %(newsletter)s AND ({compiled.sql})",
-            {**compiled.params, "newsletter": newsletter.pk},
+            PICKED.format(rules=compiled.sql), {**compiled.params, "newsletter": newsletter.pk}
         )
         return {email for (email,) in cursor}
 
@@ -192,9 +194,7 @@ def test_subscribed_date_language_and_consent_source(newsletter):
     assert picked(newsletter, cond("subscribed_at", "before", "2021-01-01"), now) == {
         "old@example.org"
     }
-    assert picked(newsletter, cond("subscribed_at", "on", "2020-01-01"), now) == {
-        "old@example.org"
-    }
+    assert picked(newsletter, cond("subscribed_at", "on", "2020-01-01"), now) == {"old@example.org"}
     assert picked(newsletter, cond("subscribed_at", "after", "2020-01-01"), now) == {
         "form@example.org",
         "api@example.org",
@@ -237,9 +237,7 @@ def engaged(newsletter):
             ("idle@example.org", None, None, False),
         ]
     ):
-        subscriber = SubscriberFactory(
-            newsletter=newsletter, email=email, tracking_opt_out=opt_out
-        )
+        subscriber = SubscriberFactory(newsletter=newsletter, email=email, tracking_opt_out=opt_out)
         Engagement.objects.create(
             delivery_id=number + 1,
             campaign=campaign,
