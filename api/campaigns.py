@@ -42,6 +42,7 @@ from .schemas import (
     Text,
     UncertainList,
 )
+from .segments import segment_by_id
 
 router = Router(tags=["campaigns"])
 
@@ -122,6 +123,7 @@ def create_campaign(request: HttpRequest, payload: CampaignIn):
                 body_format=payload.body_format,
                 public=payload.public,
                 lists=lists,
+                segment=segment_by_id(request, payload.segment),
             )
         except ValidationError as error:
             raise from_django(error, "body") from None
@@ -147,6 +149,8 @@ def update_campaign(request: HttpRequest, campaign_id: int, payload: CampaignPat
     with transaction.atomic():
         if "lists" in changes:
             changes["lists"] = lists_by_slug(request, changes["lists"] or [])
+        if "segment" in changes:
+            changes["segment"] = segment_by_id(request, changes["segment"])
         scheduling = "send_at" in changes
         send_at = changes.pop("send_at", None)
         if "template" in changes:

@@ -184,8 +184,10 @@ def campaign_create(
     public: bool = False,
     slug: str = "",
     lists: list[MailingList] | None = None,
+    segment=None,
 ) -> Campaign:
-    """Create a draft; raises ValidationError (by field, with lines) if it cannot render."""
+    """Create a draft; raises ValidationError (by field, with lines) if it cannot render.
+    ``segment`` (an ``audiences.Segment`` of the newsletter) narrows its lists."""
     if layout.newsletter_id != newsletter.pk:
         raise ValidationError({"layout": "This layout belongs to another newsletter."})
     campaign = Campaign(
@@ -205,8 +207,8 @@ def campaign_create(
     _store(campaign, result)
     campaign.full_clean()
     campaign.save()
-    if lists:
-        _set_lists(campaign, lists, scheduled=False)
+    if lists or segment is not None:
+        _set_lists(campaign, lists or [], scheduled=False, segment=segment)
     return campaign
 
 

@@ -41,6 +41,7 @@ from campaigns.services import campaign_render
 from campaigns.signals import campaign_sent
 from newsletter.encryption import DecryptionError
 from subscribers.models import (
+    MailingList,
     Subscriber,
     SubscriptionStatus,
 )
@@ -122,13 +123,23 @@ def audience_sql(*, list_ids: Iterable[int], segment: Compiled | None = None) ->
     return f"{AUDIENCE_SELECT}  AND ({segment.sql})\n", {**segment.params, **params}
 
 
-def _campaign_lists(campaign: Campaign) -> list[int]:
-    """The campaign's own newsletter's active lists; every active list of it when the
-    campaign has a segment and no list (the segment alone says who)."""
-    lists = campaign.newsletter.lists.active()
-    if campaign.segment_id is None or campaign.lists.exists():
-        lists = lists.filter(campaigns=campaign)
+def audience_lists(*, newsletter_id: int, chosen: Iterable[int], segment: bool) -> list[int]:
+    """The lists an audience draws from: the newsletter's active lists among ``chosen``,
+    or all of its active lists when a segment is chosen with no list (the segment alone
+    says who). Archived lists get no new sends."""
+    lists = MailingList.objects.active().filter(newsletter_id=newsletter_id)
+    chosen = list(chosen)
+    if chosen or not segment:
+        lists = lists.filter(pk__in=chosen)
     return list(lists.values_list("pk", flat=True))
+
+
+def _campaign_lists(campaign: Campaign) -> list[int]:
+    return audience_lists(
+        newsletter_id=campaign.newsletter_id,
+        chosen=campaign.lists.values_list("pk", flat=True),
+        segment=campaign.segment_id is not None,
+    )
 
 
 def campaign_audience(campaign: Campaign) -> tuple[list[int], Compiled | None]:
@@ -173,6 +184,13 @@ def audience_count(*, list_ids: Iterable[int], segment: Compiled | None = None) 
             count = cursor.fetchone()[0]
         cache.set(key, count, timeout=AUDIENCE_COUNT_SECONDS)
     return count
+
+
+def segment_audience_count(*, newsletter_id: int, segment: Compiled) -> int:
+    """How many people a campaign with this segment and no list would reach now: the
+    segment builder's and the API's "can be mailed" count."""
+    lists = audience_lists(newsletter_id=newsletter_id, chosen=(), segment=True)
+    return audience_count(list_ids=lists, segment=segment)
 
 
 def create_deliveries(*, campaign: Campaign) -> int:
