@@ -34,6 +34,7 @@ from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import expect
 
 from api.services import issue_token
+from audiences.services import segment_create
 from campaigns import services as campaign_services
 from campaigns.images import image_upload
 from campaigns.models import Campaign, Status
@@ -42,7 +43,7 @@ from delivery.models import BounceType, Delivery, DeliveryStatus, OutboxMessage
 from newsletter.invitations import invitation_create, token_digest
 from newsletter.models import Role
 from participation.services import calls, consultations, goals
-from subscribers import import_files
+from subscribers import fields, import_files
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, ImportBatch, ImportProblem, ImportStatus, OptIn
 from subscribers.tokens import Claim, confirm_token, preferences_token, unsubscribe_token
@@ -225,10 +226,32 @@ class Newsroom:
             "imports": batch.pk,
             "webhooks": endpoint.pk,
             "outbox": OutboxMessage.objects.get().pk,
+            "segments": self._segment().pk,
             **self._participation(),
         }
         self.overrides = {"campaign_edit": self.draft.pk, "campaign_send": self.draft.pk}
-        self.words = {"list_slug": self.announcements.slug, "token": upload}
+        self.words = {"list_slug": self.announcements.slug, "token": upload, "key": "sdk"}
+
+    def _segment(self):
+        """A choice field and a segment on it with two conditions (issue 15)."""
+        fields.field_create(
+            newsletter=self.newsletter,
+            key="sdk",
+            label="SDK",
+            type="choice",
+            choices=["python", "rust"],
+            description="The SDK they use most.",
+        )
+        return segment_create(
+            newsletter=self.newsletter,
+            name="Python users on Releases",
+            rules={
+                "all": [
+                    {"field": "list", "op": "confirmed", "value": self.releases.slug},
+                    {"field": "sdk", "op": "eq", "value": "python"},
+                ]
+            },
+        )
 
     def _participation(self) -> dict:
         """A consultation, an open call with a contribution, a support goal, an invitation."""

@@ -21,9 +21,11 @@ from participation.services import calls, consultations, goals
 from subscribers.models import ImportBatch
 from tests.factories import (
     CampaignFactory,
+    FieldDefinitionFactory,
     LayoutFactory,
     MembershipFactory,
     NewsletterFactory,
+    SegmentFactory,
     SubscriptionFactory,
     UserFactory,
 )
@@ -103,6 +105,7 @@ class World:
             cta_label="Join",
             cta_url="https://example.org/join",
         )
+        self.field = FieldDefinitionFactory(newsletter=self.newsletter)
         # The object a primary key after each path segment stands for.
         self.objects = {
             "consultations": consultation.pk,
@@ -116,6 +119,7 @@ class World:
             "tokens": token.pk,
             "subscribers": subscription.subscriber_id,
             "imports": batch.pk,
+            "segments": SegmentFactory(newsletter=self.newsletter).pk,
             "invitations": invitation_create(
                 newsletter=self.newsletter,
                 email="invited@example.org",
@@ -140,6 +144,8 @@ class World:
             segment = route[: match.start()].rstrip("/").rsplit("/", 1)[-1]
             if segment in self.objects and converter == "int":
                 kwargs[parameter] = self.objects[segment]
+            elif segment == "fields":
+                kwargs[parameter] = self.field.key
             else:
                 known = False
                 kwargs[parameter] = 2**31 - 1 if converter == "int" else "no-such-thing"
