@@ -22,6 +22,7 @@ from .fields import FieldSchema
 from .forms import (
     AddSubscriberForm,
     EraseForm,
+    FieldValuesForm,
     ImportForm,
     ImportUploadForm,
     MailingListForm,
@@ -276,11 +277,48 @@ def subscriber_detail(request: HttpRequest, newsletter: Newsletter, pk: int) -> 
                 subscriber, newsletter, limit=DELIVERIES_SHOWN
             ),
             "can_edit": _can_edit(request),
+            "field_form": _field_form(newsletter, subscriber),
             "erasable": subscriber.status != SubscriberStatus.ERASED,
             # What other apps hold about the person (answers, referrals).
             "facts": extensions.facts(subscriber, newsletter),
         },
     )
+
+
+def _field_form(newsletter: Newsletter, subscriber, data=None) -> FieldValuesForm | None:
+    definitions = list(newsletter.field_definitions.all())
+    if not definitions or subscriber.status == SubscriberStatus.ERASED:
+        return None
+    initial = FieldValuesForm.initial_from(definitions, subscriber.attributes)
+    return FieldValuesForm(data, definitions=definitions, initial=initial)
+
+
+@require_POST
+@member_required(Role.EDITOR)
+def subscriber_fields(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """Set the contact's custom field values (an empty one removes it), checked by type."""
+    subscriber = _contact(newsletter, pk)
+    form = _field_form(newsletter, subscriber, request.POST)
+    if form is None:
+        raise Http404
+    if form.is_valid():
+        try:
+            services.update_subscriber(
+                newsletter=newsletter, subscriber=subscriber, attributes=form.values()
+            )
+        except ValidationError as error:
+            if not form.add_value_errors(error):
+                raise
+        else:
+            messages.success(request, _("Fields saved."))
+            return redirect("dashboard:subscriber_detail", slug=newsletter.slug, pk=subscriber.pk)
+    messages.error(
+        request,
+        " ".join(
+            f"{form.fields[name].label}: {' '.join(errs)}" for name, errs in form.errors.items()
+        ),
+    )
+    return redirect("dashboard:subscriber_detail", slug=newsletter.slug, pk=subscriber.pk)
 
 
 @require_POST

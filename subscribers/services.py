@@ -150,6 +150,7 @@ def subscribe(
     attestation: str = "",
     actor: str = "",
     referrer: Subscriber | None = None,
+    attributes: dict | None = None,
 ) -> SubscribeOutcome:
     """Start (or restart) a subscription to ``lists``; double opt-in unless a list says single.
 
@@ -165,8 +166,12 @@ def subscribe(
     ``name`` names a new contact. An existing contact's empty name is filled at once
     when a member of the newsletter asks (dashboard, API); from a public form it waits
     for the address to confirm, travelling in the confirmation link meanwhile.
+    ``attributes`` (the public form's custom fields) are checked by type first and
+    kept for a contact this call creates only: a stranger's form never changes what
+    an existing contact holds.
     """
     address = normalize_email(email)
+    typed = FieldSchema.of(newsletter).clean(attributes) if attributes else {}
     if any(mailing_list.newsletter_id != newsletter.pk for mailing_list in lists):
         raise ValidationError("A list belongs to another newsletter.", code="foreign_list")
     archived = [mailing_list.slug for mailing_list in lists if mailing_list.archived_at]
@@ -192,6 +197,9 @@ def subscribe(
     if name and not contact.name and not created and source not in PUBLIC_SOURCES:
         contact.name = name
         contact.save(update_fields=["name", "updated_at"])
+    if created and any(value is not None for value in typed.values()):
+        contact.attributes = {key: value for key, value in typed.items() if value is not None}
+        contact.save(update_fields=["attributes", "updated_at"])
 
     outcome = SubscribeOutcome(subscriber=contact)
     started = []
@@ -605,6 +613,27 @@ def record_refusal(*, contact_id: int, reason: str, note: str = "") -> Subscribe
     earlier complaint): nothing was sent, so only the contact's newsletter stops."""
     contact = lock_contact(contact_id)
     suppressions.suppress_contact(contact=contact, reason=reason, everywhere=False, note=note)
+    return contact
+
+
+@transaction.atomic
+def reader_fields_update(*, claim: Claim, values: dict) -> Subscriber:
+    """The person's own custom field values from the preference center: only fields the
+    newsletter lets readers edit are written (any other key is ignored), checked and
+    normalised by type; an empty value removes theirs."""
+    contact = _locked_claim(claim)
+    editable = {
+        field.key: field
+        for field in contact.newsletter.field_definitions.all()
+        if field.editable_by_reader
+    }
+    wanted = {key: value for key, value in values.items() if key in editable}
+    cleaned = FieldSchema(editable).clean(wanted)
+    merged = {**contact.attributes, **cleaned}
+    merged = {key: value for key, value in merged.items() if value is not None}
+    if merged != contact.attributes:
+        contact.attributes = merged
+        contact.save(update_fields=["attributes", "updated_at"])
     return contact
 
 

@@ -8,6 +8,7 @@ must work from a mail provider's server, which has neither.
 import json
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -23,7 +24,7 @@ from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 
 from . import extensions, personal_data, proof_of_work, services, tokens
-from .forms import PreferencesForm, SubscribeForm
+from .forms import FieldValuesForm, PreferencesForm, SubscribeForm
 from .ledger import Evidence
 from .models import ConsentSource, Subscriber, SubscriberStatus, SubscriptionStatus
 from .selectors import person_at
@@ -107,6 +108,7 @@ def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
         language=translation.get_language() or newsletter.language,
         evidence=_evidence(request),
         referrer=form.referrer,
+        attributes=form.field_values,
     )
     # The same answer whatever happened, so the form reveals no one's subscriptions.
     return render(request, "subscribers/check_inbox.html", {"newsletter": newsletter})
@@ -214,6 +216,12 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 def _render_preferences(
     request, newsletter, subscriber, form, *, status: int = 200, **flags
 ) -> HttpResponse:
+    field_form = flags.pop("field_form", None) or _reader_fields_form(newsletter, subscriber)
+    shown = [
+        (field, subscriber.attributes.get(field.key))
+        for field in newsletter.field_definitions.all()
+        if field.shown_to_reader and not field.editable_by_reader
+    ]
     return render(
         request,
         "subscribers/preferences.html",
@@ -221,6 +229,8 @@ def _render_preferences(
             "newsletter": newsletter,
             "subscriber": subscriber,
             "form": form,
+            "field_form": field_form,
+            "shown_fields": shown,
             # What other apps show the person here (their referral link…).
             "sections": extensions.preference_sections(
                 subscriber,
@@ -229,7 +239,7 @@ def _render_preferences(
             ),
             **flags,
         },
-        status=422 if form.errors else status,
+        status=422 if form.errors or (field_form and field_form.errors) else status,
     )
 
 
@@ -269,7 +279,36 @@ def _request_data_link(request, claim, newsletter, subscriber) -> HttpResponse:
     return _render_preferences(request, newsletter, subscriber, form, data_link_sent=True)
 
 
+def _save_fields(request, claim, newsletter, subscriber) -> HttpResponse:
+    """The reader's own values of the fields they may edit."""
+    form = _reader_fields_form(newsletter, subscriber, request.POST)
+    saved = False
+    if form is not None and form.is_valid():
+        try:
+            subscriber = services.reader_fields_update(claim=claim, values=form.values())
+            saved = True
+        except ValidationError as error:
+            form.add_value_errors(error)
+    preferences_form = _preferences_form(subscriber, newsletter, _offered(subscriber, newsletter))
+    return _render_preferences(
+        request, newsletter, subscriber, preferences_form, field_form=form, fields_saved=saved
+    )
+
+
+def _offered(subscriber: Subscriber, newsletter: Newsletter) -> list:
+    return list(services.lists_for_preferences(subscriber, newsletter))
+
+
+def _reader_fields_form(newsletter, subscriber, data=None) -> FieldValuesForm | None:
+    editable = [field for field in newsletter.field_definitions.all() if field.editable_by_reader]
+    if not editable:
+        return None
+    initial = FieldValuesForm.initial_from(editable, subscriber.attributes)
+    return FieldValuesForm(data, definitions=editable, initial=initial)
+
+
 PREFERENCE_ACTIONS = {
+    "fields": _save_fields,
     "unsubscribe_all": _leave_newsletter,
     "request_data": _request_data_link,
 }
