@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from audiences import builder, services
 from audiences.forms import FieldForm, SegmentForm
@@ -175,17 +174,24 @@ def _save(form: SegmentForm, newsletter: Newsletter, segment: Segment | None, ru
         return None
 
 
-@require_POST
 @member_required(Role.EDITOR)
 def segment_delete(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """A page that asks first (and names the campaigns that keep it); only the button's
+    POST deletes (``confirm=yes``)."""
     segment = get_object_or_404(newsletter.segments, pk=pk)
-    try:
-        services.segment_delete(segment=segment)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-        return redirect("dashboard:segment_edit", slug=newsletter.slug, pk=segment.pk)
-    messages.success(request, _("Segment deleted."))
-    return redirect("dashboard:segment_list", slug=newsletter.slug)
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        try:
+            services.segment_delete(segment=segment)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect("dashboard:segment_edit", slug=newsletter.slug, pk=segment.pk)
+        messages.success(request, _("Segment deleted."))
+        return redirect("dashboard:segment_list", slug=newsletter.slug)
+    return render(
+        request,
+        "dashboard/segments/segment_delete.html",
+        {"newsletter": newsletter, "segment": segment, "campaigns": segment.campaigns.all()},
+    )
 
 
 # Custom fields
