@@ -47,7 +47,7 @@ def test_an_editor_builds_a_segment_and_sends_to_it(live_server, page, width):
     base = f"{live_server.url}/dashboard/n/{newsletter.slug}"
 
     page.goto(f"{base}/segments/")
-    page.get_by_role("link", name="New segment").click()
+    page.get_by_role("button", name="New segment").click()
     page.get_by_label("Name").fill("Python users")
     page.get_by_role("button", name="Add a condition").click()
     condition = page.locator("[data-condition='0']")
