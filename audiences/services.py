@@ -56,7 +56,11 @@ def segment_create(
 
 @transaction.atomic
 def segment_update(
-    *, segment: Segment, name: str | None = None, rules: object = None, description=None
+    *,
+    segment: Segment,
+    name: str | None = None,
+    rules: object = None,
+    description: str | None = None,
 ) -> Segment:
     """Change a segment. Campaigns already sending keep the people they started with:
     their delivery rows were written when they started."""

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from audiences import builder, services
 from audiences.forms import FieldForm, SegmentForm
 from audiences.models import Segment
-from audiences.rules import compile_rules
+from audiences.rules import MAX_CONDITIONS, compile_rules
 from delivery import engine
 from newsletter.access import member_required
 from newsletter.forms import add_service_errors
@@ -38,8 +38,10 @@ def segment_list(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
 
 
 def _posted_rows(post) -> list[builder.Row]:
+    """The builder's rows as posted (at most one more than the compiler accepts)."""
+    count = post.get("rows", "")
     rows = []
-    for index in range(int(post.get("rows", "0") or 0)):
+    for index in range(min(int(count) if count.isdigit() else 0, MAX_CONDITIONS + 1)):
         if f"field_{index}" not in post:
             continue
         rows.append(
@@ -94,8 +96,8 @@ def segment_edit(request: HttpRequest, newsletter: Newsletter, pk: int | None = 
         match = form.cleaned_data.get("match") or "all"
         if action == "add":
             rows.append(builder.Row())
-        elif action.startswith("remove-"):
-            index = int(action.removeprefix("remove-") or 0)
+        elif action.startswith("remove-") and action.removeprefix("remove-").isdigit():
+            index = int(action.removeprefix("remove-"))
             rows = [row for n, row in enumerate(rows) if n != index]
         _fitted(rows, choices)
         if json_mode:
