@@ -45,8 +45,9 @@ class BulkOutcome:
     skipped: int = 0
 
 
-def chunks(contacts: QuerySet[Subscriber], size: int = CHUNK_SIZE) -> Iterator[list[int]]:
-    """The contacts' ids, ascending, ``size`` at a time (keyset: no OFFSET)."""
+def chunks(contacts: QuerySet[Subscriber]) -> Iterator[list[int]]:
+    """The contacts' ids, ascending, ``CHUNK_SIZE`` at a time (keyset: no OFFSET)."""
+    size = CHUNK_SIZE
     ids = contacts.order_by("pk").values_list("pk", flat=True)
     last = 0
     while True:
@@ -71,6 +72,8 @@ def bulk_add_to_list(
     list, bounced or complained: only they can undo that (``services.subscribe``).
     """
     _check_list(newsletter, mailing_list)
+    if mailing_list.archived_at:
+        raise ValidationError({"list": gettext("Archived lists take no new subscriptions.")})
     attestation = attestation.strip()
     if not attestation:
         raise ValidationError(
