@@ -253,7 +253,7 @@ class SubscriberBulkForm(forms.Form):
     action = forms.ChoiceField(label=_("Action"), choices=BulkAction.choices)
     target = forms.ChoiceField(label=_("List"), required=False)
     attestation = forms.CharField(
-        label=_("How did they agree to this list?"),
+        label=_("How they agreed"),
         required=False,
         max_length=1000,
         help_text=_("Needed to add people: it goes to each one's consent ledger."),

@@ -140,9 +140,7 @@ def test_bad_input_names_the_field_and_changes_nothing(client, desk):
     response = post_bulk(
         client, newsletter, action="add", target="contributors", scope="selected", ids=[1]
     )
-    assert said(response) == [
-        "How did they agree to this list?: Say how these people agreed to receive this list."
-    ]
+    assert said(response) == ["How they agreed: Say how these people agreed to receive this list."]
     response = post_bulk(client, newsletter, action="remove", scope="selected")
     assert any(message.startswith("List:") for message in said(response))
     assert ConsentEvent.objects.count() == before
