@@ -107,7 +107,7 @@ def test_adding_everyone_matching_to_a_list_reports_what_it_did(client, desk):
 
 
 def test_removing_and_unsubscribing_the_ticked_people_stays_in_the_newsletter(client, desk):
-    newsletter, _releases, contributors, people, outsider, editor = desk
+    newsletter, _releases, _contributors, people, outsider, editor = desk
     client.force_login(editor)
     response = post_bulk(
         client,
@@ -134,7 +134,7 @@ def test_removing_and_unsubscribing_the_ticked_people_stays_in_the_newsletter(cl
 
 
 def test_bad_input_names_the_field_and_changes_nothing(client, desk):
-    newsletter, _releases, _contributors, people, _outsider, editor = desk
+    newsletter, _releases, _contributors, _people, _outsider, editor = desk
     client.force_login(editor)
     before = ConsentEvent.objects.count()
     response = post_bulk(
@@ -147,7 +147,7 @@ def test_bad_input_names_the_field_and_changes_nothing(client, desk):
 
 
 def test_viewers_cannot_act_in_bulk(client, desk):
-    newsletter, _releases, _contributors, people, _outsider, _editor = desk
+    newsletter, _releases, _contributors, _people, _outsider, _editor = desk
     viewer = MembershipFactory(newsletter=newsletter, role=Role.VIEWER).user
     client.force_login(viewer)
     response = post_bulk(client, newsletter, action="unsubscribe", scope="all")
@@ -156,7 +156,7 @@ def test_viewers_cannot_act_in_bulk(client, desk):
 
 
 def test_the_selection_exports_as_csv_with_its_lists(client, desk):
-    newsletter, _releases, _contributors, people, outsider, editor = desk
+    newsletter, _releases, _contributors, people, _outsider, editor = desk
     client.force_login(editor)
     response = post_bulk(client, newsletter, action="export", scope="all", list="contributors")
     assert response["Content-Type"] == "text/csv"
@@ -168,7 +168,7 @@ def test_the_selection_exports_as_csv_with_its_lists(client, desk):
 def test_each_chunk_commits_on_its_own(desk, monkeypatch):
     """A bulk action cut short keeps what its committed chunks did, and a second run
     finishes the rest without doing anything twice."""
-    newsletter, _releases, contributors, people, _outsider, _editor = desk
+    newsletter, _releases, contributors, _people, _outsider, _editor = desk
     monkeypatch.setattr(bulk, "CHUNK_SIZE", 4)
     calls = {"n": 0}
     real = services.subscribe
