@@ -51,10 +51,12 @@ def test_an_editor_builds_a_segment_and_sends_to_it(live_server, page, width):
     page.get_by_label("Name").fill("Python users")
     page.get_by_role("button", name="Add a condition").click()
     condition = page.locator("[data-condition='0']")
+    # Each change re-renders the form (htmx): wait for it before the next one.
+    expect(condition.get_by_label("Operator")).to_have_value("member", timeout=15_000)
     condition.get_by_label("Field").select_option("sdk")
-    expect(condition.get_by_label("Operator")).to_have_value("eq")
+    expect(condition.get_by_label("Operator")).to_have_value("eq", timeout=15_000)
     condition.get_by_label("Value").select_option("python")
-    expect(page.locator("[data-matching]")).to_have_attribute("data-matching", "2")
+    expect(page.locator("[data-matching]")).to_have_attribute("data-matching", "2", timeout=15_000)
     expect(page.locator("#segment-preview")).to_contain_text("2 people match.")
     expect(page.locator("#segment-preview")).to_contain_text("reader0@example.org")
     for control in condition.locator("select").all():
