@@ -439,14 +439,15 @@ def _custom(b: _Builder, definition: FieldDefinition, op: str, value: object) ->
         return f"s.attributes @> {b.param(json.dumps({definition.key: typed}))}::jsonb"
 
     def typed(raw: object) -> object:
-        if raw is None:
-            raise ValueError(gettext("Expected a value."))
         try:
-            return b.schema.value(definition, raw)
+            value = b.schema.value(definition, raw)
         except ValueError as error:
             raise ValueError(
                 gettext("%(value)s: %(problem)s") % {"value": json.dumps(raw), "problem": error}
             ) from None
+        if value is None:  # nothing, or only spaces: "has no value" is is_not_set
+            raise ValueError(gettext("Expected a value."))
+        return value
 
     kind = definition.type
     if op == "is_true" or op == "is_false":

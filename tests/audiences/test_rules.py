@@ -279,6 +279,8 @@ def test_engagement_refused_unless_tracking_is_individual(engaged):
         (cond("sdk", "eq", "cobol"), "rules.all[0].value", "not one of python, rust, go"),
         (cond("list", "member", "nope"), "rules.all[0].value", 'no list "nope"'),
         (cond("bounced", "in_last_days", -1), "rules.all[0].value", "whole number of days"),
+        (cond("sdk", "eq", " "), "rules.all[0].value", "Expected a value"),
+        (cond("commits", "gt"), "rules.all[0].value", "Expected a value"),
         (cond("opened", "campaign", 999999), "rules.all[0].value", "no campaign 999999"),
         ({"all": [{"field": "sdk", "op": "eq", "value": "go"}, "x"]}, "rules.all[1]", "object"),
         ({"every": []}, "rules", "exactly one of"),
