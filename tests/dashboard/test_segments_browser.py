@@ -25,6 +25,14 @@ WIDTHS = {"wide": {"width": 1280, "height": 900}, "phone": {"width": 375, "heigh
 SHOTS = Path(os.environ.get("CRIER_SEGMENT_SHOTS", "/tmp"))
 
 
+def settled(page) -> None:
+    """htmx has swapped, settled and bound the new form's triggers."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+    page.wait_for_timeout(100)
+
+
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_an_editor_builds_a_segment_and_sends_to_it(live_server, page, width):
     page.set_viewport_size(WIDTHS[width])
@@ -51,10 +59,12 @@ def test_an_editor_builds_a_segment_and_sends_to_it(live_server, page, width):
     page.get_by_label("Name").fill("Python users")
     page.get_by_role("button", name="Add a condition").click()
     condition = page.locator("[data-condition='0']")
-    # Each change re-renders the form (htmx): wait for it before the next one.
+    # Each change re-renders the form (htmx): let it settle before the next one.
     expect(condition.get_by_label("Operator")).to_have_value("member", timeout=15_000)
+    settled(page)
     condition.get_by_label("Field").select_option("sdk")
     expect(condition.get_by_label("Operator")).to_have_value("eq", timeout=15_000)
+    settled(page)
     condition.get_by_label("Value").select_option("python")
     expect(page.locator("[data-matching]")).to_have_attribute("data-matching", "2", timeout=15_000)
     expect(page.locator("#segment-preview")).to_contain_text("2 people match.")
