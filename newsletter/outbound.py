@@ -17,12 +17,17 @@ from urllib.parse import SplitResult, urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError
+from urllib3.exceptions import TimeoutError as UrllibTimeout
 
 from newsletter.network import Refused, TransportError, is_public, pick_address
 
-__all__ = ["Refused", "Reply", "TransportError", "check_url", "get", "is_public", "post"]
+__all__ = ["Refused", "Reply", "TooSlow", "TransportError", "check_url", "get", "is_public", "post"]
 
 CHUNK = 8192
+
+
+class TooSlow(TransportError):
+    """The answer did not arrive whole before the deadline."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,8 @@ def request(
             return Reply(response.status, content, answer_headers)
         finally:
             response.close()
+    except UrllibTimeout as error:
+        raise TooSlow(str(error)) from None
     except HTTPError as error:
         raise TransportError(str(error)) from None
     finally:
@@ -160,7 +167,7 @@ def _read_capped(response, max_bytes: int, deadline: float) -> bytes:
     content = b""
     while len(content) < max_bytes:
         if time.monotonic() > deadline:
-            raise TransportError("the endpoint took too long to answer")
+            raise TooSlow("the endpoint took too long to answer")
         chunk = response.read(min(CHUNK, max_bytes - len(content)))
         if not chunk:
             break
