@@ -315,6 +315,11 @@ API_ROUTES = {
     ("post", "/api/v1/webhooks/{endpoint_id}/disable/"): {},
     ("post", "/api/v1/webhooks/{endpoint_id}/test/"): {},
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries/"): {},
+    ("get", "/api/v1/feeds/{feed_id}/"): {},
+    ("patch", "/api/v1/feeds/{feed_id}/"): {"json": {"name": "Changed by A"}},
+    ("delete", "/api/v1/feeds/{feed_id}/"): {},
+    ("post", "/api/v1/feeds/{feed_id}/check/"): {},
+    ("post", "/api/v1/feeds/{feed_id}/run/"): {},
     # Endpoints naming B's objects in the query or body: 422, the list is not A's.
     ("get", "/api/v1/subscribers/"): {"query": {"list": B_LIST}, "status": 422},
     ("post", "/api/v1/subscribers/"): {
@@ -329,11 +334,16 @@ API_ROUTES = {
         "json": {"name": "X", "subject": "X", "body": "X", "lists": [B_LIST]},
         "status": 422,
     },
+    ("post", "/api/v1/feeds/"): {
+        "json": {"name": "X", "url": "https://feeds.example.org/x.xml", "lists": [B_LIST]},
+        "status": 422,
+    },
     # Endpoints that name nothing: they read or add to the token's own newsletter only.
     ("get", "/api/v1/lists/"): {"status": 200},
     ("post", "/api/v1/lists/"): {"json": {"slug": B_LIST, "name": "A's own"}, "status": 201},
     ("get", "/api/v1/campaigns/"): {"status": 200},
     ("get", "/api/v1/webhooks/"): {"status": 200},
+    ("get", "/api/v1/feeds/"): {"status": 200},
     ("get", "/api/v1/consultations/"): {"status": 200},
     ("post", "/api/v1/consultations/"): {"json": {}, "status": 422},
     ("get", "/api/v1/calls/"): {"status": 200},
@@ -366,6 +376,7 @@ PATH_KINDS = {
     "call_id": "call",
     "submission_id": "submission",
     "goal_id": "goal",
+    "feed_id": "feed",
 }
 
 
