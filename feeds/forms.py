@@ -13,7 +13,7 @@ class FeedForm(forms.ModelForm):
 
     class Meta:
         model = Feed
-        fields = [*EDITABLE_FIELDS, "lists"]
+        fields = ["name", "url", "lists", *EDITABLE_FIELDS[2:]]
         widgets = {
             "url": forms.URLInput(attrs={"placeholder": "https://example.org/releases.atom"}),
             "action": forms.RadioSelect,
