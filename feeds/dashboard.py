@@ -24,7 +24,7 @@ from newsletter.models import Newsletter, Role
 from . import selectors, services
 from .fetching import FeedError
 from .forms import FeedForm
-from .models import Feed
+from .models import Feed, FeedAction
 
 PREVIEW_SECONDS = 600
 
@@ -145,8 +145,13 @@ def feed_preview_html(request: HttpRequest, newsletter: Newsletter, key: str) ->
 @require_POST
 @member_required(Role.EDITOR)
 def feed_run(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
-    """Make the issue now instead of waiting for the schedule."""
+    """Make the issue now instead of waiting for the schedule. An issue that will be sent
+    is confirmed first, naming where it goes, like any send from the dashboard."""
     feed = _feed(newsletter, pk)
+    if feed.action == FeedAction.SEND and request.POST.get("confirm") != "yes":
+        return render(
+            request, "feeds/dashboard/run_confirm.html", {"newsletter": newsletter, "feed": feed}
+        )
     issue = services.feed_run(feed_id=feed.pk, force=True)
     feed.refresh_from_db()
     if issue is not None:

@@ -41,11 +41,10 @@ def test_an_editor_follows_a_feed_checks_it_and_drafts_its_issue(
     expect(page.get_by_role("link", name="Demo 1.2.0")).to_be_visible()
     preview = page.frame_locator("iframe.mail-preview")
     expect(preview.get_by_text("Faster startup.")).to_be_visible()
-    screenshot(page, "feed-check-1280")
+    screenshot(page, "feed-check")
 
     page.set_viewport_size({"width": 375, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    screenshot(page, "feed-check-375")
     page.set_viewport_size({"width": 1280, "height": 900})
 
     page.get_by_role("button", name="Draft the next issue now").click()

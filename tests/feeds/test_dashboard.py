@@ -89,3 +89,18 @@ def test_a_viewer_reads_the_feeds_but_is_offered_no_change(
     page = client.get(url("feed_list", newsletter)).content.decode()
     assert "Releases" in page and "Follow a feed" not in page
     assert client.post(url("feed_create", newsletter), {}).status_code == 403
+
+
+def test_sending_an_issue_from_the_page_is_confirmed_first(
+    editor, feed_server, newsletter, layout, releases
+):
+    editor.post(
+        url("feed_create", newsletter),
+        form_data(layout, releases, f"{feed_server.url}/releases.rss", action="send"),
+    )
+    feed = Feed.objects.get()
+    page = editor.post(url("feed_run", newsletter, feed.pk)).content.decode()
+    assert "Send the next issue of “Releases” now?" in page and "<strong>Releases</strong>" in page
+    assert not Campaign.objects.exists()
+    editor.post(url("feed_run", newsletter, feed.pk), {"confirm": "yes"})
+    assert Campaign.objects.get().status == "sending"
