@@ -14,6 +14,7 @@ start stays a draft, and the feed says why.
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -179,8 +180,13 @@ def _compose(feed: Feed, parsed: Parsed, items: list[Item]) -> composing.Issue:
         intro=feed.intro,
         item_template=feed.item_template,
         items=items,
-        today=timezone.localtime(),
+        today=_local(feed, timezone.now()),
     )
+
+
+def _local(feed: Feed, moment: datetime) -> datetime:
+    """A moment in the newsletter's own time zone (the issue's date and name)."""
+    return timezone.localtime(moment, ZoneInfo(feed.newsletter.timezone))
 
 
 # What the next issue would hold
@@ -230,13 +236,13 @@ def feed_check(*, feed: Feed) -> Check:
 
 def _new_items(feed: Feed, parsed: Parsed) -> list[Item]:
     """The feed's items no issue has carried, newest first, each key once."""
-    unique = list({item.key: item for item in reversed(parsed.items)}.values())[::-1]
+    unique: dict[str, Item] = {}
+    for item in parsed.items:  # a key given twice counts once, at its newest place
+        unique.setdefault(item.key, item)
     seen = set(
-        FeedItem.objects.filter(feed=feed, key__in=[item.key for item in unique]).values_list(
-            "key", flat=True
-        )
+        FeedItem.objects.filter(feed=feed, key__in=list(unique)).values_list("key", flat=True)
     )
-    return [item for item in unique if item.key not in seen]
+    return [item for key, item in unique.items() if key not in seen]
 
 
 # Making issues
@@ -317,7 +323,7 @@ def _issue(feed_id: int, parsed: Parsed, now: datetime) -> Campaign | None:
 
 def _create_issue(feed: Feed, parsed: Parsed, items: list[Item], now: datetime) -> Campaign:
     issue = _compose(feed, parsed, items)
-    name = f"{feed.name} · {timezone.localtime(now):%Y-%m-%d %H:%M}"
+    name = f"{feed.name} · {_local(feed, now):%Y-%m-%d %H:%M}"
     return campaigns.campaign_create(
         newsletter=feed.newsletter,
         created_by=feed.created_by,

@@ -321,3 +321,14 @@ def test_check_shows_the_next_issue_without_marking_anything(
     assert not FeedItem.objects.exists() and not Campaign.objects.exists()
     services.feed_run(feed_id=feed.pk, force=True)
     assert services.feed_check(feed=feed).items == []
+
+
+def test_undated_items_keep_the_feeds_order_and_a_repeated_one_goes_in_once(
+    feed_server, newsletter, layout
+):
+    feed = follow(newsletter, layout, [], f"{feed_server.url}/undated.rss")
+    issue = services.feed_run(feed_id=feed.pk, now=later(feed))
+    body = issue.body
+    assert body.index("Third note") < body.index("Second note") < body.index("First note")
+    assert "repeated" not in body
+    assert FeedItem.objects.filter(feed=feed).count() == 3
