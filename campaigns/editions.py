@@ -43,7 +43,7 @@ def language_name(code: str) -> str:
     """The language's name in the editor's language ("French"), or the code itself."""
     for candidate in (code, code.split("-", 1)[0]):
         try:
-            return get_language_info(candidate)["name_translated"]
+            return str(get_language_info(candidate)["name_translated"])
         except KeyError:
             continue
     return code

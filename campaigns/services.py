@@ -305,7 +305,8 @@ class EditionFacts:
 
 
 def campaign_editions(*, campaign: Campaign) -> list[EditionFacts]:
-    found = list(campaign.editions.all())
+    # Read afresh: a campaign fetched with its editions prefetched may predate a change.
+    found = list(Edition.objects.filter(campaign=campaign).select_related("campaign"))
     counts = edition_readers(campaign=campaign, languages=[e.language for e in found])
     return [
         EditionFacts(
@@ -442,6 +443,7 @@ def campaign_create(
     public: bool = False,
     slug: str = "",
     lists: list[MailingList] | None = None,
+    edition_fallback: bool = False,
 ) -> Campaign:
     """Create a draft; raises ValidationError (by field, with lines) if it cannot render."""
     if layout.newsletter_id != newsletter.pk:
@@ -457,6 +459,7 @@ def campaign_create(
         body_format=body_format,
         body=body,
         public=public,
+        edition_fallback=edition_fallback,
     )
     result = rendering.render(render_input(campaign=campaign))
     _raise_for_errors(result)
