@@ -10,6 +10,7 @@ a start. Edits made in the Django admin skip it, but ``campaign_render`` and
 Nothing here imports ``delivery`` or ``tracking``.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import nh3
@@ -262,21 +263,30 @@ def edition_delete(*, edition: Edition) -> None:
     edition.delete()
 
 
-def edition_readers(*, campaign: Campaign, languages: list[str]) -> dict[str, int]:
-    """How many confirmed readers of the campaign's lists each edition would reach now.
+def edition_readers(
+    *, campaign: Campaign, languages: list[str], list_ids: Iterable[int] | None = None
+) -> dict[str, int]:
+    """How many confirmed readers of the campaign's lists (or of ``list_ids``, the lists
+    the send page chose) each edition would reach now.
 
     Grouped by the language people wrote (a handful of values), then matched with
     ``editions.edition_for``: the rule the sending engine applies in SQL.
     """
     if not languages:
         return {}
+    lists = campaign.newsletter.lists.active()
+    lists = (
+        lists.filter(pk__in=list(list_ids))
+        if list_ids is not None
+        else lists.filter(campaigns=campaign)
+    )
     rows = (
         Subscriber.objects.filter(
             newsletter_id=campaign.newsletter_id,
             status=SubscriberStatus.ACTIVE,
             email__isnull=False,
             subscriptions__status=SubscriptionStatus.CONFIRMED,
-            subscriptions__mailing_list__in=campaign.lists.active(),
+            subscriptions__mailing_list__in=lists,
         )
         .exclude(language="")
         .values("language")
@@ -304,10 +314,16 @@ class EditionFacts:
         return self.readers == 0
 
 
-def campaign_editions(*, campaign: Campaign) -> list[EditionFacts]:
+def campaign_editions(
+    *, campaign: Campaign, list_ids: Iterable[int] | None = None
+) -> list[EditionFacts]:
+    """The campaign's editions with the readers each reaches (of its lists, or of
+    ``list_ids``) and their render."""
     # Read afresh: a campaign fetched with its editions prefetched may predate a change.
     found = list(Edition.objects.filter(campaign=campaign).select_related("campaign"))
-    counts = edition_readers(campaign=campaign, languages=[e.language for e in found])
+    counts = edition_readers(
+        campaign=campaign, languages=[e.language for e in found], list_ids=list_ids
+    )
     return [
         EditionFacts(
             edition=edition,
@@ -327,11 +343,13 @@ def editions_to_send(*, campaign: Campaign) -> list[str]:
     )
 
 
-def edition_problems(*, campaign: Campaign) -> list[str]:
+def edition_problems(*, campaign: Campaign, list_ids: Iterable[int] | None = None) -> list[str]:
     """Why the editions stop the campaign from going, for the editor: a translation still
     pending that readers would get (one reason naming them all, unless the editor chose
-    to send those readers the default edition), and any error of an edition that goes."""
-    facts = campaign_editions(campaign=campaign)
+    to send those readers the default edition), and any error of an edition that goes.
+
+    The dashboard, the API, the send confirmation and the engine's start all ask here."""
+    facts = campaign_editions(campaign=campaign, list_ids=list_ids)
     reasons = []
     pending = [f for f in facts if not f.edition.is_ready and f.readers]
     if pending and not campaign.edition_fallback:
@@ -735,7 +753,35 @@ PIXEL_SIZES = {"0", "1", "0px", "1px"}
 OPEN_PIXEL_PATH = "/t/o/"  # Crier's open pixel (contract: /t/o/<token>.gif)
 
 
-def archive_html(*, campaign: Campaign) -> str:
+@dataclass(frozen=True)
+class Alternate:
+    language: str
+    name: str
+    url: str
+
+
+def archive_alternates(*, campaign: Campaign) -> list[Alternate]:
+    """The web version in each language it went out in, for ``hreflang`` links (the
+    archive page, the feed); empty for a campaign in one language. Reads the campaign's
+    editions through ``campaign.editions.all()``, so the feed can prefetch them."""
+    sent = [edition for edition in campaign.editions.all() if edition.is_ready]
+    if not sent:
+        return []
+    language = campaign.newsletter.language
+    own = Alternate(
+        language, editions.language_name(language), settings.SITE_URL + campaign.get_public_url()
+    )
+    return [own] + [
+        Alternate(
+            edition.language,
+            editions.language_name(edition.language),
+            settings.SITE_URL + edition.get_public_url(),
+        )
+        for edition in sent
+    ]
+
+
+def archive_html(*, campaign: Campaign, edition: Edition | None = None) -> str:
     """The web version: neutral values, no mail-only parts, no tracking pixels, sanitised.
 
     What only makes sense in a mailbox is left out: the blocks holding the
@@ -746,7 +792,9 @@ def archive_html(*, campaign: Campaign) -> str:
     carry a third-party pixel: 1-by-1 images and Crier's own open-pixel path are
     removed all the same.
     """
-    result = campaign_render(campaign=campaign)
+    result = (
+        campaign_render(campaign=campaign) if edition is None else edition_render(edition=edition)
+    )
     if not result.ok:
         return ""
     message = rendering.personalize(result, neutral_recipient(campaign=campaign))
