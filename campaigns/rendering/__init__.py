@@ -237,8 +237,27 @@ def render(source: RenderInput) -> Rendered:
     result, template = _render(source)
     if template.has_conditions and not source.shown and not source.all_branches:
         every, _ = _render(replace(source, all_branches=True))
-        result.problems += [problem for problem in every.problems if problem not in result.problems]
+        found = every.problems
+        if source.body_format == "mjml":
+            found = found + _unbalanced_branches(template)
+        result.problems += [problem for problem in found if problem not in result.problems]
     return result
+
+
+def _unbalanced_branches(template: conditions.Template) -> list[Problem]:
+    """In MJML, each branch must open and close its own tags: a reader gets one branch
+    without the other, and their variant would not render (or not as written)."""
+    problems = []
+    for tag_line, start, branch in template.branch_texts():
+        for problem in mjml.check(branch, source=Source.BODY):
+            problems.append(
+                replace(
+                    problem,
+                    line=problem.line + start if problem.line else tag_line,
+                    message=f"in the conditional block of line {tag_line}, {problem.message}",
+                )
+            )
+    return problems
 
 
 def _render(source: RenderInput) -> tuple[Rendered, conditions.Template]:

@@ -92,6 +92,8 @@ class Template:
     lines: tuple[str, ...]
     guards: tuple[tuple[tuple[str, bool], ...] | None, ...]  # None: a tag line
     conditions: tuple[Condition, ...]  # each fact once, in order of appearance
+    # Each branch as (line of its tag, first content index, end index), 0-based.
+    branches: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def has_conditions(self) -> bool:
@@ -123,6 +125,13 @@ class Template:
     def list_slugs(self) -> frozenset[str]:
         return frozenset(c.name for c in self.conditions if c.kind == "list")
 
+    def branch_texts(self):
+        """Each branch's lines (inner tags blanked, inner branches kept), with the line
+        of its tag and the 0-based index of its first line: MJML must balance in each."""
+        every = self.text(all_branches=True).split("\n")
+        for tag_line, start, end in self.branches:
+            yield tag_line, start, "\n".join(every[start:end])
+
 
 def parse(
     body: str, *, body_format: str, known_lists: Iterable[str] | None = None
@@ -137,15 +146,17 @@ def parse(
     guards: list[tuple[tuple[str, bool], ...] | None] = []
     conditions: dict[str, Condition] = {}
     problems: list[Problem] = []
-    # Each open block: [fact key, wanted truth, line of its if, seen an else].
+    # Each open block: [fact key, wanted truth, line of its if, seen an else, line of
+    # its current branch's tag].
     stack: list[list] = []
+    branches: list[tuple[int, int, int]] = []
     in_fence = False
 
     def error(message: str, number: int) -> None:
         problems.append(Problem(Level.ERROR, Source.BODY, message, number))
 
     for number, line in enumerate(lines, start=1):
-        current = tuple((key, wanted) for key, wanted, _, _ in stack)
+        current = tuple((key, wanted) for key, wanted, *_ in stack)
         if body_format == "markdown" and _FENCE.match(line):
             in_fence = not in_fence
         tag = None if in_fence else _TAG_LINE.match(line)
@@ -173,26 +184,32 @@ def parse(
                     number,
                 )
             conditions.setdefault(condition.key, condition)
-            stack.append([condition.key, not negate, number, False])
+            stack.append([condition.key, not negate, number, False, number])
         elif word == "else" and not rest:
             if not stack:
                 error("{% else %} without an {% if %} before it.", number)
             elif stack[-1][3]:
                 error(f"a second {{% else %}} for the {{% if %}} of line {stack[-1][2]}.", number)
             else:
+                branches.append((stack[-1][4], stack[-1][4], number - 1))
                 stack[-1][1] = not stack[-1][1]
                 stack[-1][3] = True
+                stack[-1][4] = number
         elif word == "endif" and not rest:
             if not stack:
                 error("{% endif %} without an {% if %} before it.", number)
             else:
+                branches.append((stack[-1][4], stack[-1][4], number - 1))
                 stack.pop()
         else:
             error(f"unknown tag {{% {inner} %}}; {SYNTAX_HINT}.", number)
-    for _key, _wanted, number, _else in stack:
+    for _key, _wanted, number, *_ in stack:
         error("this {% if %} is never closed with {% endif %}.", number)
     valid = tuple(c for c in conditions.values() if c.kind != "invalid")
-    return Template(lines=tuple(lines), guards=tuple(guards), conditions=valid), problems
+    template = Template(
+        lines=tuple(lines), guards=tuple(guards), conditions=valid, branches=tuple(branches)
+    )
+    return template, problems
 
 
 def _condition(text: str) -> tuple[Condition | None, bool]:
