@@ -409,6 +409,26 @@ class Variants:
             return edition, frozenset()
         return edition, template.facts(lists=lists, language=language, attributes=attributes)
 
+    def reader_render(self, subscriber: Subscriber) -> Rendered:
+        """The message one reader gets, for their own web version."""
+        if not self.vary:
+            return campaign_render(campaign=self.campaign)
+        ready = [language for language, edition in self.editions.items() if edition.is_ready]
+        lists: set[str] = set()
+        if self.list_slugs:
+            lists = set(
+                subscriber.subscriptions.filter(
+                    status=SubscriptionStatus.CONFIRMED, mailing_list__slug__in=self.list_slugs
+                ).values_list("mailing_list__slug", flat=True)
+            )
+        key = self.key(
+            edition=editions.edition_for(subscriber.language, ready) or self.default,
+            lists=frozenset(lists),
+            language=subscriber.language,
+            attributes=subscriber.attributes,
+        )
+        return self.render(key)
+
     def render(self, key: tuple[str, frozenset[str]]) -> Rendered:
         edition, shown = key
         if edition == self.default:
@@ -829,10 +849,14 @@ def reader_recipient(*, campaign: Campaign, subscriber: Subscriber) -> Recipient
 def reader_web_version(*, campaign: Campaign, subscriber: Subscriber) -> str:
     """The web version behind one reader's signed link: the message as they got it,
     personalised and with their unsubscribe link, without tracking, sanitised like
-    the archive. Empty when there is nothing to show (never sent, erased reader)."""
+    the archive. Empty when there is nothing to show (never sent, erased reader).
+
+    Their edition and conditional blocks are chosen as the sender chose them, from
+    their language, lists and attributes now (``Variants``): editions cannot change
+    once sending started, so the ready ones are those that went."""
     if not campaign.has_started or subscriber.email is None:
         return ""
-    result = campaign_render(campaign=campaign)
+    result = Variants(campaign).reader_render(subscriber)
     if not result.ok:
         return ""
     recipient = reader_recipient(campaign=campaign, subscriber=subscriber)

@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client
 
 from campaigns import services as campaigns
 from campaigns.models import EditionStatus
@@ -9,6 +10,7 @@ from delivery import engine
 from delivery.models import Delivery, OutboxMessage
 from subscribers.models import Subscriber
 from tests.delivery.test_engine import confirmed, send_all
+from tests.delivery.test_web_version import SITE, web_link
 from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
 
 pytestmark = pytest.mark.django_db
@@ -193,3 +195,25 @@ def test_conditional_blocks_reach_only_their_readers_with_one_render_per_combina
         ["attribute:plan=pro"],
         ["list:security"],
     ]
+
+
+def test_a_readers_own_web_version_shows_their_edition_and_their_blocks(
+    newsletter, releases, settings
+):
+    settings.SITE_URL = SITE
+    security = MailingListFactory(newsletter=newsletter, slug="security", name="Security")
+    campaign = CampaignFactory(newsletter=newsletter, public=False, body="Hello.")
+    campaign.lists.set([releases])
+    campaigns.edition_create(
+        campaign=campaign,
+        language="fr",
+        subject="Correctif",
+        body="Bonjour.\n\n{% if list security %}\nCorrectif urgent.\n{% endif %}\n",
+        status=EditionStatus.READY,
+    )
+    reader(newsletter, [releases, security], "amelie@example.org", language="fr")
+    engine.campaign_start(campaign=campaign)
+    send_all(campaign)
+
+    page = Client().get(web_link("amelie@example.org").removeprefix(SITE)).content.decode()
+    assert "Bonjour." in page and "Correctif urgent." in page and "Hello." not in page
