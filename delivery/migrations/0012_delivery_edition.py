@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("delivery", "0010_merge_outbox_newsletter_and_hardening"),
+        ("delivery", "0011_delivery_unsubscribed_at"),
     ]
 
     operations = [
