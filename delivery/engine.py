@@ -37,7 +37,7 @@ from urllib3.exceptions import NewConnectionError
 from audiences.rules import Compiled
 from audiences.services import segment_compile
 from campaigns.models import NOT_STARTED, Campaign, Status
-from campaigns.services import campaign_render
+from campaigns.services import campaign_render, edition_problems, editions_to_send
 from campaigns.signals import campaign_sent
 from newsletter.encryption import DecryptionError
 from subscribers.models import (
@@ -101,11 +101,22 @@ WHERE s.status = 'active'
       SELECT 1 FROM subscribers_suppression sp
       WHERE sp.email_digest = s.email_digest AND sp.newsletter_id = s.newsletter_id)
 """
+READER_LANGUAGE = "lower(replace(trim(s.language), '_', '-')) AS reader_language"
+# Each row records the edition its reader gets, by the rule of campaigns.editions
+# (exact language, else its first part, else the campaign itself): the CASE keeps the
+# lookup away from campaigns without editions. ``{audience}`` is ``audience_sql``'s
+# statement with the reader's language beside each id.
 INSERT_DELIVERIES = """
 INSERT INTO delivery_delivery
     (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
-     created_at)
-SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s
+     created_at, edition)
+SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s,
+    CASE WHEN cardinality(%(editions)s::text[]) = 0 THEN %(default)s ELSE COALESCE(
+        (SELECT e FROM unnest(%(editions)s::text[]) e
+         WHERE e = audience.reader_language
+            OR e = split_part(audience.reader_language, '-', 1)
+         ORDER BY length(e) DESC LIMIT 1),
+        %(default)s) END
 FROM ({audience}) audience
 ORDER BY audience.id
 """
@@ -205,8 +216,16 @@ def create_deliveries(*, campaign: Campaign) -> int:
     list_ids, segment = campaign_audience(campaign)
     sql, params = audience_sql(list_ids=list_ids, segment=segment)
     with connection.cursor() as cursor:
+        editions = {
+            "editions": editions_to_send(campaign=campaign),
+            "default": campaign.newsletter.language,
+        }
         # Constant SQL around a compiled segment; every value is a bound parameter.
-        cursor.execute(INSERT_DELIVERIES.format(audience=sql), {**params, "campaign": campaign.pk})
+        audience = sql.replace("SELECT s.id", f"SELECT s.id, {READER_LANGUAGE}", 1)
+        cursor.execute(
+            INSERT_DELIVERIES.format(audience=audience),
+            {**params, **editions, "campaign": campaign.pk},
+        )
         return cursor.rowcount
 
 
@@ -285,6 +304,8 @@ def _check_renders(campaign: Campaign) -> None:
             "It cannot be sent until these are fixed: "
             + "; ".join(str(problem) for problem in result.errors)
         )
+    if problems := edition_problems(campaign=campaign):
+        raise CampaignStateError(" ".join(problems))
     if not campaign.lists.exists() and campaign.segment_id is None:
         raise CampaignStateError("Choose at least one list to send it to.")
     if campaign.lists.exists() and not campaign.lists.active().exists():
@@ -685,6 +706,7 @@ def _send_batch(
 ) -> bool:
     """Send the claimed rows; return False when a quota is spent and the rest must wait."""
     addressees, skipped = _addressees(rows, messages.campaign)
+    addressees = messages.choose(addressees)
     if skipped:
         Delivery.objects.filter(id__in=skipped, worker=worker).update(
             status=DeliveryStatus.SKIPPED,

@@ -25,8 +25,9 @@ from django.utils import timezone
 
 from api.services import issue_token
 from api.urls import api as ninja_api
-from campaigns.models import Status
+from campaigns.models import Edition, Status
 from delivery.models import Delivery, DeliveryStatus
+from feeds.models import Feed
 from newsletter.models import Invitation, Newsletter, Role
 from participation.services import calls, consultations, goals
 from subscribers import import_files, services
@@ -67,6 +68,9 @@ PARAMETER_KINDS = {
     ("goals", "pk"): "goal",
     ("segments", "pk"): "segment",
     ("fields", "key"): "field_key",
+    ("feeds", "pk"): "feed",
+    ("preview", "key"): "feed_preview",
+    ("editions", "language"): "edition_language",
 }
 # Dashboard pages that belong to no newsletter, and why none can reach a newsletter's data.
 INSTANCE_ROUTES = {
@@ -127,15 +131,19 @@ class Tenant:
         )
         campaign.lists.set([mailing_list])
         Delivery.objects.create(campaign=campaign, subscriber=contact, status=DeliveryStatus.SENT)
+        # Sent, so made as the services would have made it before the start.
+        Edition.objects.create(campaign=campaign, language="fr", subject="Numéro", body="B")
         batch = ImportBatch.objects.create(
             newsletter=newsletter, mailing_list=mailing_list, attestation="Yes"
         )
         upload = SimpleUploadedFile("people.csv", b"email\nx@example.org\n")
         preview = f"preview-{slug}"
         cache.set(f"campaigns:live-preview:{newsletter.pk}:{preview}", "<p>B</p>", 3600)
+        cache.set(f"feeds:preview:{newsletter.pk}:{preview}", "<p>B</p>", 3600)
+        layout = LayoutFactory(newsletter=newsletter)
         tenant.objects = {
             "campaign": campaign.pk,
-            "layout": LayoutFactory(newsletter=newsletter).pk,
+            "layout": layout.pk,
             "membership": MembershipFactory(newsletter=newsletter, role=Role.VIEWER).pk,
             "token": token.pk,
             "contact": contact.pk,
@@ -146,6 +154,17 @@ class Tenant:
             "list_slug": mailing_list.slug,
             "upload": import_files.store_upload(newsletter=newsletter, upload=upload),
             "preview": preview,
+            "feed_preview": preview,
+            # Made directly: the service would fetch it. A file address is refused at
+            # once, so "check now" and "make it now" touch no network here.
+            "feed": Feed.objects.create(
+                newsletter=newsletter,
+                name=f"Releases of {slug}",
+                url=f"file:///nowhere/{slug}.xml",
+                layout=layout,
+                next_run_at=timezone.now() + timedelta(days=1),
+            ).pk,
+            "edition_language": "fr",
             **participation_objects(newsletter, slug),
             "segment": SegmentFactory(newsletter=newsletter, name=f"Segment of {slug}").pk,
             "field_key": FieldDefinitionFactory(newsletter=newsletter, key=f"{slug}_field").key,
@@ -286,6 +305,15 @@ API_ROUTES = {
     ("post", "/api/v1/campaigns/{campaign_id}/resume/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/test/"): {"json": {"to": ["a@example.org"]}},
     ("get", "/api/v1/campaigns/{campaign_id}/stats/"): {},
+    ("get", "/api/v1/campaigns/{campaign_id}/editions/"): {},
+    ("post", "/api/v1/campaigns/{campaign_id}/editions/"): {
+        "json": {"language": "de", "subject": "Von A", "body": "Hallo."}
+    },
+    ("get", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {},
+    ("patch", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {
+        "json": {"subject": "Changed by A"}
+    },
+    ("delete", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {},
     ("get", "/api/v1/campaigns/{campaign_id}/uncertain/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/uncertain/"): {"json": {"choice": "resend"}},
     ("get", "/api/v1/consultations/{consultation_id}/"): {},
@@ -313,6 +341,11 @@ API_ROUTES = {
     ("get", "/api/v1/segments/{segment_id}/count/"): {},
     ("patch", "/api/v1/segments/{segment_id}/"): {"json": {"name": "Changed by A"}},
     ("delete", "/api/v1/segments/{segment_id}/"): {},
+    ("get", "/api/v1/feeds/{feed_id}/"): {},
+    ("patch", "/api/v1/feeds/{feed_id}/"): {"json": {"name": "Changed by A"}},
+    ("delete", "/api/v1/feeds/{feed_id}/"): {},
+    ("post", "/api/v1/feeds/{feed_id}/check/"): {},
+    ("post", "/api/v1/feeds/{feed_id}/run/"): {},
     # Endpoints naming B's objects in the query or body: 422, the list is not A's.
     ("get", "/api/v1/subscribers/"): {"query": {"list": B_LIST}, "status": 422},
     ("post", "/api/v1/subscribers/"): {
@@ -338,6 +371,10 @@ API_ROUTES = {
         "json": {"rules": {"all": [{"field": "b_field", "op": "is_set"}]}},
         "status": 422,
     },
+    ("post", "/api/v1/feeds/"): {
+        "json": {"name": "X", "url": "https://feeds.example.org/x.xml", "lists": [B_LIST]},
+        "status": 422,
+    },
     # Endpoints that name nothing: they read or add to the token's own newsletter only.
     ("get", "/api/v1/fields/"): {"status": 200},
     ("post", "/api/v1/fields/"): {"json": {"key": "b_field", "label": "A's own"}, "status": 201},
@@ -346,6 +383,7 @@ API_ROUTES = {
     ("post", "/api/v1/lists/"): {"json": {"slug": B_LIST, "name": "A's own"}, "status": 201},
     ("get", "/api/v1/campaigns/"): {"status": 200},
     ("get", "/api/v1/webhooks/"): {"status": 200},
+    ("get", "/api/v1/feeds/"): {"status": 200},
     ("get", "/api/v1/consultations/"): {"status": 200},
     ("post", "/api/v1/consultations/"): {"json": {}, "status": 422},
     ("get", "/api/v1/calls/"): {"status": 200},
@@ -380,6 +418,8 @@ PATH_KINDS = {
     "goal_id": "goal",
     "segment_id": "segment",
     "key": "field_key",
+    "feed_id": "feed",
+    "language": "edition_language",
 }
 
 

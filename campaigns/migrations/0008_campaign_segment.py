@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("audiences", "0001_initial"),
-        ("campaigns", "0006_merge_failed_to_start_and_subject"),
+        ("campaigns", "0007_editions"),
     ]
 
     operations = [
