@@ -27,7 +27,7 @@ from subscribers import tokens
 from subscribers.models import MailingList, Subscriber
 
 from . import extensions, reader_links, rendering
-from .models import NOT_STARTED, BodyFormat, Campaign, Layout, Status
+from .models import NOT_STARTED, BodyFormat, Campaign, Kind, Layout, Status
 from .rendering import DEFAULT_LAYOUTS, Level, Recipient, Rendered, RenderInput, Source
 
 SAMPLE_BODY = "## Sample content\n\nYour campaign's body appears here."
@@ -182,8 +182,11 @@ def campaign_create(
     public: bool = False,
     slug: str = "",
     lists: list[MailingList] | None = None,
+    kind: str = Kind.ISSUE,
 ) -> Campaign:
-    """Create a draft; raises ValidationError (by field, with lines) if it cannot render."""
+    """Create a draft; raises ValidationError (by field, with lines) if it cannot render.
+
+    ``kind=Kind.AUTOMATION``: the email of an automation's step (``automations``)."""
     if layout.newsletter_id != newsletter.pk:
         raise ValidationError({"layout": "This layout belongs to another newsletter."})
     campaign = Campaign(
@@ -197,6 +200,7 @@ def campaign_create(
         body_format=body_format,
         body=body,
         public=public,
+        kind=kind,
     )
     result = rendering.render(render_input(campaign=campaign))
     _raise_for_errors(result)
@@ -212,7 +216,7 @@ def _locked_not_started(campaign: Campaign) -> Campaign:
     """The campaign's row, locked, if nothing of it has left yet; the engine takes the
     same lock to start it, so an edit and a start never overlap."""
     locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    if locked.status not in NOT_STARTED:
+    if not locked.content_editable:
         raise ValidationError(
             gettext("Only a campaign that has not started can be changed; this one is %(status)s.")
             % {"status": locked.get_status_display().lower()},

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class AutomationsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "automations"
+    verbose_name = "Automations"
+
+    def ready(self) -> None:
+        # Enrols people when subscribers announce a confirmation (a signal: subscribers
+        # never imports this app).
+        from . import receivers  # noqa: F401
