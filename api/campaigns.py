@@ -15,6 +15,7 @@ from ninja import Query, Router, Status
 
 from campaigns import services as campaigns
 from campaigns.models import Campaign, Layout
+from campaigns.models import Kind as CampaignKind
 from campaigns.models import Status as CampaignStatus
 from delivery import engine
 from delivery.selectors import feedback_counts
@@ -50,6 +51,7 @@ def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
     return get_object_or_404(
         Campaign.objects.select_related("layout").prefetch_related("lists"),
         newsletter=request.newsletter,
+        kind=CampaignKind.ISSUE,
         pk=campaign_id,
     )
 
@@ -93,7 +95,7 @@ def list_campaigns(
     limit: int = Query(pagination.DEFAULT_LIMIT, ge=1, le=pagination.MAX_LIMIT),
 ):
     queryset = (
-        Campaign.objects.filter(newsletter=request.newsletter)
+        Campaign.objects.filter(newsletter=request.newsletter, kind=CampaignKind.ISSUE)
         .select_related("layout")
         .prefetch_related("lists")
         .defer("rendered_html", "rendered_text", "rendered_subject")
