@@ -12,6 +12,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from newsletter.models import Newsletter
 
@@ -137,6 +138,19 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"{self.automation_id}#{self.position}: {self.kind}"
+
+    def delay_display(self) -> str:
+        """A wait as people say it: "2 days, 3 hours"."""
+        if self.delay is None:
+            return ""
+        hours, rest = divmod(self.delay.seconds, 3600)
+        units = (
+            (self.delay.days, ngettext("%(n)d day", "%(n)d days", self.delay.days)),
+            (hours, ngettext("%(n)d hour", "%(n)d hours", hours)),
+            (rest // 60, ngettext("%(n)d minute", "%(n)d minutes", rest // 60)),
+        )
+        parts = [label % {"n": amount} for amount, label in units if amount]
+        return ", ".join(parts) or ngettext("%(n)d second", "%(n)d seconds", rest) % {"n": rest}
 
 
 class EnrolmentState(models.TextChoices):

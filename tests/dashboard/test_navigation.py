@@ -27,7 +27,15 @@ NOT_PAGES = {
     "list_export": "a download",
     "consultation_csv": "a download",
 }
-SECTIONS = ["Campaigns", "Lists", "Subscribers", "Layouts", "Images", "Participation"]
+SECTIONS = [
+    "Campaigns",
+    "Lists",
+    "Subscribers",
+    "Layouts",
+    "Images",
+    "Automations",
+    "Participation",
+]
 NAV = re.compile(
     r'<nav class="subnav container" aria-label="Newsletter sections">(.*?)</nav>', re.S
 )

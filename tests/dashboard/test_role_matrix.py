@@ -14,6 +14,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from api.services import issue_token
+from automations import services as automations
 from newsletter.access import required_for
 from newsletter.invitations import invitation_create
 from newsletter.models import Role
@@ -103,8 +104,17 @@ class World:
             cta_label="Join",
             cta_url="https://example.org/join",
         )
+        automation = automations.automation_create(
+            newsletter=self.newsletter,
+            created_by=None,
+            name="Welcome",
+            lists=[subscription.mailing_list],
+            steps=[automations.StepSpec(kind="send", subject="Welcome", body="Hello.")],
+        )
         # The object a primary key after each path segment stands for.
         self.objects = {
+            "automations": automation.pk,
+            "steps": automation.steps.get().pk,
             "consultations": consultation.pk,
             "questions": consultation.questions.get().pk,
             "calls": call.pk,

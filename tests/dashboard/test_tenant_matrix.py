@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from api.services import issue_token
 from api.urls import api as ninja_api
+from automations import services as automations
 from campaigns.models import Status
 from delivery.models import Delivery, DeliveryStatus
 from newsletter.models import Invitation, Newsletter, Role
@@ -63,6 +64,9 @@ PARAMETER_KINDS = {
     ("calls", "pk"): "call",
     ("submissions", "submission"): "submission",
     ("goals", "pk"): "goal",
+    ("automations", "pk"): "automation",
+    ("steps", "step_pk"): "step",
+    ("new", "kind"): "step_kind",
 }
 # Dashboard pages that belong to no newsletter, and why none can reach a newsletter's data.
 INSTANCE_ROUTES = {
@@ -143,6 +147,7 @@ class Tenant:
             "upload": import_files.store_upload(newsletter=newsletter, upload=upload),
             "preview": preview,
             **participation_objects(newsletter, slug),
+            **automation_objects(newsletter, mailing_list),
             "invitation": Invitation.objects.create(
                 newsletter=newsletter,
                 email=f"invitee-of-{slug}@example.org",
@@ -181,6 +186,25 @@ def participation_objects(newsletter: Newsletter, slug: str) -> dict:
         "call": call.pk,
         "submission": submission.pk,
         "goal": goal.pk,
+    }
+
+
+def automation_objects(newsletter: Newsletter, mailing_list) -> dict:
+    """A draft automation: a wait, then an email."""
+    automation = automations.automation_create(
+        newsletter=newsletter,
+        created_by=None,
+        name=f"Welcome to {newsletter.slug}",
+        lists=[mailing_list],
+        steps=[
+            automations.StepSpec(kind="wait", delay=timedelta(days=1)),
+            automations.StepSpec(kind="send", subject="Welcome", body="Hello."),
+        ],
+    )
+    return {
+        "automation": automation.pk,
+        "step": automation.steps.get(position=1).pk,
+        "step_kind": "wait",
     }
 
 
@@ -300,6 +324,20 @@ API_ROUTES = {
     ("post", "/api/v1/webhooks/{endpoint_id}/disable/"): {},
     ("post", "/api/v1/webhooks/{endpoint_id}/test/"): {},
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries/"): {},
+    ("get", "/api/v1/automations/{automation_id}/"): {},
+    ("patch", "/api/v1/automations/{automation_id}/"): {"json": {"name": "Changed by A"}},
+    ("delete", "/api/v1/automations/{automation_id}/"): {},
+    ("post", "/api/v1/automations/{automation_id}/steps/"): {"json": {"kind": "stop"}},
+    ("patch", "/api/v1/automations/{automation_id}/steps/{step_id}/"): {
+        "json": {"kind": "wait", "delay_seconds": 60}
+    },
+    ("delete", "/api/v1/automations/{automation_id}/steps/{step_id}/"): {},
+    ("post", "/api/v1/automations/{automation_id}/activate/"): {},
+    ("post", "/api/v1/automations/{automation_id}/pause/"): {},
+    ("post", "/api/v1/automations/{automation_id}/resume/"): {},
+    ("post", "/api/v1/automations/{automation_id}/enrol/"): {
+        "json": {"email": "reader-of-b@example.org"}
+    },
     # Endpoints naming B's objects in the query or body: 422, the list is not A's.
     ("get", "/api/v1/subscribers/"): {"query": {"list": B_LIST}, "status": 422},
     ("post", "/api/v1/subscribers/"): {
@@ -319,6 +357,8 @@ API_ROUTES = {
     ("post", "/api/v1/lists/"): {"json": {"slug": B_LIST, "name": "A's own"}, "status": 201},
     ("get", "/api/v1/campaigns/"): {"status": 200},
     ("get", "/api/v1/webhooks/"): {"status": 200},
+    ("get", "/api/v1/automations/"): {"status": 200},
+    ("post", "/api/v1/automations/"): {"json": {"name": "X", "lists": [B_LIST]}, "status": 422},
     ("get", "/api/v1/consultations/"): {"status": 200},
     ("post", "/api/v1/consultations/"): {"json": {}, "status": 422},
     ("get", "/api/v1/calls/"): {"status": 200},
@@ -351,6 +391,8 @@ PATH_KINDS = {
     "call_id": "call",
     "submission_id": "submission",
     "goal_id": "goal",
+    "automation_id": "automation",
+    "step_id": "step",
 }
 
 
