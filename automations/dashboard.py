@@ -24,13 +24,12 @@ def _automation(newsletter: Newsletter, pk: int) -> Automation:
     return get_object_or_404(Automation, newsletter=newsletter, pk=pk)
 
 
-def _step(automation: Automation, step_pk: int) -> Step:
-    return get_object_or_404(
-        Step.objects.select_related("campaign"),
-        automation=automation,
-        pk=step_pk,
-        removed_at__isnull=True,
-    )
+def _step(automation: Automation, step_pk: int, *, removed: bool = False) -> Step:
+    """One of the automation's steps; removed ones only when asked for."""
+    steps = Step.objects.select_related("campaign").filter(automation=automation)
+    if not removed:
+        steps = steps.filter(removed_at__isnull=True)
+    return get_object_or_404(steps, pk=step_pk)
 
 
 def _back(automation: Automation):
@@ -143,17 +142,23 @@ def automation_status(
     return _back(automation)
 
 
-@require_POST
 @member_required(Role.EDITOR)
 def automation_delete(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """A page that asks first; only the button's POST deletes (``confirm=yes``)."""
     automation = _automation(newsletter, pk)
-    try:
-        services.automation_delete(automation=automation)
-    except AutomationStateError as error:
-        messages.error(request, str(error))
-        return _back(automation)
-    messages.success(request, _("Automation deleted."))
-    return redirect("dashboard:automation_list", slug=newsletter.slug)
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        try:
+            services.automation_delete(automation=automation)
+        except AutomationStateError as error:
+            messages.error(request, str(error))
+            return _back(automation)
+        messages.success(request, _("Automation deleted."))
+        return redirect("dashboard:automation_list", slug=newsletter.slug)
+    return render(
+        request,
+        "automations/automation_delete.html",
+        {"newsletter": newsletter, "automation": automation},
+    )
 
 
 @member_required(Role.EDITOR)
@@ -215,7 +220,9 @@ def step_remove(
     request: HttpRequest, newsletter: Newsletter, pk: int, step_pk: int
 ) -> HttpResponse:
     automation = _automation(newsletter, pk)
-    services.step_remove(step=_step(automation, step_pk))
+    step = _step(automation, step_pk, removed=True)
+    if step.removed_at is None:
+        services.step_remove(step=step)
     messages.success(request, _("Step removed; anyone on it goes on to the next step."))
     return _back(automation)
 

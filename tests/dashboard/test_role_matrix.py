@@ -111,6 +111,8 @@ class World:
             lists=[subscription.mailing_list],
             steps=[automations.StepSpec(kind="send", subject="Welcome", body="Hello.")],
         )
+        # Running: a removed step stays on record, so removing it twice is no 404.
+        automations.automation_activate(automation=automation)
         # The object a primary key after each path segment stands for.
         self.objects = {
             "automations": automation.pk,
