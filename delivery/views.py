@@ -10,7 +10,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from campaigns.models import Campaign, Status
+from campaigns.models import Campaign, Kind, Status
 from newsletter.access import member_required
 from newsletter.encryption import DecryptionError
 from newsletter.http import is_htmx
@@ -225,6 +225,8 @@ def campaign_action(request: HttpRequest, newsletter: Newsletter, pk: int) -> Ht
     action = ACTIONS.get(request.POST.get("action", ""))
     if action is None:
         messages.error(request, _("Unknown action."))
+    elif campaign.kind == Kind.AUTOMATION and action != engine.campaign_retry_failed:
+        messages.error(request, _("This email pauses and resumes with its automation."))
     else:
         try:
             action(campaign=campaign)

@@ -145,3 +145,16 @@ def test_viewers_read_but_cannot_change(member, newsletter, welcome):
     assert page.status_code == 200
     assert "Pause" not in page.content.decode()
     assert client.post(url("automation_pause", newsletter, welcome.pk)).status_code == 403
+
+
+def test_a_step_email_is_not_paused_or_cancelled_on_its_own(member, newsletter, welcome):
+    client = member()
+    campaign = welcome.steps.get(position=1).campaign
+    sending = client.get(url("campaign_sending", newsletter, campaign.pk)).content.decode()
+    assert 'value="cancel"' not in sending
+    response = client.post(
+        url("campaign_action", newsletter, campaign.pk), {"action": "cancel"}, follow=True
+    )
+    assert "This email pauses and resumes with its automation." in response.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.status == "sending"
