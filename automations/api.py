@@ -90,6 +90,9 @@ class ReportOut(Schema):
     in_progress: int
     done: int
     exited: int
+    unreadable_dates: int = Field(
+        description="Anniversary: people on its lists whose field is not a date (YYYY-MM-DD)."
+    )
 
 
 class AutomationOut(Schema):
@@ -178,6 +181,7 @@ def _out(automation: Automation) -> dict:
             "in_progress": report.in_progress,
             "done": report.done,
             "exited": report.exited,
+            "unreadable_dates": report.unreadable_dates,
         },
         "created_at": automation.created_at,
         "updated_at": automation.updated_at,

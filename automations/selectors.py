@@ -3,10 +3,13 @@
 from dataclasses import dataclass
 
 from django.db.models import Count
+from django.db.models.fields.json import KT
 
 from delivery import engine
+from subscribers.models import Subscriber, SubscriberStatus
 
-from .models import WAITS, Automation, Enrolment, EnrolmentState, Step
+from .models import WAITS, Automation, Enrolment, EnrolmentState, Step, Trigger
+from .services import DATE_VALUE
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Report:
     not_started: int
     steps: list[StepCounts]
     removed: list[StepCounts]
+    # Anniversary: people on its lists whose field holds something that is not a date.
+    unreadable_dates: int = 0
 
 
 def automation_report(automation: Automation) -> Report:
@@ -62,6 +67,27 @@ def automation_report(automation: Automation) -> Report:
         not_started=by_step.get(None, 0),
         steps=steps,
         removed=removed,
+        unreadable_dates=unreadable_dates(automation),
+    )
+
+
+def unreadable_dates(automation: Automation) -> int:
+    """How many people on an anniversary automation's lists hold a value in its field
+    that is not a date (``YYYY-MM-DD``): they are never greeted, and the page says so."""
+    if automation.trigger != Trigger.ANNIVERSARY or not automation.trigger_field:
+        return 0
+    field = automation.trigger_field
+    return (
+        Subscriber.objects.filter(
+            newsletter=automation.newsletter_id,
+            status=SubscriberStatus.ACTIVE,
+            attributes__has_key=field,
+            subscriptions__mailing_list__automations=automation,
+        )
+        .alias(value=KT(f"attributes__{field}"))
+        .exclude(value__regex=DATE_VALUE)
+        .distinct()
+        .count()
     )
 
 

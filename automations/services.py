@@ -59,6 +59,9 @@ TRANSITIONS = {
 # People who qualify are enrolled while it runs or is paused (they start on resume).
 ENROLLING = (AutomationStatus.ACTIVE, AutomationStatus.PAUSED)
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")
+# A date an anniversary trigger reads: YYYY-MM-DD, month 01 to 12, day 01 to 31 (a day
+# that no month has, such as 02-30, simply never comes round).
+DATE_VALUE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 ADVANCE_BATCH = 100
 ADVANCE_MAX_BATCHES = 50
 MAX_WAIT = timedelta(days=366)
@@ -105,9 +108,9 @@ def _check_trigger(newsletter: Newsletter, trigger: str, trigger_field: str) -> 
         raise ValidationError(
             {"trigger_field": gettext("Name the date field whose anniversary starts it.")}
         )
-    if not FIELD_NAME.match(trigger_field):
+    if not FIELD_NAME.match(trigger_field) or "__" in trigger_field:
         raise ValidationError(
-            {"trigger_field": gettext("A field name is letters, digits, “_”, “.” and “-”.")}
+            {"trigger_field": gettext("A field name is letters, digits, single “_”, “.” and “-”.")}
         )
     known = Subscriber.objects.filter(
         newsletter=newsletter, attributes__has_key=trigger_field
@@ -545,7 +548,7 @@ FROM subscribers_subscriber s
 WHERE s.newsletter_id = %(newsletter)s
   AND s.status = %(subscriber_status)s
   AND s.attributes ? %(field)s
-  AND s.attributes->>%(field)s ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
+  AND s.attributes->>%(field)s ~ %(pattern)s
   AND substring(s.attributes->>%(field)s from 6 for 5) = ANY(%(days)s)
   AND left(s.attributes->>%(field)s, 4) < %(year)s
   AND EXISTS (
@@ -592,6 +595,7 @@ def anniversaries_enrol(*, now: datetime | None = None) -> int:
                     "now": now,
                     "subscriber_status": SubscriberStatus.ACTIVE,
                     "field": automation.trigger_field,
+                    "pattern": DATE_VALUE,
                     "days": anniversary_days(local),
                     "year": f"{local.year:04d}",
                     "confirmed": SubscriptionStatus.CONFIRMED,

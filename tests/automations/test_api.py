@@ -54,7 +54,13 @@ def test_build_start_enrol_and_read_counts(api, newsletter, newcomers):
 
     services.enrolments_advance(now=datetime(2030, 1, 1, tzinfo=UTC))
     detail = api.get(f"/api/v1/automations/{automation_id}/").json()
-    assert detail["report"] == {"enrolled": 1, "in_progress": 1, "done": 0, "exited": 0}
+    assert detail["report"] == {
+        "enrolled": 1,
+        "in_progress": 1,
+        "done": 0,
+        "exited": 0,
+        "unreadable_dates": 0,
+    }
     assert [(step["here"], step.get("queued")) for step in detail["steps"]] == [
         (0, 1),
         (1, None),

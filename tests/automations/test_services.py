@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from automations import services
+from automations import selectors, services
 from automations.models import (
     Automation,
     AutomationStatus,
@@ -248,6 +248,8 @@ def test_anniversaries_of_a_date_field(newsletter, newcomers, editor):
     assert list(Enrolment.objects.values_list("subscriber__email", flat=True)) == [
         "ada@example.org"
     ]
+    # The two values that are not dates are counted where the editor sees them.
+    assert selectors.automation_report(automation).unreadable_dates == 2
 
 
 def test_29_february_is_celebrated_on_the_28th_in_other_years():
