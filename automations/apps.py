@@ -8,5 +8,7 @@ class AutomationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Enrols people when subscribers announce a confirmation (a signal: subscribers
-        # never imports this app).
-        from . import receivers  # noqa: F401
+        # never imports this app), and adds their automations to a person's own data.
+        from . import personal, receivers  # noqa: F401
+
+        personal.register()
