@@ -15,8 +15,9 @@ api = NinjaAPI(
     title="Crier API",
     version="1",
     description=(
-        "Lists, subscribers, imports, campaigns, webhooks and participation (consultations, "
-        "open calls, goals, referrals, the transparency page) and automations of one newsletter. "
+        "Lists, subscribers, imports, campaigns, webhooks, participation (consultations, "
+        "open calls, goals, referrals, the transparency page), followed feeds and "
+        "automations of one newsletter. "
         "Authenticate with "
         "`Authorization: Bearer <token>` (`manage.py api_token USER NEWSLETTER`)."
     ),
@@ -39,6 +40,7 @@ api.add_router("/calls/", "participation.api.calls_router")
 api.add_router("/goals/", "participation.api.goals_router")
 api.add_router("/participation/", "participation.api.participation_router")
 api.add_router("/automations/", "automations.api.router")
+api.add_router("/feeds/", "feeds.api.router")
 
 app_name = "api"
 urlpatterns = api.urls[0]

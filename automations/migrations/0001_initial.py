@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("campaigns", "0007_campaign_kind"),
+        ("campaigns", "0008_campaign_kind"),
         ("newsletter", "0006_merge_invitations_and_header_fields"),
         ("subscribers", "0014_consent_sources_mail_and_self_service"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -17,6 +17,7 @@ SECTIONS = (
     ("dashboard:image_list", _("Images")),
     ("dashboard:automation_list", _("Automations")),
     ("dashboard:participation", _("Participation")),
+    ("dashboard:feed_list", _("Feeds")),
 )
 
 

@@ -26,8 +26,9 @@ from django.utils import timezone
 from api.services import issue_token
 from api.urls import api as ninja_api
 from automations import services as automations
-from campaigns.models import Status
+from campaigns.models import Edition, Status
 from delivery.models import Delivery, DeliveryStatus
+from feeds.models import Feed
 from newsletter.models import Invitation, Newsletter, Role
 from participation.services import calls, consultations, goals
 from subscribers import import_files, services
@@ -67,6 +68,9 @@ PARAMETER_KINDS = {
     ("automations", "pk"): "automation",
     ("steps", "step_pk"): "step",
     ("new", "kind"): "step_kind",
+    ("feeds", "pk"): "feed",
+    ("preview", "key"): "feed_preview",
+    ("editions", "language"): "edition_language",
 }
 # Dashboard pages that belong to no newsletter, and why none can reach a newsletter's data.
 INSTANCE_ROUTES = {
@@ -127,15 +131,19 @@ class Tenant:
         )
         campaign.lists.set([mailing_list])
         Delivery.objects.create(campaign=campaign, subscriber=contact, status=DeliveryStatus.SENT)
+        # Sent, so made as the services would have made it before the start.
+        Edition.objects.create(campaign=campaign, language="fr", subject="Numéro", body="B")
         batch = ImportBatch.objects.create(
             newsletter=newsletter, mailing_list=mailing_list, attestation="Yes"
         )
         upload = SimpleUploadedFile("people.csv", b"email\nx@example.org\n")
         preview = f"preview-{slug}"
         cache.set(f"campaigns:live-preview:{newsletter.pk}:{preview}", "<p>B</p>", 3600)
+        cache.set(f"feeds:preview:{newsletter.pk}:{preview}", "<p>B</p>", 3600)
+        layout = LayoutFactory(newsletter=newsletter)
         tenant.objects = {
             "campaign": campaign.pk,
-            "layout": LayoutFactory(newsletter=newsletter).pk,
+            "layout": layout.pk,
             "membership": MembershipFactory(newsletter=newsletter, role=Role.VIEWER).pk,
             "token": token.pk,
             "contact": contact.pk,
@@ -146,6 +154,17 @@ class Tenant:
             "list_slug": mailing_list.slug,
             "upload": import_files.store_upload(newsletter=newsletter, upload=upload),
             "preview": preview,
+            "feed_preview": preview,
+            # Made directly: the service would fetch it. A file address is refused at
+            # once, so "check now" and "make it now" touch no network here.
+            "feed": Feed.objects.create(
+                newsletter=newsletter,
+                name=f"Releases of {slug}",
+                url=f"file:///nowhere/{slug}.xml",
+                layout=layout,
+                next_run_at=timezone.now() + timedelta(days=1),
+            ).pk,
+            "edition_language": "fr",
             **participation_objects(newsletter, slug),
             **automation_objects(newsletter, mailing_list),
             "invitation": Invitation.objects.create(
@@ -304,6 +323,15 @@ API_ROUTES = {
     ("post", "/api/v1/campaigns/{campaign_id}/resume/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/test/"): {"json": {"to": ["a@example.org"]}},
     ("get", "/api/v1/campaigns/{campaign_id}/stats/"): {},
+    ("get", "/api/v1/campaigns/{campaign_id}/editions/"): {},
+    ("post", "/api/v1/campaigns/{campaign_id}/editions/"): {
+        "json": {"language": "de", "subject": "Von A", "body": "Hallo."}
+    },
+    ("get", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {},
+    ("patch", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {
+        "json": {"subject": "Changed by A"}
+    },
+    ("delete", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {},
     ("get", "/api/v1/campaigns/{campaign_id}/uncertain/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/uncertain/"): {"json": {"choice": "resend"}},
     ("get", "/api/v1/consultations/{consultation_id}/"): {},
@@ -338,6 +366,11 @@ API_ROUTES = {
     ("post", "/api/v1/automations/{automation_id}/enrol/"): {
         "json": {"email": "reader-of-b@example.org"}
     },
+    ("get", "/api/v1/feeds/{feed_id}/"): {},
+    ("patch", "/api/v1/feeds/{feed_id}/"): {"json": {"name": "Changed by A"}},
+    ("delete", "/api/v1/feeds/{feed_id}/"): {},
+    ("post", "/api/v1/feeds/{feed_id}/check/"): {},
+    ("post", "/api/v1/feeds/{feed_id}/run/"): {},
     # Endpoints naming B's objects in the query or body: 422, the list is not A's.
     ("get", "/api/v1/subscribers/"): {"query": {"list": B_LIST}, "status": 422},
     ("post", "/api/v1/subscribers/"): {
@@ -352,6 +385,10 @@ API_ROUTES = {
         "json": {"name": "X", "subject": "X", "body": "X", "lists": [B_LIST]},
         "status": 422,
     },
+    ("post", "/api/v1/feeds/"): {
+        "json": {"name": "X", "url": "https://feeds.example.org/x.xml", "lists": [B_LIST]},
+        "status": 422,
+    },
     # Endpoints that name nothing: they read or add to the token's own newsletter only.
     ("get", "/api/v1/lists/"): {"status": 200},
     ("post", "/api/v1/lists/"): {"json": {"slug": B_LIST, "name": "A's own"}, "status": 201},
@@ -359,6 +396,7 @@ API_ROUTES = {
     ("get", "/api/v1/webhooks/"): {"status": 200},
     ("get", "/api/v1/automations/"): {"status": 200},
     ("post", "/api/v1/automations/"): {"json": {"name": "X", "lists": [B_LIST]}, "status": 422},
+    ("get", "/api/v1/feeds/"): {"status": 200},
     ("get", "/api/v1/consultations/"): {"status": 200},
     ("post", "/api/v1/consultations/"): {"json": {}, "status": 422},
     ("get", "/api/v1/calls/"): {"status": 200},
@@ -393,6 +431,8 @@ PATH_KINDS = {
     "goal_id": "goal",
     "automation_id": "automation",
     "step_id": "step",
+    "feed_id": "feed",
+    "language": "edition_language",
 }
 
 
