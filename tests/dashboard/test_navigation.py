@@ -35,6 +35,7 @@ SECTIONS = [
     "Images",
     "Automations",
     "Participation",
+    "Feeds",
 ]
 NAV = re.compile(
     r'<nav class="subnav container" aria-label="Newsletter sections">(.*?)</nav>', re.S
