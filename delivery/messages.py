@@ -53,6 +53,8 @@ class Addressee:
     list_name: str
     tracking_opt_out: bool = False
     list_id: int | None = None  # the list it is sent through, offered on the unsubscribe page
+    untracked: bool = False  # the reader refuses all tracking: their copy is the untracked one
+    text_only: bool = False  # the reader wants plain text: no HTML part at all
 
 
 class CampaignMessages:
@@ -61,9 +63,12 @@ class CampaignMessages:
     def __init__(self, campaign: Campaign, rendered: Rendered) -> None:
         newsletter = campaign.newsletter
         self.campaign = campaign
-        # Links rewritten and the pixel added, as the newsletter's tracking policy says.
+        # Links rewritten and the pixel added, as the newsletter's tracking policy says;
+        # the render as it was is the copy of readers who refuse all tracking.
         self.tracking = campaign_tracking(campaign=campaign, rendered=rendered)
+        self.untracked = rendered
         self.rendered = rendered = self.tracking.rendered
+        self.tracked = self.rendered is not self.untracked
         # Slots other apps fill per recipient (a referral link, answer links), if used.
         self.fillers = extensions.reader_fillers(
             campaign=campaign,
@@ -93,9 +98,16 @@ class CampaignMessages:
         self.preferences_url = _url_around_token("subscribers:preferences")
         # "=_" never occurs in quoted-printable output, so no body can contain the boundary.
         self.boundary = f"=_crier_{campaign.pk}_{secrets.token_hex(8)}".encode()
-        self.fixed_headers = self._fixed_headers()
+        self.fixed_headers = self._fixed_headers(
+            f'Content-Type: multipart/alternative; boundary="{self.boundary.decode()}"'
+        )
+        self.text_only_headers = self._fixed_headers(
+            'Content-Type: text/plain; charset="utf-8"',
+            "Content-Transfer-Encoding: quoted-printable",
+        )
         self.text_part = QuotedPrintableTemplate(rendered.text)
         self.html_part = QuotedPrintableTemplate(rendered.html)
+        self._untracked_html_part: QuotedPrintableTemplate | None = None
         self.dkim = DkimSigner.from_settings()
 
     def _recipient(self, addressee: Addressee) -> Recipient:
@@ -119,7 +131,8 @@ class CampaignMessages:
         """Every slot's raw value: the merge tags', the tracking links', other apps'."""
         values = recipient.values()
         tracking = self.tracking.values(
-            delivery_id=addressee.delivery_id, opted_out=addressee.tracking_opt_out
+            delivery_id=addressee.delivery_id,
+            opted_out=addressee.tracking_opt_out or addressee.untracked,
         )
         if tracking:
             values.update(tracking)
@@ -131,9 +144,9 @@ class CampaignMessages:
         """A Django message, for backends that take one (the outbox, anymail's ESPs)."""
         recipient = self._recipient(addressee)
         values = self._values(addressee, recipient)
-        subject, text, html = (
+        subject, text = (
             part.fill(slot_values(part, values, recipient))
-            for part in (self.rendered.subject, self.rendered.text, self.rendered.html)
+            for part in (self.rendered.subject, self.rendered.text)
         )
         message = EmailMultiAlternatives(
             subject=subject,
@@ -143,7 +156,9 @@ class CampaignMessages:
             reply_to=self.reply_to,
             headers=self._headers(addressee, recipient.unsubscribe_url),
         )
-        message.attach_alternative(html, "text/html")
+        if not addressee.text_only:
+            html = self.html_of(addressee)
+            message.attach_alternative(html.fill(slot_values(html, values, recipient)), "text/html")
         # Read by anymail backends (ESP metadata, echoed back in tracking webhooks),
         # signed: the webhook believes no id it could have been sent by someone else.
         message.metadata = {"delivery": delivery_tag(addressee.delivery_id)}
@@ -173,6 +188,11 @@ class CampaignMessages:
             head_bytes = head.encode("ascii")
         except UnicodeEncodeError:  # an internationalised address: let the email package do it
             return self.build(addressee).message().as_bytes(linesep="\r\n")
+        text = self.text_part.fill(slot_values(self.rendered.text, values, recipient))
+        if addressee.text_only:
+            message = b"".join((self.text_only_headers, head_bytes, b"\r\n", text))
+            return self.dkim.sign(message) if self.dkim else message
+        html = self.html_of(addressee)
         separator = b"\r\n--" + self.boundary + b"\r\n"
         message = b"".join(
             (
@@ -181,15 +201,27 @@ class CampaignMessages:
                 separator,
                 b'Content-Type: text/plain; charset="utf-8"\r\n',
                 b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-                self.text_part.fill(slot_values(self.rendered.text, values, recipient)),
+                text,
                 separator,
                 b'Content-Type: text/html; charset="utf-8"\r\n',
                 b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-                self.html_part.fill(slot_values(self.rendered.html, values, recipient)),
+                self._html_part_of(addressee).fill(slot_values(html, values, recipient)),
                 b"\r\n--" + self.boundary + b"--\r\n",
             )
         )
         return self.dkim.sign(message) if self.dkim else message
+
+    def html_of(self, addressee: Addressee) -> Compiled:
+        """The HTML the reader gets: without the pixel and tracked links if they refuse
+        all tracking, whatever the newsletter's policy."""
+        return self.untracked.html if addressee.untracked else self.rendered.html
+
+    def _html_part_of(self, addressee: Addressee) -> "QuotedPrintableTemplate":
+        if not (addressee.untracked and self.tracked):
+            return self.html_part
+        if self._untracked_html_part is None:  # encoded once, when a first reader needs it
+            self._untracked_html_part = QuotedPrintableTemplate(self.untracked.html)
+        return self._untracked_html_part
 
     def envelope_sender_for(self, addressee: Addressee) -> str:
         """SMTP's MAIL FROM: the delivery's VERP bounce address when a bounce domain is
@@ -200,13 +232,13 @@ class CampaignMessages:
         """Stable per delivery row: a resend, were one ever made, would be recognisable."""
         return f"<{addressee.delivery_id}.{self.campaign.pk}.crier@{self.host}>"
 
-    def _fixed_headers(self) -> bytes:
+    def _fixed_headers(self, *content: str) -> bytes:
         name, address = parseaddr(header_value("From", self.sender))
         lines = [
             f"From: {formataddr((name, address), charset='utf-8')}",
             *([f"Reply-To: {header_value('Reply-To', self.reply_to[0])}"] if self.reply_to else []),
             "MIME-Version: 1.0",
-            f'Content-Type: multipart/alternative; boundary="{self.boundary.decode()}"',
+            *content,
         ]
         return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
@@ -265,6 +297,16 @@ class MergeTemplate:
             _with_fields(getattr(rendered, name), prefix, field_format)
             for prefix, name in self.PARTS
         )
+
+    def split(self, addressees: list[Addressee]) -> tuple[list[Addressee], list[Addressee]]:
+        """Those this template can carry, and those whose copy differs in shape (plain
+        text only, or untracked where the others' links are tracked): these are sent
+        one by one."""
+        shared, own = [], []
+        for addressee in addressees:
+            apart = addressee.text_only or (addressee.untracked and self.messages.tracked)
+            (own if apart else shared).append(addressee)
+        return shared, own
 
     def build(self, addressees: list[Addressee]) -> EmailMultiAlternatives:
         """One anymail message: ``to`` holds every address (each unique), and merge_data,

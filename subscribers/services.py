@@ -9,6 +9,7 @@ own acts across newsletters (export, stop all mail, erase me) are in
 """
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,6 +29,7 @@ from .models import (
     ConsentAction,
     ConsentEvent,
     ConsentSource,
+    Frequency,
     MailingList,
     OptIn,
     Subscriber,
@@ -35,6 +37,7 @@ from .models import (
     Subscription,
     SubscriptionStatus,
     SuppressionReason,
+    TrackingChoice,
 )
 from .tokens import Claim
 
@@ -46,6 +49,13 @@ SLUG_TAKEN = "This newsletter already has a list with this slug."
 # Where anyone on the internet may write: until the address confirms, what such a
 # request says never changes an existing contact's profile.
 PUBLIC_SOURCES = frozenset({ConsentSource.FORM})
+# From counted as the newsletter says, to never counted individually, to not tracked.
+TRACKING_STRICTNESS = (TrackingChoice.NEWSLETTER, TrackingChoice.AGGREGATE, TrackingChoice.NONE)
+
+
+def stricter_tracking(wanted: str, current: str) -> bool:
+    """Whether ``wanted`` tracks the person less than ``current``."""
+    return TRACKING_STRICTNESS.index(wanted) > TRACKING_STRICTNESS.index(current)
 
 
 def normalize_email(raw: str) -> str:
@@ -149,6 +159,7 @@ def subscribe(
     attestation: str = "",
     actor: str = "",
     referrer: Subscriber | None = None,
+    tracking: str = "",
 ) -> SubscribeOutcome:
     """Start (or restart) a subscription to ``lists``; double opt-in unless a list says single.
 
@@ -163,7 +174,9 @@ def subscribe(
 
     ``name`` names a new contact. An existing contact's empty name is filled at once
     when a member of the newsletter asks (dashboard, API); from a public form it waits
-    for the address to confirm, travelling in the confirmation link meanwhile.
+    for the address to confirm, travelling in the confirmation link meanwhile; so
+    does ``tracking``, the tracking choice made on the form (a new contact gets it at
+    once; an existing one on confirmation, and only if it tracks them less).
     """
     address = normalize_email(email)
     if any(mailing_list.newsletter_id != newsletter.pk for mailing_list in lists):
@@ -188,6 +201,9 @@ def subscribe(
     contact = lock_contact(contact.pk)
     if contact.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
         return SubscribeOutcome(subscriber=None)
+    if created and tracking and tracking != contact.tracking_choice:
+        contact.set_tracking_choice(tracking)
+        contact.save(update_fields=["tracking_opt_out", "tracking_off", "updated_at"])
     if name and not contact.name and not created and source not in PUBLIC_SOURCES:
         contact.name = name
         contact.save(update_fields=["name", "updated_at"])
@@ -237,7 +253,9 @@ def subscribe(
     if outcome.confirmed:
         _reactivate(contact)
     if outcome.pending:
-        outcome.confirmation_queued = _queue_confirmation(contact, name=name)
+        outcome.confirmation_queued = _queue_confirmation(
+            contact, name=name, tracking="" if created else tracking
+        )
     _announce(signals.subscribed, contact, newsletter, started, referrer=referrer)
     _announce(signals.confirmed, contact, newsletter, outcome.confirmed)
     return outcome
@@ -273,10 +291,11 @@ def _reactivate(contact: Subscriber) -> None:
     suppressions.lift_on_consent(contact.email, contact.newsletter)
 
 
-def _queue_confirmation(contact: Subscriber, *, name: str = "") -> bool:
+def _queue_confirmation(contact: Subscriber, *, name: str = "", tracking: str = "") -> bool:
     """At most a few confirmation mails per address and hour: no subscription bombing.
 
     ``name`` is the one the person gave in this request: the mail greets them with it.
+    ``tracking``, their choice on the form, travels in the link like the name.
     """
     if not ratelimit.hit(
         "confirmation-mail",
@@ -286,7 +305,7 @@ def _queue_confirmation(contact: Subscriber, *, name: str = "") -> bool:
     ):
         logger.warning("confirmation mail rate-limited", extra={"subscriber": contact.pk})
         return False
-    tasks.send_confirmation.delay_on_commit(contact.pk, contact.newsletter_id, name)
+    tasks.send_confirmation.delay_on_commit(contact.pk, contact.newsletter_id, name, tracking)
     return True
 
 
@@ -302,7 +321,8 @@ def confirm(*, claim: Claim, evidence: Evidence | None = None) -> ConfirmOutcome
     """Confirm every pending subscription of the claim's contact; idempotent.
 
     The address is now proven: the name the person gave in the form (carried by the
-    link) fills the contact's name if it has none.
+    link) fills the contact's name if it has none, and the tracking choice they made
+    there applies if it tracks them less than the contact's.
     """
     contact = _locked_claim(claim)
     pending = list(
@@ -325,6 +345,14 @@ def confirm(*, claim: Claim, evidence: Evidence | None = None) -> ConfirmOutcome
     if claim.name and not contact.name and contact.email:
         contact.name = claim.name
         contact.save(update_fields=["name", "updated_at"])
+    wanted = claim.tracking
+    if wanted in TrackingChoice.values and stricter_tracking(wanted, contact.tracking_choice):
+        profile_apply(
+            contact,
+            {"tracking": wanted},
+            source=ConsentSource.CONFIRMATION_LINK,
+            evidence=evidence,
+        )
     confirmed = [subscription.mailing_list for subscription in pending]
     if pending:
         _reactivate(contact)
@@ -341,7 +369,7 @@ def resend_confirmation(*, claim: Claim) -> bool:
         ).exists()
         if not has_pending or contact.email is None:
             return False
-        return _queue_confirmation(contact, name=claim.name)
+        return _queue_confirmation(contact, name=claim.name, tracking=claim.tracking)
 
 
 # Preferences and unsubscribe
@@ -360,11 +388,22 @@ def lists_for_preferences(subscriber: Subscriber, newsletter: Newsletter) -> Que
 
 @dataclass(frozen=True)
 class Preferences:
+    """One newsletter's preference form, applied to the claim's contact.
+
+    ``lists`` is the complete set of offered lists wanted; ``frequencies`` the
+    frequency wanted per list id (lists left out keep theirs). The pause is always
+    given: no date and not ``paused_indefinitely`` means "not paused". A profile
+    field left None (name, language, tracking, mail format) is not changed.
+    """
+
     lists: frozenset[int]
-    name: str
-    language: str
-    tracking_opt_out: bool
-    paused_until: datetime | None
+    name: str | None = None
+    language: str | None = None
+    tracking: str | None = None
+    mail_format: str | None = None
+    paused_until: datetime | None = None
+    paused_indefinitely: bool = False
+    frequencies: Mapping[int, str] = field(default_factory=dict)
 
 
 @transaction.atomic
@@ -373,7 +412,19 @@ def update_preferences(
 ) -> list[str]:
     """Apply the preference center's form to the claim's contact (this newsletter only);
     return what changed (for the confirmation)."""
-    contact = _locked_claim(claim)
+    return preferences_apply(_locked_claim(claim), preferences, evidence=evidence)
+
+
+def preferences_apply(
+    contact: Subscriber,
+    preferences: Preferences,
+    *,
+    evidence: Evidence | None = None,
+    source: str = ConsentSource.PREFERENCE_CENTER,
+) -> list[str]:
+    """Apply one newsletter's preferences to its locked contact, each change in its
+    ledger; return what changed: ``+slug``/``-slug`` for lists joined and left,
+    ``frequency:slug`` for a new frequency, and the profile fields changed."""
     newsletter = contact.newsletter
     changed = []
     offered = {
@@ -386,10 +437,11 @@ def update_preferences(
         )
     }
     now = timezone.now()
-    added, removed = [], []
+    added, removed, frequencies = [], [], {}
     for list_id, mailing_list in offered.items():
         subscription = current.get(list_id)
         live = subscription is not None and subscription.status in LIVE
+        frequency = preferences.frequencies.get(list_id)
         if list_id in preferences.lists and not live:
             Subscription.objects.update_or_create(
                 subscriber=contact,
@@ -399,56 +451,95 @@ def update_preferences(
                     "status": SubscriptionStatus.CONFIRMED,
                     "confirmed_at": now,
                     "unsubscribed_at": None,
+                    "frequency": frequency or Frequency.EVERY_ISSUE,
                 },
             )
             ledger.append(
                 subscriber=contact,
                 action=ConsentAction.SUBSCRIBED,
-                source=ConsentSource.PREFERENCE_CENTER,
+                source=source,
                 mailing_list=mailing_list,
                 wording=newsletter.consent_text,
-                details={"opt_in": "preference_center"},
+                details={"opt_in": "preference_center", "frequency": frequency or "every_issue"},
                 evidence=evidence,
             )
             changed.append(f"+{mailing_list.slug}")
             added.append(mailing_list)
         elif list_id not in preferences.lists and live:
             subscription.subscriber = contact
-            _end_subscription(subscription, ConsentSource.PREFERENCE_CENTER, evidence, now)
+            _end_subscription(subscription, source, evidence, now)
             changed.append(f"-{mailing_list.slug}")
             removed.append(mailing_list)
+        elif live and frequency and frequency != subscription.frequency:
+            subscription.frequency = frequency
+            subscription.save(update_fields=["frequency"])
+            frequencies[mailing_list.slug] = frequency
+            changed.append(f"frequency:{mailing_list.slug}")
     _announce(signals.subscribed, contact, newsletter, added)
     _announce(signals.confirmed, contact, newsletter, added)
     _announce(signals.unsubscribed, contact, newsletter, removed)
 
-    profile = {
+    optional = {
         "name": preferences.name,
         "language": preferences.language,
-        "tracking_opt_out": preferences.tracking_opt_out,
-        "paused_until": preferences.paused_until,
+        "tracking": preferences.tracking,
+        "mail_format": preferences.mail_format,
     }
-    fields = [key for key, value in profile.items() if getattr(contact, key) != value]
-    if fields:
-        for key in fields:
-            setattr(contact, key, profile[key])
-        contact.save(update_fields=[*fields, "updated_at"])
-        ledger.append(
-            subscriber=contact,
-            action=ConsentAction.PREFERENCES_CHANGED,
-            source=ConsentSource.PREFERENCE_CENTER,
-            details={
-                "changed": fields,
-                "tracking_opt_out": contact.tracking_opt_out,
-                "paused_until": (
-                    contact.paused_until.isoformat() if contact.paused_until else None
-                ),
-            },
-            evidence=evidence,
-        )
-        changed.extend(fields)
+    profile = {key: value for key, value in optional.items() if value is not None}
+    profile["paused_until"] = None if preferences.paused_indefinitely else preferences.paused_until
+    profile["paused_indefinitely"] = preferences.paused_indefinitely
+    changed.extend(
+        profile_apply(contact, profile, source=source, evidence=evidence, frequencies=frequencies)
+    )
     if added:
         _reactivate(contact)
     return changed
+
+
+def profile_apply(
+    contact: Subscriber,
+    profile: dict,
+    *,
+    source: str,
+    evidence: Evidence | None,
+    frequencies: dict[str, str] | None = None,
+    actor: str = "",
+) -> list[str]:
+    """Set a locked contact's profile fields (``tracking`` sets both tracking flags) and
+    record what changed in its ledger, with the choices it now has (never the name).
+    Return the model fields changed."""
+    wanted = dict(profile)
+    if "tracking" in wanted:
+        choice = wanted.pop("tracking")
+        wanted["tracking_opt_out"] = choice != TrackingChoice.NEWSLETTER
+        wanted["tracking_off"] = choice == TrackingChoice.NONE
+    fields = [key for key, value in wanted.items() if getattr(contact, key) != value]
+    if not fields and not frequencies:
+        return []
+    for key in fields:
+        setattr(contact, key, wanted[key])
+    if fields:
+        contact.save(update_fields=[*fields, "updated_at"])
+    details = {
+        "changed": fields,
+        "tracking": contact.tracking_choice,
+        "tracking_opt_out": contact.tracking_opt_out,
+        "mail_format": contact.mail_format,
+        "paused_until": contact.paused_until.isoformat() if contact.paused_until else None,
+        "paused_indefinitely": contact.paused_indefinitely,
+    }
+    if frequencies:
+        details["frequency"] = frequencies
+    if actor:
+        details["actor"] = actor
+    ledger.append(
+        subscriber=contact,
+        action=ConsentAction.PREFERENCES_CHANGED,
+        source=source,
+        details=details,
+        evidence=evidence,
+    )
+    return fields
 
 
 def _end_subscription(
