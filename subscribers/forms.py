@@ -50,6 +50,15 @@ class SubscribeForm(forms.Form):
         label=_("Lists"), widget=forms.CheckboxSelectMultiple, required=True
     )
     consent = forms.BooleanField(required=True)
+    # The reader's own tracking choice, beside the newsletter's privacy note; left out
+    # (the embeddable form of an older version), it is the newsletter's policy.
+    tracking = forms.ChoiceField(
+        label=_("Opens and clicks"),
+        choices=TrackingChoice.choices,
+        widget=forms.RadioSelect,
+        required=False,
+        initial=TrackingChoice.NEWSLETTER,
+    )
     # A honeypot: hidden from people, filled in by naive bots.
     website = forms.CharField(required=False, label=_("Leave this field empty"))
     altcha = forms.CharField(required=False)

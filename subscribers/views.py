@@ -107,6 +107,7 @@ def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
         language=translation.get_language() or newsletter.language,
         evidence=_evidence(request),
         referrer=form.referrer,
+        tracking=form.cleaned_data["tracking"],
     )
     # The same answer whatever happened, so the form reveals no one's subscriptions.
     return render(request, "subscribers/check_inbox.html", {"newsletter": newsletter})
