@@ -22,11 +22,18 @@ from newsletter.http import client_ip
 from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 
-from . import extensions, personal_data, preference_center, proof_of_work, services, tokens
+from . import (
+    extensions,
+    held,
+    personal_data,
+    preference_center,
+    proof_of_work,
+    services,
+    tokens,
+)
 from .forms import NewsletterChoicesForm, ProfileForm, SubscribeForm
 from .ledger import Evidence
 from .models import ConsentSource, Subscriber, SubscriberStatus, SubscriptionStatus
-from .selectors import person_at
 
 ONE_CLICK_BODY = "One-Click"
 ARCHIVE_ON_PAGE = 20
@@ -318,8 +325,9 @@ PREFERENCE_ACTIONS = {
 @require_http_methods(["GET", "POST"])
 def data(request: HttpRequest, token: str) -> HttpResponse:
     """The person's own data across this instance, from a link mailed to them an hour ago
-    at most: download it, stop all mail, or erase it. Nothing happens on GET (link
-    scanners fetch it)."""
+    at most: everything kept about them in plain words (what the download holds), and
+    the buttons to download it, stop all mail, or erase it. Nothing happens on GET
+    (link scanners fetch it)."""
     try:
         claim = tokens.read_data_token(token)
     except tokens.InvalidToken:
@@ -340,11 +348,7 @@ def data(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "subscribers/data.html",
-        {
-            "newsletter": newsletter,
-            "subscriber": subscriber,
-            "newsletters": [contact.newsletter for contact in person_at(subscriber.email)],
-        },
+        {"newsletter": newsletter, "subscriber": subscriber, "held": held.held_about(subscriber)},
     )
 
 
