@@ -760,6 +760,92 @@ def update_subscriber(
     return contact
 
 
+@dataclass(frozen=True)
+class ReaderChoices:
+    """A change of a reader's choices by the newsletter's own integration (API): only the
+    fields given (not None) change. ``frequencies`` maps list slugs to frequencies."""
+
+    tracking: str | None = None
+    mail_format: str | None = None
+    paused_until: datetime | None = None
+    paused_indefinitely: bool | None = None
+    unpause: bool = False  # ``paused_until: null`` sent explicitly
+    frequencies: Mapping[str, str] = field(default_factory=dict)
+
+
+@transaction.atomic
+def reader_choices_update(
+    *, newsletter: Newsletter, subscriber: Subscriber, choices: ReaderChoices, actor: str = ""
+) -> Subscriber:
+    """Set a contact's reader choices for the newsletter's own integrations (a project's
+    account page, say), each change in the ledger with the API as its source.
+
+    The tracking choice only ever tightens here: a newsletter never counts a reader
+    more than the reader chose; only the reader loosens it, in their preference
+    center. Each error names its field, and nothing is saved unless all is valid.
+    """
+    if subscriber.newsletter_id != newsletter.pk:
+        raise Subscriber.DoesNotExist("the contact belongs to another newsletter")
+    contact = lock_contact(subscriber.pk)
+    errors = {}
+    if choices.tracking is not None and stricter_tracking(
+        contact.tracking_choice, choices.tracking
+    ):
+        errors["tracking"] = gettext(
+            "Only the reader can allow more tracking than they chose, in their preference center."
+        )
+    if choices.paused_until is not None:
+        if choices.paused_indefinitely:
+            errors["paused_until"] = gettext(
+                "Give a date or pause until the reader comes back, not both."
+            )
+        elif choices.paused_until <= timezone.now():
+            errors["paused_until"] = gettext("Choose a date in the future.")
+    live = {
+        subscription.mailing_list.slug: subscription
+        for subscription in contact.subscriptions.filter(status__in=LIVE).select_related(
+            "mailing_list"
+        )
+    }
+    unknown = sorted(set(choices.frequencies) - set(live))
+    if unknown:
+        errors["frequencies"] = gettext(
+            "The reader is not subscribed to these lists: %(slugs)s."
+        ) % {"slugs": ", ".join(unknown)}
+    if errors:
+        raise ValidationError({key: ValidationError(message) for key, message in errors.items()})
+
+    profile = {}
+    if choices.tracking is not None:
+        profile["tracking"] = choices.tracking
+    if choices.mail_format is not None:
+        profile["mail_format"] = choices.mail_format
+    if choices.paused_until is not None:
+        profile.update(paused_until=choices.paused_until, paused_indefinitely=False)
+    elif choices.paused_indefinitely is not None:
+        profile["paused_indefinitely"] = choices.paused_indefinitely
+        if choices.paused_indefinitely:
+            profile["paused_until"] = None
+    if choices.unpause:
+        profile["paused_until"] = None
+    changed_frequencies = {}
+    for slug, frequency in choices.frequencies.items():
+        subscription = live[slug]
+        if subscription.frequency != frequency:
+            subscription.frequency = frequency
+            subscription.save(update_fields=["frequency"])
+            changed_frequencies[slug] = frequency
+    profile_apply(
+        contact,
+        profile,
+        source=ConsentSource.API,
+        evidence=None,
+        frequencies=changed_frequencies,
+        actor=actor,
+    )
+    return contact
+
+
 # Lists
 
 
