@@ -164,7 +164,7 @@ class NewsletterChoicesForm(forms.Form):
         label=_("Pause"), choices=Pause.choices, widget=forms.RadioSelect, required=False
     )
     paused_until = forms.DateField(
-        label=_("Until"),
+        label=_("Until this date, for a pause until a date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
