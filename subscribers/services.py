@@ -4,8 +4,9 @@ same link serialise instead of corrupting state or the ledger's chain.
 
 Every function acts inside one newsletter: it takes the newsletter (or a signed
 claim naming it) and only finds or creates contacts of that newsletter. The person's
-own acts across newsletters (export, stop all mail, erase me) are in
-``personal_data``; suppression scopes in ``suppressions``.
+own acts across newsletters are in ``preference_center`` (their choices, leaving
+everything) and ``personal_data`` (export, stop all mail, erase me); suppression
+scopes in ``suppressions``.
 """
 
 import logging
