@@ -111,22 +111,28 @@ def _newsletter(data: dict) -> dict:
             for each in data["opens_and_clicks"]
         ],
         "more": [
-            {"title": _words(key), "rows": _rows(value)}
+            section
             for key, value in data.items()
-            if key not in SHOWN and value
+            if key not in SHOWN
+            for section in _sections(key, value)
         ],
     }
 
 
-def _rows(value) -> list[list[tuple[str, object]]]:
-    """Another app's records (a list of dicts, or one dict) as rows of (label, value)."""
+def _sections(key: str, value) -> list[dict]:
+    """Another app's records as titled tables of rows of (label, value): a list of
+    records is one section, a dict of such lists one section per key; empty ones go."""
+    if isinstance(value, dict) and all(isinstance(each, list) for each in value.values()):
+        return [section for sub, each in value.items() for section in _sections(sub, each)]
     records = value if isinstance(value, list) else [value]
-    return [
-        [(_words(key), item) for key, item in record.items()]
+    rows = [
+        [(_words(label), item) for label, item in record.items()]
         if isinstance(record, dict)
         else [("", record)]
         for record in records
+        if record not in (None, "", [], {})
     ]
+    return [{"title": _words(key), "rows": rows}] if rows else []
 
 
 def _label(kind: str, code: str) -> str:

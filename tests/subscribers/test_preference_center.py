@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from participation.models import ReferrerProfile
 from subscribers import ledger, services, tokens
 from subscribers.models import (
     ConsentSource,
@@ -246,6 +247,9 @@ def test_old_confirmation_links_without_a_tracking_choice_still_read(kernel, ada
 def test_the_data_link_shows_everything_held_in_plain_words(client, ada, kernel, docs):
     ada_docs = contact_of(docs)
     Subscriber.objects.filter(pk=ada_docs.pk).update(attributes={"city": "Lyon"})
+    ReferrerProfile.objects.create(
+        newsletter=kernel, subscriber=ada, show_publicly=True, display_name="The Countess"
+    )
     claim = tokens.Claim(ada.pk, kernel.pk)
     link = reverse("subscribers:data", args=[tokens.data_token(claim)])
     page = client.get(link).text
@@ -264,6 +268,10 @@ def test_the_data_link_shows_everything_held_in_plain_words(client, ada, kernel,
         "As the newsletter",
         "HTML, with a plain-text part",
         "Not paused",
+        # What another app keeps, in words too.
+        "Referrals",
+        "Shown among top referrers",
+        "The Countess",
     ):
         assert words in page, words
     # The same content as the download.
