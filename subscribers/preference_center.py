@@ -54,8 +54,8 @@ def newsletter_choices_save(
     contact = contact_in(claim, newsletter_id)
     if contact is None:
         raise Subscriber.DoesNotExist(f"no contact of {claim} in newsletter {newsletter_id}")
-    return services.preferences_apply(
-        services.lock_contact(contact.pk), preferences, evidence=evidence
+    return services.update_preferences(
+        claim=Claim(contact.pk, contact.newsletter_id), preferences=preferences, evidence=evidence
     )
 
 
