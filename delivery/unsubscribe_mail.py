@@ -83,6 +83,7 @@ def process_message(raw: bytes, *, envelope_recipient: str = "") -> UnsubscribeO
     ended = subscribers.unsubscribe(
         claim=Claim(delivery.subscriber_id, delivery.campaign.newsletter_id),
         source=ConsentSource.MAIL,
+        campaign_id=delivery.campaign_id,
     )
     logger.info("unsubscribed by mail", extra={"delivery": delivery.pk, "subscriptions": ended})
     return UnsubscribeOutcome("unsubscribed" if ended else "already_unsubscribed", delivery.pk)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("newsletter", "0006_merge_invitations_and_header_fields"),
-        ("subscribers", "0014_consent_sources_mail_and_self_service"),
+        ("subscribers", "0015_left_every_list_is_unsubscribed"),
     ]
 
     operations = [
