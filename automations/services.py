@@ -65,6 +65,7 @@ DATE_VALUE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 ADVANCE_BATCH = 100
 ADVANCE_MAX_BATCHES = 50
 MAX_WAIT = timedelta(days=366)
+PAUSE_RECHECK = timedelta(days=1)
 
 
 class AutomationStateError(Exception):
@@ -713,19 +714,19 @@ def _advance(enrolment: Enrolment, plan: Plan, now: datetime, opened: set[int]) 
 def _consent_check(enrolment: Enrolment, plan: Plan, step: Step) -> datetime | bool | None:
     """Consent, again, at every step, by the engine's own rule (``engine.eligible``):
     None to go on; False when it is gone (the person leaves the automation); or, at an
-    email, the end of the person's chosen pause (they are held there until then)."""
+    email, when to ask again for a person who paused their mail (held there meanwhile:
+    a pause is a choice of when, not of leaving)."""
     if plan.consent_campaign is None:
         return None
     subscriber = enrolment.subscriber
     if engine.eligible([subscriber.pk], plan.consent_campaign):
         return None
     real_now = timezone.now()
-    if (
-        subscriber.paused_until
-        and subscriber.paused_until > real_now
-        and subscriber.status == SubscriberStatus.ACTIVE
-    ):
-        return subscriber.paused_until if step.kind == StepKind.SEND else None
+    if subscriber.paused and subscriber.status == SubscriberStatus.ACTIVE:
+        if step.kind != StepKind.SEND:
+            return None
+        # Held at the email until the pause ends; a pause without an end is asked daily.
+        return subscriber.paused_until or real_now + PAUSE_RECHECK
     _finish(
         enrolment,
         step,

@@ -126,6 +126,23 @@ def test_a_person_who_paused_their_mail_is_held_until_the_pause_ends(
     assert not Delivery.objects.exists()
 
 
+def test_a_pause_without_an_end_holds_the_person_and_asks_again_daily(
+    welcome, newsletter, newcomers
+):
+    ada = confirmed(newsletter, [newcomers], "ada@example.org")
+    ada.paused_indefinitely = True
+    ada.save(update_fields=["paused_indefinitely"])
+    services.enrolments_advance(now=T0)
+    enrolment = Enrolment.objects.get(subscriber=ada)
+    assert enrolment.state == EnrolmentState.ACTIVE
+    assert enrolment.next_run_at > timezone.now() + timedelta(hours=23)
+    ada.paused_indefinitely = False
+    ada.save(update_fields=["paused_indefinitely"])
+    services.enrolments_advance(now=T0)
+    send_all()
+    assert inbox("ada@example.org") == ["Welcome aboard"]
+
+
 def test_pausing_stops_everyone_and_resuming_goes_on_from_their_place(
     welcome, newsletter, newcomers
 ):
