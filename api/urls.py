@@ -17,7 +17,7 @@ api = NinjaAPI(
     description=(
         "Lists, subscribers, custom fields, segments, imports, campaigns, webhooks, "
         "participation (consultations, open calls, goals, referrals, the transparency "
-        "page) and followed feeds of one newsletter. "
+        "page), followed feeds and automations of one newsletter. "
         "Authenticate with "
         "`Authorization: Bearer <token>` (`manage.py api_token USER NEWSLETTER`)."
     ),
@@ -41,6 +41,7 @@ api.add_router("/consultations/", "participation.api.consultations_router")
 api.add_router("/calls/", "participation.api.calls_router")
 api.add_router("/goals/", "participation.api.goals_router")
 api.add_router("/participation/", "participation.api.participation_router")
+api.add_router("/automations/", "automations.api.router")
 api.add_router("/feeds/", "feeds.api.router")
 
 app_name = "api"

@@ -36,11 +36,12 @@ from urllib3.exceptions import NewConnectionError
 
 from audiences.rules import Compiled
 from audiences.services import segment_compile
-from campaigns.models import NOT_STARTED, Campaign, Status
+from campaigns.models import NOT_STARTED, Campaign, Kind, Status
 from campaigns.services import campaign_render, edition_problems, editions_to_send
 from campaigns.signals import campaign_sent
 from newsletter.encryption import DecryptionError
 from subscribers.models import (
+    MailFormat,
     MailingList,
     Subscriber,
     SubscriptionStatus,
@@ -89,6 +90,7 @@ SELECT s.id
 FROM subscribers_subscriber s
 WHERE s.status = 'active'
   AND s.email IS NOT NULL
+  AND NOT s.paused_indefinitely
   AND (s.paused_until IS NULL OR s.paused_until <= %(now)s)
   AND EXISTS (
       SELECT 1 FROM subscribers_subscription sub
@@ -657,7 +659,7 @@ def _addressees(
     people = {
         subscriber.pk: subscriber
         for subscriber in Subscriber.objects.filter(pk__in=allowed).only(
-            "pk", "email", "name", "attributes", "tracking_opt_out"
+            "pk", "email", "name", "attributes", "tracking_opt_out", "tracking_off", "mail_format"
         )
     }
     addressees, skipped = [], []
@@ -676,6 +678,8 @@ def _addressees(
                 list_name=allowed[subscriber_id][0],
                 list_id=allowed[subscriber_id][1],
                 tracking_opt_out=person.tracking_opt_out,
+                untracked=person.tracking_off,
+                text_only=person.mail_format == MailFormat.TEXT,
             )
         )
     return addressees, skipped
@@ -725,7 +729,12 @@ def _send_batch(
             outcomes.failed += sum(_record_failure(a, worker, error)[1] for a in addressees)
             return True
         if template is not None:
-            return _send_calls(template, addressees, backend, worker, pace, outcomes)
+            # Readers whose copy differs in shape (no tracking, text only) go one by one.
+            shared, own = template.split(addressees)
+            if own and not _send_one_by_one(messages, own, backend, worker, pace, outcomes):
+                _release([a.delivery_id for a in shared], worker)
+                return False
+            return _send_calls(template, shared, backend, worker, pace, outcomes)
         return _send_one_by_one(messages, addressees, backend, worker, pace, outcomes)
     finally:
         try:
@@ -1206,9 +1215,10 @@ def _finish_if_done(campaign_id: int) -> bool:
     """Move a campaign with nothing left to send to ``sent``; announce it exactly once."""
     if Delivery.objects.filter(campaign_id=campaign_id, status__in=UNFINISHED).exists():
         return False
-    finished = Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).update(
-        status=Status.SENT, sent_at=timezone.now()
-    )
+    # An automation step's campaign is never done: its automation keeps adding people.
+    finished = Campaign.objects.filter(
+        pk=campaign_id, status=Status.SENDING, kind=Kind.ISSUE
+    ).update(status=Status.SENT, sent_at=timezone.now())
     if finished:
         logger.info("campaign sent", extra={"campaign": campaign_id})
         campaign = Campaign.objects.select_related("newsletter").get(pk=campaign_id)

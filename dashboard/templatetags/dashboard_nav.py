@@ -16,6 +16,7 @@ SECTIONS = (
     ("dashboard:segment_list", _("Segments")),
     ("dashboard:layout_list", _("Layouts")),
     ("dashboard:image_list", _("Images")),
+    ("dashboard:automation_list", _("Automations")),
     ("dashboard:participation", _("Participation")),
     ("dashboard:feed_list", _("Feeds")),
 )

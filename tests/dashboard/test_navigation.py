@@ -34,6 +34,7 @@ SECTIONS = [
     "Segments",
     "Layouts",
     "Images",
+    "Automations",
     "Participation",
     "Feeds",
 ]

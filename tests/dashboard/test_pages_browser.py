@@ -35,6 +35,7 @@ from playwright.sync_api import expect
 
 from api.services import issue_token
 from audiences.services import segment_create
+from automations import services as automations
 from campaigns import services as campaign_services
 from campaigns.images import image_upload
 from campaigns.models import Campaign, Status
@@ -238,6 +239,7 @@ class Newsroom:
             "segments": self._segment().pk,
             **self._participation(),
             "feeds": self._feed(),
+            **self._automation(),
         }
         self.overrides = {
             "campaign_edit": self.draft.pk,
@@ -247,7 +249,7 @@ class Newsroom:
         }
         self.route_words["edition_edit"] = {"language": "fr"}
         self.route_words["field_edit"] = {"key": "sdk"}
-        self.words = {"list_slug": self.announcements.slug, "token": upload}
+        self.words = {"list_slug": self.announcements.slug, "token": upload, "kind": "send"}
 
     def _segment(self):
         """A choice field and a segment on it with two conditions (issue 15)."""
@@ -335,6 +337,27 @@ class Newsroom:
             "goals": goal.pk,
             "invitations": invitation.pk,
         }
+
+    def _automation(self) -> dict:
+        """A running welcome series: an email, a wait, a weekday wait, a second email."""
+        automation = automations.automation_create(
+            newsletter=self.newsletter,
+            created_by=self.owner,
+            name="Welcome to Kernel",
+            lists=[self.announcements, self.releases],
+            steps=[
+                automations.StepSpec(
+                    kind="send", subject="Welcome to Kernel News", body="Hello, and welcome."
+                ),
+                automations.StepSpec(kind="wait", delay=timedelta(days=2, hours=12)),
+                automations.StepSpec(kind="wait_until", weekday=0, hour=9, zone_of="subscriber"),
+                automations.StepSpec(
+                    kind="send", subject="How to contribute to Kernel", body="Three ways."
+                ),
+            ],
+        )
+        automations.automation_activate(automation=automation)
+        return {"automations": automation.pk, "steps": automation.steps.get(position=1).pk}
 
     def _confirmed(self, email: str, name: str, lists):
         return subscribers.subscribe(

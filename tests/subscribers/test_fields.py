@@ -1,6 +1,6 @@
 """Custom field values on every write path: normalised by type, refused by name, nothing
-half-written; the import reports a bad value by its line; the preference center writes
-only what readers may edit; the public form keeps answers for new contacts only."""
+half-written; the import reports a bad value by its line; the public form keeps answers
+for new contacts only."""
 
 from pathlib import Path
 
@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from subscribers import fields, importing, services, tokens
+from subscribers import fields, importing, services
 from subscribers.fields import FieldSchema
 from subscribers.models import Subscriber
 from tests.factories import (
@@ -141,33 +141,6 @@ def test_an_import_maps_columns_onto_fields_and_reports_bad_values_by_line(tmp_p
         "ada@example.org": {"sdk": "python", "commits": 12, "city": "Paris"},
         "dee@example.org": {},
     }
-
-
-def test_the_preference_center_writes_only_what_readers_may_edit(client, newsletter):
-    contact = SubscriberFactory(newsletter=newsletter, attributes={"sdk": "rust", "commits": 1})
-    url = reverse(
-        "subscribers:preferences",
-        args=[tokens.preferences_token(tokens.Claim(contact.pk, newsletter.pk))],
-    )
-    page = client.get(url).content.decode()
-    assert "About you" in page and "SDK" in page and "rust" in page
-    assert 'name="field_commits"' in page and 'name="field_sdk"' not in page
-    assert "Sponsor" not in page  # neither shown nor editable
-
-    refused = client.post(url, {"action": "fields", "field_commits": "lots", "field_since": ""})
-    assert refused.status_code == 422
-    assert "not a number" in refused.content.decode()
-    client.post(
-        url,
-        {
-            "action": "fields",
-            "field_commits": "40",
-            "field_since": "2020-01-02",
-            "field_sdk": "python",
-        },
-    )
-    contact.refresh_from_db()
-    assert contact.attributes == {"sdk": "rust", "commits": 40, "since": "2020-01-02"}
 
 
 def test_the_public_form_asks_its_fields_and_keeps_answers_for_new_contacts_only(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("audiences", "0001_initial"),
-        ("campaigns", "0007_editions"),
+        ("campaigns", "0008_campaign_kind"),
     ]
 
     operations = [

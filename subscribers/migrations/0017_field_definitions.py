@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("newsletter", "0006_merge_invitations_and_header_fields"),
-        ("subscribers", "0015_left_every_list_is_unsubscribed"),
+        ("subscribers", "0016_reader_choices"),
     ]
 
     operations = [
