@@ -83,9 +83,8 @@ def received_counts(conversation: str) -> Counter:
         _, _, said = line.partition(": ")
         if said.startswith("rcpt TO:<"):
             pending.append(said[len("rcpt TO:<") :].split(">", 1)[0])
-        elif said == ".":
-            if pending:
-                counts[pending.pop(0)] += 1
+        elif said == "." and pending:
+            counts[pending.pop(0)] += 1
     return counts
 
 
@@ -235,7 +234,8 @@ def enqueue_seconds(list_id: int) -> tuple[float, float]:
     params = {**_audience_params([list_id]), "campaign": big.pk}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TABLE {BARE_TABLE} (LIKE delivery_delivery INCLUDING DEFAULTS INCLUDING IDENTITY)"
+            f"CREATE TABLE {BARE_TABLE}"
+            " (LIKE delivery_delivery INCLUDING DEFAULTS INCLUDING IDENTITY)"
         )
         cursor.execute(f"SELECT count(*) FROM ({AUDIENCE_SELECT}) audience", params)
         started = time.perf_counter()
