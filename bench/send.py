@@ -81,8 +81,8 @@ def received_counts(conversation: str) -> Counter:
     pending: list[str] = []
     for line in conversation.splitlines():
         _, _, said = line.partition(": ")
-        if said.startswith("rcpt TO:<"):
-            pending.append(said[len("rcpt TO:<") :].split(">", 1)[0])
+        if said[:9].lower() == "rcpt to:<":  # logged as the client wrote it
+            pending.append(said[9:].split(">", 1)[0])
         elif said == "." and pending:
             counts[pending.pop(0)] += 1
     return counts
