@@ -336,7 +336,13 @@ class CampaignStats(Schema):
     bounced_soft: int = Field(description="Messages refused for now (full mailbox, greylist).")
     complained: int = Field(description="Messages the recipient marked as spam.")
     rejected: int = Field(description="Messages the sending service refused to send.")
-    unsubscribed: int = Field(description="Recipients who unsubscribed at the sending service.")
+    unsubscribed: int = Field(
+        description=(
+            "Recipients who left a list through this campaign's mail: its link, one-click "
+            "header or unsubscribe address, or the sending service; each person once."
+        )
+    )
+    esp_unsubscribed: int = Field(description="Of those, the ones the sending service reported.")
 
 
 WebhookEvent = Literal[tuple(event.value for event in SUBSCRIBABLE)]

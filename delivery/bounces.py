@@ -16,7 +16,6 @@ import email.message
 import hashlib
 import logging
 from dataclasses import dataclass
-from email.utils import getaddresses
 
 from django.conf import settings
 from flufl.bounce import all_failures
@@ -73,7 +72,12 @@ def process_message(raw: bytes, *, envelope_recipient: str = "") -> BounceOutcom
     says so (Postfix: ``$ORIGINAL_RECIPIENT``); otherwise the headers tell.
     """
     message = email.message_from_bytes(raw)
-    delivery_id = _verp_delivery(message, envelope_recipient)
+    addresses = _addresses()
+    delivery_id = (
+        addresses.delivery_addressed(message, envelope_recipient, ENVELOPE_HEADERS)
+        if addresses
+        else None
+    )
     delivery = (
         Delivery.objects.select_related("subscriber").filter(pk=delivery_id).first()
         if delivery_id is not None
@@ -105,17 +109,6 @@ def process_message(raw: bytes, *, envelope_recipient: str = "") -> BounceOutcom
         scope=feedback.INTERNAL,  # the VERP address is signed: it names its delivery
     )
     return BounceOutcome("duplicate" if recorded.duplicate else bounce_type, delivery.pk)
-
-
-def _verp_delivery(message: email.message.Message, envelope_recipient: str) -> int | None:
-    candidates = [envelope_recipient] if envelope_recipient else []
-    for header in ENVELOPE_HEADERS:
-        candidates.extend(address for _, address in getaddresses(message.get_all(header, [])))
-    for address in candidates:
-        delivery_id = delivery_of(address)
-        if delivery_id is not None:
-            return delivery_id
-    return None
 
 
 def _message_key(message: email.message.Message, raw: bytes) -> str:

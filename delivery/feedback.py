@@ -311,7 +311,9 @@ def _apply(feedback: Feedback, recipient: str, delivery: Delivery) -> None:
                 note=f"{settings.SOFT_BOUNCE_LIMIT} soft bounces in a row. {note}"[:500],
             )
     elif feedback.kind == FeedbackKind.COMPLAINED:
-        subscribers.record_complaint(contact_id=contact_id, everywhere=sent, note=note)
+        subscribers.record_complaint(
+            contact_id=contact_id, everywhere=sent, note=note, campaign_id=delivery.campaign_id
+        )
     elif feedback.kind == FeedbackKind.REJECTED:
         if feedback.reject_reason in REJECTED_AS_BOUNCE:
             subscribers.record_bounce(contact_id=contact_id, everywhere=False, note=note)
@@ -324,6 +326,7 @@ def _apply(feedback: Feedback, recipient: str, delivery: Delivery) -> None:
         subscribers.unsubscribe(
             claim=Claim(contact_id, delivery.campaign.newsletter_id),
             source=ConsentSource.ESP_UNSUBSCRIBE,
+            campaign_id=delivery.campaign_id,
         )
 
 

@@ -7,11 +7,13 @@ an HMAC of the id with ``SECRET_KEY`` under a salt per purpose (Django's
 ``salted_hmac``), so mail to a made-up address is recognised and ignored.
 """
 
+import email.message
 import imaplib
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import getaddresses
 
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -45,6 +47,20 @@ class SignedAddresses:
         return (
             delivery_id if constant_time_compare(found[2].lower(), self._mac(delivery_id)) else None
         )
+
+    def delivery_addressed(
+        self, message: email.message.Message, envelope_recipient: str, headers: tuple[str, ...]
+    ) -> int | None:
+        """The delivery the message was sent to: the envelope recipient first, then the
+        first of ``headers`` that holds one of our signed addresses."""
+        candidates = [envelope_recipient] if envelope_recipient else []
+        for header in headers:
+            candidates.extend(address for _, address in getaddresses(message.get_all(header, [])))
+        for address in candidates:
+            delivery_id = self.delivery_of(address)
+            if delivery_id is not None:
+                return delivery_id
+        return None
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,9 @@ class CampaignMessages:
         self.unsubscribe_mailto = signed_addresses()
         self.envelope_sender = newsletter.from_email
         self.unsubscribe_url = _url_around_token("subscribers:unsubscribe")
+        # Which campaign the person leaves through: its report counts them (unsigned, so
+        # it only counts for a campaign the person was sent: subscribers.services).
+        self.unsubscribe_query = f"?c={campaign.pk}"
         self.preferences_url = _url_around_token("subscribers:preferences")
         # "=_" never occurs in quoted-printable output, so no body can contain the boundary.
         self.boundary = f"=_crier_{campaign.pk}_{secrets.token_hex(8)}".encode()
@@ -106,7 +109,8 @@ class CampaignMessages:
             attributes=addressee.attributes,
             list_name=addressee.list_name,
             unsubscribe_url=self.unsubscribe_url.format(tokens.unsubscribe_token(claim))
-            + (f"?list={addressee.list_id}" if addressee.list_id else ""),
+            + self.unsubscribe_query
+            + (f"&list={addressee.list_id}" if addressee.list_id else ""),
             preferences_url=self.preferences_url.format(tokens.preferences_token(claim)),
             web_version_url=(
                 self.reader_links.url(addressee.subscriber_id)

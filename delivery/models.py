@@ -86,6 +86,7 @@ HAS_NEGATIVE_FEEDBACK = (
     | models.Q(complained_at__isnull=False)
     | models.Q(rejected_at__isnull=False)
     | models.Q(esp_unsubscribed_at__isnull=False)
+    | models.Q(unsubscribed_at__isnull=False)
 )
 
 
@@ -135,6 +136,13 @@ class Delivery(models.Model):
     complained_at = models.DateTimeField(null=True, blank=True)
     rejected_at = models.DateTimeField(null=True, blank=True)
     esp_unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # The recipient left a list through this message: the link in it, its one-click
+    # header (RFC 8058), its unsubscribe address (RFC 2369) or the ESP. Set once, by the
+    # first such act that ended a subscription (delivery/receivers.py). With
+    # ``esp_unsubscribed_at`` (the ESP said so, even when nothing was left to end) it
+    # makes the campaign's unsubscribe count, one per person, under every tracking
+    # policy: this is the sending ledger, not tracking.
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -169,7 +177,7 @@ class Delivery(models.Model):
             ),
             models.Index(
                 fields=["campaign", "bounce_type"],
-                include=["complained_at", "rejected_at", "esp_unsubscribed_at"],
+                include=["complained_at", "rejected_at", "esp_unsubscribed_at", "unsubscribed_at"],
                 condition=HAS_NEGATIVE_FEEDBACK,
                 name="delivery_negative_feedback",
             ),

@@ -1,9 +1,10 @@
 from django.db import connection
 from django.dispatch import receiver
+from django.utils import timezone
 
 from delivery.models import Delivery, DeliveryEvent, OutboxMessage
 from subscribers.models import Subscriber
-from subscribers.signals import subscriber_erased
+from subscribers.signals import subscriber_erased, unsubscribed
 
 
 @receiver(subscriber_erased, sender=Subscriber)
@@ -26,3 +27,16 @@ def forget_erased_contact(sender, contact: Subscriber, email: str, everywhere: b
         pk for pk, recipients in copies.values_list("pk", "recipients") if email in recipients
     ]
     OutboxMessage.objects.filter(pk__in=doomed).delete()
+
+
+@receiver(unsubscribed, sender=Subscriber)
+def count_unsubscribe_through_message(
+    sender, subscriber: Subscriber, campaign_id: int | None = None, **kwargs
+) -> None:
+    """The person left through this campaign's mail: its delivery row says so, once, and
+    the campaign's report counts it (delivery.selectors.feedback_counts)."""
+    if campaign_id is None:
+        return
+    Delivery.objects.filter(
+        campaign_id=campaign_id, subscriber_id=subscriber.pk, unsubscribed_at__isnull=True
+    ).update(unsubscribed_at=timezone.now())

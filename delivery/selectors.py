@@ -32,7 +32,10 @@ def feedback_counts(campaign: Campaign) -> dict[str, int]:
 
     Two index-only counts over partial indexes (``delivery_delivered`` and
     ``delivery_negative_feedback``), so a report page never scans a million rows.
-    A message counts once per kind: delivered then reported as spam is in both.
+    A message counts once per kind: delivered then reported as spam is in both. A
+    person who left through the message counts once in ``unsubscribed``, whether by
+    Crier's link, header or mailbox, the ESP's own, or several of them;
+    ``esp_unsubscribed`` is the part the ESP reported.
     """
     rows = Delivery.objects.filter(campaign=campaign)
     negative = rows.filter(HAS_NEGATIVE_FEEDBACK).aggregate(
@@ -40,7 +43,11 @@ def feedback_counts(campaign: Campaign) -> dict[str, int]:
         bounced_soft=Count("campaign", filter=Q(bounce_type=BounceType.SOFT)),
         complained=Count("campaign", filter=Q(complained_at__isnull=False)),
         rejected=Count("campaign", filter=Q(rejected_at__isnull=False)),
-        unsubscribed=Count("campaign", filter=Q(esp_unsubscribed_at__isnull=False)),
+        unsubscribed=Count(
+            "campaign",
+            filter=Q(unsubscribed_at__isnull=False) | Q(esp_unsubscribed_at__isnull=False),
+        ),
+        esp_unsubscribed=Count("campaign", filter=Q(esp_unsubscribed_at__isnull=False)),
     )
     return {"delivered": rows.filter(delivered_at__isnull=False).count(), **negative}
 

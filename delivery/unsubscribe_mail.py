@@ -14,7 +14,6 @@ import email
 import email.message
 import logging
 from dataclasses import dataclass
-from email.utils import getaddresses
 
 from django.conf import settings
 
@@ -67,7 +66,12 @@ def process_message(raw: bytes, *, envelope_recipient: str = "") -> UnsubscribeO
     says so (Postfix: ``$ORIGINAL_RECIPIENT``); otherwise the headers tell.
     """
     message = email.message_from_bytes(raw)
-    delivery_id = _delivery(message, envelope_recipient)
+    addresses = signed_addresses()
+    delivery_id = (
+        addresses.delivery_addressed(message, envelope_recipient, ENVELOPE_HEADERS)
+        if addresses
+        else None
+    )
     delivery = (
         Delivery.objects.select_related("campaign").filter(pk=delivery_id).first()
         if delivery_id is not None
@@ -79,20 +83,10 @@ def process_message(raw: bytes, *, envelope_recipient: str = "") -> UnsubscribeO
     ended = subscribers.unsubscribe(
         claim=Claim(delivery.subscriber_id, delivery.campaign.newsletter_id),
         source=ConsentSource.MAIL,
+        campaign_id=delivery.campaign_id,
     )
     logger.info("unsubscribed by mail", extra={"delivery": delivery.pk, "subscriptions": ended})
     return UnsubscribeOutcome("unsubscribed" if ended else "already_unsubscribed", delivery.pk)
-
-
-def _delivery(message: email.message.Message, envelope_recipient: str) -> int | None:
-    candidates = [envelope_recipient] if envelope_recipient else []
-    for header in ENVELOPE_HEADERS:
-        candidates.extend(address for _, address in getaddresses(message.get_all(header, [])))
-    for address in candidates:
-        delivery_id = delivery_of(address)
-        if delivery_id is not None:
-            return delivery_id
-    return None
 
 
 def poll_imap() -> PollReport:

@@ -8,7 +8,10 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from newsletter.access import EXPORT_ROLE, member_required
@@ -16,17 +19,21 @@ from newsletter.forms import add_service_errors
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
-from . import extensions, import_files, ledger, personal_data, selectors, services
-from .exporting import export_list
+from . import bulk, extensions, import_files, ledger, personal_data, selectors, services
+from .exporting import export_contacts, export_list
 from .forms import (
     AddSubscriberForm,
+    BulkAction,
+    BulkScope,
     EraseForm,
     ImportForm,
     ImportUploadForm,
     MailingListForm,
+    SubscriberBulkForm,
     SubscriberFilterForm,
 )
 from .models import ConsentSource, ImportStatus, MailingList, SubscriberStatus
+from .standing import standings
 from .tokens import Claim
 
 PAGE_SIZE = 50
@@ -181,27 +188,126 @@ def list_export(request: HttpRequest, newsletter: Newsletter, list_slug: str) ->
 
 @member_required(Role.VIEWER)
 def subscriber_list(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
-    """Search and filters, newest first, a page at a time by id (never a COUNT(*))."""
+    """Search and filters, newest first, a page at a time by id, with how many match
+    (counted up to a limit, estimated beyond) and, for editors, the bulk actions."""
     lists = list(newsletter.lists.all())
     form = SubscriberFilterForm(request.GET, lists=lists)
-    page = None
+    page = matching = first = None
+    standing = {}
     if form.is_valid():
         after, before = form.cleaned_data["after"], form.cleaned_data["before"]
-        queryset = selectors.subscribers_of(
-            newsletter, **form.selector_filters(), id_below=after, id_above=before
-        )
-        page = selectors.keyset_page(queryset, after=after, before=before, size=PAGE_SIZE)
+        matches = selectors.subscribers_of(newsletter, **form.selector_filters())
+        page = selectors.keyset_page(matches, after=after, before=before, size=PAGE_SIZE)
+        matching = selectors.count_matching(matches)
+        if page.items and not matching.approximate:
+            first = matches.filter(pk__gt=page.items[0].pk).order_by().count() + 1
+        standing = standings(newsletter, page.items)
     context = {
         "newsletter": newsletter,
         "form": form,
         "page": page,
+        "rows": [(contact, standing[contact.pk]) for contact in page.items] if page else [],
+        "matching": matching,
+        "first": first,
+        "last": first + len(page.items) - 1 if first else None,
         "query": _query_without_cursor(request),
+        "filters": form.filter_query() if form.is_valid() else {},
+        "bulk": SubscriberBulkForm(lists=[lst for lst in lists if not lst.archived_at]),
         "can_edit": _can_edit(request),
     }
     template = "subscribers/dashboard/_subscriber_results.html"
     if not is_htmx(request):
         template = "subscribers/dashboard/subscriber_list.html"
     return render(request, template, context)
+
+
+@require_POST
+@member_required(Role.EDITOR)
+def subscriber_bulk(request: HttpRequest, newsletter: Newsletter) -> HttpResponse:
+    """A bulk action on the ticked people or on everyone the filters match; says what
+    it did, or why it did nothing, back on the page with the same filters."""
+    lists = list(newsletter.lists.all())
+    filters = SubscriberFilterForm(request.POST, lists=lists)
+    form = SubscriberBulkForm(request.POST, lists=[lst for lst in lists if not lst.archived_at])
+    back = reverse("dashboard:subscriber_list", args=[newsletter.slug])
+    if not filters.is_valid() or not form.is_valid():
+        for bound in (filters, form):
+            for field, errors in bound.errors.items():
+                label = bound.fields[field].label if field in bound.fields else ""
+                for error in errors:
+                    messages.error(request, f"{label}: {error}" if label else error)
+        return redirect(back)
+    back = f"{back}?{urlencode(filters.filter_query())}" if filters.filter_query() else back
+    contacts = selectors.subscribers_of(newsletter, **filters.selector_filters())
+    if form.cleaned_data["scope"] == BulkScope.SELECTED:
+        contacts = contacts.filter(pk__in=form.cleaned_data["ids"])
+    action, target = form.cleaned_data["action"], form.target_list()
+    if action == BulkAction.EXPORT:
+        response = StreamingHttpResponse(export_contacts(contacts), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{newsletter.slug}-people.csv"'
+        return response
+    try:
+        if action == BulkAction.ADD:
+            outcome = bulk.bulk_add_to_list(
+                newsletter=newsletter,
+                contacts=contacts,
+                mailing_list=target,
+                attestation=form.cleaned_data["attestation"],
+                actor=_actor(request),
+            )
+        elif action == BulkAction.REMOVE:
+            outcome = bulk.bulk_remove_from_list(
+                newsletter=newsletter, contacts=contacts, mailing_list=target, actor=_actor(request)
+            )
+        else:
+            outcome = bulk.bulk_unsubscribe(
+                newsletter=newsletter, contacts=contacts, actor=_actor(request)
+            )
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect(back)
+    messages.success(request, _bulk_summary(action, target, outcome))
+    return redirect(back)
+
+
+def _bulk_summary(action: str, target: MailingList | None, outcome: bulk.BulkOutcome) -> str:
+    """“12 people added to Contributors; 3 were already.”"""
+    name = {"list": target.name if target else ""}
+    if action == BulkAction.ADD:
+        done = ngettext(
+            "%(count)s person added to %(list)s",
+            "%(count)s people added to %(list)s",
+            outcome.done,
+        )
+        already = ngettext("%(count)s was already", "%(count)s were already", outcome.already)
+        skipped = ngettext(
+            "%(count)s left, bounced or complained: only they can come back",
+            "%(count)s left, bounced or complained: only they can come back",
+            outcome.skipped,
+        )
+    elif action == BulkAction.REMOVE:
+        done = ngettext(
+            "%(count)s person removed from %(list)s",
+            "%(count)s people removed from %(list)s",
+            outcome.done,
+        )
+        already = ngettext("%(count)s was not on it", "%(count)s were not on it", outcome.already)
+        skipped = ""
+    else:
+        done = ngettext(
+            "%(count)s person unsubscribed from all lists",
+            "%(count)s people unsubscribed from all lists",
+            outcome.done,
+        )
+        already = ngettext("%(count)s was already", "%(count)s were already", outcome.already)
+        skipped = ""
+    parts = [done % {"count": outcome.done, **name}]
+    if outcome.already:
+        parts.append(already % {"count": outcome.already})
+    if outcome.skipped and skipped:
+        parts.append(skipped % {"count": outcome.skipped})
+    return "; ".join(parts) + "."
 
 
 def _query_without_cursor(request: HttpRequest) -> str:
@@ -268,6 +374,7 @@ def subscriber_detail(request: HttpRequest, newsletter: Newsletter, pk: int) -> 
         {
             "newsletter": newsletter,
             "subscriber": subscriber,
+            "standing": standings(newsletter, [subscriber])[subscriber.pk],
             "subscriptions": subscriber.subscriptions.all(),  # prefetched
             "events": selectors.consent_history(subscriber),
             "chain": ledger.verify_chain(subscriber),

@@ -19,6 +19,7 @@ dashboard_urlpatterns = [
     path("lists/<slug:list_slug>/import/<str:token>/", views.import_map, name="import_map"),
     path("subscribers/", views.subscriber_list, name="subscriber_list"),
     path("subscribers/new/", views.subscriber_add, name="subscriber_add"),
+    path("subscribers/bulk/", views.subscriber_bulk, name="subscriber_bulk"),
     path("subscribers/<int:pk>/", views.subscriber_detail, name="subscriber_detail"),
     path(
         "subscribers/<int:pk>/unsubscribe/",

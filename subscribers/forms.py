@@ -4,6 +4,7 @@ from datetime import datetime, time
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
@@ -179,11 +180,16 @@ class SubscriberFilterForm(forms.Form):
         required=False,
         min_length=SEARCH_MIN_LENGTH,
         max_length=254,
-        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
-        help_text=_("At least 3 characters; any part of the address or name."),
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "autocomplete": "off",
+                "placeholder": _("3 letters or more of an address or name"),
+            }
+        ),
     )
     status = forms.ChoiceField(
-        label=_("Subscriber status"),
+        label=_("Status"),
         required=False,
         choices=[("", _("Any")), *SubscriberStatus.choices],
     )
@@ -219,6 +225,67 @@ class SubscriberFilterForm(forms.Form):
             "mailing_list": self.lists.get(data["list"]),
             "subscription_status": data["subscription"] or None,
         }
+
+    def filter_query(self) -> dict[str, str]:
+        """The filter values that are set, as a query string's or hidden fields' pairs."""
+        return {
+            key: str(self.cleaned_data[key])
+            for key in ("q", "status", "list", "subscription")
+            if self.cleaned_data.get(key)
+        }
+
+
+class BulkAction(models.TextChoices):
+    ADD = "add", _("Add to list")
+    REMOVE = "remove", _("Remove from list")
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribe from all lists")
+    EXPORT = "export", _("Export as CSV")
+
+
+class BulkScope(models.TextChoices):
+    SELECTED = "selected", _("The people ticked below")
+    ALL = "all", _("Everyone who matches")
+
+
+class SubscriberBulkForm(forms.Form):
+    """A bulk action of the subscribers page; the filters travel beside it."""
+
+    action = forms.ChoiceField(label=_("Action"), choices=BulkAction.choices)
+    target = forms.ChoiceField(label=_("List"), required=False)
+    attestation = forms.CharField(
+        label=_("How they agreed"),
+        required=False,
+        max_length=1000,
+        help_text=_("Needed to add people: it goes to each one's consent ledger."),
+    )
+    scope = forms.ChoiceField(
+        label=_("Apply to"), choices=BulkScope.choices, initial=BulkScope.SELECTED
+    )
+    ids = forms.TypedMultipleChoiceField(coerce=int, required=False)
+
+    def __init__(self, *args, lists, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lists = {mailing_list.slug: mailing_list for mailing_list in lists}
+        self.fields["target"].choices = [
+            ("", _("Choose a list")),
+            *((slug, lst.name) for slug, lst in self.lists.items()),
+        ]
+        # Any number: the selector keeps only the newsletter's own contacts.
+        self.fields["ids"].valid_value = lambda value: str(value).isdigit() and len(str(value)) < 19
+
+    def clean(self):
+        data = super().clean()
+        action = data.get("action")
+        if action in (BulkAction.ADD, BulkAction.REMOVE) and not data.get("target"):
+            self.add_error("target", _("Choose the list to add them to or remove them from."))
+        if action == BulkAction.ADD and not (data.get("attestation") or "").strip():
+            self.add_error("attestation", _("Say how these people agreed to receive this list."))
+        if data.get("scope") == BulkScope.SELECTED and not data.get("ids"):
+            self.add_error("ids", _("Tick at least one person, or apply to everyone who matches."))
+        return data
+
+    def target_list(self) -> MailingList | None:
+        return self.lists.get(self.cleaned_data.get("target") or "")
 
 
 class AddSubscriberForm(forms.Form):

@@ -466,8 +466,8 @@ def _insert_new_subscribers(cursor, params: dict) -> int:
 
 
 def _update_existing_subscribers(cursor, params: dict) -> int:
-    """Pick up the newsletter's contacts that were already here; leave out the bounced
-    and complained.
+    """Pick up the newsletter's contacts that were already here; leave out the bounced,
+    the complained and those who left every list.
 
     Returns how many were left out. Existing contacts are locked like services lock
     them (so their ledger chains stay linear) and their empty name and attributes
@@ -483,7 +483,11 @@ def _update_existing_subscribers(cursor, params: dict) -> int:
         " AND s.newsletter_id = %(newsletter)s",
         params,
     )
-    cursor.execute("DELETE FROM import_good WHERE status IN ('bounced', 'complained')")
+    # Bounced and complained addresses are not mailed; people who left every list may
+    # come back only by themselves (services.subscribe refuses an attestation too).
+    cursor.execute(
+        "DELETE FROM import_good WHERE status IN ('bounced', 'complained', 'unsubscribed')"
+    )
     left_out = cursor.rowcount
     cursor.execute(
         "UPDATE subscribers_subscriber s SET"

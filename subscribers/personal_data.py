@@ -158,6 +158,7 @@ def _contact_data(contact: Subscriber) -> dict:
                 "bounce_type": delivery.bounce_type,
                 "complained_at": _iso(delivery.complained_at),
                 "rejected_at": _iso(delivery.rejected_at),
+                "unsubscribed_at": _iso(delivery.unsubscribed_at),
                 "unsubscribed_at_sending_service": _iso(delivery.esp_unsubscribed_at),
                 "error": delivery.last_error,
                 "feedback": [

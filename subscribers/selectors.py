@@ -204,6 +204,27 @@ def _size(counts: dict[str, int], *, approximate: bool) -> ListSize:
     )
 
 
+@dataclass(frozen=True)
+class MatchCount:
+    """How many contacts a filter matches: exact, or the planner's estimate when it
+    is above ``EXACT_COUNT_LIMIT`` (then the page says "about")."""
+
+    value: int
+    approximate: bool
+
+
+def count_matching(queryset: QuerySet[Subscriber]) -> MatchCount:
+    """Count ``subscribers_of``'s contacts: exactly up to ``EXACT_COUNT_LIMIT`` (a
+    count that stops there), beyond it from the planner's statistics, so that a
+    newsletter of a million people does not count a million rows each time its
+    subscribers page is opened."""
+    plain = queryset.order_by().prefetch_related(None)
+    capped = plain[: EXACT_COUNT_LIMIT + 1].count()
+    if capped <= EXACT_COUNT_LIMIT:
+        return MatchCount(capped, approximate=False)
+    return MatchCount(max(_estimated_rows(plain), capped), approximate=True)
+
+
 def _estimated_rows(queryset: QuerySet) -> int:
     """The planner's row estimate, from PostgreSQL's statistics."""
     plan = json.loads(queryset.explain(format="json"))

@@ -188,6 +188,8 @@ def subscribe(
     contact = lock_contact(contact.pk)
     if contact.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
         return SubscribeOutcome(subscriber=None)
+    if attestation and contact.status == SubscriberStatus.UNSUBSCRIBED:
+        return SubscribeOutcome(subscriber=None)  # they left every list: only they can return
     if name and not contact.name and not created and source not in PUBLIC_SOURCES:
         contact.name = name
         contact.save(update_fields=["name", "updated_at"])
@@ -420,6 +422,8 @@ def update_preferences(
     _announce(signals.subscribed, contact, newsletter, added)
     _announce(signals.confirmed, contact, newsletter, added)
     _announce(signals.unsubscribed, contact, newsletter, removed)
+    if removed and not added:
+        _settle_after_leaving(contact)
 
     profile = {
         "name": preferences.name,
@@ -457,18 +461,42 @@ def _end_subscription(
     evidence: Evidence | None,
     now: datetime,
     actor: str = "",
+    campaign_id: int | None = None,
 ) -> None:
     subscription.status = SubscriptionStatus.UNSUBSCRIBED
     subscription.unsubscribed_at = now
     subscription.save(update_fields=["status", "unsubscribed_at"])
+    details: dict = {"actor": actor} if actor else {}
+    if campaign_id is not None:
+        details["campaign"] = campaign_id
     ledger.append(
         subscriber=subscription.subscriber,
         action=ConsentAction.UNSUBSCRIBED,
         source=source,
         mailing_list=subscription.mailing_list,
-        details={"actor": actor} if actor else None,
+        details=details or None,
         evidence=evidence,
     )
+
+
+def _settle_after_leaving(contact: Subscriber) -> None:
+    """A contact left with no list at all is unsubscribed from everything: that is
+    what the dashboard says and filters on, and what an attestation or an import
+    cannot undo (only the person, subscribing again, makes them active)."""
+    if contact.status != SubscriberStatus.ACTIVE:
+        return
+    if Subscription.objects.filter(subscriber=contact, status__in=LIVE).exists():
+        return
+    contact.status = SubscriberStatus.UNSUBSCRIBED
+    contact.save(update_fields=["status", "updated_at"])
+
+
+def _received(contact: Subscriber, campaign_id: int | None) -> int | None:
+    """``campaign_id`` if the contact was sent that campaign, else None: the campaign an
+    unsubscribe link names is not signed, so it only counts for mail the person got."""
+    if campaign_id is None or not contact.deliveries.filter(campaign_id=campaign_id).exists():
+        return None
+    return campaign_id
 
 
 @transaction.atomic
@@ -479,12 +507,18 @@ def unsubscribe(
     mailing_list: MailingList | None = None,
     evidence: Evidence | None = None,
     actor: str = "",
+    campaign_id: int | None = None,
 ) -> int:
     """End the claim's contact's subscriptions (or one list's); idempotent.
 
     ``actor`` names the maintainer who did it for the person (the dashboard).
+    ``campaign_id`` is the campaign whose mail the person left through (its link,
+    one-click header or unsubscribe address): it goes to the ledger and to the
+    campaign's unsubscribe count (``signals.unsubscribed``), once per person.
+    Left with no list, the contact is unsubscribed from everything.
     """
     contact = _locked_claim(claim)
+    campaign_id = _received(contact, campaign_id)
     live = Subscription.objects.filter(subscriber=contact, status__in=LIVE).select_related(
         "mailing_list"
     )
@@ -494,9 +528,11 @@ def unsubscribe(
     ended = []
     for subscription in live:
         subscription.subscriber = contact
-        _end_subscription(subscription, source, evidence, now, actor)
+        _end_subscription(subscription, source, evidence, now, actor, campaign_id)
         ended.append(subscription.mailing_list)
-    _announce(signals.unsubscribed, contact, contact.newsletter, ended)
+    _announce(signals.unsubscribed, contact, contact.newsletter, ended, campaign_id=campaign_id)
+    if ended:
+        _settle_after_leaving(contact)
     return len(ended)
 
 
@@ -518,16 +554,21 @@ def leave_everything(
     status: str,
     *,
     everywhere: bool,
+    campaign_id: int | None = None,
 ) -> int:
     """End every live subscription of a locked contact (each in the ledger), mark it
-    ``status`` and suppress its address in its newsletter, or ``everywhere``."""
+    ``status`` and suppress its address in its newsletter, or ``everywhere``.
+
+    ``campaign_id``: the campaign complained about, named in the ledger only (a
+    complaint is counted as one, not as an unsubscribe).
+    """
     now = timezone.now()
     ended = []
     for subscription in Subscription.objects.filter(
         subscriber=contact, status__in=LIVE
     ).select_related("mailing_list"):
         subscription.subscriber = contact
-        _end_subscription(subscription, source, evidence, now)
+        _end_subscription(subscription, source, evidence, now, campaign_id=campaign_id)
         ended.append(subscription.mailing_list)
     _announce(signals.unsubscribed, contact, contact.newsletter, ended)
     if contact.email:
@@ -573,7 +614,9 @@ def record_bounce(
 
 
 @transaction.atomic
-def record_complaint(*, contact_id: int, everywhere: bool, note: str = "") -> Subscriber:
+def record_complaint(
+    *, contact_id: int, everywhere: bool, note: str = "", campaign_id: int | None = None
+) -> Subscriber:
     """A spam complaint withdraws consent (RFC 6449's advice to senders).
 
     The contact leaves every list of its newsletter, each in the ledger as a
@@ -581,7 +624,7 @@ def record_complaint(*, contact_id: int, everywhere: bool, note: str = "") -> Su
     complaint: ``everywhere`` when the message complained about was actually sent,
     else in the contact's newsletter only. Other newsletters' contacts keep their
     subscriptions (it is not theirs to change), but get no mail while an
-    instance-wide suppression stands.
+    instance-wide suppression stands. ``campaign_id``: the campaign complained about.
     """
     contact = lock_contact(contact_id)
     if contact.status != SubscriberStatus.ERASED:
@@ -594,6 +637,7 @@ def record_complaint(*, contact_id: int, everywhere: bool, note: str = "") -> Su
             None,
             SubscriberStatus.COMPLAINED,
             everywhere=everywhere,
+            campaign_id=_received(contact, campaign_id),
         )
     return contact
 
@@ -651,9 +695,8 @@ def update_subscriber(
                 "mailing_list_id", flat=True
             )
         )
-        claim = Claim(contact.pk, newsletter.pk)
-        for mailing_list in newsletter.lists.active().filter(pk__in=live - wanted):
-            unsubscribe(claim=claim, source=ConsentSource.API, mailing_list=mailing_list)
+        # Joins first: a switch from one list to another never passes through "no
+        # list at all", which would make the contact unsubscribed from everything.
         added = [mailing_list for mailing_list in lists if mailing_list.pk not in live]
         if added:
             subscribe(
@@ -665,6 +708,9 @@ def update_subscriber(
                 attestation=attestation,
                 actor=actor,
             )
+        claim = Claim(contact.pk, newsletter.pk)
+        for mailing_list in newsletter.lists.active().filter(pk__in=live - wanted):
+            unsubscribe(claim=claim, source=ConsentSource.API, mailing_list=mailing_list)
     contact.refresh_from_db()
     return contact
 

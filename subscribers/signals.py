@@ -16,4 +16,6 @@ subscriber_erased = Signal()
 # ``referrer``: the subscriber whose referral link brought the person, or None.
 subscribed = Signal()
 confirmed = Signal()  # subscriptions confirmed (by the link, at once, or attested)
-unsubscribed = Signal()  # subscriptions ended
+# subscriptions ended; also with ``campaign_id`` when the person left through that
+# campaign's mail (its link, one-click header, unsubscribe address or the ESP), else None.
+unsubscribed = Signal()

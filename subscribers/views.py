@@ -350,6 +350,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     leave only that list or the whole newsletter. The token alone already allows
     leaving the whole newsletter, so the unsigned list id can only narrow it.
     One-click unsubscribes (mail providers' buttons) leave the whole newsletter.
+    ``?c=<id>`` names the campaign whose mail the link was in, for its report.
     """
     try:
         claim = tokens.read_unsubscribe_token(token)
@@ -369,11 +370,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         )
     if request.POST.get("scope") != "list":
         mailing_list = None
+    campaign = request.GET.get("c", "")
     services.unsubscribe(
         claim=claim,
         source=ConsentSource.ONE_CLICK if one_click else ConsentSource.UNSUBSCRIBE_PAGE,
         mailing_list=mailing_list,
         evidence=_evidence(request),
+        campaign_id=int(campaign) if campaign.isdigit() and len(campaign) < 19 else None,
     )
     if one_click:
         return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")

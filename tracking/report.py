@@ -82,7 +82,8 @@ def summary_rows(report: Report) -> list[tuple[str, int | str]]:
         ("recipients", stats.recipients),
         ("sent", stats.sent),
         *((key, report.feedback[key]) for key in FEEDBACK_KEYS),
-        ("esp_unsubscribed", report.feedback["unsubscribed"]),
+        ("unsubscribed", report.feedback["unsubscribed"]),
+        ("esp_unsubscribed", report.feedback["esp_unsubscribed"]),
         ("tracking_policy", stats.tracking_policy),
     ]
     if report.tracking_off:

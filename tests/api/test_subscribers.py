@@ -234,11 +234,14 @@ def test_patch_changes_name_merges_attributes_and_switches_lists(api, news, rele
     actions = list(
         ConsentEvent.objects.filter(subscriber=subscriber).values_list("action", "source")
     )
+    # The new list is joined first: the switch never leaves the contact on no list.
     assert actions == [
-        (ConsentAction.UNSUBSCRIBED, ConsentSource.API),
         (ConsentAction.SUBSCRIBED, ConsentSource.API),
+        (ConsentAction.UNSUBSCRIBED, ConsentSource.API),
     ]
     assert ledger.verify_chain(subscriber).valid
+    subscriber.refresh_from_db()
+    assert subscriber.status == "active"
 
 
 def test_patch_rejects_unknown_lists_and_changes_nothing(api, news):

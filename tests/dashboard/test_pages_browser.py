@@ -575,3 +575,44 @@ def test_forms_fill_slugs_and_speak_only_after_typing(live_server, page, newsroo
     name_box = page.get_by_label("Name", exact=True).bounding_box()
     slug_box = page.get_by_label("Slug").bounding_box()
     assert abs(name_box["y"] - slug_box["y"]) < 2, "the fields side by side start level"
+
+
+def test_who_left_shows_in_words_and_people_are_acted_on_in_bulk(live_server, page, newsroom):
+    """Ada leaves through the link in Kernel 7.0: the filter finds her, her row says how,
+    the report counts her; then two people are taken off a list in one go, at each width."""
+    walk = Walk(page)
+    base = live_server.url
+    ada = Claim(newsroom.ada.pk, newsroom.newsletter.pk)
+    page.goto(f"{base}/s/unsubscribe/{unsubscribe_token(ada)}/?c={newsroom.sent.pk}")
+    page.get_by_role("button", name="Unsubscribe").click()
+    expect(page.get_by_role("heading", name="You are unsubscribed")).to_be_visible()
+
+    log_in(page, live_server, "olga")
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{base}/dashboard/n/kernel/subscribers/")
+        expect(page.locator(".result-count")).to_have_text("5 people match")
+        page.get_by_label("Status").select_option(label="Unsubscribed from everything")
+        expect(page.locator(".result-count")).to_have_text("1 person matches")
+        row = page.get_by_role("row", name=re.compile("ada@example.org"))
+        expect(row).to_contain_text(
+            re.compile(r"Unsubscribed from all lists on \d+ \w+ via the link in “Kernel 7\.0”")
+        )
+        search = page.get_by_label("Search by email or name")
+        assert search.evaluate("e => getComputedStyle(e).borderRadius") != "80px", "not a pill"
+        walk.check("subscriber_list-unsubscribed", width)
+
+    page.set_viewport_size({"width": 375, "height": 900})
+    page.goto(f"{base}/dashboard/n/kernel/subscribers/?list=releases")
+    for email in ("grace@example.org", "linus@example.org"):
+        page.get_by_role("checkbox", name=f"Select {email}").check()
+    page.get_by_label("Action").select_option(label="Remove from list")
+    page.get_by_label("List", exact=True).last.select_option(label="Releases")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".messages")).to_contain_text("2 people removed from Releases.")
+    expect(page.get_by_label("List", exact=True).first).to_have_value("releases")
+    walk.check("subscriber_list-after-bulk", 375)
+
+    page.goto(f"{base}/dashboard/n/kernel/campaigns/{newsroom.sent.pk}/report/")
+    expect(page.locator("[data-count=unsubscribed]")).to_have_text("1")
+    walk.verdict()

@@ -377,7 +377,7 @@ def test_each_message_links_to_the_unsubscribe_page_with_the_list_it_came_throug
     engine.campaign_start(campaign=campaign)
     send_all(campaign)
     html = OutboxMessage.objects.get().body("html")
-    assert f"/?list={releases.pk}" in html
+    assert f"/?c={campaign.pk}&amp;list={releases.pk}" in html
 
 
 def test_progress_of_a_finished_campaign_counts_only_unsent_rows(newsletter, releases, campaign):

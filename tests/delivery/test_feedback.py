@@ -84,6 +84,9 @@ def test_feedback_counts_counts_messages_once_per_kind(newsletter, mailing_list)
         {"delivered_at": now},
         {"delivered_at": now, "complained_at": now},
         {"delivered_at": now, "esp_unsubscribed_at": now},
+        # Left through Crier's link, and the ESP heard of it too: one person, counted once.
+        {"delivered_at": now, "unsubscribed_at": now, "esp_unsubscribed_at": now},
+        {"unsubscribed_at": now},
         {"bounced_at": now, "bounce_type": "hard"},
         {"bounced_at": now, "bounce_type": "soft"},
         {"rejected_at": now},
@@ -99,12 +102,13 @@ def test_feedback_counts_counts_messages_once_per_kind(newsletter, mailing_list)
         campaign=other, subscriber=person, status=DeliveryStatus.SENT, delivered_at=now
     )
     assert feedback_counts(campaign) == {
-        "delivered": 3,
+        "delivered": 4,
         "bounced_hard": 1,
         "bounced_soft": 1,
         "complained": 1,
         "rejected": 1,
-        "unsubscribed": 1,
+        "unsubscribed": 3,
+        "esp_unsubscribed": 2,
     }
 
 

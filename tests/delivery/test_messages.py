@@ -108,6 +108,6 @@ def test_the_unsubscribe_link_names_the_list_the_mail_came_through(messages):
         ),
     ):
         header = str(built["List-Unsubscribe"])
-        assert "/s/unsubscribe/" in header and "/?list=12>" in header
+        assert "/s/unsubscribe/" in header and f"/?c={messages.campaign.pk}&list=12>" in header
         html = built.get_body(("html",)).get_content()
-        assert "/?list=12" in html
+        assert f"/?c={messages.campaign.pk}&amp;list=12" in html

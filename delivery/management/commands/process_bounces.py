@@ -1,52 +1,29 @@
-import os
-import sys
-
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
 
 from delivery import bounces
-
-# sysexits.h: a mail server that pipes a message to us retries it later on 75.
-EX_TEMPFAIL = 75
+from delivery.management.mailbox_command import MailboxCommand
 
 
-class Command(BaseCommand):
+class Command(MailboxCommand):
     help = (
         "Process bounce mail for campaigns sent over SMTP: one message from standard input "
         "(a pipe from the mail server), or every unseen message of the IMAP mailbox "
         "configured by CRIER_BOUNCE_IMAP_*."
     )
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument(
-            "--imap", action="store_true", help="poll the IMAP mailbox instead of reading stdin"
-        )
-        parser.add_argument(
-            "--recipient",
-            default=os.environ.get("ORIGINAL_RECIPIENT", ""),
-            help="the envelope recipient, when the mail server passes it "
-            "(default: $ORIGINAL_RECIPIENT, which Postfix sets)",
-        )
+    def process_message(self, raw: bytes, *, envelope_recipient: str) -> bounces.BounceOutcome:
+        return bounces.process_message(raw, envelope_recipient=envelope_recipient)
 
-    def handle(self, *args, imap: bool, recipient: str, **options) -> None:
-        if imap:
-            self._poll()
-            return
-        raw = sys.stdin.buffer.read()
-        if not raw.strip():
-            raise CommandError("No message on standard input.")
-        try:
-            outcome = bounces.process_message(raw, envelope_recipient=recipient)
-        except DatabaseError as error:
-            # Exit 75 so the mail server keeps the message and tries again.
-            self.stderr.write(f"Database unavailable, try again later: {error}")
-            sys.exit(EX_TEMPFAIL)
-        delivery = f" (delivery {outcome.delivery_id})" if outcome.delivery_id else ""
-        self.stdout.write(f"{outcome.verdict}{delivery}")
-
-    def _poll(self) -> None:
-        if not settings.BOUNCE_IMAP_HOST:
-            raise CommandError("Set CRIER_BOUNCE_IMAP_HOST (and _USER, _PASSWORD) to poll IMAP.")
+    def poll(self) -> str:
         report = bounces.poll_imap()
-        self.stdout.write(f"{report.recorded} bounces recorded, {report.ignored} other messages")
+        return f"{report.recorded} bounces recorded, {report.ignored} other messages"
+
+    def required_settings(self, *, imap: bool) -> list[tuple[object, str]]:
+        if not imap:
+            return []
+        return [
+            (
+                settings.BOUNCE_IMAP_HOST,
+                "Set CRIER_BOUNCE_IMAP_HOST (and _USER, _PASSWORD) to poll IMAP.",
+            )
+        ]

@@ -6,8 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0006_merge_failed_to_start_and_subject"),
-        ("delivery", "0010_merge_outbox_newsletter_and_hardening"),
+        ("delivery", "0011_delivery_unsubscribed_at"),
         ("subscribers", "0014_consent_sources_mail_and_self_service"),
     ]
 
