@@ -27,6 +27,7 @@ from api.services import issue_token
 from api.urls import api as ninja_api
 from campaigns.models import Status
 from delivery.models import Delivery, DeliveryStatus
+from feeds.models import Feed
 from newsletter.models import Invitation, Newsletter, Role
 from participation.services import calls, consultations, goals
 from subscribers import import_files, services
@@ -63,6 +64,8 @@ PARAMETER_KINDS = {
     ("calls", "pk"): "call",
     ("submissions", "submission"): "submission",
     ("goals", "pk"): "goal",
+    ("feeds", "pk"): "feed",
+    ("preview", "key"): "feed_preview",
 }
 # Dashboard pages that belong to no newsletter, and why none can reach a newsletter's data.
 INSTANCE_ROUTES = {
@@ -129,9 +132,11 @@ class Tenant:
         upload = SimpleUploadedFile("people.csv", b"email\nx@example.org\n")
         preview = f"preview-{slug}"
         cache.set(f"campaigns:live-preview:{newsletter.pk}:{preview}", "<p>B</p>", 3600)
+        cache.set(f"feeds:preview:{newsletter.pk}:{preview}", "<p>B</p>", 3600)
+        layout = LayoutFactory(newsletter=newsletter)
         tenant.objects = {
             "campaign": campaign.pk,
-            "layout": LayoutFactory(newsletter=newsletter).pk,
+            "layout": layout.pk,
             "membership": MembershipFactory(newsletter=newsletter, role=Role.VIEWER).pk,
             "token": token.pk,
             "contact": contact.pk,
@@ -142,6 +147,16 @@ class Tenant:
             "list_slug": mailing_list.slug,
             "upload": import_files.store_upload(newsletter=newsletter, upload=upload),
             "preview": preview,
+            "feed_preview": preview,
+            # Made directly: the service would fetch it. A file address is refused at
+            # once, so "check now" and "make it now" touch no network here.
+            "feed": Feed.objects.create(
+                newsletter=newsletter,
+                name=f"Releases of {slug}",
+                url=f"file:///nowhere/{slug}.xml",
+                layout=layout,
+                next_run_at=timezone.now() + timedelta(days=1),
+            ).pk,
             **participation_objects(newsletter, slug),
             "invitation": Invitation.objects.create(
                 newsletter=newsletter,
@@ -300,6 +315,11 @@ API_ROUTES = {
     ("post", "/api/v1/webhooks/{endpoint_id}/disable/"): {},
     ("post", "/api/v1/webhooks/{endpoint_id}/test/"): {},
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries/"): {},
+    ("get", "/api/v1/feeds/{feed_id}/"): {},
+    ("patch", "/api/v1/feeds/{feed_id}/"): {"json": {"name": "Changed by A"}},
+    ("delete", "/api/v1/feeds/{feed_id}/"): {},
+    ("post", "/api/v1/feeds/{feed_id}/check/"): {},
+    ("post", "/api/v1/feeds/{feed_id}/run/"): {},
     # Endpoints naming B's objects in the query or body: 422, the list is not A's.
     ("get", "/api/v1/subscribers/"): {"query": {"list": B_LIST}, "status": 422},
     ("post", "/api/v1/subscribers/"): {
@@ -314,11 +334,16 @@ API_ROUTES = {
         "json": {"name": "X", "subject": "X", "body": "X", "lists": [B_LIST]},
         "status": 422,
     },
+    ("post", "/api/v1/feeds/"): {
+        "json": {"name": "X", "url": "https://feeds.example.org/x.xml", "lists": [B_LIST]},
+        "status": 422,
+    },
     # Endpoints that name nothing: they read or add to the token's own newsletter only.
     ("get", "/api/v1/lists/"): {"status": 200},
     ("post", "/api/v1/lists/"): {"json": {"slug": B_LIST, "name": "A's own"}, "status": 201},
     ("get", "/api/v1/campaigns/"): {"status": 200},
     ("get", "/api/v1/webhooks/"): {"status": 200},
+    ("get", "/api/v1/feeds/"): {"status": 200},
     ("get", "/api/v1/consultations/"): {"status": 200},
     ("post", "/api/v1/consultations/"): {"json": {}, "status": 422},
     ("get", "/api/v1/calls/"): {"status": 200},
@@ -351,6 +376,7 @@ PATH_KINDS = {
     "call_id": "call",
     "submission_id": "submission",
     "goal_id": "goal",
+    "feed_id": "feed",
 }
 
 

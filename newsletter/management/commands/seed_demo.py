@@ -3,13 +3,17 @@
 import os
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, Status
+from feeds import services as feeds
+from feeds.models import Feed
 from newsletter.models import Membership, Newsletter, Role
 from participation.models import Call, Consultation, Goal, ParticipationSettings
 from participation.services import calls, consultations, goals, transparency
@@ -44,6 +48,7 @@ class Command(BaseCommand):
             self._participation(newsletter, admin)
             self._campaigns(newsletter, admin)
             self._answers(newsletter)
+            self._feed(newsletter, admin)
         self.stdout.write(f"Demo newsletter: {newsletter.name} (/dashboard/n/{newsletter.slug}/)")
         if password:
             self.stdout.write(
@@ -207,6 +212,31 @@ class Command(BaseCommand):
             # Demo data: marked sent so the archive and feed have an entry; no mail left.
             Campaign.objects.filter(pk=sent.pk).update(status=Status.SENT, sent_at=timezone.now())
 
+    def _feed(self, newsletter: Newsletter, admin) -> None:
+        """Follow the demo's own release feed, a file beside the code: only where file
+        feeds are allowed from its folder (make run's embedded servers), never a
+        deployment's default."""
+        if Feed.objects.filter(newsletter=newsletter, name=DEMO_FEED["name"]).exists():
+            return
+        try:
+            feeds.feed_create(
+                newsletter=newsletter,
+                created_by=admin,
+                lists=list(MailingList.objects.filter(newsletter=newsletter, slug="releases")),
+                layout=newsletter.layouts.filter(name="Release notes").first()
+                or newsletter.layouts.first(),
+                url=(settings.BASE_DIR / "feeds" / "demo" / "releases.atom").as_uri(),
+                **DEMO_FEED,
+            )
+        except ValidationError as error:
+            self.stdout.write(f"Not following the demo release feed: {' '.join(error.messages)}")
+
+
+DEMO_FEED = {
+    "name": "Demo releases",
+    "schedule": "weekly",
+    "intro": 'Hello {{ subscriber.name|default:"there" }}, here is what Demo released lately.',
+}
 
 DRAFT = {
     "name": "Demo 2.0 release notes",
