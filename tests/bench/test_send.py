@@ -1,6 +1,10 @@
 """The send benchmark counts what Postfix's smtp-sink received from its ``-v`` log."""
 
+import pytest
+from django.db import connection
+
 from bench.send import received_counts
+from tests.factories import MailingListFactory, NewsletterFactory, SubscriptionFactory
 
 LOG = """\
 /usr/sbin/smtp-sink: connect (AF_INET 127.0.0.1)
@@ -32,3 +36,22 @@ def test_each_completed_transaction_counts_its_recipient_in_either_case():
 def test_a_transaction_cut_before_its_end_of_data_counts_nobody():
     assert received_counts(LOG)["reader3@example.org"] == 0
     assert received_counts("") == {}
+
+
+@pytest.mark.django_db
+def test_the_enqueue_anchor_is_the_same_rows_into_an_unindexed_table(monkeypatch):
+    from bench import send
+    from delivery.models import Delivery
+
+    mailing_list = MailingListFactory(newsletter=NewsletterFactory(slug="bench"))
+    SubscriptionFactory.create_batch(3, mailing_list=mailing_list)
+    SubscriptionFactory(mailing_list=mailing_list, status="unsubscribed")
+    monkeypatch.setattr(send, "ENQUEUE_RECIPIENTS", 3)  # both statements assert it
+
+    seconds, bare_seconds = send.enqueue_seconds(mailing_list.pk)
+
+    assert seconds > 0 and bare_seconds > 0
+    assert not Delivery.objects.exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [send.BARE_TABLE])
+        assert cursor.fetchone() == (None,)
