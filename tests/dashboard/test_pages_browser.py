@@ -157,6 +157,13 @@ class Newsroom:
             public=True,
         )
         self.draft.lists.set([self.releases])
+        campaign_services.edition_create(
+            campaign=self.draft,
+            language="fr",
+            subject="Kernel 7.1 : des démarrages plus rapides",
+            body="Bonjour {{ subscriber.name }},\n\n## Nouveau\n\n- Démarrage plus rapide.\n",
+            status="ready",
+        )
         self.sent = self._sent_campaign()
         self.scheduled = campaign_services.campaign_create(
             newsletter=newsletter,
@@ -230,7 +237,13 @@ class Newsroom:
             **self._participation(),
             "feeds": self._feed(),
         }
-        self.overrides = {"campaign_edit": self.draft.pk, "campaign_send": self.draft.pk}
+        self.overrides = {
+            "campaign_edit": self.draft.pk,
+            "campaign_send": self.draft.pk,
+            "edition_create": self.draft.pk,
+            "edition_edit": self.draft.pk,
+        }
+        self.route_words["edition_edit"] = {"language": "fr"}
         self.words = {"list_slug": self.announcements.slug, "token": upload}
 
     def _feed(self) -> int:

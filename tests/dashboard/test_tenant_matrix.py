@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from api.services import issue_token
 from api.urls import api as ninja_api
-from campaigns.models import Status
+from campaigns.models import Edition, Status
 from delivery.models import Delivery, DeliveryStatus
 from feeds.models import Feed
 from newsletter.models import Invitation, Newsletter, Role
@@ -66,6 +66,7 @@ PARAMETER_KINDS = {
     ("goals", "pk"): "goal",
     ("feeds", "pk"): "feed",
     ("preview", "key"): "feed_preview",
+    ("editions", "language"): "edition_language",
 }
 # Dashboard pages that belong to no newsletter, and why none can reach a newsletter's data.
 INSTANCE_ROUTES = {
@@ -126,6 +127,8 @@ class Tenant:
         )
         campaign.lists.set([mailing_list])
         Delivery.objects.create(campaign=campaign, subscriber=contact, status=DeliveryStatus.SENT)
+        # Sent, so made as the services would have made it before the start.
+        Edition.objects.create(campaign=campaign, language="fr", subject="Numéro", body="B")
         batch = ImportBatch.objects.create(
             newsletter=newsletter, mailing_list=mailing_list, attestation="Yes"
         )
@@ -157,6 +160,7 @@ class Tenant:
                 layout=layout,
                 next_run_at=timezone.now() + timedelta(days=1),
             ).pk,
+            "edition_language": "fr",
             **participation_objects(newsletter, slug),
             "invitation": Invitation.objects.create(
                 newsletter=newsletter,
@@ -295,6 +299,15 @@ API_ROUTES = {
     ("post", "/api/v1/campaigns/{campaign_id}/resume/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/test/"): {"json": {"to": ["a@example.org"]}},
     ("get", "/api/v1/campaigns/{campaign_id}/stats/"): {},
+    ("get", "/api/v1/campaigns/{campaign_id}/editions/"): {},
+    ("post", "/api/v1/campaigns/{campaign_id}/editions/"): {
+        "json": {"language": "de", "subject": "Von A", "body": "Hallo."}
+    },
+    ("get", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {},
+    ("patch", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {
+        "json": {"subject": "Changed by A"}
+    },
+    ("delete", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {},
     ("get", "/api/v1/campaigns/{campaign_id}/uncertain/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/uncertain/"): {"json": {"choice": "resend"}},
     ("get", "/api/v1/consultations/{consultation_id}/"): {},
@@ -377,6 +390,7 @@ PATH_KINDS = {
     "submission_id": "submission",
     "goal_id": "goal",
     "feed_id": "feed",
+    "language": "edition_language",
 }
 
 

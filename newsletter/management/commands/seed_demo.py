@@ -202,13 +202,16 @@ class Command(BaseCommand):
             newsletter=newsletter
         )
         if not Campaign.objects.filter(newsletter=newsletter, slug=DRAFT["slug"]).exists():
-            campaign_services.campaign_create(
+            draft = campaign_services.campaign_create(
                 newsletter=newsletter, created_by=admin, layout=release_notes, **DRAFT
             )
+            # Marie reads French: she gets the French edition (docs/editions.md).
+            campaign_services.edition_create(campaign=draft, **DRAFT_FR)
         if not Campaign.objects.filter(newsletter=newsletter, slug=SENT["slug"]).exists():
             sent = campaign_services.campaign_create(
                 newsletter=newsletter, created_by=admin, layout=announcement, **SENT
             )
+            campaign_services.edition_create(campaign=sent, **SENT_FR)
             # Demo data: marked sent so the archive and feed have an entry; no mail left.
             Campaign.objects.filter(pk=sent.pk).update(status=Status.SENT, sent_at=timezone.now())
 
@@ -303,3 +306,35 @@ DEMO_CONTRIBUTIONS = [
     ),
     ("Faster CI with Demo", "Our test suite went from 9 to 4 minutes.", "Grace H.", False),
 ]
+SENT_FR = {
+    "language": "fr",
+    "status": "ready",
+    "subject": "Bienvenue dans les nouvelles du projet Demo",
+    "preheader": "À quoi sert cette lettre, et à quel rythme elle arrive.",
+    "body": """Bonjour {{ subscriber.name|default:"à vous" }},
+
+Voici la lettre du projet Demo. Nous écrivons quand il y a une version, un événement ou
+un appel à l'aide : environ une fois par mois, jamais plus de deux.
+
+En attendant, vous pouvez [lire la documentation](https://demo.example.org/docs) ou
+[rejoindre le forum](https://forum.demo.example.org).
+""",
+}
+DRAFT_FR = {
+    "language": "fr",
+    "status": "ready",
+    "subject": "Demo 2.0 : des extensions et un démarrage plus rapide",
+    "preheader": "Ce qui change, et comment mettre à jour en une commande.",
+    "body": """Bonjour {{ subscriber.name|default:"à vous" }},
+
+Demo **2.0** est prête : une API d'extensions, et un démarrage trois fois plus rapide.
+
+```console
+$ pip install --upgrade demo==2.0.0
+```
+
+{% if list releases %}
+Vous êtes sur la liste des versions : le détail des changements suit dans le journal.
+{% endif %}
+""",
+}
