@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("delivery", "0011_delivery_unsubscribed_at"),
+        ("delivery", "0012_delivery_edition"),
         ("subscribers", "0014_consent_sources_mail_and_self_service"),
     ]
 
