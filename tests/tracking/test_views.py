@@ -102,3 +102,16 @@ def test_other_methods_and_paths_under_t_go_through_the_pages(client, subscriber
     assert client.get(urls["click"][0].rstrip("/")).status_code in (301, 404)
     assert client.get("/t/o/nested/token.gif").status_code == 404
     assert get_buffer().pending() == 0
+
+
+def test_hits_skip_the_page_middleware_and_pages_do_not(client, subscriber):
+    """The content security policy is the last page middleware's: a hit answered before
+    them has none, the 404 page of a click that is not valid has one."""
+    campaign = make_campaign()
+    _, html = send_to(campaign, subscriber)
+    urls = tracking_urls(html)
+    for path in (urls["open"][0], urls["click"][0]):
+        assert "Content-Security-Policy" not in client.get(path)
+    refused = client.get(f"/t/c/{tokens.sign(tokens.CLICK, campaign.pk, 999999)}/")
+    assert refused.status_code == 404
+    assert "default-src" in refused["Content-Security-Policy"]
