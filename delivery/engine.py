@@ -37,6 +37,7 @@ from campaigns.services import campaign_render, edition_problems, editions_to_se
 from campaigns.signals import campaign_sent
 from newsletter.encryption import DecryptionError
 from subscribers.models import (
+    MailFormat,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -87,6 +88,7 @@ SELECT s.id
 FROM subscribers_subscriber s
 WHERE s.status = 'active'
   AND s.email IS NOT NULL
+  AND NOT s.paused_indefinitely
   AND (s.paused_until IS NULL OR s.paused_until <= %(now)s)
   AND EXISTS (
       SELECT 1 FROM subscribers_subscription sub
@@ -178,6 +180,7 @@ def eligible(subscriber_ids: Iterable[int], campaign: Campaign) -> dict[int, tup
             mailing_list__newsletter_id=campaign.newsletter_id,
             subscriber__status=SubscriberStatus.ACTIVE,
             subscriber__email__isnull=False,
+            subscriber__paused_indefinitely=False,
         )
         .filter(Q(subscriber__paused_until__isnull=True) | Q(subscriber__paused_until__lte=now))
         .exclude(
@@ -592,7 +595,7 @@ def _addressees(
     people = {
         subscriber.pk: subscriber
         for subscriber in Subscriber.objects.filter(pk__in=allowed).only(
-            "pk", "email", "name", "attributes", "tracking_opt_out"
+            "pk", "email", "name", "attributes", "tracking_opt_out", "tracking_off", "mail_format"
         )
     }
     addressees, skipped = [], []
@@ -611,6 +614,8 @@ def _addressees(
                 list_name=allowed[subscriber_id][0],
                 list_id=allowed[subscriber_id][1],
                 tracking_opt_out=person.tracking_opt_out,
+                untracked=person.tracking_off,
+                text_only=person.mail_format == MailFormat.TEXT,
             )
         )
     return addressees, skipped
@@ -660,7 +665,12 @@ def _send_batch(
             outcomes.failed += sum(_record_failure(a, worker, error)[1] for a in addressees)
             return True
         if template is not None:
-            return _send_calls(template, addressees, backend, worker, pace, outcomes)
+            # Readers whose copy differs in shape (no tracking, text only) go one by one.
+            shared, own = template.split(addressees)
+            if own and not _send_one_by_one(messages, own, backend, worker, pace, outcomes):
+                _release([a.delivery_id for a in shared], worker)
+                return False
+            return _send_calls(template, shared, backend, worker, pace, outcomes)
         return _send_one_by_one(messages, addressees, backend, worker, pace, outcomes)
     finally:
         try:
