@@ -5,10 +5,11 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from audiences import services as audiences
+from campaigns.models import Status
 from delivery.models import Delivery
 from feeds import services
 from feeds.models import Feed, FeedAction
-from newsletter.models import Role
+from newsletter.models import Role, TrackingPolicy
 from tests.api.conftest import make_api
 from tests.factories import MembershipFactory, NewsletterFactory
 
@@ -107,3 +108,31 @@ def test_the_feed_form_offers_this_newsletters_segments(
     )
     assert response.status_code == 302, response.content
     assert Feed.objects.get().segment == french
+
+
+def test_a_segment_broken_since_keeps_a_send_issue_a_draft_never_sent_to_the_whole_lists(
+    feed_server, newsletter, layout, releases
+):
+    newsletter.tracking_policy = TrackingPolicy.INDIVIDUAL
+    newsletter.save(update_fields=["tracking_policy"])
+    unengaged = audiences.segment_create(
+        newsletter=newsletter,
+        name="Not opened lately",
+        rules={"not": {"field": "opened", "op": "in_last_days", "value": 30}},
+    )
+    feed = follow(
+        newsletter,
+        layout,
+        [releases],
+        f"{feed_server.url}/releases.rss",
+        action=FeedAction.SEND,
+        segment=unengaged,
+    )
+    newsletter.tracking_policy = TrackingPolicy.AGGREGATE
+    newsletter.save(update_fields=["tracking_policy"])
+    issue = services.feed_run(feed_id=feed.pk, now=later(feed))
+    issue.refresh_from_db()
+    assert issue.status == Status.DRAFT and issue.segment == unengaged
+    assert not Delivery.objects.exists()
+    feed.refresh_from_db()
+    assert "kept as a draft" in feed.last_error and "tracking policy" in feed.last_error
