@@ -136,3 +136,22 @@ def test_a_segment_broken_since_keeps_a_send_issue_a_draft_never_sent_to_the_who
     assert not Delivery.objects.exists()
     feed.refresh_from_db()
     assert "kept as a draft" in feed.last_error and "tracking policy" in feed.last_error
+
+
+def test_the_feeds_page_and_its_send_confirmation_name_the_segment(
+    client, feed_server, newsletter, layout, releases, french
+):
+    feed = follow(
+        newsletter,
+        layout,
+        [releases],
+        f"{feed_server.url}/releases.rss",
+        action=FeedAction.SEND,
+        segment=french,
+    )
+    client.force_login(MembershipFactory(newsletter=newsletter, role=Role.EDITOR).user)
+    detail = client.get(reverse("dashboard:feed_detail", args=[newsletter.slug, feed.pk]))
+    assert "Only the people “French speakers” picks" in detail.content.decode()
+    confirm = client.post(reverse("dashboard:feed_run", args=[newsletter.slug, feed.pk]))
+    assert "Only the people the segment “French speakers” picks." in confirm.content.decode()
+    assert not Delivery.objects.exists()
