@@ -58,11 +58,12 @@ class Addressee:
 class CampaignMessages:
     """Everything per campaign is computed once; ``build`` does only the per-recipient part."""
 
-    def __init__(self, campaign: Campaign, rendered: Rendered) -> None:
+    def __init__(self, campaign: Campaign, rendered: Rendered, variant: str = "") -> None:
         newsletter = campaign.newsletter
         self.campaign = campaign
-        # Links rewritten and the pixel added, as the newsletter's tracking policy says.
-        self.tracking = campaign_tracking(campaign=campaign, rendered=rendered)
+        # Links rewritten and the pixel added, as the newsletter's tracking policy says;
+        # an experiment variant's tokens name it, so its opens and clicks count apart.
+        self.tracking = campaign_tracking(campaign=campaign, rendered=rendered, variant=variant)
         self.rendered = rendered = self.tracking.rendered
         # Slots other apps fill per recipient (a referral link, answer links), if used.
         self.fillers = extensions.reader_fillers(

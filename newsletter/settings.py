@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "webhooks",
     "backup",
     "participation",
+    "experiments",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -371,6 +372,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "start-due-campaigns": {"task": "delivery.tasks.start_due_campaigns", "schedule": 15.0},
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
+    # Automatic experiments whose time is up: the winner goes to the rest (docs/experiments.md).
+    "decide-experiments": {"task": "experiments.tasks.decide_due", "schedule": 60.0},
     # Opens and clicks wait in Redis; counted in PostgreSQL in batches (docs/tracking.md).
     "flush-tracking": {"task": "tracking.tasks.flush", "schedule": 10.0},
     "webhooks-redispatch": {"task": "webhooks.tasks.redispatch_due", "schedule": 30.0},
