@@ -87,6 +87,7 @@ class _Registry:
         default_factory=list
     )
     sections: list[Callable[["Campaign"], list[ReportSection]]] = field(default_factory=list)
+    editor_sections: list[Callable[["Campaign"], list[ReportSection]]] = field(default_factory=list)
     archive: list[Callable[["Campaign"], list[ArchiveLink]]] = field(default_factory=list)
     variants: list[Callable[["Campaign"], dict[str, "VariantContent"]]] = field(
         default_factory=list
@@ -114,6 +115,15 @@ def register_reader_values(
 
 def register_report_sections(provider: Callable[["Campaign"], list[ReportSection]]) -> None:
     _registry.sections.append(provider)
+
+
+def register_editor_sections(provider: Callable[["Campaign"], list[ReportSection]]) -> None:
+    """What the campaign editor shows below the form for a campaign being edited."""
+    _registry.editor_sections.append(provider)
+
+
+def editor_sections(campaign: "Campaign") -> list[ReportSection]:
+    return [section for provider in _registry.editor_sections for section in provider(campaign)]
 
 
 def register_archive_links(provider: Callable[["Campaign"], list[ArchiveLink]]) -> None:

@@ -20,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from campaigns import extensions
 from campaigns import selectors as campaign_selectors
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, Status
@@ -90,7 +91,13 @@ def _editor(request: HttpRequest, newsletter: Newsletter, *, campaign: Campaign 
     return render(
         request,
         "campaigns/campaign_form.html",
-        {"newsletter": newsletter, "form": form, "campaign": campaign},
+        {
+            "newsletter": newsletter,
+            "form": form,
+            "campaign": campaign,
+            # What other apps add (an experiment's variants): campaigns.extensions.
+            "sections": extensions.editor_sections(campaign) if campaign else [],
+        },
         status=422 if form.errors else 200,
     )
 

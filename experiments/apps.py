@@ -11,6 +11,8 @@ class ExperimentsConfig(AppConfig):
         # sample is drawn when the engine announces a start (neither imports this app).
         from campaigns import extensions
 
-        from . import receivers, services  # noqa: F401
+        from . import receivers, sections, services  # noqa: F401
 
         extensions.register_variants(services.variant_contents)
+        extensions.register_editor_sections(sections.editor_sections)
+        extensions.register_report_sections(sections.report_sections)
