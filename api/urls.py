@@ -15,9 +15,9 @@ api = NinjaAPI(
     title="Crier API",
     version="1",
     description=(
-        "Lists, subscribers, imports, campaigns, webhooks and participation (consultations, "
-        "open calls, goals, referrals, the transparency page) of one newsletter. "
-        "Authenticate with "
+        "Lists, subscribers, imports, campaigns and their experiments, webhooks and "
+        "participation (consultations, open calls, goals, referrals, the transparency page) "
+        "of one newsletter. Authenticate with "
         "`Authorization: Bearer <token>` (`manage.py api_token USER NEWSLETTER`)."
     ),
     auth=TokenAuth(),
@@ -33,6 +33,7 @@ api.add_router("/lists/", "api.lists.router")
 api.add_router("/subscribers/", "api.subscribers.router")
 api.add_router("/imports/", "api.imports.router")
 api.add_router("/campaigns/", "api.campaigns.router")
+api.add_router("/campaigns/", "experiments.api.router")
 api.add_router("/webhooks/", "api.webhooks.router")
 api.add_router("/consultations/", "participation.api.consultations_router")
 api.add_router("/calls/", "participation.api.calls_router")
