@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from campaigns import extensions
 from campaigns import selectors as campaign_selectors
 from campaigns import services as campaign_services
+from campaigns.editions import language_name
 from campaigns.models import Campaign, Status
 from delivery import engine
 from delivery.forms import ScheduleForm
@@ -97,6 +98,8 @@ def _editor(request: HttpRequest, newsletter: Newsletter, *, campaign: Campaign 
             "campaign": campaign,
             # What other apps add (an experiment's variants): campaigns.extensions.
             "sections": extensions.editor_sections(campaign) if campaign else [],
+            "editions": campaign_services.campaign_editions(campaign=campaign) if campaign else [],
+            "default_language": language_name(newsletter.language),
         },
         status=422 if form.errors else 200,
     )

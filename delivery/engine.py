@@ -33,7 +33,13 @@ from django.utils.translation import gettext
 from urllib3.exceptions import NewConnectionError
 
 from campaigns.models import NOT_STARTED, Campaign, Status
-from campaigns.services import campaign_render, campaign_variant_render, campaign_variants
+from campaigns.services import (
+    campaign_render,
+    campaign_variant,
+    campaign_variants,
+    edition_problems,
+    editions_to_send,
+)
 from campaigns.signals import campaign_sent, campaign_starting
 from newsletter.encryption import DecryptionError
 from subscribers.models import (
@@ -99,12 +105,22 @@ WHERE s.status = 'active'
       SELECT 1 FROM subscribers_suppression sp
       WHERE sp.email_digest = s.email_digest AND sp.newsletter_id = s.newsletter_id)
 """
+READER_LANGUAGE = "lower(replace(trim(s.language), '_', '-')) AS reader_language"
+# Each row records the edition its reader gets, by the rule of campaigns.editions
+# (exact language, else its first part, else the campaign itself): the CASE keeps the
+# lookup away from campaigns without editions.
 INSERT_DELIVERIES = f"""
 INSERT INTO delivery_delivery
     (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
-     created_at)
-SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s
-FROM ({AUDIENCE_SELECT}) audience
+     created_at, edition)
+SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s,
+    CASE WHEN cardinality(%(editions)s::text[]) = 0 THEN %(default)s ELSE COALESCE(
+        (SELECT e FROM unnest(%(editions)s::text[]) e
+         WHERE e = audience.reader_language
+            OR e = split_part(audience.reader_language, '-', 1)
+         ORDER BY length(e) DESC LIMIT 1),
+        %(default)s) END
+FROM ({AUDIENCE_SELECT.replace("SELECT s.id", "SELECT s.id, " + READER_LANGUAGE)}) audience
 ORDER BY audience.id
 """  # noqa: S608 (constant SQL; every value is a bound parameter)
 
@@ -147,7 +163,11 @@ def create_deliveries(*, campaign: Campaign) -> int:
     own_lists = campaign.lists.filter(newsletter_id=campaign.newsletter_id)
     with connection.cursor() as cursor:
         params = _audience_params(own_lists.active().values_list("pk", flat=True))
-        cursor.execute(INSERT_DELIVERIES, {**params, "campaign": campaign.pk})
+        editions = {
+            "editions": editions_to_send(campaign=campaign),
+            "default": campaign.newsletter.language,
+        }
+        cursor.execute(INSERT_DELIVERIES, {**params, **editions, "campaign": campaign.pk})
         return cursor.rowcount
 
 
@@ -225,6 +245,8 @@ def _check_renders(campaign: Campaign) -> None:
             "It cannot be sent until these are fixed: "
             + "; ".join(str(problem) for problem in result.errors)
         )
+    if problems := edition_problems(campaign=campaign):
+        raise CampaignStateError(" ".join(problems))
     if not campaign.lists.exists():
         raise CampaignStateError("Choose at least one list to send it to.")
     if not campaign.lists.active().exists():
@@ -549,8 +571,8 @@ def send_batches(*, campaign_id: int, task_id: str = "") -> bool:
             experiment = bool(campaign_variants(campaign=campaign))
         for label, group in _by_variant(rows, experiment).items():
             if label not in variants:
-                rendered = campaign_variant_render(campaign=campaign, label=label)
-                variants[label] = CampaignMessages(campaign, rendered, variant=label)
+                copy, rendered = campaign_variant(campaign=campaign, label=label)
+                variants[label] = CampaignMessages(copy, rendered, sample_variant=label)
             pace = Pace(throttle, transport)
             within_quota = _send_batch(variants[label], group, worker, pace, outcomes)
             if outcomes.too_many_failures():
@@ -649,6 +671,7 @@ def _send_batch(
 ) -> bool:
     """Send the claimed rows; return False when a quota is spent and the rest must wait."""
     addressees, skipped = _addressees(rows, messages.campaign)
+    addressees = messages.choose(addressees)
     if skipped:
         Delivery.objects.filter(id__in=skipped, worker=worker).update(
             status=DeliveryStatus.SKIPPED,

@@ -133,6 +133,9 @@ class Delivery(models.Model):
     # The experiment variant (A to D) this recipient was sent as part of the sample; empty
     # for everyone else, including the rest who get the winner (delivery/samples.py).
     variant = models.CharField(max_length=1, blank=True, default="", db_default="")
+    # The language of the edition this recipient gets (campaigns.Edition, or the
+    # newsletter's language for the campaign itself), fixed when sending starts.
+    edition = models.CharField(max_length=10, blank=True, default="", db_default="")
     # What the receiving side said afterwards (ESP webhooks, bounce mail, SMTP refusals):
     # see delivery/feedback.py. Each is set once, by the first event that reports it.
     delivered_at = models.DateTimeField(null=True, blank=True)

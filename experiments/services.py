@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from campaigns.extensions import VariantContent
 from campaigns.models import Campaign, Status
@@ -38,6 +38,14 @@ from .models import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+# A variant changes the campaign's own subject and body; an edition replaces them for
+# its readers, so the two together would test nothing clear.
+EDITIONS_TOO = gettext_lazy(
+    "A campaign with editions in other languages cannot run an experiment: remove its "
+    "editions or the experiment."
+)
 
 
 class ExperimentError(Exception):
@@ -92,6 +100,8 @@ def experiment_save(
             gettext("An experiment can only be set up on a draft; this campaign is %(status)s.")
             % {"status": campaign.get_status_display().lower()},
         )
+    if campaign.editions.exists():
+        error("campaign", EDITIONS_TOO)
     if not MIN_VARIANTS <= len(variants) <= MAX_VARIANTS:
         error(
             "variants",
@@ -232,6 +242,8 @@ def experiment_start(*, campaign: Campaign) -> None:
     experiment = Experiment.objects.select_for_update().filter(campaign=campaign).first()
     if experiment is None:
         return
+    if campaign.editions.exists():
+        raise engine.CampaignStateError(EDITIONS_TOO)
     labels = list(experiment.variants.values_list("label", flat=True))
     audience = campaign.deliveries.count()
     count = sample_count(

@@ -5,15 +5,17 @@ is a row marked ``uncertain`` (at most one per killed process), never resent.
 """
 
 import time
+from email import message_from_bytes, policy
 
 import pytest
 from django.db import connection
 
-from campaigns.models import Campaign, Status
+from campaigns import services as campaigns
+from campaigns.models import Campaign, EditionStatus, Status
 from delivery import engine
 from delivery.models import Delivery, DeliveryStatus
 from subscribers import services as subscribers
-from subscribers.models import ConsentSource
+from subscribers.models import ConsentSource, Subscriber
 from tests.conftest import start_worker, wait_for
 from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
 from tests.smtp_sink import SMTPSink
@@ -160,3 +162,43 @@ def test_dropped_database_connections_mid_send_lose_and_repeat_nothing(tmp_path,
     finally:
         worker.stop()
     assert_exactly_once(sink, emails, killed_processes=0)
+
+
+def test_editions_and_blocks_survive_a_killed_worker_each_reader_once_in_their_language(
+    tmp_path, sending, sink
+):
+    sink.handler.delay = 0.02
+    campaign, emails = audience(150)
+    french = set(emails[::3])
+    Subscriber.objects.filter(email__in=french).update(language="fr")
+    Subscriber.objects.filter(email__in=emails[::5]).update(attributes={"plan": "pro"})
+    campaigns.edition_create(
+        campaign=campaign,
+        language="fr",
+        subject="Numero special",
+        body='Bonjour.\n\n{% if subscriber.attributes.plan == "pro" %}\nLigne pro.\n{% endif %}\n',
+        status=EditionStatus.READY,
+    )
+    doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **sending)
+    engine.campaign_start(campaign=campaign)
+    in_flight = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT)
+    wait_for(lambda: len(sink.handler.received) >= 35 and in_flight.exists(), interval=0.01)
+    doomed.kill()
+    survivor = start_worker(tmp_path / "survivor.log", name="survivor", **sending)
+    try:
+        sweep_until_sent(campaign)
+    finally:
+        survivor.stop()
+    assert_exactly_once(sink, emails, killed_processes=2)
+    pro = set(emails[::5])
+    for received in sink.handler.received:
+        (address,) = received.recipients
+        message = message_from_bytes(received.data, policy=policy.default)
+        text = message.get_body(("plain",)).get_content()
+        if address in french:
+            assert message["Subject"] == "Numero special", address
+            assert ("Ligne pro." in text) == (address in pro), address
+        else:
+            assert message["Subject"] != "Numero special" and "Bonjour" not in text, address
+    recorded = dict(Delivery.objects.values_list("subscriber__email", "edition"))
+    assert {email for email, edition in recorded.items() if edition == "fr"} == french
