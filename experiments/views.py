@@ -75,7 +75,10 @@ def experiment_delete(request: HttpRequest, newsletter: Newsletter, pk: int) -> 
 @member_required(Role.EDITOR)
 def experiment_decide(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
     campaign = _campaign(newsletter, pk)
-    experiment = get_object_or_404(Experiment, campaign=campaign)
+    experiment = Experiment.objects.filter(campaign=campaign).first()
+    if experiment is None:
+        messages.error(request, _("This campaign runs no experiment."))
+        return redirect("dashboard:campaign_report", slug=newsletter.slug, pk=campaign.pk)
     try:
         experiment = services.experiment_decide(
             experiment=experiment,

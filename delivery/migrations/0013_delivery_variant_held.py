@@ -4,20 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('delivery', '0012_delivery_edition'),
+        ("delivery", "0012_delivery_edition"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='delivery',
-            name='variant',
-            field=models.CharField(blank=True, db_default='', default='', max_length=1),
+            model_name="delivery",
+            name="variant",
+            field=models.CharField(blank=True, db_default="", default="", max_length=1),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('claimed', 'Claimed by a worker'), ('in_flight', 'Being sent'), ('sent', 'Sent'), ('failed', 'Failed'), ('skipped', 'Skipped'), ('uncertain', 'Uncertain'), ('held', "Held for the experiment's winner")], default='queued', max_length=12),
+            model_name="delivery",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("claimed", "Claimed by a worker"),
+                    ("in_flight", "Being sent"),
+                    ("sent", "Sent"),
+                    ("failed", "Failed"),
+                    ("skipped", "Skipped"),
+                    ("uncertain", "Uncertain"),
+                    ("held", "Held for the experiment's winner"),
+                ],
+                default="queued",
+                max_length=12,
+            ),
         ),
     ]
