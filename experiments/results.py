@@ -53,6 +53,10 @@ class Results:
     def verdict(self) -> str:
         """The decision in plain words: who leads, and whether that means anything."""
         leader = next(figure for figure in self.variants if figure.label == self.leader)
+        if not any(figure.count for figure in self.variants):
+            return gettext(
+                "Nothing counted yet, so no variant leads: variant %(label)s would be kept."
+            ) % {"label": leader.label}
         if self.significant:
             return gettext(
                 "Variant %(label)s won with %(rate).1f%%: the difference is significant at 95%%."
