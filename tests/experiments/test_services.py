@@ -102,3 +102,18 @@ def test_wilson_interval_and_the_two_proportion_test():
     assert results.two_proportion_p(4, 20, 2, 20) > 0.05
     assert results.two_proportion_p(0, 10, 0, 10) == 1.0
     assert results.two_proportion_p(1, 0, 0, 10) is None
+
+
+def test_the_verdict_says_plainly_whether_the_difference_is_significant():
+    def verdict(a: int, b: int, sent: int) -> str:
+        figures = [results.Figures("A", "x", sent, a), results.Figures("B", "y", sent, b)]
+        p_value = results.two_proportion_p(b, sent, a, sent)
+        return results.Results("opens", True, figures, "B", p_value < 0.05, p_value).verdict
+
+    assert verdict(20, 40, 200) == (
+        "Variant B won with 20.0%: the difference is significant at 95%."
+    )
+    assert verdict(2, 4, 20) == (
+        "Variant B led with 20.0%, but the difference is not significant: "
+        "the variants may well do the same."
+    )
