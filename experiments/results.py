@@ -131,6 +131,8 @@ def experiment_results(*, experiment: Experiment) -> Results:
 
 def _counts(experiment: Experiment, sample, individual: bool) -> dict[str, int]:
     """Per variant: people who did it (individual), or human hits (aggregate)."""
+    if experiment.started_at is None:
+        return {}  # not sent yet
     if experiment.metric == Metric.ANSWERS:
         answered = Answer.objects.filter(
             subscriber_id=OuterRef("subscriber_id"),
