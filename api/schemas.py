@@ -11,7 +11,14 @@ from pydantic import AfterValidator, StringConstraints, field_validator
 from campaigns.models import BodyFormat, EditionStatus
 from campaigns.models import Status as CampaignStatus
 from newsletter.headers import has_line_break
-from subscribers.models import OptIn, SubscriberStatus, SubscriptionStatus
+from subscribers.models import (
+    Frequency,
+    MailFormat,
+    OptIn,
+    SubscriberStatus,
+    SubscriptionStatus,
+    TrackingChoice,
+)
 from webhooks.events import SUBSCRIBABLE
 from webhooks.models import OutcomeStatus as WebhookStatus
 
@@ -80,6 +87,10 @@ class Membership(Schema):
     slug: str
     name: str
     status: SubscriptionStatus
+    frequency: Frequency = Field(
+        description="How often the reader wants this list's issues: every_issue, "
+        "weekly_digest or monthly_digest (docs/choice.md)."
+    )
     subscribed_at: datetime
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
@@ -92,6 +103,13 @@ class SubscriberOut(Schema):
     status: SubscriberStatus
     attributes: Attributes
     lists: list[Membership]
+    tracking: TrackingChoice = Field(
+        description="newsletter (counted as the newsletter's policy says), aggregate "
+        "(never counted individually) or none (no tracking image, no rewritten links)."
+    )
+    mail_format: MailFormat = Field(description="html (with a plain-text part) or text only.")
+    paused_until: datetime | None = Field(description="No mail before this moment.")
+    paused_indefinitely: bool = Field(description="No mail until the reader comes back.")
     created_at: datetime
 
 
@@ -128,6 +146,19 @@ class SubscriberPatch(Schema):
         None, description="The complete set of lists wanted in this newsletter."
     )
     attestation: Text = Field("", max_length=2000)
+    tracking: TrackingChoice | None = Field(
+        None, description="Only ever stricter than the reader's own choice: 422 otherwise."
+    )
+    mail_format: MailFormat | None = None
+    paused_until: datetime | None = Field(
+        None, description="A future moment; null ends a pause by date."
+    )
+    paused_indefinitely: bool | None = Field(
+        None, description="True: no mail until the reader comes back; false ends that pause."
+    )
+    frequencies: dict[Slug, Frequency] | None = Field(
+        None, description="Per list slug the reader is subscribed to: its new frequency."
+    )
 
 
 class Accepted(Schema):

@@ -52,12 +52,17 @@ def _present(subscriber) -> dict:
         "name": subscriber.name,
         "status": subscriber.status,
         "attributes": subscriber.attributes,
+        "tracking": subscriber.tracking_choice,
+        "mail_format": subscriber.mail_format,
+        "paused_until": subscriber.paused_until,
+        "paused_indefinitely": subscriber.paused_indefinitely,
         "created_at": subscriber.created_at,
         "lists": [
             {
                 "slug": subscription.mailing_list.slug,
                 "name": subscription.mailing_list.name,
                 "status": subscription.status,
+                "frequency": subscription.frequency,
                 "subscribed_at": subscription.created_at,
                 "confirmed_at": subscription.confirmed_at,
                 "unsubscribed_at": subscription.unsubscribed_at,
@@ -172,24 +177,59 @@ def get_subscriber(request: HttpRequest, subscriber_id: int):
 def update_subscriber(request: HttpRequest, subscriber_id: int, payload: SubscriberPatch):
     """Change name and attributes; ``lists`` replaces this newsletter's lists (removals
     unsubscribe, additions subscribe, each recorded in the consent ledger). Archived
-    lists take no new subscriptions, and their subscriptions are left as they are."""
+    lists take no new subscriptions, and their subscriptions are left as they are.
+
+    The reader's choices (``tracking``, ``mail_format``, the pause, ``frequencies``
+    per list) are for the newsletter's own integrations acting for the reader; the
+    tracking choice can only be made stricter here. All or nothing: one invalid field
+    and nothing changes."""
     require(request, Role.EDITOR)
     subscriber = _one(request, subscriber_id)
     lists = lists_by_slug(request, payload.lists) if payload.lists is not None else None
     attestation = payload.attestation.strip()
     try:
-        services.update_subscriber(
-            newsletter=request.newsletter,
-            subscriber=subscriber,
-            name=payload.name,
-            attributes=payload.attributes,
-            lists=lists,
-            attestation=attestation,
-            actor=actor(request) if attestation else "",
-        )
+        with transaction.atomic():
+            services.update_subscriber(
+                newsletter=request.newsletter,
+                subscriber=subscriber,
+                name=payload.name,
+                attributes=payload.attributes,
+                lists=lists,
+                attestation=attestation,
+                actor=actor(request) if attestation else "",
+            )
+            choices = _reader_choices(payload)
+            if choices is not None:
+                services.reader_choices_update(
+                    newsletter=request.newsletter,
+                    subscriber=subscriber,
+                    choices=choices,
+                    actor=actor(request),
+                )
     except ValidationError as error:  # e.g. a new subscription to an archived list
         raise from_django(error, "lists") from None
     return _present(_one(request, subscriber_id))
+
+
+def _reader_choices(payload: SubscriberPatch) -> services.ReaderChoices | None:
+    """The reader choices the request names, or None when it names none."""
+    given = payload.model_fields_set & {
+        "tracking",
+        "mail_format",
+        "paused_until",
+        "paused_indefinitely",
+        "frequencies",
+    }
+    if not given:
+        return None
+    return services.ReaderChoices(
+        tracking=payload.tracking,
+        mail_format=payload.mail_format,
+        paused_until=_utc("paused_until", payload.paused_until),
+        paused_indefinitely=payload.paused_indefinitely,
+        unpause="paused_until" in given and payload.paused_until is None,
+        frequencies=payload.frequencies or {},
+    )
 
 
 @router.delete("/{subscriber_id}/", response={204: None, 403: Error, 404: Error, 422: Error})

@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from urllib3.exceptions import NewConnectionError
 
-from campaigns.models import NOT_STARTED, Campaign, Status
+from campaigns.models import NOT_STARTED, Campaign, Kind, Status
 from campaigns.services import (
     campaign_render,
     campaign_variant,
@@ -43,6 +43,7 @@ from campaigns.services import (
 from campaigns.signals import campaign_sent, campaign_starting
 from newsletter.encryption import DecryptionError
 from subscribers.models import (
+    MailFormat,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -93,6 +94,7 @@ SELECT s.id
 FROM subscribers_subscriber s
 WHERE s.status = 'active'
   AND s.email IS NOT NULL
+  AND NOT s.paused_indefinitely
   AND (s.paused_until IS NULL OR s.paused_until <= %(now)s)
   AND EXISTS (
       SELECT 1 FROM subscribers_subscription sub
@@ -184,6 +186,7 @@ def eligible(subscriber_ids: Iterable[int], campaign: Campaign) -> dict[int, tup
             mailing_list__newsletter_id=campaign.newsletter_id,
             subscriber__status=SubscriberStatus.ACTIVE,
             subscriber__email__isnull=False,
+            subscriber__paused_indefinitely=False,
         )
         .filter(Q(subscriber__paused_until__isnull=True) | Q(subscriber__paused_until__lte=now))
         .exclude(
@@ -622,7 +625,7 @@ def _addressees(
     people = {
         subscriber.pk: subscriber
         for subscriber in Subscriber.objects.filter(pk__in=allowed).only(
-            "pk", "email", "name", "attributes", "tracking_opt_out"
+            "pk", "email", "name", "attributes", "tracking_opt_out", "tracking_off", "mail_format"
         )
     }
     addressees, skipped = [], []
@@ -641,6 +644,8 @@ def _addressees(
                 list_name=allowed[subscriber_id][0],
                 list_id=allowed[subscriber_id][1],
                 tracking_opt_out=person.tracking_opt_out,
+                untracked=person.tracking_off,
+                text_only=person.mail_format == MailFormat.TEXT,
             )
         )
     return addressees, skipped
@@ -690,7 +695,12 @@ def _send_batch(
             outcomes.failed += sum(_record_failure(a, worker, error)[1] for a in addressees)
             return True
         if template is not None:
-            return _send_calls(template, addressees, backend, worker, pace, outcomes)
+            # Readers whose copy differs in shape (no tracking, text only) go one by one.
+            shared, own = template.split(addressees)
+            if own and not _send_one_by_one(messages, own, backend, worker, pace, outcomes):
+                _release([a.delivery_id for a in shared], worker)
+                return False
+            return _send_calls(template, shared, backend, worker, pace, outcomes)
         return _send_one_by_one(messages, addressees, backend, worker, pace, outcomes)
     finally:
         try:
@@ -1171,9 +1181,10 @@ def _finish_if_done(campaign_id: int) -> bool:
     """Move a campaign with nothing left to send to ``sent``; announce it exactly once."""
     if Delivery.objects.filter(campaign_id=campaign_id, status__in=UNFINISHED).exists():
         return False
-    finished = Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).update(
-        status=Status.SENT, sent_at=timezone.now()
-    )
+    # An automation step's campaign is never done: its automation keeps adding people.
+    finished = Campaign.objects.filter(
+        pk=campaign_id, status=Status.SENDING, kind=Kind.ISSUE
+    ).update(status=Status.SENT, sent_at=timezone.now())
     if finished:
         logger.info("campaign sent", extra={"campaign": campaign_id})
         campaign = Campaign.objects.select_related("newsletter").get(pk=campaign_id)

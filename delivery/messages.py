@@ -55,6 +55,8 @@ class Addressee:
     list_name: str
     tracking_opt_out: bool = False
     list_id: int | None = None  # the list it is sent through, offered on the unsubscribe page
+    untracked: bool = False  # the reader refuses all tracking: their copy is the untracked one
+    text_only: bool = False  # the reader wants plain text: no HTML part at all
     # What picks their variant (``CampaignMessages.choose``): the edition recorded on
     # their row, their language, and which of the lists the conditions name they are on.
     edition: str = ""
@@ -67,6 +69,8 @@ class Variant:
     """One rendered message of the campaign, with what follows from it, built once."""
 
     rendered: Rendered  # tracking applied
+    untracked: Rendered  # as rendered: the copy of readers who refuse all tracking
+    tracked: bool  # whether tracking changed anything (the policy is not off)
     tracking: Tracking
     fillers: list
     reader_links: ReaderLinks | None
@@ -107,7 +111,15 @@ class CampaignMessages:
         self.preferences_url = _url_around_token("subscribers:preferences")
         # "=_" never occurs in quoted-printable output, so no body can contain the boundary.
         self.boundary = f"=_crier_{campaign.pk}_{secrets.token_hex(8)}".encode()
-        self.fixed_headers = self._fixed_headers()
+        self.fixed_headers = self._fixed_headers(
+            f'Content-Type: multipart/alternative; boundary="{self.boundary.decode()}"'
+        )
+        self.text_only_headers = self._fixed_headers(
+            'Content-Type: text/plain; charset="utf-8"',
+            "Content-Transfer-Encoding: quoted-printable",
+        )
+        # Each variant's untracked HTML, encoded the first time a reader needs it.
+        self._untracked_parts: dict[int, QuotedPrintableTemplate] = {}
         self.dkim = DkimSigner.from_settings()
         self.variants = Variants(campaign)
         self.vary = self.variants.vary
@@ -123,7 +135,9 @@ class CampaignMessages:
                 f"campaign {self.campaign.pk}: a variant does not render: "
                 + "; ".join(problem.located() for problem in rendered.errors)
             )
-        # Links rewritten and the pixel added, as the newsletter's tracking policy says.
+        # Links rewritten and the pixel added, as the newsletter's tracking policy says;
+        # the render as it was is the copy of readers who refuse all tracking.
+        untracked = rendered
         tracking = campaign_tracking(
             campaign=self.campaign, rendered=rendered, variant=self.sample_variant
         )
@@ -131,6 +145,8 @@ class CampaignMessages:
         parts = (rendered.subject, rendered.html, rendered.text)
         return Variant(
             rendered=rendered,
+            untracked=untracked,
+            tracked=rendered is not untracked,
             tracking=tracking,
             # Slots other apps fill per recipient (a referral link, answer links), if used.
             fillers=extensions.reader_fillers(
@@ -214,7 +230,8 @@ class CampaignMessages:
         """Every slot's raw value: the merge tags', the tracking links', other apps'."""
         values = recipient.values()
         tracking = variant.tracking.values(
-            delivery_id=addressee.delivery_id, opted_out=addressee.tracking_opt_out
+            delivery_id=addressee.delivery_id,
+            opted_out=addressee.tracking_opt_out or addressee.untracked,
         )
         if tracking:
             values.update(tracking)
@@ -228,9 +245,9 @@ class CampaignMessages:
         recipient = self._recipient(addressee, variant)
         values = self._values(addressee, recipient, variant)
         rendered = variant.rendered
-        subject, text, html = (
+        subject, text = (
             part.fill(slot_values(part, values, recipient))
-            for part in (rendered.subject, rendered.text, rendered.html)
+            for part in (rendered.subject, rendered.text)
         )
         message = EmailMultiAlternatives(
             subject=subject,
@@ -240,7 +257,9 @@ class CampaignMessages:
             reply_to=self.reply_to,
             headers=self._headers(addressee, recipient.unsubscribe_url),
         )
-        message.attach_alternative(html, "text/html")
+        if not addressee.text_only:
+            html = self.html_of(addressee, variant)
+            message.attach_alternative(html.fill(slot_values(html, values, recipient)), "text/html")
         # Read by anymail backends (ESP metadata, echoed back in tracking webhooks),
         # signed: the webhook believes no id it could have been sent by someone else.
         message.metadata = {"delivery": delivery_tag(addressee.delivery_id)}
@@ -272,6 +291,11 @@ class CampaignMessages:
             head_bytes = head.encode("ascii")
         except UnicodeEncodeError:  # an internationalised address: let the email package do it
             return self.build(addressee).message().as_bytes(linesep="\r\n")
+        text = variant.text_part.fill(slot_values(rendered.text, values, recipient))
+        if addressee.text_only:
+            message = b"".join((self.text_only_headers, head_bytes, b"\r\n", text))
+            return self.dkim.sign(message) if self.dkim else message
+        html = self.html_of(addressee, variant)
         separator = b"\r\n--" + self.boundary + b"\r\n"
         message = b"".join(
             (
@@ -280,15 +304,30 @@ class CampaignMessages:
                 separator,
                 b'Content-Type: text/plain; charset="utf-8"\r\n',
                 b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-                variant.text_part.fill(slot_values(rendered.text, values, recipient)),
+                text,
                 separator,
                 b'Content-Type: text/html; charset="utf-8"\r\n',
                 b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-                variant.html_part.fill(slot_values(rendered.html, values, recipient)),
+                self._html_part_of(addressee, variant).fill(slot_values(html, values, recipient)),
                 b"\r\n--" + self.boundary + b"--\r\n",
             )
         )
         return self.dkim.sign(message) if self.dkim else message
+
+    def html_of(self, addressee: Addressee, variant: Variant) -> Compiled:
+        """The HTML the reader gets: without the pixel and tracked links if they refuse
+        all tracking, whatever the newsletter's policy."""
+        return variant.untracked.html if addressee.untracked else variant.rendered.html
+
+    def _html_part_of(self, addressee: Addressee, variant: Variant) -> "QuotedPrintableTemplate":
+        if not (addressee.untracked and variant.tracked):
+            return variant.html_part
+        part = self._untracked_parts.get(id(variant))
+        if part is None:  # encoded once per variant, when a first reader needs it
+            part = self._untracked_parts[id(variant)] = QuotedPrintableTemplate(
+                variant.untracked.html
+            )
+        return part
 
     def envelope_sender_for(self, addressee: Addressee) -> str:
         """SMTP's MAIL FROM: the delivery's VERP bounce address when a bounce domain is
@@ -299,13 +338,13 @@ class CampaignMessages:
         """Stable per delivery row: a resend, were one ever made, would be recognisable."""
         return f"<{addressee.delivery_id}.{self.campaign.pk}.crier@{self.host}>"
 
-    def _fixed_headers(self) -> bytes:
+    def _fixed_headers(self, *content: str) -> bytes:
         name, address = parseaddr(header_value("From", self.sender))
         lines = [
             f"From: {formataddr((name, address), charset='utf-8')}",
             *([f"Reply-To: {header_value('Reply-To', self.reply_to[0])}"] if self.reply_to else []),
             "MIME-Version: 1.0",
-            f'Content-Type: multipart/alternative; boundary="{self.boundary.decode()}"',
+            *content,
         ]
         return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
@@ -367,6 +406,17 @@ class MergeTemplate:
             _with_fields(getattr(rendered, name), prefix, field_format)
             for prefix, name in self.PARTS
         )
+
+    def split(self, addressees: list[Addressee]) -> tuple[list[Addressee], list[Addressee]]:
+        """Those this template can carry, and those whose copy differs in shape (plain
+        text only, or untracked where the others' links are tracked): these are sent
+        one by one."""
+        tracked = self.messages.default.tracked
+        shared, own = [], []
+        for addressee in addressees:
+            apart = addressee.text_only or (addressee.untracked and tracked)
+            (own if apart else shared).append(addressee)
+        return shared, own
 
     def build(self, addressees: list[Addressee]) -> EmailMultiAlternatives:
         """One anymail message: ``to`` holds every address (each unique), and merge_data,

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from campaigns.extensions import VariantContent
-from campaigns.models import Campaign, Status
+from campaigns.models import Campaign, Kind, Status
 from campaigns.rendering import render
 from campaigns.services import campaign_adopt_variant, render_input
 from delivery import engine, samples
@@ -94,7 +94,9 @@ def experiment_save(
     def error(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
 
-    if campaign.status != Status.DRAFT:
+    if campaign.kind != Kind.ISSUE:
+        error("campaign", gettext("An automation's email cannot run an experiment."))
+    elif campaign.status != Status.DRAFT:
         error(
             "campaign",
             gettext("An experiment can only be set up on a draft; this campaign is %(status)s.")

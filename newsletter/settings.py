@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "backup",
     "participation",
     "experiments",
+    "automations",
     "feeds",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -387,6 +388,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
     # Automatic experiments whose time is up: the winner goes to the rest (docs/experiments.md).
     "decide-experiments": {"task": "experiments.tasks.decide_due", "schedule": 60.0},
+    # People due for their next step; anniversaries checked hourly (docs/automations.md).
+    "automations-advance": {"task": "automations.tasks.advance", "schedule": 15.0},
+    "automations-anniversaries": {
+        "task": "automations.tasks.enrol_anniversaries",
+        "schedule": 3600.0,
+    },
     # Opens and clicks wait in Redis; counted in PostgreSQL in batches (docs/tracking.md).
     "flush-tracking": {"task": "tracking.tasks.flush", "schedule": 10.0},
     "webhooks-redispatch": {"task": "webhooks.tasks.redispatch_due", "schedule": 30.0},

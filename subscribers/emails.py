@@ -17,12 +17,14 @@ from .models import Subscriber, SubscriptionStatus
 logger = logging.getLogger(__name__)
 
 
-def send_confirmation(*, subscriber_id: int, newsletter_id: int, name: str = "") -> bool:
+def send_confirmation(
+    *, subscriber_id: int, newsletter_id: int, name: str = "", tracking: str = ""
+) -> bool:
     """Send the confirmation link if there is still something to confirm.
 
     Re-checked here because the task may run late or twice (acks_late). ``name`` is
     the one the person gave with this request: the mail greets them with it, and the
-    link carries it to their contact once they confirm.
+    link carries it to their contact once they confirm, with their tracking choice.
     """
     subscriber = Subscriber.objects.filter(
         pk=subscriber_id, newsletter_id=newsletter_id, email__isnull=False
@@ -37,7 +39,7 @@ def send_confirmation(*, subscriber_id: int, newsletter_id: int, name: str = "")
     )
     if not pending:
         return False
-    claim = tokens.Claim(subscriber.pk, newsletter.pk, name=name)
+    claim = tokens.Claim(subscriber.pk, newsletter.pk, name=name, tracking=tracking)
     context = {
         "newsletter": newsletter,
         "subscriber": subscriber,

@@ -11,7 +11,14 @@ from django.utils.translation import gettext_lazy as _
 from newsletter.uploads import MaxUploadSize
 
 from . import import_files, proof_of_work, services
-from .models import MailingList, SubscriberStatus, SubscriptionStatus
+from .models import (
+    Frequency,
+    MailFormat,
+    MailingList,
+    SubscriberStatus,
+    SubscriptionStatus,
+    TrackingChoice,
+)
 
 SEARCH_MIN_LENGTH = 3  # shorter than a trigram, a search could not use the index
 
@@ -43,6 +50,15 @@ class SubscribeForm(forms.Form):
         label=_("Lists"), widget=forms.CheckboxSelectMultiple, required=True
     )
     consent = forms.BooleanField(required=True)
+    # The reader's own tracking choice, beside the newsletter's privacy note; left out
+    # (the embeddable form of an older version), it is the newsletter's policy.
+    tracking = forms.ChoiceField(
+        label=_("Opens and clicks"),
+        choices=TrackingChoice.choices,
+        widget=forms.RadioSelect,
+        required=False,
+        initial=TrackingChoice.NEWSLETTER,
+    )
     # A honeypot: hidden from people, filled in by naive bots.
     website = forms.CharField(required=False, label=_("Leave this field empty"))
     altcha = forms.CharField(required=False)
@@ -94,42 +110,152 @@ class SubscribeForm(forms.Form):
         return [self.public_lists[slug] for slug in self.cleaned_data["lists"]]
 
 
-class PreferencesForm(forms.Form):
-    lists = forms.MultipleChoiceField(
-        label=_("Lists you receive"), widget=forms.CheckboxSelectMultiple, required=False
-    )
+class ProfileForm(forms.Form):
+    """About the person, in the preference center: applies to every newsletter shown."""
+
     name = forms.CharField(label=_("Name"), max_length=200, required=False)
     language = forms.ChoiceField(
         label=_("Language"),
         choices=settings.LANGUAGES,
         help_text=_("Of this page and of the mail this server sends you."),
     )
-    # Only offered when the newsletter counts per person: under the other policies no
-    # one's opens and clicks are ever recorded as theirs, so there is nothing to refuse.
-    tracking_opt_out = forms.BooleanField(
-        label=_("Never record my opens and clicks as mine (count them only in the totals)"),
-        required=False,
+    tracking = forms.ChoiceField(
+        label=_("Opens and clicks"),
+        choices=TrackingChoice.choices,
+        widget=forms.RadioSelect,
+        help_text=_("Whatever a newsletter's own policy, it follows your choice."),
+    )
+    mail_format = forms.ChoiceField(
+        label=_("Format of your mail"), choices=MailFormat.choices, widget=forms.RadioSelect
+    )
+
+    @classmethod
+    def of(cls, contact, data=None) -> "ProfileForm":
+        return cls(
+            data,
+            initial={
+                "name": contact.name,
+                "language": contact.language or contact.newsletter.language,
+                "tracking": contact.tracking_choice,
+                "mail_format": contact.mail_format,
+            },
+        )
+
+    def changes(self) -> dict:
+        """Only the fields the person changed: contacts whose names differ keep theirs
+        unless the name was edited."""
+        return {key: self.cleaned_data[key] for key in self.changed_data}
+
+
+class Pause(models.TextChoices):
+    NONE = "none", _("Receive mail as usual")
+    UNTIL = "until", _("Pause until a date")
+    RETURN = "return", _("Pause until I come back")
+
+
+class NewsletterChoicesForm(forms.Form):
+    """One newsletter's part of the preference center: its lists, how often each, and a
+    pause. Prefixed by the newsletter, so that several sit on one page."""
+
+    lists = forms.MultipleChoiceField(
+        label=_("Lists you receive"), widget=forms.CheckboxSelectMultiple, required=False
+    )
+    pause = forms.ChoiceField(
+        label=_("Pause"), choices=Pause.choices, widget=forms.RadioSelect, required=False
     )
     paused_until = forms.DateField(
-        label=_("Pause all mail until"),
+        label=_("Until this date, for a pause until a date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text=_("Leave empty to receive mail as usual."),
     )
 
-    def __init__(self, *args, offered_lists, timezone: str, **kwargs) -> None:
+    def __init__(self, *args, offered_lists, timezone: str, frequencies=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.timezone = zoneinfo.ZoneInfo(timezone)
-        self.fields["lists"].choices = [(str(lst.pk), lst.name) for lst in offered_lists]
+        self.offered = list(offered_lists)
+        self.fields["lists"].choices = [(str(lst.pk), lst.name) for lst in self.offered]
+        for mailing_list in self.offered:
+            self.fields[f"frequency_{mailing_list.pk}"] = forms.ChoiceField(
+                label=_("How often: %(list)s") % {"list": mailing_list.name},
+                choices=Frequency.choices,
+                initial=(frequencies or {}).get(mailing_list.pk, Frequency.EVERY_ISSUE),
+                required=False,
+            )
 
-    def clean_paused_until(self) -> datetime | None:
-        """A date means "from midnight that day", in the newsletter's time zone."""
+    @classmethod
+    def of(cls, contact, offered_lists, data=None) -> "NewsletterChoicesForm":
+        subscriptions = {
+            subscription.mailing_list_id: subscription
+            for subscription in contact.subscriptions.all()
+        }
+        live = [pk for pk, each in subscriptions.items() if each.status in services.LIVE]
+        if contact.paused_indefinitely:
+            pause = Pause.RETURN
+        elif contact.paused:
+            pause = Pause.UNTIL
+        else:
+            pause = Pause.NONE
+        newsletter = contact.newsletter
+        return cls(
+            data,
+            prefix=f"n{newsletter.pk}",
+            offered_lists=offered_lists,
+            timezone=newsletter.timezone,
+            frequencies={pk: each.frequency for pk, each in subscriptions.items()},
+            initial={
+                "lists": [str(pk) for pk in live],
+                "pause": pause,
+                "paused_until": (
+                    contact.paused_until.astimezone(zoneinfo.ZoneInfo(newsletter.timezone)).date()
+                    if pause == Pause.UNTIL
+                    else None
+                ),
+            },
+        )
+
+    def rows(self):
+        """Each list's checkbox beside its frequency, for the template."""
+        return [
+            (checkbox, self[f"frequency_{mailing_list.pk}"])
+            for checkbox, mailing_list in zip(self["lists"], self.offered, strict=True)
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        pause = cleaned.get("pause") or (Pause.UNTIL if cleaned.get("paused_until") else Pause.NONE)
+        day = cleaned.get("paused_until")
+        cleaned["pause"] = pause
+        if pause == Pause.UNTIL:
+            # A date means "from midnight that day", in the newsletter's time zone.
+            if day is None:
+                self.add_error(
+                    "paused_until", ValidationError(_("Choose the date."), code="required")
+                )
+            elif day <= datetime.now(self.timezone).date():
+                self.add_error(
+                    "paused_until",
+                    ValidationError(_("Choose a date in the future."), code="past"),
+                )
+        return cleaned
+
+    def preferences(self) -> "services.Preferences":
+        """The newsletter's choices, with no profile field (they are the person's)."""
+        pause = self.cleaned_data["pause"]
         day = self.cleaned_data["paused_until"]
-        if day is None:
-            return None
-        if day <= datetime.now(self.timezone).date():
-            raise ValidationError(_("Choose a date in the future."), code="past")
-        return datetime.combine(day, time.min, tzinfo=self.timezone)
+        return services.Preferences(
+            lists=frozenset(int(pk) for pk in self.cleaned_data["lists"]),
+            paused_until=(
+                datetime.combine(day, time.min, tzinfo=self.timezone)
+                if pause == Pause.UNTIL
+                else None
+            ),
+            paused_indefinitely=pause == Pause.RETURN,
+            frequencies={
+                mailing_list.pk: self.cleaned_data[f"frequency_{mailing_list.pk}"]
+                for mailing_list in self.offered
+                if self.cleaned_data.get(f"frequency_{mailing_list.pk}")
+            },
+        )
 
 
 # Dashboard

@@ -2,6 +2,7 @@ import hashlib
 
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from newsletter.models import Newsletter
@@ -71,6 +72,27 @@ class SubscriberStatus(models.TextChoices):
     ERASED = "erased", _("Erased")
 
 
+class MailFormat(models.TextChoices):
+    """How a reader's copy is built (delivery/messages.py)."""
+
+    HTML = "html", _("HTML, with a plain-text part")
+    TEXT = "text", _("Plain text only")
+
+
+class TrackingChoice(models.TextChoices):
+    """What a reader lets the newsletter count, whatever its policy allows.
+
+    Stored as two flags on the contact, ``tracking_opt_out`` (never counted
+    individually: what segment rules and the tracking flush rely on) and
+    ``tracking_off`` (nothing in the copy that could count them), so that every
+    reader who is not tracked at all is also never counted individually.
+    """
+
+    NEWSLETTER = "newsletter", _("As the newsletter's privacy note says")
+    AGGREGATE = "aggregate", _("Count my opens and clicks only in the totals, never as mine")
+    NONE = "none", _("Do not track me at all: no tracking image and no rewritten links")
+
+
 class SubscriberQuerySet(models.QuerySet):
     def with_address(self, email: str) -> "SubscriberQuerySet":
         """The contacts with this address, whatever its case, through the unique
@@ -115,7 +137,20 @@ class Subscriber(models.Model):
     tracking_opt_out = models.BooleanField(
         default=False, help_text=_("Never track this person individually.")
     )
+    # The rarer flags below have database defaults, so that the COPY statements of the
+    # bulk import (and of the benchmarks) need not name them.
+    tracking_off = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text=_("No tracking image and no rewritten links in this person's mail."),
+    )
+    mail_format = models.CharField(
+        max_length=10, choices=MailFormat.choices, default=MailFormat.HTML, db_default="html"
+    )
+    # Paused until a date, or until the person comes back (``paused_indefinitely``):
+    # the audience leaves the contact out either way (delivery/engine.py).
     paused_until = models.DateTimeField(null=True, blank=True)
+    paused_indefinitely = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Set by migration 0011 on the contacts it split off a person's shared row: links
@@ -143,6 +178,11 @@ class Subscriber(models.Model):
             ),
         ]
         constraints = [
+            # Not tracked at all implies never counted individually.
+            models.CheckConstraint(
+                condition=models.Q(tracking_off=False) | models.Q(tracking_opt_out=True),
+                name="untracked_never_counted",
+            ),
             # Mailboxes almost never tell "Ada@" from "ada@": one contact for both, in
             # each newsletter. The address leads, so a person's own cross-newsletter
             # lookup (preference center, erasure) uses the same index.
@@ -163,11 +203,38 @@ class Subscriber(models.Model):
             kwargs["update_fields"] = {*kwargs["update_fields"], "email_digest"}
         super().save(*args, **kwargs)
 
+    @property
+    def tracking_choice(self) -> str:
+        if self.tracking_off:
+            return TrackingChoice.NONE
+        return TrackingChoice.AGGREGATE if self.tracking_opt_out else TrackingChoice.NEWSLETTER
+
+    def set_tracking_choice(self, choice: str) -> None:
+        """Set both flags from one choice (see ``TrackingChoice``)."""
+        self.tracking_off = choice == TrackingChoice.NONE
+        self.tracking_opt_out = choice != TrackingChoice.NEWSLETTER
+
+    @property
+    def paused(self) -> bool:
+        """Whether the audience leaves the contact out now, for its pause."""
+        return self.paused_indefinitely or (
+            self.paused_until is not None and self.paused_until > timezone.now()
+        )
+
 
 class SubscriptionStatus(models.TextChoices):
     PENDING = "pending", _("Pending confirmation")
     CONFIRMED = "confirmed", _("Confirmed")
     UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+
+
+class Frequency(models.TextChoices):
+    """How often a reader wants a list's issues: each as it is sent, or gathered into a
+    digest at the end of each week or month (``Subscription.frequency``)."""
+
+    EVERY_ISSUE = "every_issue", _("Every issue")
+    WEEKLY_DIGEST = "weekly_digest", _("Weekly digest")
+    MONTHLY_DIGEST = "monthly_digest", _("Monthly digest")
 
 
 class Subscription(models.Model):
@@ -210,6 +277,14 @@ class Subscription(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # The reader's choice, stored and shown (preference center, API); digest delivery
+    # reads it (docs/choice.md). A database default: the import's INSERT omits it.
+    frequency = models.CharField(
+        max_length=20,
+        choices=Frequency.choices,
+        default=Frequency.EVERY_ISSUE,
+        db_default="every_issue",
+    )
 
     class Meta:
         constraints = [

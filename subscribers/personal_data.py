@@ -32,6 +32,7 @@ from .ledger import Evidence
 from .models import (
     ConsentAction,
     ImportProblem,
+    MailFormat,
     Subscriber,
     SubscriberStatus,
     Suppression,
@@ -122,12 +123,16 @@ def _contact_data(contact: Subscriber) -> dict:
         "attributes": contact.attributes,
         "status": contact.status,
         "tracking_opt_out": contact.tracking_opt_out,
+        "tracking": contact.tracking_choice,
+        "mail_format": contact.mail_format,
         "paused_until": _iso(contact.paused_until),
+        "paused_indefinitely": contact.paused_indefinitely,
         "created_at": _iso(contact.created_at),
         "subscriptions": [
             {
                 "list": subscription.mailing_list.name,
                 "status": subscription.status,
+                "frequency": subscription.frequency,
                 "subscribed_at": _iso(subscription.created_at),
                 "confirmed_at": _iso(subscription.confirmed_at),
                 "unsubscribed_at": _iso(subscription.unsubscribed_at),
@@ -272,7 +277,10 @@ def _erase_contact(contact: Subscriber, *, source: str, actor: str, everywhere: 
     contact.status = SubscriberStatus.ERASED
     # Hits on mail sent before are counted, never recorded against the empty row.
     contact.tracking_opt_out = True
+    contact.tracking_off = False
+    contact.mail_format = MailFormat.HTML
     contact.paused_until = None
+    contact.paused_indefinitely = False
     contact.save()
     subscriber_erased.send(
         sender=Subscriber, contact=contact, email=email, name=name, everywhere=everywhere

@@ -107,8 +107,8 @@ def person_at(email: str) -> QuerySet[Subscriber]:
     """Every newsletter's contact at this address: the person, across the instance.
 
     The one selector that crosses newsletters. Only the person acting for themself
-    (their data page: export, stop all mail, erase me) and instance admins use it;
-    nothing a newsletter's member or token does may reach it.
+    (their preference center, and their data page: export, stop all mail, erase me)
+    and instance admins use it; nothing a newsletter's member or token does may reach it.
     """
     return Subscriber.objects.with_address(email).select_related("newsletter").order_by("pk")
 

@@ -4,11 +4,13 @@ same link serialise instead of corrupting state or the ledger's chain.
 
 Every function acts inside one newsletter: it takes the newsletter (or a signed
 claim naming it) and only finds or creates contacts of that newsletter. The person's
-own acts across newsletters (export, stop all mail, erase me) are in
-``personal_data``; suppression scopes in ``suppressions``.
+own acts across newsletters are in ``preference_center`` (their choices, leaving
+everything) and ``personal_data`` (export, stop all mail, erase me); suppression
+scopes in ``suppressions``.
 """
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,6 +30,7 @@ from .models import (
     ConsentAction,
     ConsentEvent,
     ConsentSource,
+    Frequency,
     MailingList,
     OptIn,
     Subscriber,
@@ -35,6 +38,7 @@ from .models import (
     Subscription,
     SubscriptionStatus,
     SuppressionReason,
+    TrackingChoice,
 )
 from .tokens import Claim
 
@@ -46,6 +50,13 @@ SLUG_TAKEN = "This newsletter already has a list with this slug."
 # Where anyone on the internet may write: until the address confirms, what such a
 # request says never changes an existing contact's profile.
 PUBLIC_SOURCES = frozenset({ConsentSource.FORM})
+# From counted as the newsletter says, to never counted individually, to not tracked.
+TRACKING_STRICTNESS = (TrackingChoice.NEWSLETTER, TrackingChoice.AGGREGATE, TrackingChoice.NONE)
+
+
+def stricter_tracking(wanted: str, current: str) -> bool:
+    """Whether ``wanted`` tracks the person less than ``current``."""
+    return TRACKING_STRICTNESS.index(wanted) > TRACKING_STRICTNESS.index(current)
 
 
 def normalize_email(raw: str) -> str:
@@ -149,6 +160,7 @@ def subscribe(
     attestation: str = "",
     actor: str = "",
     referrer: Subscriber | None = None,
+    tracking: str = "",
 ) -> SubscribeOutcome:
     """Start (or restart) a subscription to ``lists``; double opt-in unless a list says single.
 
@@ -163,7 +175,9 @@ def subscribe(
 
     ``name`` names a new contact. An existing contact's empty name is filled at once
     when a member of the newsletter asks (dashboard, API); from a public form it waits
-    for the address to confirm, travelling in the confirmation link meanwhile.
+    for the address to confirm, travelling in the confirmation link meanwhile; so
+    does ``tracking``, the tracking choice made on the form (a new contact gets it at
+    once; an existing one on confirmation, and only if it tracks them less).
     """
     address = normalize_email(email)
     if any(mailing_list.newsletter_id != newsletter.pk for mailing_list in lists):
@@ -190,6 +204,9 @@ def subscribe(
         return SubscribeOutcome(subscriber=None)
     if attestation and contact.status == SubscriberStatus.UNSUBSCRIBED:
         return SubscribeOutcome(subscriber=None)  # they left every list: only they can return
+    if created and tracking and tracking != contact.tracking_choice:
+        contact.set_tracking_choice(tracking)
+        contact.save(update_fields=["tracking_opt_out", "tracking_off", "updated_at"])
     if name and not contact.name and not created and source not in PUBLIC_SOURCES:
         contact.name = name
         contact.save(update_fields=["name", "updated_at"])
@@ -239,7 +256,9 @@ def subscribe(
     if outcome.confirmed:
         _reactivate(contact)
     if outcome.pending:
-        outcome.confirmation_queued = _queue_confirmation(contact, name=name)
+        outcome.confirmation_queued = _queue_confirmation(
+            contact, name=name, tracking="" if created else tracking
+        )
     _announce(signals.subscribed, contact, newsletter, started, referrer=referrer)
     _announce(signals.confirmed, contact, newsletter, outcome.confirmed)
     return outcome
@@ -275,10 +294,11 @@ def _reactivate(contact: Subscriber) -> None:
     suppressions.lift_on_consent(contact.email, contact.newsletter)
 
 
-def _queue_confirmation(contact: Subscriber, *, name: str = "") -> bool:
+def _queue_confirmation(contact: Subscriber, *, name: str = "", tracking: str = "") -> bool:
     """At most a few confirmation mails per address and hour: no subscription bombing.
 
     ``name`` is the one the person gave in this request: the mail greets them with it.
+    ``tracking``, their choice on the form, travels in the link like the name.
     """
     if not ratelimit.hit(
         "confirmation-mail",
@@ -288,7 +308,7 @@ def _queue_confirmation(contact: Subscriber, *, name: str = "") -> bool:
     ):
         logger.warning("confirmation mail rate-limited", extra={"subscriber": contact.pk})
         return False
-    tasks.send_confirmation.delay_on_commit(contact.pk, contact.newsletter_id, name)
+    tasks.send_confirmation.delay_on_commit(contact.pk, contact.newsletter_id, name, tracking)
     return True
 
 
@@ -304,7 +324,8 @@ def confirm(*, claim: Claim, evidence: Evidence | None = None) -> ConfirmOutcome
     """Confirm every pending subscription of the claim's contact; idempotent.
 
     The address is now proven: the name the person gave in the form (carried by the
-    link) fills the contact's name if it has none.
+    link) fills the contact's name if it has none, and the tracking choice they made
+    there applies if it tracks them less than the contact's.
     """
     contact = _locked_claim(claim)
     pending = list(
@@ -327,6 +348,14 @@ def confirm(*, claim: Claim, evidence: Evidence | None = None) -> ConfirmOutcome
     if claim.name and not contact.name and contact.email:
         contact.name = claim.name
         contact.save(update_fields=["name", "updated_at"])
+    wanted = claim.tracking
+    if wanted in TrackingChoice.values and stricter_tracking(wanted, contact.tracking_choice):
+        profile_apply(
+            contact,
+            {"tracking": wanted},
+            source=ConsentSource.CONFIRMATION_LINK,
+            evidence=evidence,
+        )
     confirmed = [subscription.mailing_list for subscription in pending]
     if pending:
         _reactivate(contact)
@@ -343,7 +372,7 @@ def resend_confirmation(*, claim: Claim) -> bool:
         ).exists()
         if not has_pending or contact.email is None:
             return False
-        return _queue_confirmation(contact, name=claim.name)
+        return _queue_confirmation(contact, name=claim.name, tracking=claim.tracking)
 
 
 # Preferences and unsubscribe
@@ -362,11 +391,22 @@ def lists_for_preferences(subscriber: Subscriber, newsletter: Newsletter) -> Que
 
 @dataclass(frozen=True)
 class Preferences:
+    """One newsletter's preference form, applied to the claim's contact.
+
+    ``lists`` is the complete set of offered lists wanted; ``frequencies`` the
+    frequency wanted per list id (lists left out keep theirs). The pause is always
+    given: no date and not ``paused_indefinitely`` means "not paused". A profile
+    field left None (name, language, tracking, mail format) is not changed.
+    """
+
     lists: frozenset[int]
-    name: str
-    language: str
-    tracking_opt_out: bool
-    paused_until: datetime | None
+    name: str | None = None
+    language: str | None = None
+    tracking: str | None = None
+    mail_format: str | None = None
+    paused_until: datetime | None = None
+    paused_indefinitely: bool = False
+    frequencies: Mapping[int, str] = field(default_factory=dict)
 
 
 @transaction.atomic
@@ -375,7 +415,19 @@ def update_preferences(
 ) -> list[str]:
     """Apply the preference center's form to the claim's contact (this newsletter only);
     return what changed (for the confirmation)."""
-    contact = _locked_claim(claim)
+    return preferences_apply(_locked_claim(claim), preferences, evidence=evidence)
+
+
+def preferences_apply(
+    contact: Subscriber,
+    preferences: Preferences,
+    *,
+    evidence: Evidence | None = None,
+    source: str = ConsentSource.PREFERENCE_CENTER,
+) -> list[str]:
+    """Apply one newsletter's preferences to its locked contact, each change in its
+    ledger; return what changed: ``+slug``/``-slug`` for lists joined and left,
+    ``frequency:slug`` for a new frequency, and the profile fields changed."""
     newsletter = contact.newsletter
     changed = []
     offered = {
@@ -388,10 +440,11 @@ def update_preferences(
         )
     }
     now = timezone.now()
-    added, removed = [], []
+    added, removed, frequencies = [], [], {}
     for list_id, mailing_list in offered.items():
         subscription = current.get(list_id)
         live = subscription is not None and subscription.status in LIVE
+        frequency = preferences.frequencies.get(list_id)
         if list_id in preferences.lists and not live:
             Subscription.objects.update_or_create(
                 subscriber=contact,
@@ -401,58 +454,97 @@ def update_preferences(
                     "status": SubscriptionStatus.CONFIRMED,
                     "confirmed_at": now,
                     "unsubscribed_at": None,
+                    "frequency": frequency or Frequency.EVERY_ISSUE,
                 },
             )
             ledger.append(
                 subscriber=contact,
                 action=ConsentAction.SUBSCRIBED,
-                source=ConsentSource.PREFERENCE_CENTER,
+                source=source,
                 mailing_list=mailing_list,
                 wording=newsletter.consent_text,
-                details={"opt_in": "preference_center"},
+                details={"opt_in": "preference_center", "frequency": frequency or "every_issue"},
                 evidence=evidence,
             )
             changed.append(f"+{mailing_list.slug}")
             added.append(mailing_list)
         elif list_id not in preferences.lists and live:
             subscription.subscriber = contact
-            _end_subscription(subscription, ConsentSource.PREFERENCE_CENTER, evidence, now)
+            _end_subscription(subscription, source, evidence, now)
             changed.append(f"-{mailing_list.slug}")
             removed.append(mailing_list)
+        elif live and frequency and frequency != subscription.frequency:
+            subscription.frequency = frequency
+            subscription.save(update_fields=["frequency"])
+            frequencies[mailing_list.slug] = frequency
+            changed.append(f"frequency:{mailing_list.slug}")
     _announce(signals.subscribed, contact, newsletter, added)
     _announce(signals.confirmed, contact, newsletter, added)
     _announce(signals.unsubscribed, contact, newsletter, removed)
     if removed and not added:
         _settle_after_leaving(contact)
 
-    profile = {
+    optional = {
         "name": preferences.name,
         "language": preferences.language,
-        "tracking_opt_out": preferences.tracking_opt_out,
-        "paused_until": preferences.paused_until,
+        "tracking": preferences.tracking,
+        "mail_format": preferences.mail_format,
     }
-    fields = [key for key, value in profile.items() if getattr(contact, key) != value]
-    if fields:
-        for key in fields:
-            setattr(contact, key, profile[key])
-        contact.save(update_fields=[*fields, "updated_at"])
-        ledger.append(
-            subscriber=contact,
-            action=ConsentAction.PREFERENCES_CHANGED,
-            source=ConsentSource.PREFERENCE_CENTER,
-            details={
-                "changed": fields,
-                "tracking_opt_out": contact.tracking_opt_out,
-                "paused_until": (
-                    contact.paused_until.isoformat() if contact.paused_until else None
-                ),
-            },
-            evidence=evidence,
-        )
-        changed.extend(fields)
+    profile = {key: value for key, value in optional.items() if value is not None}
+    profile["paused_until"] = None if preferences.paused_indefinitely else preferences.paused_until
+    profile["paused_indefinitely"] = preferences.paused_indefinitely
+    changed.extend(
+        profile_apply(contact, profile, source=source, evidence=evidence, frequencies=frequencies)
+    )
     if added:
         _reactivate(contact)
     return changed
+
+
+def profile_apply(
+    contact: Subscriber,
+    profile: dict,
+    *,
+    source: str,
+    evidence: Evidence | None,
+    frequencies: dict[str, str] | None = None,
+    actor: str = "",
+) -> list[str]:
+    """Set a locked contact's profile fields (``tracking`` sets both tracking flags) and
+    record what changed in its ledger, with the choices it now has (never the name).
+    Return the model fields changed."""
+    wanted = dict(profile)
+    if "tracking" in wanted:
+        choice = wanted.pop("tracking")
+        wanted["tracking_opt_out"] = choice != TrackingChoice.NEWSLETTER
+        wanted["tracking_off"] = choice == TrackingChoice.NONE
+    fields = [key for key, value in wanted.items() if getattr(contact, key) != value]
+    if not fields and not frequencies:
+        return []
+    for key in fields:
+        setattr(contact, key, wanted[key])
+    if fields:
+        contact.save(update_fields=[*fields, "updated_at"])
+    details = {
+        "changed": fields,
+        "tracking": contact.tracking_choice,
+        "tracking_opt_out": contact.tracking_opt_out,
+        "mail_format": contact.mail_format,
+        "paused_until": contact.paused_until.isoformat() if contact.paused_until else None,
+        "paused_indefinitely": contact.paused_indefinitely,
+    }
+    if frequencies:
+        details["frequency"] = frequencies
+    if actor:
+        details["actor"] = actor
+    ledger.append(
+        subscriber=contact,
+        action=ConsentAction.PREFERENCES_CHANGED,
+        source=source,
+        details=details,
+        evidence=evidence,
+    )
+    return fields
 
 
 def _end_subscription(
@@ -712,6 +804,92 @@ def update_subscriber(
         for mailing_list in newsletter.lists.active().filter(pk__in=live - wanted):
             unsubscribe(claim=claim, source=ConsentSource.API, mailing_list=mailing_list)
     contact.refresh_from_db()
+    return contact
+
+
+@dataclass(frozen=True)
+class ReaderChoices:
+    """A change of a reader's choices by the newsletter's own integration (API): only the
+    fields given (not None) change. ``frequencies`` maps list slugs to frequencies."""
+
+    tracking: str | None = None
+    mail_format: str | None = None
+    paused_until: datetime | None = None
+    paused_indefinitely: bool | None = None
+    unpause: bool = False  # ``paused_until: null`` sent explicitly
+    frequencies: Mapping[str, str] = field(default_factory=dict)
+
+
+@transaction.atomic
+def reader_choices_update(
+    *, newsletter: Newsletter, subscriber: Subscriber, choices: ReaderChoices, actor: str = ""
+) -> Subscriber:
+    """Set a contact's reader choices for the newsletter's own integrations (a project's
+    account page, say), each change in the ledger with the API as its source.
+
+    The tracking choice only ever tightens here: a newsletter never counts a reader
+    more than the reader chose; only the reader loosens it, in their preference
+    center. Each error names its field, and nothing is saved unless all is valid.
+    """
+    if subscriber.newsletter_id != newsletter.pk:
+        raise Subscriber.DoesNotExist("the contact belongs to another newsletter")
+    contact = lock_contact(subscriber.pk)
+    errors = {}
+    if choices.tracking is not None and stricter_tracking(
+        contact.tracking_choice, choices.tracking
+    ):
+        errors["tracking"] = gettext(
+            "Only the reader can allow more tracking than they chose, in their preference center."
+        )
+    if choices.paused_until is not None:
+        if choices.paused_indefinitely:
+            errors["paused_until"] = gettext(
+                "Give a date or pause until the reader comes back, not both."
+            )
+        elif choices.paused_until <= timezone.now():
+            errors["paused_until"] = gettext("Choose a date in the future.")
+    live = {
+        subscription.mailing_list.slug: subscription
+        for subscription in contact.subscriptions.filter(status__in=LIVE).select_related(
+            "mailing_list"
+        )
+    }
+    unknown = sorted(set(choices.frequencies) - set(live))
+    if unknown:
+        errors["frequencies"] = gettext(
+            "The reader is not subscribed to these lists: %(slugs)s."
+        ) % {"slugs": ", ".join(unknown)}
+    if errors:
+        raise ValidationError({key: ValidationError(message) for key, message in errors.items()})
+
+    profile = {}
+    if choices.tracking is not None:
+        profile["tracking"] = choices.tracking
+    if choices.mail_format is not None:
+        profile["mail_format"] = choices.mail_format
+    if choices.paused_until is not None:
+        profile.update(paused_until=choices.paused_until, paused_indefinitely=False)
+    elif choices.paused_indefinitely is not None:
+        profile["paused_indefinitely"] = choices.paused_indefinitely
+        if choices.paused_indefinitely:
+            profile["paused_until"] = None
+    if choices.unpause:
+        profile["paused_until"] = None
+    changed_frequencies = {}
+    for slug, frequency in choices.frequencies.items():
+        subscription = live[slug]
+        if subscription.frequency != frequency:
+            subscription.frequency = frequency
+            subscription.save(update_fields=["frequency"])
+            changed_frequencies[slug] = frequency
+    profile_apply(
+        contact,
+        profile,
+        source=ConsentSource.API,
+        evidence=None,
+        frequencies=changed_frequencies,
+        actor=actor,
+    )
     return contact
 
 

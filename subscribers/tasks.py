@@ -6,9 +6,11 @@ from subscribers import emails
 
 
 @shared_task
-def send_confirmation(subscriber_id: int, newsletter_id: int, name: str = "") -> bool:
+def send_confirmation(
+    subscriber_id: int, newsletter_id: int, name: str = "", tracking: str = ""
+) -> bool:
     return emails.send_confirmation(
-        subscriber_id=subscriber_id, newsletter_id=newsletter_id, name=name
+        subscriber_id=subscriber_id, newsletter_id=newsletter_id, name=name, tracking=tracking
     )
 
 

@@ -50,25 +50,30 @@ class ExpiredToken(Exception):
 
 @dataclass(frozen=True)
 class Claim:
-    """Whose link it is. ``name`` travels only in a confirmation link: the name the
-    person typed in the form, applied to their contact once the address confirms."""
+    """Whose link it is. ``name`` and ``tracking`` travel only in a confirmation link:
+    the name and tracking choice the person gave in the form, applied to their
+    contact once the address confirms."""
 
     subscriber_id: int
     newsletter_id: int
     name: str = ""
+    tracking: str = ""
 
 
 def _make(claim: Claim, salt: str) -> str:
     values = [claim.subscriber_id, claim.newsletter_id]
-    if claim.name:
+    if claim.name or claim.tracking:
         values.append(claim.name)
+    if claim.tracking:
+        values.append(claim.tracking)
     return signing.dumps(values, salt=salt, compress=True)
 
 
 def _claim(values) -> Claim:
     subscriber_id, newsletter_id, *rest = values
-    name = rest[0] if rest and isinstance(rest[0], str) else ""
-    return Claim(int(subscriber_id), int(newsletter_id), name)
+    texts = [value if isinstance(value, str) else "" for value in rest[:2]]
+    name, tracking = [*texts, "", ""][:2]
+    return Claim(int(subscriber_id), int(newsletter_id), name, tracking)
 
 
 def _read(token: str, salt: str, max_age: timedelta | None = None) -> Claim:

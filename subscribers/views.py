@@ -22,11 +22,18 @@ from newsletter.http import client_ip
 from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 
-from . import extensions, personal_data, proof_of_work, services, tokens
-from .forms import PreferencesForm, SubscribeForm
+from . import (
+    extensions,
+    held,
+    personal_data,
+    preference_center,
+    proof_of_work,
+    services,
+    tokens,
+)
+from .forms import NewsletterChoicesForm, ProfileForm, SubscribeForm
 from .ledger import Evidence
 from .models import ConsentSource, Subscriber, SubscriberStatus, SubscriptionStatus
-from .selectors import person_at
 
 ONE_CLICK_BODY = "One-Click"
 ARCHIVE_ON_PAGE = 20
@@ -107,6 +114,7 @@ def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
         language=translation.get_language() or newsletter.language,
         evidence=_evidence(request),
         referrer=form.referrer,
+        tracking=form.cleaned_data["tracking"],
     )
     # The same answer whatever happened, so the form reveals no one's subscriptions.
     return render(request, "subscribers/check_inbox.html", {"newsletter": newsletter})
@@ -164,9 +172,10 @@ def _preferences_path(contact: Subscriber) -> str:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
-    """One newsletter's preferences for one contact; the link never expires, so what it
-    allows stays within that newsletter (the person's data across newsletters is one
-    mailed link away: ``data``)."""
+    """The person's preference center: every newsletter of this instance they get, each
+    with its lists, frequencies and pause; their name, language, tracking choice and
+    format for all; leaving one newsletter, or all of them in one click. The link never
+    expires, so export and erasure are one mailed link away (``data``)."""
     try:
         claim = tokens.read_preferences_token(token)
     except (tokens.InvalidToken, tokens.ExpiredToken):
@@ -174,103 +183,140 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = services.contact_for_claim(claim)
     if subscriber is None:
         raise Http404
-    newsletter = subscriber.newsletter
     if subscriber.status == SubscriberStatus.ERASED:
-        return render(request, "subscribers/erased.html", {"newsletter": newsletter})
+        return render(request, "subscribers/erased.html", {"newsletter": subscriber.newsletter})
     if subscriber.language:
         translation.activate(subscriber.language)
-    action = request.POST.get("action", "save")
-    offered = list(services.lists_for_preferences(subscriber, newsletter))
-    if request.method == "POST" and action != "save":
-        if action in PREFERENCE_ACTIONS:
-            return PREFERENCE_ACTIONS[action](request, claim, newsletter, subscriber)
-        # A form this page no longer has (an old tab): change nothing.
-        form = _preferences_form(subscriber, newsletter, offered)
-        return _render_preferences(request, newsletter, subscriber, form, status=400)
-
-    form = _preferences_form(subscriber, newsletter, offered)
-    saved = False
-    if request.method == "POST":
-        form = PreferencesForm(request.POST, offered_lists=offered, timezone=newsletter.timezone)
-        if form.is_valid():
-            services.update_preferences(
-                claim=claim,
-                preferences=services.Preferences(
-                    lists=frozenset(int(pk) for pk in form.cleaned_data["lists"]),
-                    name=form.cleaned_data["name"],
-                    language=form.cleaned_data["language"],
-                    tracking_opt_out=form.cleaned_data["tracking_opt_out"],
-                    paused_until=form.cleaned_data["paused_until"],
-                ),
-                evidence=_evidence(request),
-            )
-            subscriber.refresh_from_db()
-            translation.activate(subscriber.language)
-            form = _preferences_form(subscriber, newsletter, offered)
-            saved = True
-    return _render_preferences(request, newsletter, subscriber, form, saved=saved)
+    if request.method == "GET":
+        return _render_preferences(request, claim, subscriber)
+    action = request.POST.get("action", "")
+    if action in PREFERENCE_ACTIONS:
+        return PREFERENCE_ACTIONS[action](request, claim, subscriber)
+    # A form this page no longer has (an old tab): change nothing.
+    return _render_preferences(request, claim, subscriber, status=400)
 
 
 def _render_preferences(
-    request, newsletter, subscriber, form, *, status: int = 200, **flags
+    request, claim, subscriber, *, status: int = 200, bound=None, profile=None, **flags
 ) -> HttpResponse:
+    """The page; ``bound`` is a newsletter form with the errors to show in place of its
+    section, ``profile`` the person's form with errors."""
+    sections = []
+    for contact in preference_center.person_contacts(subscriber):
+        newsletter = contact.newsletter
+        offered = list(services.lists_for_preferences(contact, newsletter))
+        form = (
+            bound
+            if bound is not None and bound.prefix == f"n{newsletter.pk}"
+            else NewsletterChoicesForm.of(contact, offered)
+        )
+        sections.append(
+            {
+                "newsletter": newsletter,
+                "contact": contact,
+                "form": form,
+                "status": contact.status,
+                # What other apps show the person here (their referral link…).
+                "extras": extensions.preference_sections(
+                    contact,
+                    newsletter,
+                    tokens.preferences_token(tokens.Claim(contact.pk, newsletter.pk)),
+                ),
+            }
+        )
+    invalid = (bound is not None and bound.errors) or (profile is not None and profile.errors)
     return render(
         request,
         "subscribers/preferences.html",
         {
-            "newsletter": newsletter,
+            "newsletter": subscriber.newsletter,
             "subscriber": subscriber,
-            "form": form,
-            # What other apps show the person here (their referral link…).
-            "sections": extensions.preference_sections(
-                subscriber,
-                newsletter,
-                tokens.preferences_token(tokens.Claim(subscriber.pk, newsletter.pk)),
-            ),
+            "sections": sections,
+            "profile": profile or ProfileForm.of(subscriber),
+            "policies": sorted({section["newsletter"].tracking_policy for section in sections}),
             **flags,
         },
-        status=422 if form.errors else status,
+        status=422 if invalid else status,
     )
 
 
-def _preferences_form(subscriber: Subscriber, newsletter: Newsletter, offered) -> PreferencesForm:
-    live = subscriber.subscriptions.filter(status__in=services.LIVE).values_list(
-        "mailing_list_id", flat=True
-    )
-    return PreferencesForm(
-        offered_lists=offered,
-        timezone=newsletter.timezone,
-        initial={
-            "lists": [str(pk) for pk in live],
-            "name": subscriber.name,
-            "language": subscriber.language or newsletter.language,
-            "tracking_opt_out": subscriber.tracking_opt_out,
-            "paused_until": subscriber.paused_until.date() if subscriber.paused_until else None,
-        },
-    )
+def _chosen_contact(request, claim) -> Subscriber | None:
+    wanted = request.POST.get("newsletter", "")
+    return preference_center.contact_in(claim, int(wanted)) if wanted.isdigit() else None
 
 
-def _leave_newsletter(request, claim, newsletter, subscriber) -> HttpResponse:
+def _save_newsletter(request, claim, subscriber) -> HttpResponse:
+    contact = _chosen_contact(request, claim)
+    if contact is None:
+        return _render_preferences(request, claim, subscriber, status=400)
+    newsletter = contact.newsletter
+    form = NewsletterChoicesForm.of(
+        contact, list(services.lists_for_preferences(contact, newsletter)), data=request.POST
+    )
+    if not form.is_valid():
+        return _render_preferences(request, claim, subscriber, bound=form)
+    preference_center.newsletter_choices_save(
+        claim=claim,
+        newsletter_id=newsletter.pk,
+        preferences=form.preferences(),
+        evidence=_evidence(request),
+    )
+    return _render_preferences(request, claim, subscriber, saved=newsletter)
+
+
+def _save_profile(request, claim, subscriber) -> HttpResponse:
+    form = ProfileForm.of(subscriber, data=request.POST)
+    if not form.is_valid():
+        return _render_preferences(request, claim, subscriber, profile=form)
+    preference_center.profile_save(claim=claim, changes=form.changes(), evidence=_evidence(request))
+    subscriber.refresh_from_db()
+    translation.activate(subscriber.language or subscriber.newsletter.language)
+    return _render_preferences(request, claim, subscriber, profile_saved=True)
+
+
+def _leave_newsletter(request, claim, subscriber) -> HttpResponse:
+    """Leave one newsletter of the page (an old tab's form names none: the link's own)."""
+    contact = subscriber if "newsletter" not in request.POST else _chosen_contact(request, claim)
+    if contact is None:
+        return _render_preferences(request, claim, subscriber, status=400)
     services.leave_newsletter(
-        claim=claim, source=ConsentSource.PREFERENCE_CENTER, evidence=_evidence(request)
+        claim=tokens.Claim(contact.pk, contact.newsletter_id),
+        source=ConsentSource.PREFERENCE_CENTER,
+        evidence=_evidence(request),
     )
     return render(
         request,
         "subscribers/unsubscribed.html",
-        {"newsletter": newsletter, "preferences_url": _preferences_path(subscriber)},
+        {"newsletter": contact.newsletter, "preferences_url": _preferences_path(subscriber)},
     )
 
 
-def _request_data_link(request, claim, newsletter, subscriber) -> HttpResponse:
+def _stop_everything(request, claim, subscriber) -> HttpResponse:
+    newsletters = [each.newsletter for each in preference_center.person_contacts(subscriber)]
+    preference_center.stop_everything(claim=claim, evidence=_evidence(request))
+    return render(
+        request,
+        "subscribers/unsubscribed.html",
+        {
+            "newsletter": subscriber.newsletter,
+            "newsletters": newsletters,
+            "preferences_url": _preferences_path(subscriber),
+        },
+    )
+
+
+def _request_data_link(request, claim, subscriber) -> HttpResponse:
     """Mail the short-lived data link to the address; the page says the same either way."""
     personal_data.request_data_link(claim=claim)
-    offered = list(services.lists_for_preferences(subscriber, newsletter))
-    form = _preferences_form(subscriber, newsletter, offered)
-    return _render_preferences(request, newsletter, subscriber, form, data_link_sent=True)
+    return _render_preferences(request, claim, subscriber, data_link_sent=True)
 
 
 PREFERENCE_ACTIONS = {
+    "save_newsletter": _save_newsletter,
+    "save_profile": _save_profile,
+    "leave": _leave_newsletter,
     "unsubscribe_all": _leave_newsletter,
+    "stop_everything": _stop_everything,
     "request_data": _request_data_link,
 }
 
@@ -279,8 +325,9 @@ PREFERENCE_ACTIONS = {
 @require_http_methods(["GET", "POST"])
 def data(request: HttpRequest, token: str) -> HttpResponse:
     """The person's own data across this instance, from a link mailed to them an hour ago
-    at most: download it, stop all mail, or erase it. Nothing happens on GET (link
-    scanners fetch it)."""
+    at most: everything kept about them in plain words (what the download holds), and
+    the buttons to download it, stop all mail, or erase it. Nothing happens on GET
+    (link scanners fetch it)."""
     try:
         claim = tokens.read_data_token(token)
     except tokens.InvalidToken:
@@ -301,11 +348,7 @@ def data(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "subscribers/data.html",
-        {
-            "newsletter": newsletter,
-            "subscriber": subscriber,
-            "newsletters": [contact.newsletter for contact in person_at(subscriber.email)],
-        },
+        {"newsletter": newsletter, "subscriber": subscriber, "held": held.held_about(subscriber)},
     )
 
 

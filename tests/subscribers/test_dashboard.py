@@ -85,6 +85,21 @@ def test_a_viewer_sees_a_subscriber_but_no_buttons_to_change_them(client, team):
     assert reverse("dashboard:subscriber_erase", args=[newsletter.slug, person.pk]) not in page
 
 
+def test_a_subscribers_page_shows_the_readers_own_choices(client, team):
+    newsletter, news, _editor, viewer = team
+    person = attested(newsletter, news, "ada@example.org")
+    client.force_login(viewer)
+    page = client.get(url("subscriber_detail", newsletter, person.pk)).content.decode()
+    assert "Not tracked at all" not in page and "Until they come back" not in page
+    Subscriber.objects.filter(pk=person.pk).update(
+        tracking_off=True, tracking_opt_out=True, mail_format="text", paused_indefinitely=True
+    )
+    page = client.get(url("subscriber_detail", newsletter, person.pk)).content.decode()
+    assert "Not tracked at all (no tracking image, no rewritten links)" in page
+    assert "Plain text only" in page
+    assert "Until they come back" in page
+
+
 @pytest.mark.parametrize(
     ("method", "name", "extra"),
     [

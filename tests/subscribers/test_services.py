@@ -239,11 +239,12 @@ def test_preferences_change_lists_and_profile_and_say_so_in_the_ledger(newslette
             lists=frozenset({releases.pk}),
             name="Ada L.",
             language="fr",
-            tracking_opt_out=True,
-            paused_until=None,
+            tracking="aggregate",
+            frequencies={releases.pk: "monthly_digest"},
         ),
     )
     assert changed == ["+releases", "-news", "name", "language", "tracking_opt_out"]
+    assert Subscription.objects.get(mailing_list=releases).frequency == "monthly_digest"
     statuses = dict(Subscription.objects.values_list("mailing_list__slug", "status"))
     assert statuses == {"news": "unsubscribed", "releases": "confirmed"}
     last = subscriber.consent_events.last()

@@ -230,7 +230,7 @@ def test_as_edits_never_change_what_bs_merge_tags_print(a, b, tmp_path):
     services.update_preferences(
         claim=Claim(mine.pk, a.newsletter.pk),
         preferences=services.Preferences(
-            lists=frozenset(), name="Mal", language="fr", tracking_opt_out=True, paused_until=None
+            lists=frozenset(), name="Mal", language="fr", tracking="none"
         ),
     )
 
@@ -240,7 +240,7 @@ def test_as_edits_never_change_what_bs_merge_tags_print(a, b, tmp_path):
         {"plan": "gold"},
         "",
     )
-    assert not b_contact.tracking_opt_out
+    assert not b_contact.tracking_opt_out and not b_contact.tracking_off
     campaign = CampaignFactory(
         newsletter=b.newsletter,
         body="Hello {{ subscriber.name }} ({{ subscriber.attributes.plan }})",
@@ -275,7 +275,7 @@ def test_a_public_form_changes_no_existing_profile_before_the_address_confirms(
     )
     # The confirmation mail greets with the name given, and its link carries it.
     queued = [callback.args for callback in callbacks if "send_confirmation" in str(callback)]
-    assert queued == [(nameless.pk, b.newsletter.pk, "Mallory")]
+    assert queued == [(nameless.pk, b.newsletter.pk, "Mallory", "")]
     assert emails.send_confirmation(  # as the queued task does
         subscriber_id=nameless.pk, newsletter_id=b.newsletter.pk, name="Mallory"
     )

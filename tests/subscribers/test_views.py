@@ -276,61 +276,104 @@ def test_the_preference_center_has_one_language_choice(client, newsletter):
     assert "set_language" not in page and "/i18n/setlang/" not in page
 
 
-@pytest.mark.parametrize(
-    ("policy", "offered"), [("individual", True), ("aggregate", False), ("off", False)]
-)
-def test_the_tracking_choice_is_offered_only_where_opens_are_counted_per_person(
-    client, newsletter, policy, offered
+@pytest.mark.parametrize("policy", ["individual", "aggregate", "off"])
+def test_the_three_tracking_choices_are_offered_whatever_the_policy_with_its_note(
+    client, newsletter, policy
 ):
     newsletter.tracking_policy = policy
     newsletter.save()
     subscriber, claim = subscribed(newsletter)
     page = client.get(preferences_url(claim)).content.decode()
-    assert "Do not track my opens and clicks individually" not in page
-    assert ("Never record my opens and clicks as mine" in page) is offered
-    # A choice made under another policy is kept when the page is saved.
-    subscriber.tracking_opt_out = True
-    subscriber.save()
-    form = client.get(preferences_url(claim)).content.decode()
-    assert 'name="tracking_opt_out"' in form
-    client.post(preferences_url(claim), {"language": "en", "tracking_opt_out": "on"})
+    assert page.count('name="tracking"') == 3
+    assert "Count my opens and clicks only in the totals, never as mine" in page
+    assert "Do not track me at all: no tracking image and no rewritten links" in page
+    assert "Privacy: this newsletter" in page
+    response = client.post(preferences_url(claim), profile_form(tracking="aggregate"))
+    assert "Your preferences are saved." in response.content.decode()
     subscriber.refresh_from_db()
-    assert subscriber.tracking_opt_out
+    assert subscriber.tracking_opt_out and not subscriber.tracking_off
 
 
 def preferences_url(claim):
     return reverse("subscribers:preferences", args=[tokens.preferences_token(claim)])
 
 
-def test_preference_center_changes_lists_name_pause_and_tracking(client, newsletter):
+def profile_form(**overrides):
+    data = {"action": "save_profile", "name": "", "language": "en"}
+    data.update(tracking="newsletter", mail_format="html")
+    data.update(overrides)
+    return data
+
+
+def newsletter_form(newsletter, **fields):
+    data = {"action": "save_newsletter", "newsletter": str(newsletter.pk)}
+    data.update({f"n{newsletter.pk}-{key}": value for key, value in fields.items()})
+    return data
+
+
+def test_preference_center_changes_lists_frequency_and_pause(client, newsletter):
     subscriber, claim = subscribed(newsletter)
     announcements = newsletter.lists.get(slug="announcements")
+    releases = newsletter.lists.get(slug="releases")
     response = client.post(
         preferences_url(claim),
-        {
-            "lists": [str(announcements.pk)],
-            "name": "Ada L.",
-            "language": "en",
-            "tracking_opt_out": "on",
-            "paused_until": "2099-01-01",
-        },
+        newsletter_form(
+            newsletter,
+            lists=[str(announcements.pk)],
+            **{f"frequency_{announcements.pk}": "weekly_digest"},
+            pause="until",
+            paused_until="2099-01-01",
+        ),
     )
-    assert "Your preferences are saved." in response.content.decode()
+    assert "Your choices are saved." in response.content.decode()
     subscriber.refresh_from_db()
-    assert subscriber.name == "Ada L." and subscriber.tracking_opt_out
     assert subscriber.paused_until.date().isoformat() == "2099-01-01"
+    assert not subscriber.paused_indefinitely
     statuses = dict(subscriber.subscriptions.values_list("mailing_list__slug", "status"))
     assert statuses == {"announcements": "confirmed", "releases": "unsubscribed"}
+    assert subscriber.subscriptions.get(mailing_list=announcements).frequency == "weekly_digest"
+    assert ledger.verify_chain(subscriber).valid
+    # The page shows the choices as saved.
+    page = client.get(preferences_url(claim)).content.decode()
+    assert re.search(r'<option value="weekly_digest" selected>', page)
+    assert 'value="2099-01-01"' in page
+    # Until I come back: no date kept.
+    client.post(
+        preferences_url(claim),
+        newsletter_form(newsletter, lists=[str(releases.pk)], pause="return"),
+    )
+    subscriber.refresh_from_db()
+    assert subscriber.paused_indefinitely and subscriber.paused_until is None
+    assert re.search(r'value="return"[^>]*checked', client.get(preferences_url(claim)).text)
+
+
+def test_preference_center_changes_name_language_tracking_and_format(client, newsletter):
+    subscriber, claim = subscribed(newsletter)
+    response = client.post(
+        preferences_url(claim),
+        profile_form(name="Ada L.", language="fr", tracking="none", mail_format="text"),
+    )
+    assert response.status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.name == "Ada L." and subscriber.language == "fr"
+    assert subscriber.tracking_off and subscriber.tracking_opt_out
+    assert subscriber.mail_format == "text"
+    last = subscriber.consent_events.last()
+    assert last.details["tracking"] == "none" and last.details["mail_format"] == "text"
     assert ledger.verify_chain(subscriber).valid
 
 
-def test_a_pause_in_the_past_is_refused_with_a_reason(client, newsletter):
+def test_a_pause_in_the_past_or_without_a_date_is_refused_with_a_reason(client, newsletter):
     subscriber, claim = subscribed(newsletter)
-    response = client.post(preferences_url(claim), {"language": "en", "paused_until": "2001-01-01"})
-    assert response.status_code == 422
-    assert "Choose a date in the future." in response.content.decode()
+    for day, reason in (("2001-01-01", "Choose a date in the future."), ("", "Choose the date.")):
+        response = client.post(
+            preferences_url(claim), newsletter_form(newsletter, pause="until", paused_until=day)
+        )
+        assert response.status_code == 422
+        assert reason in response.content.decode()
     subscriber.refresh_from_db()
     assert subscriber.paused_until is None
+    assert subscriber.subscriptions.get().status == SubscriptionStatus.CONFIRMED
 
 
 def data_link_from_the_outbox() -> str:
