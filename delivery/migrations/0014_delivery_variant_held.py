@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("delivery", "0012_delivery_edition"),
+        ("delivery", "0013_deliveries_indexed_by_subscriber_then_campaign"),
     ]
 
     operations = [
