@@ -10,6 +10,7 @@ a start. Edits made in the Django admin skip it, but ``campaign_render`` and
 Nothing here imports ``delivery`` or ``tracking``.
 """
 
+import copy as copy_module
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -148,6 +149,40 @@ def campaign_render(*, campaign: Campaign) -> Rendered:
     if campaign.pk:
         campaign.save(update_fields=RENDER_FIELDS)
     return result
+
+
+def campaign_variants(*, campaign: Campaign) -> dict[str, extensions.VariantContent]:
+    """The sample variants other apps give the campaign (an experiment's), by label."""
+    return extensions.variants(campaign)
+
+
+def campaign_variant(*, campaign: Campaign, label: str) -> tuple[Campaign, Rendered]:
+    """The campaign with one variant's subject and body, and its render, for sending the
+    sample: an unsaved copy (it keeps the campaign's id, for its links and tokens, and
+    its stored render, which is never read for it); nothing is stored, so the campaign's
+    own render stays the one the archive shows."""
+    copy = _with_content(campaign, campaign_variants(campaign=campaign)[label])
+    return copy, rendering.render(render_input(campaign=copy))
+
+
+def campaign_adopt_variant(*, campaign: Campaign, label: str) -> Rendered:
+    """The winner becomes the campaign itself: its subject and body, and the stored
+    render that the rest of the audience, the archive and the web version get. The only
+    change to a started campaign's content; its caller holds the row lock."""
+    content = campaign_variants(campaign=campaign)[label]
+    adopted = _with_content(campaign, content)
+    result = rendering.render(render_input(campaign=adopted))
+    campaign.subject, campaign.body = adopted.subject, adopted.body
+    _store(campaign, result)
+    campaign.save(update_fields=["subject", "body", *RENDER_FIELDS, "updated_at"])
+    return result
+
+
+def _with_content(campaign: Campaign, content: extensions.VariantContent) -> Campaign:
+    copy = copy_module.copy(campaign)
+    copy.subject = content.subject or campaign.subject
+    copy.body = content.body or campaign.body
+    return copy
 
 
 def _store(campaign: Campaign | Edition, result: Rendered) -> None:

@@ -37,8 +37,14 @@ from urllib3.exceptions import NewConnectionError
 from audiences.rules import Compiled
 from audiences.services import segment_compile
 from campaigns.models import NOT_STARTED, Campaign, Kind, Status
-from campaigns.services import campaign_render, edition_problems, editions_to_send
-from campaigns.signals import campaign_sent
+from campaigns.services import (
+    campaign_render,
+    campaign_variant,
+    campaign_variants,
+    edition_problems,
+    editions_to_send,
+)
+from campaigns.signals import campaign_sent, campaign_starting
 from newsletter.encryption import DecryptionError
 from subscribers.models import (
     MailFormat,
@@ -328,6 +334,7 @@ def campaign_start(*, campaign: Campaign) -> int:
         raise CampaignStateError(
             gettext("Nobody would receive it: no one on its lists is confirmed and mailable.")
         )
+    campaign_starting.send(sender=Campaign, campaign=campaign)
     _set_status(campaign, Status.SENDING, recipient_count=recipients, failure_reason="")
     transaction.on_commit(lambda: dispatch(campaign.pk))
     logger.info("campaign started", extra={"campaign": campaign.pk, "recipients": recipients})
@@ -457,9 +464,9 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
     campaign = _transition(
         campaign, (Status.SCHEDULED, Status.SENDING, Status.PAUSED), Status.CANCELLED
     )
-    Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.QUEUED).update(
-        status=DeliveryStatus.SKIPPED, last_error="Campaign cancelled."
-    )
+    Delivery.objects.filter(
+        campaign=campaign, status__in=(DeliveryStatus.QUEUED, DeliveryStatus.HELD)
+    ).update(status=DeliveryStatus.SKIPPED, last_error="Campaign cancelled.")
     return campaign
 
 
@@ -627,13 +634,36 @@ def send_batches(*, campaign_id: int, task_id: str = "") -> bool:
             return False
         if messages is None or messages.rendered.digest != campaign.rendered_digest:
             messages = CampaignMessages(campaign, campaign_render(campaign=campaign))
-        within_quota = _send_batch(messages, rows, worker, Pace(throttle, transport), outcomes)
-        if outcomes.too_many_failures():
-            _pause_for_errors(campaign_id)
-            return False
-        if not within_quota:
-            return False  # the rest waits, queued with a time; the sweeper re-dispatches
+            variants: dict[str, CampaignMessages] = {"": messages}
+            experiment = bool(campaign_variants(campaign=campaign))
+        for label, group in _by_variant(rows, experiment).items():
+            if label not in variants:
+                copy, rendered = campaign_variant(campaign=campaign, label=label)
+                variants[label] = CampaignMessages(copy, rendered, sample_variant=label)
+            pace = Pace(throttle, transport)
+            within_quota = _send_batch(variants[label], group, worker, pace, outcomes)
+            if outcomes.too_many_failures():
+                _pause_for_errors(campaign_id)
+                return False
+            if not within_quota:
+                _release([row[0] for row in rows], worker)  # the other variants' rows
+                return False  # the rest waits, queued with a time; the sweeper re-dispatches
     return True
+
+
+def _by_variant(rows: list[tuple[int, int]], experiment: bool) -> dict[str, list[tuple[int, int]]]:
+    """A batch's rows by experiment variant ("" for everyone outside the sample): each
+    group is sent with its variant's message, composed once. One query, and only for a
+    campaign with an experiment."""
+    if not experiment:
+        return {"": rows}
+    labels = dict(
+        Delivery.objects.filter(id__in=[row[0] for row in rows]).values_list("id", "variant")
+    )
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for row in rows:
+        groups.setdefault(labels.get(row[0], ""), []).append(row)
+    return groups
 
 
 def _lease() -> timedelta:

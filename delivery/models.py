@@ -66,9 +66,16 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
     SKIPPED = "skipped", _("Skipped")
     UNCERTAIN = "uncertain", _("Uncertain")
+    # An experiment's rest: waiting for the winner, never claimed (delivery/samples.py).
+    HELD = "held", _("Held for the experiment's winner")
 
 
-UNFINISHED = (DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED, DeliveryStatus.IN_FLIGHT)
+UNFINISHED = (
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.CLAIMED,
+    DeliveryStatus.IN_FLIGHT,
+    DeliveryStatus.HELD,
+)
 
 
 class BounceType(TextChoices):
@@ -125,6 +132,9 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The experiment variant (A to D) this recipient was sent as part of the sample; empty
+    # for everyone else, including the rest who get the winner (delivery/samples.py).
+    variant = models.CharField(max_length=1, blank=True, default="", db_default="")
     # The language of the edition this recipient gets (campaigns.Edition, or the
     # newsletter's language for the campaign itself), fixed when sending starts.
     edition = models.CharField(max_length=10, blank=True, default="", db_default="")
