@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "webhooks",
     "backup",
     "participation",
+    "automations",
     "feeds",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -384,6 +385,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "start-due-campaigns": {"task": "delivery.tasks.start_due_campaigns", "schedule": 15.0},
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
+    # People due for their next step; anniversaries checked hourly (docs/automations.md).
+    "automations-advance": {"task": "automations.tasks.advance", "schedule": 15.0},
+    "automations-anniversaries": {
+        "task": "automations.tasks.enrol_anniversaries",
+        "schedule": 3600.0,
+    },
     # Opens and clicks wait in Redis; counted in PostgreSQL in batches (docs/tracking.md).
     "flush-tracking": {"task": "tracking.tasks.flush", "schedule": 10.0},
     "webhooks-redispatch": {"task": "webhooks.tasks.redispatch_due", "schedule": 30.0},
