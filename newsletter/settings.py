@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "webhooks",
     "backup",
     "participation",
+    "audiences",
     "automations",
     "feeds",
     "django.contrib.admin",
