@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "newsletter.middleware.HealthCheckMiddleware",
     "newsletter.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "tracking.middleware.TrackingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

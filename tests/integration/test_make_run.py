@@ -33,7 +33,7 @@ OUTBOX = """
 import json
 from delivery.models import OutboxMessage
 print(json.dumps([
-    {"to": message.recipients, "html": message.body("html")}
+    {"to": message.recipients, "subject": message.subject, "html": message.body("html")}
     for message in OutboxMessage.objects.filter(subject__in=%r)
 ]))
 """
@@ -206,7 +206,10 @@ def test_make_run_does_every_job_on_its_own_servers_and_stops_on_ctrl_c(tmp_path
             assert [sub["slug"] for sub in found[0]["lists"]] == ["announcements"]
 
             # Follow a tracked link; beat's flush counts the click in the report.
-            link = re.search(rf'href="({re.escape(base_url)}/t/c/[^"]+)"', messages[0]["html"])
+            english = next(
+                message for message in messages if message["subject"] == draft["subject"]
+            )
+            link = re.search(rf'href="({re.escape(base_url)}/t/c/[^"]+)"', english["html"])
             with pytest.raises(urllib.error.HTTPError) as redirect:
                 urllib.request.build_opener(NoRedirect).open(link.group(1), timeout=30)
             assert redirect.value.code == 302
