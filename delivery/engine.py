@@ -45,7 +45,7 @@ from subscribers.models import (
     Suppression,
 )
 
-from . import feedback, sending_backends
+from . import feedback, sending_backends, timing
 from .messages import Addressee, CampaignMessages, MergeTemplate, send_raw
 from .models import (
     UNFINISHED,
@@ -84,7 +84,7 @@ class CampaignStateError(Exception):
 # probes, one per partial unique index of the suppressions). Used to count (before
 # sending) and to insert (when sending).
 AUDIENCE_SELECT = """
-SELECT s.id
+SELECT s.id, s.time_zone
 FROM subscribers_subscriber s
 WHERE s.status = 'active'
   AND s.email IS NOT NULL
@@ -107,6 +107,31 @@ INSERT INTO delivery_delivery
      created_at)
 SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s
 FROM ({AUDIENCE_SELECT}) audience
+ORDER BY audience.id
+"""  # noqa: S608 (constant SQL; every value is a bound parameter)
+# The same, when someone on the lists reads them in a digest or the campaign goes at a
+# local hour: each row's timing from its reader's frequency and time zone
+# (delivery/timing.py). Kept apart so that the common campaign pays for neither.
+INSERT_TIMED_DELIVERIES = f"""
+INSERT INTO delivery_delivery
+    (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
+     created_at, next_attempt_at, digest_due_at)
+SELECT %(campaign)s, audience.id,
+       CASE WHEN audience.rank = 0 THEN 'queued' ELSE 'in_digest' END,
+       0, '', '', '', %(now)s,
+       CASE WHEN audience.rank = 0 THEN zone.hour_at END,
+       CASE audience.rank WHEN 1 THEN zone.week_end WHEN 2 THEN zone.month_end END
+FROM (
+    SELECT a.id, COALESCE(NULLIF(a.time_zone, ''), %(zone)s) AS zone_name,
+           (SELECT MIN({timing.FREQUENCY_RANK_SQL})
+            FROM subscribers_subscription sub
+            WHERE sub.subscriber_id = a.id AND sub.status = 'confirmed'
+              AND sub.mailing_list_id = ANY(%(lists)s)) AS rank
+    FROM ({AUDIENCE_SELECT}) a
+) audience
+LEFT JOIN unnest(%(zones)s::text[], %(hour_at)s::timestamptz[], %(week_end)s::timestamptz[],
+                 %(month_end)s::timestamptz[]) AS zone(name, hour_at, week_end, month_end)
+    ON zone.name = audience.zone_name
 ORDER BY audience.id
 """  # noqa: S608 (constant SQL; every value is a bound parameter)
 
@@ -147,9 +172,17 @@ def create_deliveries(*, campaign: Campaign) -> int:
     # Only the campaign's own newsletter's lists: whatever a campaign names, it never
     # reaches another newsletter's contacts.
     own_lists = campaign.lists.filter(newsletter_id=campaign.newsletter_id)
+    params = _audience_params(own_lists.active().values_list("pk", flat=True))
+    params["campaign"] = campaign.pk
+    sql = INSERT_DELIVERIES
+    if campaign.local_hour is not None or timing.digest_readers_on(params["lists"]):
+        sql = INSERT_TIMED_DELIVERIES
+        params.update(
+            timing.zone_table(now=params["now"], local_hour=campaign.local_hour),
+            zone=campaign.newsletter.timezone,
+        )
     with connection.cursor() as cursor:
-        params = _audience_params(own_lists.active().values_list("pk", flat=True))
-        cursor.execute(INSERT_DELIVERIES, {**params, "campaign": campaign.pk})
+        cursor.execute(sql, params)
         return cursor.rowcount
 
 
@@ -377,9 +410,11 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
     campaign = _transition(
         campaign, (Status.SCHEDULED, Status.SENDING, Status.PAUSED), Status.CANCELLED
     )
-    Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.QUEUED).update(
-        status=DeliveryStatus.SKIPPED, last_error="Campaign cancelled."
-    )
+    # Rows waiting for a digest not yet made leave it; one already made keeps its issue.
+    Delivery.objects.filter(
+        Q(status=DeliveryStatus.QUEUED) | Q(status=DeliveryStatus.IN_DIGEST, digest__isnull=True),
+        campaign=campaign,
+    ).update(status=DeliveryStatus.SKIPPED, last_error="Campaign cancelled.")
     return campaign
 
 
@@ -1177,7 +1212,11 @@ def sweep() -> SweepReport:
         ).exists()
         if live:
             continue
-        if Delivery.objects.filter(campaign_id=campaign_id, status=DeliveryStatus.QUEUED).exists():
+        # Rows waiting for their time (a reader's local hour, a spent quota) are left
+        # until it comes: no worker is woken to find nothing it may claim.
+        due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        queued = Delivery.objects.filter(due, campaign_id=campaign_id, status=DeliveryStatus.QUEUED)
+        if queued.exists():
             dispatch(campaign_id)
             redispatched.append(campaign_id)
         elif _finish_if_done(campaign_id):
