@@ -109,7 +109,7 @@ class Campaign(models.Model):
         null=True,
         blank=True,
         validators=[MaxValueValidator(23)],
-        help_text=_("Each reader gets it at this hour of their own day (0–23). Empty: at once."),
+        help_text=_("Each reader gets it at this hour of their own day (0 to 23). Empty: at once."),
     )
     sent_at = models.DateTimeField(null=True, blank=True)
     # Why a scheduled campaign could not start (status FAILED); empty otherwise.

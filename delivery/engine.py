@@ -925,7 +925,7 @@ def _record_call_failure(call: list[Addressee], worker: str, error: Exception) -
             last_error=failure.reason[:1000],
             lease_until=None,
             worker="",
-            next_attempt_at=timezone.now() + _backoff(attempts),
+            next_attempt_at=timezone.now() + backoff(attempts),
         )
     logger.warning(
         "ESP call failed",
@@ -1119,7 +1119,7 @@ def _record_failure(addressee: Addressee, worker: str, error: Exception) -> tupl
             last_error=failure.reason[:1000],
             lease_until=None,
             worker="",
-            next_attempt_at=timezone.now() + _backoff(attempts),
+            next_attempt_at=timezone.now() + backoff(attempts),
         )
     logger.warning(
         "message not sent",
@@ -1149,7 +1149,7 @@ def _refused(addressee: Addressee, reason: str) -> None:
     )
 
 
-def _backoff(attempts: int) -> timedelta:
+def backoff(attempts: int) -> timedelta:
     """Exponential with full jitter: 30 s, 1 min, 2 min… at most an hour."""
     ceiling = min(3600, 30 * 2 ** max(0, attempts - 1))
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311
@@ -1244,6 +1244,10 @@ class Progress:
     per_second: float
     eta_seconds: float | None
     started_at: datetime | None = None
+    # Of ``queued``: rows waiting for their reader's local hour (or a spent quota).
+    waiting: int = 0
+    # Readers who get it in their weekly or monthly digest, not yet sent.
+    in_digest: int = 0
 
     @property
     def done(self) -> int:
@@ -1281,6 +1285,13 @@ def progress(*, campaign: Campaign) -> Progress:
         per_second = sent / max((sent_at - started_at).total_seconds(), 1)
     queued = counts.get(DeliveryStatus.QUEUED, 0)
     sending = counts.get(DeliveryStatus.CLAIMED, 0) + counts.get(DeliveryStatus.IN_FLIGHT, 0)
+    waiting = (
+        Delivery.objects.filter(
+            campaign=campaign, status=DeliveryStatus.QUEUED, next_attempt_at__gt=timezone.now()
+        ).count()
+        if queued
+        else 0
+    )
     return Progress(
         total=total,
         queued=queued,
@@ -1290,10 +1301,12 @@ def progress(*, campaign: Campaign) -> Progress:
         skipped=counts.get(DeliveryStatus.SKIPPED, 0),
         uncertain=counts.get(DeliveryStatus.UNCERTAIN, 0),
         per_second=round(per_second, 1),
-        eta_seconds=round((queued + sending) / per_second)
+        eta_seconds=round((queued - waiting + sending) / per_second)
         if per_second and status == Status.SENDING
         else None,
         started_at=started_at,
+        waiting=waiting,
+        in_digest=counts.get(DeliveryStatus.IN_DIGEST, 0),
     )
 
 

@@ -11,9 +11,25 @@ from campaigns.models import Campaign
 from newsletter.models import Newsletter
 
 from . import sending_backends
-from .models import HAS_NEGATIVE_FEEDBACK, BounceType, Delivery, DeliveryEvent, FeedbackKind
+from .models import (
+    HAS_NEGATIVE_FEEDBACK,
+    BounceType,
+    Delivery,
+    DeliveryEvent,
+    Digest,
+    FeedbackKind,
+)
 
 FEEDBACK_SHOWN = 100
+
+
+def digest_campaigns(digest: Digest) -> list[Campaign]:
+    """The issues a digest carries, oldest first, with their newsletter."""
+    return list(
+        Campaign.objects.filter(deliveries__digest=digest)
+        .select_related("newsletter")
+        .order_by("created_at", "pk")
+    )
 
 
 def sending_started_at(campaign: Campaign) -> datetime | None:

@@ -5,15 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0006_merge_failed_to_start_and_subject'),
+        ("campaigns", "0006_merge_failed_to_start_and_subject"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='campaign',
-            name='local_hour',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='Each reader gets it at this hour of their own day (0–23). Empty: at once.', null=True, validators=[django.core.validators.MaxValueValidator(23)], verbose_name='deliver at a local hour'),
+            model_name="campaign",
+            name="local_hour",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="Each reader gets it at this hour of their own day (0 to 23). Empty: at once.",
+                null=True,
+                validators=[django.core.validators.MaxValueValidator(23)],
+                verbose_name="deliver at a local hour",
+            ),
         ),
     ]

@@ -6,62 +6,133 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0007_campaign_local_hour'),
-        ('delivery', '0011_delivery_unsubscribed_at'),
-        ('newsletter', '0006_merge_invitations_and_header_fields'),
-        ('subscribers', '0017_subscriber_time_zone'),
+        ("campaigns", "0007_campaign_local_hour"),
+        ("delivery", "0011_delivery_unsubscribed_at"),
+        ("newsletter", "0006_merge_invitations_and_header_fields"),
+        ("subscribers", "0017_subscriber_time_zone"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='delivery',
-            name='digest_due_at',
+            model_name="delivery",
+            name="digest_due_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('claimed', 'Claimed by a worker'), ('in_flight', 'Being sent'), ('sent', 'Sent'), ('failed', 'Failed'), ('skipped', 'Skipped'), ('uncertain', 'Uncertain'), ('in_digest', "Waiting for the reader's digest")], default='queued', max_length=12),
+            model_name="delivery",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("claimed", "Claimed by a worker"),
+                    ("in_flight", "Being sent"),
+                    ("sent", "Sent"),
+                    ("failed", "Failed"),
+                    ("skipped", "Skipped"),
+                    ("uncertain", "Uncertain"),
+                    ("in_digest", "Waiting for the reader's digest"),
+                ],
+                default="queued",
+                max_length=12,
+            ),
         ),
         migrations.CreateModel(
-            name='Digest',
+            name="Digest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period_end', models.DateTimeField()),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('claimed', 'Claimed by a worker'), ('in_flight', 'Being sent'), ('sent', 'Sent'), ('failed', 'Failed'), ('uncertain', 'Uncertain'), ('skipped', 'Nothing left to send')], default='queued', max_length=12)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('worker', models.CharField(blank=True, default='', max_length=255)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('esp_message_id', models.CharField(blank=True, default='', max_length=255)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('newsletter', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='newsletter.newsletter')),
-                ('subscriber', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='digests', to='subscribers.subscriber')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("period_end", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("claimed", "Claimed by a worker"),
+                            ("in_flight", "Being sent"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("uncertain", "Uncertain"),
+                            ("skipped", "Nothing left to send"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("worker", models.CharField(blank=True, default="", max_length=255)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("esp_message_id", models.CharField(blank=True, default="", max_length=255)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "newsletter",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="newsletter.newsletter",
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="digests",
+                        to="subscribers.subscriber",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='digest',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='deliveries', to='delivery.digest'),
+            model_name="delivery",
+            name="digest",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="deliveries",
+                to="delivery.digest",
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(condition=models.Q(('digest__isnull', True), ('status', 'in_digest')), fields=['digest_due_at', 'subscriber'], name='delivery_digest_due'),
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("digest__isnull", True), ("status", "in_digest")),
+                fields=["digest_due_at", "subscriber"],
+                name="delivery_digest_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(condition=models.Q(('digest__isnull', False)), fields=['digest'], name='delivery_in_digest'),
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("digest__isnull", False)),
+                fields=["digest"],
+                name="delivery_in_digest",
+            ),
         ),
         migrations.AddIndex(
-            model_name='digest',
-            index=models.Index(condition=models.Q(('status__in', ['queued', 'claimed', 'in_flight'])), fields=['status', 'id'], name='digest_unfinished'),
+            model_name="digest",
+            index=models.Index(
+                condition=models.Q(("status__in", ["queued", "claimed", "in_flight"])),
+                fields=["status", "id"],
+                name="digest_unfinished",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='digest',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'queued')), fields=('subscriber', 'period_end'), name='one_waiting_digest_per_reader_period'),
+            model_name="digest",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "queued")),
+                fields=("subscriber", "period_end"),
+                name="one_waiting_digest_per_reader_period",
+            ),
         ),
     ]
