@@ -122,6 +122,7 @@ def create_campaign(request: HttpRequest, payload: CampaignIn):
                 body_format=payload.body_format,
                 public=payload.public,
                 lists=lists,
+                local_hour=payload.local_hour,
             )
         except ValidationError as error:
             raise from_django(error, "body") from None

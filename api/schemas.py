@@ -207,6 +207,10 @@ class CampaignOut(Schema):
         description="Why a scheduled campaign could not start (status failed); else empty."
     )
     send_at: datetime | None
+    local_hour: int | None = Field(
+        description="Each reader gets it at this hour of their own day (their time zone, "
+        "else the newsletter's); null: at once."
+    )
     sent_at: datetime | None
     created_at: datetime
 
@@ -233,6 +237,7 @@ Subject = Annotated[
     AfterValidator(single_line),
 ]
 Preheader = Annotated[Text, StringConstraints(max_length=250)]
+LocalHour = Annotated[int, Field(ge=0, le=23)]
 
 
 class CampaignIn(Schema):
@@ -245,6 +250,9 @@ class CampaignIn(Schema):
     body: Text = Field(min_length=1)
     public: bool = False
     send_at: datetime | None = Field(None, description="Schedule it for this time.")
+    local_hour: LocalHour | None = Field(
+        None, description="Deliver at this hour (0 to 23) of each reader's own day."
+    )
 
 
 class CampaignPatch(Schema):
@@ -258,6 +266,9 @@ class CampaignPatch(Schema):
     public: bool | None = None
     send_at: datetime | None = Field(
         None, description="A time schedules or reschedules it; null unschedules it."
+    )
+    local_hour: LocalHour | None = Field(
+        None, description="Deliver at this hour (0 to 23) of each reader's own day; null: at once."
     )
 
 

@@ -48,6 +48,7 @@ EDITABLE_FIELDS = (
     "body_format",
     "body",
     "public",
+    "local_hour",
 )
 
 
@@ -182,6 +183,7 @@ def campaign_create(
     public: bool = False,
     slug: str = "",
     lists: list[MailingList] | None = None,
+    local_hour: int | None = None,
 ) -> Campaign:
     """Create a draft; raises ValidationError (by field, with lines) if it cannot render."""
     if layout.newsletter_id != newsletter.pk:
@@ -197,6 +199,7 @@ def campaign_create(
         body_format=body_format,
         body=body,
         public=public,
+        local_hour=local_hour,
     )
     result = rendering.render(render_input(campaign=campaign))
     _raise_for_errors(result)

@@ -14,7 +14,7 @@ from django.core import signing
 from django.db import transaction
 
 from campaigns.models import Campaign
-from campaigns.services import campaign_set_lists
+from campaigns.services import campaign_set_lists, campaign_update
 
 from . import engine
 
@@ -28,10 +28,12 @@ class InvalidConfirmation(Exception):
 
 @dataclass(frozen=True)
 class SendPlan:
-    """What the editor chose: the lists, and a time (None: now)."""
+    """What the editor chose: the lists, a time (None: now), and an hour of each
+    reader's own day to deliver at (None: at once)."""
 
     list_ids: tuple[int, ...]
     send_at: datetime | None = None
+    local_hour: int | None = None
 
 
 def send_plan_sign(*, campaign: Campaign, plan: SendPlan, user) -> str:
@@ -41,6 +43,7 @@ def send_plan_sign(*, campaign: Campaign, plan: SendPlan, user) -> str:
             "user": user.pk,
             "lists": list(plan.list_ids),
             "send_at": plan.send_at.isoformat() if plan.send_at else None,
+            "local_hour": plan.local_hour,
         },
         salt=SALT,
     )
@@ -55,7 +58,9 @@ def send_plan_read(token: str, *, campaign: Campaign, user) -> SendPlan:
     if data.get("campaign") != campaign.pk or data.get("user") != user.pk:
         raise InvalidConfirmation
     send_at = datetime.fromisoformat(data["send_at"]) if data.get("send_at") else None
-    return SendPlan(list_ids=tuple(data["lists"]), send_at=send_at)
+    return SendPlan(
+        list_ids=tuple(data["lists"]), send_at=send_at, local_hour=data.get("local_hour")
+    )
 
 
 @transaction.atomic
@@ -64,6 +69,8 @@ def send_plan_carry_out(*, campaign: Campaign, plan: SendPlan) -> int | None:
     it (returns None); all or nothing. The engine checks the campaign's state."""
     lists = campaign.newsletter.lists.active().filter(pk__in=plan.list_ids)
     campaign_set_lists(campaign=campaign, lists=list(lists))
+    if campaign.local_hour != plan.local_hour:
+        campaign = campaign_update(campaign=campaign, local_hour=plan.local_hour)
     if plan.send_at is None:
         return engine.campaign_start(campaign=campaign)
     engine.campaign_schedule(campaign=campaign, send_at=plan.send_at)

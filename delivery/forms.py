@@ -59,6 +59,21 @@ class SendForm(NewsletterTimeMixin, forms.Form):
         label=_("Send to"), widget=forms.CheckboxSelectMultiple, required=True
     )
     send_at = send_at_field()
+    local_hour = forms.TypedChoiceField(
+        label=_("Deliver"),
+        coerce=int,
+        empty_value=None,
+        required=False,
+        choices=[("", _("As soon as it is sent"))]
+        + [
+            (hour, _("At %(hour)02d:00 in each reader's time zone") % {"hour": hour})
+            for hour in range(24)
+        ],
+        help_text=_(
+            "A reader's own time zone when they gave one, else the newsletter's. Each gets it "
+            "at the first such hour after sending starts, so some may wait up to a day."
+        ),
+    )
 
     def __init__(self, *args, newsletter, **kwargs) -> None:
         super().__init__(*args, **kwargs)

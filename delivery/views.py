@@ -56,6 +56,7 @@ def campaign_send(request: HttpRequest, newsletter: Newsletter, pk: int) -> Http
         initial={
             "lists": chosen,
             "send_at": campaign.send_at if campaign.status == Status.SCHEDULED else None,
+            "local_hour": campaign.local_hour,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -64,6 +65,7 @@ def campaign_send(request: HttpRequest, newsletter: Newsletter, pk: int) -> Http
             send_at=form.cleaned_data["send_at"]
             if request.POST.get("action") == "schedule"
             else None,
+            local_hour=form.cleaned_data["local_hour"],
         )
         review = _review(request, newsletter, campaign, form, plan)
         if review is not None:
