@@ -110,6 +110,10 @@ class SubscriberOut(Schema):
     mail_format: MailFormat = Field(description="html (with a plain-text part) or text only.")
     paused_until: datetime | None = Field(description="No mail before this moment.")
     paused_indefinitely: bool = Field(description="No mail until the reader comes back.")
+    time_zone: str = Field(
+        description="An IANA name (Asia/Tokyo), or empty for the newsletter's: when a "
+        "local-hour campaign reaches them and when their digest period ends."
+    )
     created_at: datetime
 
 
@@ -158,6 +162,9 @@ class SubscriberPatch(Schema):
     )
     frequencies: dict[Slug, Frequency] | None = Field(
         None, description="Per list slug the reader is subscribed to: its new frequency."
+    )
+    time_zone: Annotated[Text, StringConstraints(max_length=64)] | None = Field(
+        None, description="An IANA name such as Asia/Tokyo; empty: the newsletter's."
     )
 
 
