@@ -48,8 +48,10 @@ EDITABLE_FIELDS = (
     "body_format",
     "body",
     "public",
-    "local_hour",
 )
+# How it is delivered rather than what it says: set on the send page and through the
+# API, never by the editor's content form (which would clear it on every save).
+DELIVERY_FIELDS = ("local_hour",)
 
 
 RENDER_FIELDS = (
@@ -245,7 +247,8 @@ def _set_lists(campaign: Campaign, lists: list[MailingList], *, scheduled: bool)
 
 @transaction.atomic
 def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
-    """Change a campaign that has not started: any of ``EDITABLE_FIELDS``, and ``lists``.
+    """Change a campaign that has not started: any of ``EDITABLE_FIELDS`` and
+    ``DELIVERY_FIELDS``, and ``lists``.
 
     Validated like ``campaign_create``. A scheduled campaign stays scheduled, so it
     must still render and keep a list; a failed one stays failed until it is
@@ -253,7 +256,7 @@ def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
     """
     locked = _locked_not_started(campaign)
     lists = changes.pop("lists", None)
-    unknown = set(changes) - set(EDITABLE_FIELDS)
+    unknown = set(changes) - {*EDITABLE_FIELDS, *DELIVERY_FIELDS}
     if unknown:
         raise TypeError(f"campaign_update() cannot change {', '.join(sorted(unknown))}")
     if "layout" in changes and changes["layout"].newsletter_id != campaign.newsletter_id:
@@ -272,7 +275,7 @@ def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
     _store(campaign, result)
     campaign.full_clean()
     # Only what an edit changes: the status is the engine's to write.
-    campaign.save(update_fields=[*EDITABLE_FIELDS, *RENDER_FIELDS, "updated_at"])
+    campaign.save(update_fields=[*EDITABLE_FIELDS, *DELIVERY_FIELDS, *RENDER_FIELDS, "updated_at"])
     if lists is not None:
         _set_lists(campaign, lists, scheduled=locked.status == Status.SCHEDULED)
     return campaign
