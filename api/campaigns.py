@@ -8,16 +8,17 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Query, Router, Status
 
 from campaigns import services as campaigns
-from campaigns.models import Campaign, Layout
+from campaigns.editions import normalize_language
+from campaigns.models import Campaign, Edition, Layout
 from campaigns.models import Status as CampaignStatus
 from delivery import engine
-from delivery.selectors import feedback_counts
+from delivery.selectors import edition_counts, feedback_counts
 from delivery.services import campaign_test_request
 from delivery.test_mail import TestMailRefused
 from newsletter.models import Role
@@ -33,6 +34,9 @@ from .schemas import (
     CampaignPage,
     CampaignPatch,
     CampaignStats,
+    EditionIn,
+    EditionOut,
+    EditionPatch,
     Error,
     SendOut,
     SettleIn,
@@ -48,7 +52,9 @@ router = Router(tags=["campaigns"])
 
 def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
     return get_object_or_404(
-        Campaign.objects.select_related("layout").prefetch_related("lists"),
+        Campaign.objects.select_related("layout", "newsletter").prefetch_related(
+            "lists", "editions"
+        ),
         newsletter=request.newsletter,
         pk=campaign_id,
     )
@@ -94,8 +100,8 @@ def list_campaigns(
 ):
     queryset = (
         Campaign.objects.filter(newsletter=request.newsletter)
-        .select_related("layout")
-        .prefetch_related("lists")
+        .select_related("layout", "newsletter")
+        .prefetch_related("lists", "editions")
         .defer("rendered_html", "rendered_text", "rendered_subject")
     )
     items, next_cursor = pagination.page(queryset, cursor, limit)
@@ -123,6 +129,7 @@ def create_campaign(request: HttpRequest, payload: CampaignIn):
                 public=payload.public,
                 lists=lists,
                 local_hour=payload.local_hour,
+                edition_fallback=payload.edition_fallback,
             )
         except ValidationError as error:
             raise from_django(error, "body") from None
@@ -335,4 +342,102 @@ def campaign_stats(request: HttpRequest, campaign_id: int):
         **asdict(engagement),
         # What the ESP and receiving servers reported: delivered, bounced, complained…
         **feedback_counts(campaign),
+        "editions": [asdict(counts) for counts in edition_counts(campaign)],
     }
+
+
+# Editions: the campaign in other languages, nested under it (docs/editions.md)
+
+
+def _edition_out(facts: campaigns.EditionFacts) -> dict:
+    edition = facts.edition
+    return {
+        "language": edition.language,
+        "name": facts.name,
+        "status": edition.status,
+        "subject": edition.subject,
+        "preheader": edition.preheader,
+        "body": edition.body,
+        "readers": facts.readers,
+        "flagged": facts.flagged,
+        "problems": [problem.located() for problem in facts.result.problems],
+    }
+
+
+def _edition_facts(campaign: Campaign, language: str) -> campaigns.EditionFacts:
+    wanted = normalize_language(language)
+    for facts in campaigns.campaign_editions(campaign=campaign):
+        if facts.edition.language == wanted:
+            return facts
+    raise Http404(f"This campaign has no edition in {language}.")
+
+
+def _edition(campaign: Campaign, language: str) -> Edition:
+    return get_object_or_404(campaign.editions, language=normalize_language(language))
+
+
+@router.get(
+    "/{campaign_id}/editions/",
+    response={200: list[EditionOut], 404: Error},
+    summary="The campaign's editions in other languages, with the readers each reaches",
+)
+def list_editions(request: HttpRequest, campaign_id: int):
+    campaign = _campaign(request, campaign_id)
+    return [_edition_out(facts) for facts in campaigns.campaign_editions(campaign=campaign)]
+
+
+@router.post(
+    "/{campaign_id}/editions/",
+    response={201: EditionOut, 403: Error, 404: Error, 409: Error, 422: Error},
+    summary="Add an edition in another language (pending until marked ready)",
+)
+def create_edition(request: HttpRequest, campaign_id: int, payload: EditionIn):
+    """Refused by field (a language already there, the newsletter's own, a body that does
+    not render, with its lines); nothing is kept then."""
+    require(request, Role.EDITOR)
+    campaign = _campaign(request, campaign_id)
+    try:
+        edition = campaigns.edition_create(campaign=campaign, **payload.dict())
+    except ValidationError as error:
+        raise _content_error(error) from None
+    return Status(201, _edition_out(_edition_facts(campaign, edition.language)))
+
+
+@router.get(
+    "/{campaign_id}/editions/{language}/",
+    response={200: EditionOut, 404: Error},
+    summary="One edition",
+)
+def get_edition(request: HttpRequest, campaign_id: int, language: str):
+    return _edition_out(_edition_facts(_campaign(request, campaign_id), language))
+
+
+@router.patch(
+    "/{campaign_id}/editions/{language}/",
+    response={200: EditionOut, 403: Error, 404: Error, 409: Error, 422: Error},
+    summary="Change an edition, or mark it ready (status)",
+)
+def update_edition(request: HttpRequest, campaign_id: int, language: str, payload: EditionPatch):
+    require(request, Role.EDITOR)
+    campaign = _campaign(request, campaign_id)
+    edition = _edition(campaign, language)
+    try:
+        campaigns.edition_update(edition=edition, **payload.dict(exclude_unset=True))
+    except ValidationError as error:
+        raise _content_error(error) from None
+    return _edition_out(_edition_facts(campaign, edition.language))
+
+
+@router.delete(
+    "/{campaign_id}/editions/{language}/",
+    response={204: None, 403: Error, 404: Error, 409: Error},
+    summary="Remove an edition from a campaign that has not started",
+)
+def delete_edition(request: HttpRequest, campaign_id: int, language: str):
+    require(request, Role.EDITOR)
+    campaign = _campaign(request, campaign_id)
+    try:
+        campaigns.edition_delete(edition=_edition(campaign, language))
+    except ValidationError as error:
+        raise _content_error(error) from None
+    return Status(204, None)

@@ -8,7 +8,7 @@ from django.core.validators import validate_email
 from ninja import Field, Schema
 from pydantic import AfterValidator, StringConstraints, field_validator
 
-from campaigns.models import BodyFormat
+from campaigns.models import BodyFormat, EditionStatus
 from campaigns.models import Status as CampaignStatus
 from newsletter.headers import has_line_break
 from subscribers.models import (
@@ -220,6 +220,25 @@ class CampaignOut(Schema):
     )
     sent_at: datetime | None
     created_at: datetime
+    language: str = Field(
+        description="The language of the campaign's own content (the newsletter's): readers "
+        "without an edition of their language get it."
+    )
+    editions: list[str] = Field(
+        description="Languages of its other editions (/campaigns/{id}/editions/)."
+    )
+    edition_fallback: bool = Field(
+        description="Readers of an edition still pending get the campaign's own content "
+        "instead of blocking the send."
+    )
+
+    @staticmethod
+    def resolve_language(campaign) -> str:
+        return campaign.newsletter.language
+
+    @staticmethod
+    def resolve_editions(campaign) -> list[str]:
+        return [edition.language for edition in campaign.editions.all()]
 
     @staticmethod
     def resolve_lists(campaign) -> list[str]:
@@ -256,6 +275,7 @@ class CampaignIn(Schema):
     body_format: BodyFormat = BodyFormat.MARKDOWN
     body: Text = Field(min_length=1)
     public: bool = False
+    edition_fallback: bool = False
     send_at: datetime | None = Field(None, description="Schedule it for this time.")
     local_hour: LocalHour | None = Field(
         None, description="Deliver at this hour (0 to 23) of each reader's own day."
@@ -271,11 +291,58 @@ class CampaignPatch(Schema):
     body_format: BodyFormat | None = None
     body: Text | None = Field(None, min_length=1)
     public: bool | None = None
+    edition_fallback: bool | None = None
     send_at: datetime | None = Field(
         None, description="A time schedules or reschedules it; null unschedules it."
     )
     local_hour: LocalHour | None = Field(
         None, description="Deliver at this hour (0 to 23) of each reader's own day; null: at once."
+    )
+
+
+Language = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=2, max_length=10)]
+
+
+class EditionOut(Schema):
+    language: str
+    name: str = Field(description="The language's name.")
+    status: EditionStatus = Field(
+        description="pending: its translation is not ready; the campaign cannot be sent "
+        "while readers would get it, unless the campaign's edition_fallback is true."
+    )
+    subject: str
+    preheader: str
+    body: str
+    readers: int = Field(description="Confirmed readers of the campaign's lists it reaches now.")
+    flagged: bool = Field(description="True when no reader of the campaign's lists has it.")
+    problems: list[str] = Field(description="What its render reports, errors and warnings.")
+
+
+class EditionIn(Schema):
+    language: Language = Field(description="A language code: fr, de, pt-br…")
+    subject: Subject
+    preheader: Preheader = ""
+    body: Text = Field(min_length=1)
+    status: EditionStatus = EditionStatus.PENDING
+
+
+class EditionPatch(Schema):
+    subject: Subject | None = None
+    preheader: Preheader | None = None
+    body: Text | None = Field(None, min_length=1)
+    status: EditionStatus | None = None
+
+
+class EditionCounts(Schema):
+    language: str
+    recipients: int
+    sent: int
+    failed: int
+    human_opens: int | None = Field(
+        description="People who opened it; null unless the newsletter tracks individually."
+    )
+    human_clicks: int | None = Field(
+        description="People who clicked in it; null unless the newsletter tracks individually."
     )
 
 
@@ -379,6 +446,9 @@ class CampaignStats(Schema):
     scanner_visits: int = Field(description="Fetches of the hidden link only machines follow.")
     links: list[LinkClicks]
     timeline: list[Period]
+    editions: list[EditionCounts] = Field(
+        description="Recipients and messages by the edition each got (its language)."
+    )
     # Delivery outcomes (delivery.selectors.feedback_counts): messages, not events.
     delivered: int = Field(description="Messages the receiving server accepted.")
     bounced_hard: int = Field(description="Messages refused for good (address suppressed).")

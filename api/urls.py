@@ -15,8 +15,9 @@ api = NinjaAPI(
     title="Crier API",
     version="1",
     description=(
-        "Lists, subscribers, imports, campaigns, webhooks and participation (consultations, "
-        "open calls, goals, referrals, the transparency page) of one newsletter. "
+        "Lists, subscribers, imports, campaigns, webhooks, participation (consultations, "
+        "open calls, goals, referrals, the transparency page) and followed feeds of one "
+        "newsletter. "
         "Authenticate with "
         "`Authorization: Bearer <token>` (`manage.py api_token USER NEWSLETTER`)."
     ),
@@ -38,6 +39,7 @@ api.add_router("/consultations/", "participation.api.consultations_router")
 api.add_router("/calls/", "participation.api.calls_router")
 api.add_router("/goals/", "participation.api.goals_router")
 api.add_router("/participation/", "participation.api.participation_router")
+api.add_router("/feeds/", "feeds.api.router")
 
 app_name = "api"
 urlpatterns = api.urls[0]

@@ -5,8 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from newsletter.headers import has_line_break
 from newsletter.models import Newsletter
 
-from .models import Campaign, Layout
-from .services import EDITABLE_FIELDS
+from .models import Campaign, Edition, Layout
+from .services import EDITABLE_FIELDS, EDITION_FIELDS
 
 MAX_TEST_RECIPIENTS = 5
 
@@ -32,6 +32,42 @@ class CampaignForm(forms.ModelForm):
         # Archived lists get no new campaigns.
         self.fields["lists"].queryset = newsletter.lists.active()
         self.fields["lists"].label_from_instance = lambda mailing_list: mailing_list.name
+
+    def _post_clean(self) -> None:
+        """Skip ModelForm's model validation: the service runs it, with the render."""
+
+
+class EditionForm(forms.ModelForm):
+    """An edition's own fields; the campaign's layout and body format ride along, hidden,
+    so the live preview renders it as it will be sent."""
+
+    layout = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    body_format = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Edition
+        fields = list(EDITION_FIELDS)
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 22, "spellcheck": "true", "class": "code"}),
+            "language": forms.TextInput(attrs={"autocomplete": "off", "size": 10}),
+        }
+        labels = {"status": _("Translation")}
+
+    def __init__(self, *args, campaign: Campaign, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["layout"].initial = campaign.layout_id
+        self.fields["body_format"].initial = campaign.body_format
+        if self.instance.pk:
+            # The language names the edition (its address, the delivery ledger): fixed.
+            self.fields["language"].disabled = True
+
+    def edition_values(self) -> dict:
+        """What the service takes: every edition field, but the language only when new."""
+        return {
+            name: self.cleaned_data[name]
+            for name in EDITION_FIELDS
+            if name != "language" or not self.instance.pk
+        }
 
     def _post_clean(self) -> None:
         """Skip ModelForm's model validation: the service runs it, with the render."""

@@ -101,6 +101,14 @@ class Campaign(models.Model):
         help_text=_("Confirmed subscribers of any of these lists receive it, once each."),
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    edition_fallback = models.BooleanField(
+        _("send the default edition where a translation is pending"),
+        default=False,
+        help_text=_(
+            "Readers of an edition still marked pending get the campaign in the "
+            "newsletter's default language instead of waiting for the translation."
+        ),
+    )
     send_at = models.DateTimeField(null=True, blank=True)
     # Deliver at this hour of each reader's own day (their time zone, else the
     # newsletter's): rows wait, queued with that moment, until it comes. Empty: at once.
@@ -158,19 +166,91 @@ class Campaign(models.Model):
 
     def cached_render(self) -> Rendered | None:
         """The stored render, or None if there is none (it may still be stale)."""
-        if not self.rendered_digest:
-            return None
-        problems = [Problem.from_dict(item) for item in self.render_problems]
-        if self.rendered_html is None:
-            return Rendered(digest=self.rendered_digest, problems=problems)
-        return Rendered(
-            digest=self.rendered_digest,
-            problems=problems,
-            subject=Compiled.from_dict(self.rendered_subject),
-            html=Compiled.from_dict(self.rendered_html),
-            text=Compiled.from_dict(self.rendered_text),
-            html_bytes=self.rendered_html_bytes,
+        return _cached_render(self)
+
+
+class EditionStatus(models.TextChoices):
+    PENDING = "pending", _("Translation pending")
+    READY = "ready", _("Ready")
+
+
+class Edition(models.Model):
+    """The campaign in another language: its own subject, preheader and body.
+
+    The campaign's own fields are its edition in the newsletter's language (the
+    default, which readers without an edition of their language get); layout, body
+    format, lists and "public" are shared. Its render is cached like the
+    campaign's and frozen with it once sending starts.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="editions")
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        help_text=_(
+            "A language code such as fr, de or pt-br; readers whose language it is get "
+            "this edition."
+        ),
+    )
+    status = models.CharField(
+        max_length=10, choices=EditionStatus.choices, default=EditionStatus.PENDING
+    )
+    subject = models.CharField(max_length=250, validators=[validate_single_line])
+    preheader = models.CharField(max_length=250, blank=True)
+    body = models.TextField()
+    rendered_digest = models.CharField(max_length=64, blank=True, editable=False)
+    rendered_subject = models.JSONField(null=True, blank=True, editable=False)
+    rendered_html = models.JSONField(null=True, blank=True, editable=False)
+    rendered_text = models.JSONField(null=True, blank=True, editable=False)
+    rendered_html_bytes = models.PositiveIntegerField(default=0, editable=False)
+    render_problems = models.JSONField(default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "language"], name="one_edition_per_language"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} ({self.language})"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == EditionStatus.READY
+
+    def get_public_url(self) -> str:
+        return reverse(
+            "campaigns:archive_edition",
+            kwargs={
+                "newsletter": self.campaign.newsletter.slug,
+                "campaign": self.campaign.slug,
+                "language": self.language,
+            },
         )
+
+    def cached_render(self) -> Rendered | None:
+        return _cached_render(self)
+
+
+def _cached_render(owner: "Campaign | Edition") -> Rendered | None:
+    """The stored render of a campaign or an edition, or None (it may still be stale)."""
+    if not owner.rendered_digest:
+        return None
+    problems = [Problem.from_dict(item) for item in owner.render_problems]
+    if owner.rendered_html is None:
+        return Rendered(digest=owner.rendered_digest, problems=problems)
+    return Rendered(
+        digest=owner.rendered_digest,
+        problems=problems,
+        subject=Compiled.from_dict(owner.rendered_subject),
+        html=Compiled.from_dict(owner.rendered_html),
+        text=Compiled.from_dict(owner.rendered_text),
+        html_bytes=owner.rendered_html_bytes,
+    )
 
 
 def image_path(image: "Image", filename: str) -> str:

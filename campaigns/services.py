@@ -10,25 +10,29 @@ a start. Edits made in the Django admin skip it, but ``campaign_render`` and
 Nothing here imports ``delivery`` or ``tracking``.
 """
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 import nh3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.text import slugify
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from lxml import html as lxml_html
 
 from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 from subscribers import tokens
-from subscribers.models import MailingList, Subscriber
+from subscribers.models import MailingList, Subscriber, SubscriberStatus, SubscriptionStatus
 
-from . import extensions, reader_links, rendering
-from .models import NOT_STARTED, BodyFormat, Campaign, Layout, Status
+from . import editions, extensions, reader_links, rendering
+from .models import NOT_STARTED, BodyFormat, Campaign, Edition, EditionStatus, Layout, Status
 from .rendering import DEFAULT_LAYOUTS, Level, Recipient, Rendered, RenderInput, Source
+from .rendering.conditions import Template
+from .rendering.conditions import parse as parse_conditions
 
 SAMPLE_BODY = "## Sample content\n\nYour campaign's body appears here."
 # Which form field each source of problems belongs to.
@@ -48,6 +52,7 @@ EDITABLE_FIELDS = (
     "body_format",
     "body",
     "public",
+    "edition_fallback",
 )
 # How it is delivered rather than what it says: set on the send page and through the
 # API, never by the editor's content form (which would clear it on every save).
@@ -96,6 +101,10 @@ def render_source(
         preheader=preheader,
         newsletter_name=newsletter.name,
         postal_address=newsletter.postal_address,
+        # Only a body with conditional blocks asks which lists exist.
+        known_lists=tuple(newsletter.lists.values_list("slug", flat=True))
+        if "{%" in body
+        else None,
         **extensions.render_extras(newsletter=newsletter, body=body),
     )
 
@@ -133,7 +142,7 @@ def campaign_render(*, campaign: Campaign) -> Rendered:
     return result
 
 
-def _store(campaign: Campaign, result: Rendered) -> None:
+def _store(campaign: Campaign | Edition, result: Rendered) -> None:
     campaign.rendered_digest = result.digest
     campaign.render_problems = [problem.as_dict() for problem in result.problems]
     campaign.rendered_html_bytes = result.html_bytes
@@ -143,6 +152,296 @@ def _store(campaign: Campaign, result: Rendered) -> None:
         ("rendered_text", result.text),
     ):
         setattr(campaign, field, part.as_dict() if part is not None else None)
+
+
+# Editions: the campaign in other languages (docs/editions.md)
+
+EDITION_FIELDS = ("language", "status", "subject", "preheader", "body")
+
+
+def edition_render_input(*, edition: Edition) -> RenderInput:
+    """An edition renders with its campaign's layout and body format."""
+    campaign = edition.campaign
+    return render_source(
+        newsletter=campaign.newsletter,
+        layout=campaign.layout.mjml,
+        body=edition.body,
+        body_format=campaign.body_format,
+        subject=edition.subject,
+        preheader=edition.preheader,
+    )
+
+
+def edition_render(*, edition: Edition) -> Rendered:
+    """The edition's render, cached and frozen like ``campaign_render``'s."""
+    cached = edition.cached_render()
+    if cached is not None and (edition.campaign.has_started and cached.ok):
+        return cached
+    source = edition_render_input(edition=edition)
+    if cached is not None and cached.digest == source.digest():
+        return cached
+    result = rendering.render(source)
+    _store(edition, result)
+    if edition.pk:
+        edition.save(update_fields=RENDER_FIELDS)
+    return result
+
+
+def _check_language(edition: Edition) -> None:
+    """A language code, not the newsletter's own (the campaign is that edition), once."""
+    edition.language = editions.normalize_language(edition.language)
+    if error := editions.language_error(edition.language):
+        raise ValidationError({"language": error})
+    newsletter = edition.campaign.newsletter
+    if edition.language == newsletter.language:
+        raise ValidationError(
+            {
+                "language": gettext(
+                    "The campaign itself is the %(name)s edition (the newsletter's language); "
+                    "choose another language."
+                )
+                % {"name": editions.language_name(newsletter.language)}
+            }
+        )
+    taken = Edition.objects.filter(campaign=edition.campaign, language=edition.language)
+    if edition.pk:
+        taken = taken.exclude(pk=edition.pk)
+    if taken.exists():
+        raise ValidationError(
+            {"language": gettext("This campaign already has an edition in this language.")}
+        )
+
+
+def _save_edition(edition: Edition) -> Edition:
+    _check_language(edition)
+    if edition.status not in EditionStatus.values:
+        raise ValidationError({"status": gettext("Choose pending or ready.")})
+    result = rendering.render(edition_render_input(edition=edition))
+    _raise_for_errors(result)
+    _store(edition, result)
+    edition.full_clean(exclude=["campaign"], validate_constraints=False)
+    edition.save()
+    return edition
+
+
+@transaction.atomic
+def edition_create(
+    *,
+    campaign: Campaign,
+    language: str,
+    subject: str,
+    body: str,
+    preheader: str = "",
+    status: str = EditionStatus.PENDING,
+) -> Edition:
+    """Add an edition to a campaign that has not started; validated like its body, by field."""
+    _locked_not_started(campaign)
+    return _save_edition(
+        Edition(
+            campaign=campaign,
+            language=language,
+            status=status,
+            subject=subject,
+            preheader=preheader,
+            body=body,
+        )
+    )
+
+
+@transaction.atomic
+def edition_update(*, edition: Edition, **changes: object) -> Edition:
+    """Change any of ``EDITION_FIELDS`` (marking it ready is one) while nothing has left."""
+    _locked_not_started(edition.campaign)
+    unknown = set(changes) - set(EDITION_FIELDS)
+    if unknown:
+        raise TypeError(f"edition_update() cannot change {', '.join(sorted(unknown))}")
+    for field, value in changes.items():
+        setattr(edition, field, value)
+    return _save_edition(edition)
+
+
+@transaction.atomic
+def edition_delete(*, edition: Edition) -> None:
+    _locked_not_started(edition.campaign)
+    edition.delete()
+
+
+def edition_readers(
+    *, campaign: Campaign, languages: list[str], list_ids: Iterable[int] | None = None
+) -> dict[str, int]:
+    """How many confirmed readers of the campaign's lists (or of ``list_ids``, the lists
+    the send page chose) each edition would reach now.
+
+    Grouped by the language people wrote (a handful of values), then matched with
+    ``editions.edition_for``: the rule the sending engine applies in SQL.
+    """
+    if not languages:
+        return {}
+    lists = campaign.newsletter.lists.active()
+    lists = (
+        lists.filter(pk__in=list(list_ids))
+        if list_ids is not None
+        else lists.filter(campaigns=campaign)
+    )
+    rows = (
+        Subscriber.objects.filter(
+            newsletter_id=campaign.newsletter_id,
+            status=SubscriberStatus.ACTIVE,
+            email__isnull=False,
+            subscriptions__status=SubscriptionStatus.CONFIRMED,
+            subscriptions__mailing_list__in=lists,
+        )
+        .exclude(language="")
+        .values("language")
+        .annotate(count=Count("id", distinct=True))
+    )
+    counts: dict[str, int] = {}
+    for row in rows:
+        if found := editions.edition_for(row["language"], languages):
+            counts[found] = counts.get(found, 0) + row["count"]
+    return counts
+
+
+@dataclass(frozen=True)
+class EditionFacts:
+    """An edition as the editor and the API see it: who it reaches, whether it renders."""
+
+    edition: Edition
+    name: str
+    readers: int
+    result: Rendered
+
+    @property
+    def flagged(self) -> bool:
+        """No reader of the campaign's lists has this language: allowed, but worth a look."""
+        return self.readers == 0
+
+
+def campaign_editions(
+    *, campaign: Campaign, list_ids: Iterable[int] | None = None
+) -> list[EditionFacts]:
+    """The campaign's editions with the readers each reaches (of its lists, or of
+    ``list_ids``) and their render."""
+    # Read afresh: a campaign fetched with its editions prefetched may predate a change.
+    found = list(Edition.objects.filter(campaign=campaign).select_related("campaign"))
+    counts = edition_readers(
+        campaign=campaign, languages=[e.language for e in found], list_ids=list_ids
+    )
+    return [
+        EditionFacts(
+            edition=edition,
+            name=editions.language_name(edition.language),
+            readers=counts.get(edition.language, 0),
+            result=edition_render(edition=edition),
+        )
+        for edition in found
+    ]
+
+
+def editions_to_send(*, campaign: Campaign) -> list[str]:
+    """The languages whose edition goes out: the ready ones (pending readers get the
+    default, which is only allowed with ``edition_fallback``: ``edition_problems``)."""
+    return list(
+        campaign.editions.filter(status=EditionStatus.READY).values_list("language", flat=True)
+    )
+
+
+def edition_problems(*, campaign: Campaign, list_ids: Iterable[int] | None = None) -> list[str]:
+    """Why the editions stop the campaign from going, for the editor: a translation still
+    pending that readers would get (one reason naming them all, unless the editor chose
+    to send those readers the default edition), and any error of an edition that goes.
+
+    The dashboard, the API, the send confirmation and the engine's start all ask here."""
+    facts = campaign_editions(campaign=campaign, list_ids=list_ids)
+    reasons = []
+    pending = [f for f in facts if not f.edition.is_ready and f.readers]
+    if pending and not campaign.edition_fallback:
+        names = ", ".join(
+            ngettext("%(name)s (%(count)d reader)", "%(name)s (%(count)d readers)", f.readers)
+            % {"name": f.name, "count": f.readers}
+            for f in pending
+        )
+        reasons.append(
+            gettext(
+                "Translations still pending: %(editions)s. Mark them ready, or choose to send "
+                "those readers the default edition."
+            )
+            % {"editions": names}
+        )
+    for f in facts:
+        if f.edition.is_ready:
+            reasons += [f"{f.name}: {problem.located()}" for problem in f.result.errors]
+    return reasons
+
+
+class Variants:
+    """Which message each reader gets: their edition, then the facts that pick among the
+    conditional blocks of its body (``rendering.conditions``).
+
+    Each distinct (edition, facts) met is rendered once, when first met, and kept;
+    a campaign with neither editions nor conditions has only the one render.
+    """
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.default = campaign.newsletter.language
+        self.editions = {edition.language: edition for edition in campaign.editions.all()}
+        self.templates: dict[str, Template] = {
+            language: parse_conditions(body, body_format=campaign.body_format)[0]
+            for language, body in [
+                (self.default, campaign.body),
+                *((e.language, e.body) for e in self.editions.values()),
+            ]
+        }
+        self.list_slugs = frozenset().union(*(t.list_slugs() for t in self.templates.values()))
+
+    @property
+    def vary(self) -> bool:
+        """Whether readers may get different messages at all."""
+        return bool(self.editions) or any(t.has_conditions for t in self.templates.values())
+
+    def key(
+        self, *, edition: str, lists: frozenset[str], language: str, attributes: dict
+    ) -> tuple[str, frozenset[str]]:
+        """The variant a reader gets: an edition recorded for them (or the default) and
+        the facts of its body that hold for them."""
+        if edition not in self.editions:
+            edition = self.default
+        template = self.templates[edition]
+        if not template.has_conditions:
+            return edition, frozenset()
+        return edition, template.facts(lists=lists, language=language, attributes=attributes)
+
+    def reader_render(self, subscriber: Subscriber) -> Rendered:
+        """The message one reader gets, for their own web version."""
+        if not self.vary:
+            return campaign_render(campaign=self.campaign)
+        ready = [language for language, edition in self.editions.items() if edition.is_ready]
+        lists: set[str] = set()
+        if self.list_slugs:
+            lists = set(
+                subscriber.subscriptions.filter(
+                    status=SubscriptionStatus.CONFIRMED, mailing_list__slug__in=self.list_slugs
+                ).values_list("mailing_list__slug", flat=True)
+            )
+        key = self.key(
+            edition=editions.edition_for(subscriber.language, ready) or self.default,
+            lists=frozenset(lists),
+            language=subscriber.language,
+            attributes=subscriber.attributes,
+        )
+        return self.render(key)
+
+    def render(self, key: tuple[str, frozenset[str]]) -> Rendered:
+        edition, shown = key
+        if edition == self.default:
+            if not shown:
+                return campaign_render(campaign=self.campaign)
+            return rendering.render(replace(render_input(campaign=self.campaign), shown=shown))
+        found = self.editions[edition]
+        if not shown:
+            return edition_render(edition=found)
+        return rendering.render(replace(edition_render_input(edition=found), shown=shown))
 
 
 def _raise_for_errors(result: Rendered, *, layout_field: str = "layout") -> None:
@@ -186,6 +485,7 @@ def campaign_create(
     slug: str = "",
     lists: list[MailingList] | None = None,
     local_hour: int | None = None,
+    edition_fallback: bool = False,
 ) -> Campaign:
     """Create a draft; raises ValidationError (by field, with lines) if it cannot render."""
     if layout.newsletter_id != newsletter.pk:
@@ -202,6 +502,7 @@ def campaign_create(
         body=body,
         public=public,
         local_hour=local_hour,
+        edition_fallback=edition_fallback,
     )
     result = rendering.render(render_input(campaign=campaign))
     _raise_for_errors(result)
@@ -313,10 +614,22 @@ def campaign_duplicate(*, campaign: Campaign, created_by) -> Campaign:
         body_format=campaign.body_format,
         body=campaign.body,
         public=campaign.public,
+        edition_fallback=campaign.edition_fallback,
     )
     _store(copy, rendering.render(render_input(campaign=copy)))
     copy.save()
     copy.lists.set(campaign.lists.active())
+    for edition in campaign.editions.all():
+        edition_copy = Edition(
+            campaign=copy,
+            language=edition.language,
+            status=edition.status,
+            subject=edition.subject,
+            preheader=edition.preheader,
+            body=edition.body,
+        )
+        _store(edition_copy, rendering.render(edition_render_input(edition=edition_copy)))
+        edition_copy.save()
     return copy
 
 
@@ -384,6 +697,7 @@ def campaign_sendability(*, campaign: Campaign) -> Sendability:
     reasons += campaign.newsletter.sending_problems()
     result = campaign_render(campaign=campaign)
     reasons += [problem.located() for problem in result.errors]
+    reasons += edition_problems(campaign=campaign)
     return Sendability(ok=not reasons, reasons=reasons)
 
 
@@ -465,7 +779,35 @@ PIXEL_SIZES = {"0", "1", "0px", "1px"}
 OPEN_PIXEL_PATH = "/t/o/"  # Crier's open pixel (contract: /t/o/<token>.gif)
 
 
-def archive_html(*, campaign: Campaign) -> str:
+@dataclass(frozen=True)
+class Alternate:
+    language: str
+    name: str
+    url: str
+
+
+def archive_alternates(*, campaign: Campaign) -> list[Alternate]:
+    """The web version in each language it went out in, for ``hreflang`` links (the
+    archive page, the feed); empty for a campaign in one language. Reads the campaign's
+    editions through ``campaign.editions.all()``, so the feed can prefetch them."""
+    sent = [edition for edition in campaign.editions.all() if edition.is_ready]
+    if not sent:
+        return []
+    language = campaign.newsletter.language
+    own = Alternate(
+        language, editions.language_name(language), settings.SITE_URL + campaign.get_public_url()
+    )
+    return [own] + [
+        Alternate(
+            edition.language,
+            editions.language_name(edition.language),
+            settings.SITE_URL + edition.get_public_url(),
+        )
+        for edition in sent
+    ]
+
+
+def archive_html(*, campaign: Campaign, edition: Edition | None = None) -> str:
     """The web version: neutral values, no mail-only parts, no tracking pixels, sanitised.
 
     What only makes sense in a mailbox is left out: the blocks holding the
@@ -476,7 +818,9 @@ def archive_html(*, campaign: Campaign) -> str:
     carry a third-party pixel: 1-by-1 images and Crier's own open-pixel path are
     removed all the same.
     """
-    result = campaign_render(campaign=campaign)
+    result = (
+        campaign_render(campaign=campaign) if edition is None else edition_render(edition=edition)
+    )
     if not result.ok:
         return ""
     message = rendering.personalize(result, neutral_recipient(campaign=campaign))
@@ -511,10 +855,14 @@ def reader_recipient(*, campaign: Campaign, subscriber: Subscriber) -> Recipient
 def reader_web_version(*, campaign: Campaign, subscriber: Subscriber) -> str:
     """The web version behind one reader's signed link: the message as they got it,
     personalised and with their unsubscribe link, without tracking, sanitised like
-    the archive. Empty when there is nothing to show (never sent, erased reader)."""
+    the archive. Empty when there is nothing to show (never sent, erased reader).
+
+    Their edition and conditional blocks are chosen as the sender chose them, from
+    their language, lists and attributes now (``Variants``): editions cannot change
+    once sending started, so the ready ones are those that went."""
     if not campaign.has_started or subscriber.email is None:
         return ""
-    result = campaign_render(campaign=campaign)
+    result = Variants(campaign).reader_render(subscriber)
     if not result.ok:
         return ""
     recipient = reader_recipient(campaign=campaign, subscriber=subscriber)

@@ -1,7 +1,7 @@
 """Public URLs (``urlpatterns``, namespace ``campaigns``, mounted at ``n/<slug:newsletter>/``)
 and the dashboard's (``dashboard_urlpatterns``, mounted by ``dashboard.urls``)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -10,6 +10,11 @@ app_name = "campaigns"
 urlpatterns = [
     path("archive/", views.archive_index, name="archive_index"),
     path("archive/<slug:campaign>/", views.archive_campaign, name="archive"),
+    re_path(
+        r"^archive/(?P<campaign>[-a-zA-Z0-9_]+)/(?P<language>[a-z]{2,3}(?:-[a-z0-9]{2,8})*)/$",
+        views.archive_edition,
+        name="archive_edition",
+    ),
     path(
         "archive/<slug:campaign>/r/<str:token>/",
         views.reader_web_version,
@@ -30,6 +35,8 @@ dashboard_urlpatterns = [
     ),
     path("<int:pk>/", views.campaign_preview, name="campaign_preview"),
     path("<int:pk>/duplicate/", views.campaign_duplicate, name="campaign_duplicate"),
+    path("<int:pk>/editions/new/", views.edition_create, name="edition_create"),
+    path("<int:pk>/editions/<str:language>/", views.edition_edit, name="edition_edit"),
     path("<int:pk>/html/", views.campaign_preview_html, name="campaign_preview_html"),
     path("layouts/", views.layout_list, name="layout_list"),
     path("layouts/new/", views.layout_create, name="layout_create"),

@@ -28,10 +28,17 @@ from newsletter.forms import add_service_errors
 from newsletter.models import Newsletter, Role
 from subscribers.models import Subscriber
 
-from . import extensions, reader_links, rendering, selectors, services
-from .forms import CampaignForm, ImageForm, LayoutForm, SampleRecipientForm, TestSendForm
+from . import editions, extensions, reader_links, rendering, selectors, services
+from .forms import (
+    CampaignForm,
+    EditionForm,
+    ImageForm,
+    LayoutForm,
+    SampleRecipientForm,
+    TestSendForm,
+)
 from .images import image_upload
-from .models import Status
+from .models import Edition, EditionStatus, Status
 
 PREVIEW_VIEWS = {"desktop", "mobile", "text"}
 
@@ -59,11 +66,28 @@ def campaign_duplicate(request: HttpRequest, newsletter: Newsletter, pk: int) ->
     return redirect("dashboard:campaign_edit", slug=newsletter.slug, pk=copy.pk)
 
 
+def _edition_asked(request: HttpRequest, campaign) -> Edition | None:
+    """The edition ``?edition=fr`` names (404 if the campaign has none in that language),
+    or None for the campaign's own content."""
+    language = request.GET.get("edition", "")
+    if not language:
+        return None
+    return get_object_or_404(campaign.editions.select_related("campaign"), language=language)
+
+
+def _render_of(campaign, edition: Edition | None) -> rendering.Rendered:
+    if edition is None:
+        return services.campaign_render(campaign=campaign)
+    return services.edition_render(edition=edition)
+
+
 @member_required(Role.VIEWER)
 def campaign_preview(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
-    """Problems, whether it can be sent, and the message as a sample reader sees it."""
+    """Problems, whether it can be sent, and the message as a sample reader sees it, in
+    the campaign's own language or one of its editions (``?edition=fr``)."""
     campaign = get_object_or_404(newsletter.campaigns.select_related("layout"), pk=pk)
-    result = services.campaign_render(campaign=campaign)
+    edition = _edition_asked(request, campaign)
+    result = _render_of(campaign, edition)
     view = request.GET.get("view", "desktop")
     if view not in PREVIEW_VIEWS:
         view = "desktop"
@@ -73,6 +97,7 @@ def campaign_preview(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
         if sample.is_valid()
         else {}
     )
+    query = {**sample_data, **({"edition": edition.language} if edition else {})}
     text = ""
     if result.ok and view == "text":
         recipient = services.sample_recipient(
@@ -95,7 +120,10 @@ def campaign_preview(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
             "view": view,
             "text": text,
             "sample": sample,
-            "sample_query": urlencode(sample_data) if sample_data else "",
+            "sample_query": urlencode(query) if query else "",
+            "edition": edition,
+            "editions": services.campaign_editions(campaign=campaign),
+            "language_name": editions.language_name(newsletter.language),
             "test_form": TestSendForm(),
             "can_edit": Role.includes(request.role, Role.EDITOR),
             "size_kb": result.html_bytes / 1024,
@@ -109,7 +137,7 @@ def campaign_preview(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
 def campaign_preview_html(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
     """The HTML part alone, for a sandboxed iframe: campaign HTML never runs script here."""
     campaign = get_object_or_404(newsletter.campaigns.select_related("layout"), pk=pk)
-    result = services.campaign_render(campaign=campaign)
+    result = _render_of(campaign, _edition_asked(request, campaign))
     if not result.ok:
         raise Http404("This campaign does not render; fix its errors first.")
     sample = SampleRecipientForm(request.GET or None)
@@ -174,6 +202,74 @@ def campaign_live_preview_html(
     if html is None:
         raise Http404("This preview has expired; type to refresh it.")
     return HttpResponse(html, content_type="text/html; charset=utf-8")
+
+
+def _campaign_for_editions(
+    request: HttpRequest, newsletter: Newsletter, pk: int
+) -> tuple[object, HttpResponse | None]:
+    """The campaign, or where to go instead once it has started (its content is frozen)."""
+    campaign = get_object_or_404(newsletter.campaigns.select_related("layout", "newsletter"), pk=pk)
+    if campaign.has_started:
+        messages.info(request, _("It has started sending: its content can no longer change."))
+        return campaign, redirect("dashboard:campaign_preview", slug=newsletter.slug, pk=pk)
+    return campaign, None
+
+
+@member_required(Role.EDITOR)
+def edition_create(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    campaign, elsewhere = _campaign_for_editions(request, newsletter, pk)
+    return elsewhere or _edition_form(request, newsletter, campaign, edition=None)
+
+
+@member_required(Role.EDITOR)
+def edition_edit(
+    request: HttpRequest, newsletter: Newsletter, pk: int, language: str
+) -> HttpResponse:
+    """Edit an edition, mark it ready, or remove it (``action=delete``)."""
+    campaign, elsewhere = _campaign_for_editions(request, newsletter, pk)
+    if elsewhere:
+        return elsewhere
+    edition = get_object_or_404(campaign.editions.select_related("campaign"), language=language)
+    if request.method == "POST" and request.POST.get("action") == "delete":
+        services.edition_delete(edition=edition)
+        messages.success(
+            request,
+            _("The %(language)s edition is removed.")
+            % {"language": editions.language_name(edition.language)},
+        )
+        return redirect("dashboard:campaign_edit", slug=newsletter.slug, pk=campaign.pk)
+    return _edition_form(request, newsletter, campaign, edition=edition)
+
+
+def _edition_form(request: HttpRequest, newsletter: Newsletter, campaign, *, edition):
+    form = EditionForm(request.POST or None, instance=edition, campaign=campaign)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if edition is None:
+                edition = services.edition_create(campaign=campaign, **form.edition_values())
+            else:
+                services.edition_update(edition=edition, **form.edition_values())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("The %(language)s edition is saved.")
+                % {"language": editions.language_name(edition.language)},
+            )
+            return redirect("dashboard:campaign_edit", slug=newsletter.slug, pk=campaign.pk)
+    return render(
+        request,
+        "campaigns/edition_form.html",
+        {
+            "newsletter": newsletter,
+            "campaign": campaign,
+            "edition": edition,
+            "form": form,
+            "default_language": editions.language_name(newsletter.language),
+        },
+        status=422 if form.errors else 200,
+    )
 
 
 @member_required(Role.VIEWER)
@@ -263,9 +359,27 @@ def archive_index(request: HttpRequest, newsletter: str) -> HttpResponse:
 @csp_replace({**MAIL_PREVIEW_POLICY, "sandbox": None, "frame-ancestors": ["'none'"]})
 def archive_campaign(request: HttpRequest, newsletter: str, campaign: str) -> HttpResponse:
     """The public web version of a sent, public campaign; 404 for anything else."""
+    return _archive_page(request, newsletter, campaign, language=None)
+
+
+@csp_replace({**MAIL_PREVIEW_POLICY, "sandbox": None, "frame-ancestors": ["'none'"]})
+def archive_edition(
+    request: HttpRequest, newsletter: str, campaign: str, language: str
+) -> HttpResponse:
+    """One edition of a sent, public campaign (an edition that went out: marked ready)."""
+    return _archive_page(request, newsletter, campaign, language=language)
+
+
+def _archive_page(request: HttpRequest, newsletter: str, campaign: str, *, language):
     newsletter_obj = get_object_or_404(Newsletter, slug=newsletter)
     found = get_object_or_404(selectors.public_archive(newsletter_obj), slug=campaign)
-    body = services.archive_html(campaign=found)
+    alternates = services.archive_alternates(campaign=found)
+    edition = None
+    if language is not None:
+        edition = get_object_or_404(
+            found.editions.filter(status=EditionStatus.READY), language=language
+        )
+    body = services.archive_html(campaign=found, edition=edition)
     if not body:
         raise Http404
     return render(
@@ -276,6 +390,9 @@ def archive_campaign(request: HttpRequest, newsletter: str, campaign: str) -> Ht
             "campaign": found,
             "body": body,
             "links": extensions.archive_links(found),
+            "language": edition.language if edition else newsletter_obj.language,
+            "subject": edition.subject if edition else found.subject,
+            "alternates": alternates,
         },
     )
 
@@ -303,10 +420,29 @@ def reader_web_version(
     return response
 
 
-class ArchiveFeed(Feed):
-    """Atom feed of the public archive, for community websites and feed readers."""
+class EditionsAtomFeed(Atom1Feed):
+    """Atom with an ``alternate`` link per language of an entry (RFC 4287 4.2.7.4)."""
 
-    feed_type = Atom1Feed
+    def add_item_elements(self, handler, item) -> None:
+        super().add_item_elements(handler, item)
+        for alternate in item.get("alternates", ()):
+            handler.addQuickElement(
+                "link",
+                "",
+                {
+                    "rel": "alternate",
+                    "href": alternate.url,
+                    "hreflang": alternate.language,
+                    "title": alternate.name,
+                },
+            )
+
+
+class ArchiveFeed(Feed):
+    """Atom feed of the public archive, for community websites and feed readers; a
+    campaign with editions is one entry with a link to each language."""
+
+    feed_type = EditionsAtomFeed
     limit = 50
 
     def get_object(self, request: HttpRequest, newsletter: str) -> Newsletter:
@@ -325,7 +461,10 @@ class ArchiveFeed(Feed):
         return obj.from_name
 
     def items(self, obj: Newsletter):
-        return selectors.public_archive(obj)[: self.limit]
+        return selectors.public_archive(obj).prefetch_related("editions")[: self.limit]
+
+    def item_extra_kwargs(self, item) -> dict:
+        return {"alternates": services.archive_alternates(campaign=item)}
 
     def item_title(self, item) -> str:
         return item.subject

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from campaigns import selectors as campaign_selectors
 from campaigns import services as campaign_services
+from campaigns.editions import language_name
 from campaigns.models import Campaign, Status
 from delivery import engine
 from delivery.forms import ScheduleForm
@@ -90,7 +91,13 @@ def _editor(request: HttpRequest, newsletter: Newsletter, *, campaign: Campaign 
     return render(
         request,
         "campaigns/campaign_form.html",
-        {"newsletter": newsletter, "form": form, "campaign": campaign},
+        {
+            "newsletter": newsletter,
+            "form": form,
+            "campaign": campaign,
+            "editions": campaign_services.campaign_editions(campaign=campaign) if campaign else [],
+            "default_language": language_name(newsletter.language),
+        },
         status=422 if form.errors else 200,
     )
 

@@ -4,6 +4,7 @@ from django.urls import include, path
 from campaigns.urls import dashboard_urlpatterns as campaign_urlpatterns
 from delivery.urls import dashboard_urlpatterns as sending_urlpatterns
 from delivery.urls import settings_urlpatterns as backend_urlpatterns
+from feeds.urls import dashboard_urlpatterns as feed_urlpatterns
 from participation.urls import dashboard_urlpatterns as participation_urlpatterns
 from participation.urls import settings_urlpatterns as participation_settings_urlpatterns
 from subscribers.dashboard_urls import dashboard_urlpatterns as people_urlpatterns
@@ -97,6 +98,7 @@ urlpatterns = [
     ),
     path("n/<slug:slug>/settings/webhooks/", include("webhooks.urls")),
     path("n/<slug:slug>/participation/", include(participation_urlpatterns)),
+    path("n/<slug:slug>/feeds/", include(feed_urlpatterns)),
     path(
         "n/<slug:slug>/settings/participation/",
         include(participation_settings_urlpatterns),

@@ -39,24 +39,32 @@ class Issue:
     url: str
 
 
-def excerpt(campaign: Campaign) -> str:
+def excerpt(campaign: Campaign, body: str) -> str:
     """The body's opening words as plain text: merge tags and conditional blocks left
     out (a digest is not personalised per campaign), cut at a word."""
-    body = TEMPLATE_TAG.sub("", campaign.body)
+    body = TEMPLATE_TAG.sub("", body)
     if campaign.body_format == BodyFormat.MARKDOWN:
         body = MarkdownIt("commonmark").render(body)
     text = " ".join(strip_tags(body).split())
     return Truncator(text).chars(EXCERPT_CHARACTERS)
 
 
-def issue_of(campaign: Campaign, subscriber_id: int) -> Issue:
-    """A public issue links to its archive page; any other to the reader's own signed copy."""
+def issue_of(campaign: Campaign, subscriber_id: int, edition: str = "") -> Issue:
+    """The issue in the edition the reader's row names (``Delivery.edition``), else the
+    campaign's own words. A public issue links to its archive page; any other to the
+    reader's own signed copy."""
+    words = campaign.editions.filter(language=edition).first() if edition else None
+    words = words or campaign
     url = archive_url(campaign) if campaign.public else ReaderLinks(campaign).url(subscriber_id)
-    return Issue(campaign.subject, campaign.preheader, excerpt(campaign), url)
+    return Issue(words.subject, words.preheader, excerpt(campaign, words.body), url)
 
 
 def build(
-    *, digest_id: int, subscriber: Subscriber, campaigns: list[Campaign]
+    *,
+    digest_id: int,
+    subscriber: Subscriber,
+    campaigns: list[Campaign],
+    editions: dict[int, str] | None = None,
 ) -> EmailMultiAlternatives:
     newsletter = subscriber.newsletter
     claim = tokens.Claim(subscriber.pk, newsletter.pk)
@@ -64,7 +72,10 @@ def build(
     context = {
         "newsletter": newsletter,
         "subscriber": subscriber,
-        "issues": [issue_of(campaign, subscriber.pk) for campaign in campaigns],
+        "issues": [
+            issue_of(campaign, subscriber.pk, (editions or {}).get(campaign.pk, ""))
+            for campaign in campaigns
+        ],
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": absolute_url(
             "subscribers:preferences", token=tokens.preferences_token(claim)

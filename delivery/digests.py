@@ -114,7 +114,10 @@ def digest_send_next(*, worker: str) -> bool:
     if not campaigns:
         _finish(digest, worker, DigestStatus.SKIPPED, "Nothing left to send in it.")
         return True
-    message = digest_mail.build(digest_id=digest.pk, subscriber=subscriber, campaigns=campaigns)
+    editions = dict(Delivery.objects.filter(digest=digest).values_list("campaign_id", "edition"))
+    message = digest_mail.build(
+        digest_id=digest.pk, subscriber=subscriber, campaigns=campaigns, editions=editions
+    )
     transport = sending_backends.transport_for(subscriber.newsletter_id)
     backend = transport.connection()
     if not _take_off(digest, worker):

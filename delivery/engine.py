@@ -33,7 +33,7 @@ from django.utils.translation import gettext
 from urllib3.exceptions import NewConnectionError
 
 from campaigns.models import NOT_STARTED, Campaign, Status
-from campaigns.services import campaign_render
+from campaigns.services import campaign_render, edition_problems, editions_to_send
 from campaigns.signals import campaign_sent
 from newsletter.encryption import DecryptionError
 from subscribers.models import (
@@ -101,12 +101,24 @@ WHERE s.status = 'active'
       SELECT 1 FROM subscribers_suppression sp
       WHERE sp.email_digest = s.email_digest AND sp.newsletter_id = s.newsletter_id)
 """
+READER_LANGUAGE = "lower(replace(trim(s.language), '_', '-')) AS reader_language"
+# Each row records the edition its reader gets, by the rule of campaigns.editions
+# (exact language, else its first part, else the campaign itself): the CASE keeps the
+# lookup away from campaigns without editions.
+EDITION = """
+    CASE WHEN cardinality(%(editions)s::text[]) = 0 THEN %(default)s ELSE COALESCE(
+        (SELECT e FROM unnest(%(editions)s::text[]) e
+         WHERE e = audience.reader_language
+            OR e = split_part(audience.reader_language, '-', 1)
+         ORDER BY length(e) DESC LIMIT 1),
+        %(default)s) END"""
+AUDIENCE_WITH_LANGUAGE = AUDIENCE_SELECT.replace("SELECT s.id", "SELECT s.id, " + READER_LANGUAGE)
 INSERT_DELIVERIES = f"""
 INSERT INTO delivery_delivery
     (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
-     created_at)
-SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s
-FROM ({AUDIENCE_SELECT}) audience
+     created_at, edition)
+SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s,{EDITION}
+FROM ({AUDIENCE_WITH_LANGUAGE}) audience
 ORDER BY audience.id
 """  # noqa: S608 (constant SQL; every value is a bound parameter)
 # The same, when someone on the lists reads them in a digest or the campaign goes at a
@@ -115,19 +127,19 @@ ORDER BY audience.id
 INSERT_TIMED_DELIVERIES = f"""
 INSERT INTO delivery_delivery
     (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
-     created_at, next_attempt_at, digest_due_at)
+     created_at, next_attempt_at, digest_due_at, edition)
 SELECT %(campaign)s, audience.id,
        CASE WHEN audience.rank = 0 THEN 'queued' ELSE 'in_digest' END,
        0, '', '', '', %(now)s,
        CASE WHEN audience.rank = 0 THEN zone.hour_at END,
-       CASE audience.rank WHEN 1 THEN zone.week_end WHEN 2 THEN zone.month_end END
+       CASE audience.rank WHEN 1 THEN zone.week_end WHEN 2 THEN zone.month_end END,{EDITION}
 FROM (
-    SELECT a.id, COALESCE(NULLIF(a.time_zone, ''), %(zone)s) AS zone_name,
+    SELECT a.id, a.reader_language, COALESCE(NULLIF(a.time_zone, ''), %(zone)s) AS zone_name,
            (SELECT MIN({timing.FREQUENCY_RANK_SQL})
             FROM subscribers_subscription sub
             WHERE sub.subscriber_id = a.id AND sub.status = 'confirmed'
               AND sub.mailing_list_id = ANY(%(lists)s)) AS rank
-    FROM ({AUDIENCE_SELECT}) a
+    FROM ({AUDIENCE_WITH_LANGUAGE}) a
 ) audience
 LEFT JOIN unnest(%(zones)s::text[], %(hour_at)s::timestamptz[], %(week_end)s::timestamptz[],
                  %(month_end)s::timestamptz[]) AS zone(name, hour_at, week_end, month_end)
@@ -182,7 +194,11 @@ def create_deliveries(*, campaign: Campaign) -> int:
             zone=campaign.newsletter.timezone,
         )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        editions = {
+            "editions": editions_to_send(campaign=campaign),
+            "default": campaign.newsletter.language,
+        }
+        cursor.execute(sql, {**params, **editions})
         return cursor.rowcount
 
 
@@ -261,6 +277,8 @@ def _check_renders(campaign: Campaign) -> None:
             "It cannot be sent until these are fixed: "
             + "; ".join(str(problem) for problem in result.errors)
         )
+    if problems := edition_problems(campaign=campaign):
+        raise CampaignStateError(" ".join(problems))
     if not campaign.lists.exists():
         raise CampaignStateError("Choose at least one list to send it to.")
     if not campaign.lists.active().exists():
@@ -665,6 +683,7 @@ def _send_batch(
 ) -> bool:
     """Send the claimed rows; return False when a quota is spent and the rest must wait."""
     addressees, skipped = _addressees(rows, messages.campaign)
+    addressees = messages.choose(addressees)
     if skipped:
         Delivery.objects.filter(id__in=skipped, worker=worker).update(
             status=DeliveryStatus.SKIPPED,

@@ -9,7 +9,7 @@ message are each checked whole, and a bad value raises ``HeaderInjection``.
 import binascii
 import secrets
 import smtplib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import urlsplit
@@ -23,14 +23,16 @@ from campaigns.models import Campaign
 from campaigns.reader_links import ReaderLinks
 from campaigns.rendering import Recipient, Rendered, slot_values
 from campaigns.rendering.mergetags import Compiled
-from campaigns.services import archive_url
+from campaigns.services import Variants, archive_url
 from newsletter.headers import header_value
 from newsletter.links import absolute_url
 from subscribers import tokens
-from tracking.services import campaign_tracking
+from subscribers.models import Subscription, SubscriptionStatus
+from tracking.services import Tracking, campaign_tracking
 
 from .bounces import verp_address
 from .headercheck import SUBJECT_FIELD_PREFIX, check_headers
+from .models import Delivery
 from .tags import delivery_tag
 from .unsubscribe_mail import signed_addresses
 
@@ -55,29 +57,38 @@ class Addressee:
     list_id: int | None = None  # the list it is sent through, offered on the unsubscribe page
     untracked: bool = False  # the reader refuses all tracking: their copy is the untracked one
     text_only: bool = False  # the reader wants plain text: no HTML part at all
+    # What picks their variant (``CampaignMessages.choose``): the edition recorded on
+    # their row, their language, and which of the lists the conditions name they are on.
+    edition: str = ""
+    language: str = ""
+    lists: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One rendered message of the campaign, with what follows from it, built once."""
+
+    rendered: Rendered  # tracking applied
+    untracked: Rendered  # as rendered: the copy of readers who refuse all tracking
+    tracked: bool  # whether tracking changed anything (the policy is not off)
+    tracking: Tracking
+    fillers: list
+    reader_links: ReaderLinks | None
+    text_part: "QuotedPrintableTemplate"
+    html_part: "QuotedPrintableTemplate"
 
 
 class CampaignMessages:
-    """Everything per campaign is computed once; ``build`` does only the per-recipient part."""
+    """Everything per campaign is computed once; ``build`` does only the per-recipient part.
+
+    A campaign with editions or conditional blocks has several messages (variants,
+    ``campaigns.services.Variants``): each is rendered and prepared when the first
+    reader who gets it comes, then reused.
+    """
 
     def __init__(self, campaign: Campaign, rendered: Rendered) -> None:
         newsletter = campaign.newsletter
         self.campaign = campaign
-        # Links rewritten and the pixel added, as the newsletter's tracking policy says;
-        # the render as it was is the copy of readers who refuse all tracking.
-        self.tracking = campaign_tracking(campaign=campaign, rendered=rendered)
-        self.untracked = rendered
-        self.rendered = rendered = self.tracking.rendered
-        self.tracked = self.rendered is not self.untracked
-        # Slots other apps fill per recipient (a referral link, answer links), if used.
-        self.fillers = extensions.reader_fillers(
-            campaign=campaign,
-            used=frozenset(
-                slot.name
-                for part in (rendered.subject, rendered.html, rendered.text)
-                for slot in part.slots
-            ),
-        )
         self.newsletter_id = newsletter.pk
         self.sender = newsletter.sender
         self.reply_to = [newsletter.reply_to] if newsletter.reply_to else None
@@ -87,11 +98,6 @@ class CampaignMessages:
         # Public: the archive page, the same for all and fine to share. Otherwise each
         # reader's own signed copy, made only when the message shows the link.
         self.web_version = archive_url(campaign) if campaign.public else ""
-        self.reader_links = (
-            ReaderLinks(campaign)
-            if not campaign.public and _has_slot(rendered, "web_version_url")
-            else None
-        )
         self.unsubscribe_mailto = signed_addresses()
         self.envelope_sender = newsletter.from_email
         self.unsubscribe_url = _url_around_token("subscribers:unsubscribe")
@@ -108,12 +114,93 @@ class CampaignMessages:
             'Content-Type: text/plain; charset="utf-8"',
             "Content-Transfer-Encoding: quoted-printable",
         )
-        self.text_part = QuotedPrintableTemplate(rendered.text)
-        self.html_part = QuotedPrintableTemplate(rendered.html)
-        self._untracked_html_part: QuotedPrintableTemplate | None = None
+        # Each variant's untracked HTML, encoded the first time a reader needs it.
+        self._untracked_parts: dict[int, QuotedPrintableTemplate] = {}
         self.dkim = DkimSigner.from_settings()
+        self.variants = Variants(campaign)
+        self.vary = self.variants.vary
+        self.default = self._variant(rendered)
+        self.rendered = self.default.rendered
+        self._by_key: dict[tuple[str, frozenset[str]], Variant] = {
+            (self.variants.default, frozenset()): self.default
+        }
 
-    def _recipient(self, addressee: Addressee) -> Recipient:
+    def _variant(self, rendered: Rendered) -> Variant:
+        if not rendered.ok:
+            raise ValueError(
+                f"campaign {self.campaign.pk}: a variant does not render: "
+                + "; ".join(problem.located() for problem in rendered.errors)
+            )
+        # Links rewritten and the pixel added, as the newsletter's tracking policy says;
+        # the render as it was is the copy of readers who refuse all tracking.
+        untracked = rendered
+        tracking = campaign_tracking(campaign=self.campaign, rendered=rendered)
+        rendered = tracking.rendered
+        parts = (rendered.subject, rendered.html, rendered.text)
+        return Variant(
+            rendered=rendered,
+            untracked=untracked,
+            tracked=rendered is not untracked,
+            tracking=tracking,
+            # Slots other apps fill per recipient (a referral link, answer links), if used.
+            fillers=extensions.reader_fillers(
+                campaign=self.campaign,
+                used=frozenset(slot.name for part in parts for slot in part.slots),
+            ),
+            reader_links=ReaderLinks(self.campaign)
+            if not self.campaign.public and _has_slot(rendered, "web_version_url")
+            else None,
+            text_part=QuotedPrintableTemplate(rendered.text),
+            html_part=QuotedPrintableTemplate(rendered.html),
+        )
+
+    def variant_for(self, addressee: Addressee) -> Variant:
+        """The message this reader gets; rendered the first time one like them comes."""
+        if not self.vary:
+            return self.default
+        key = self.variants.key(
+            edition=addressee.edition,
+            lists=addressee.lists,
+            language=addressee.language,
+            attributes=addressee.attributes,
+        )
+        found = self._by_key.get(key)
+        if found is None:
+            found = self._by_key[key] = self._variant(self.variants.render(key))
+        return found
+
+    def choose(self, addressees: list[Addressee]) -> list[Addressee]:
+        """The addressees with what picks their variant: the edition recorded on their row
+        when sending started, their language, the lists the conditions name that they
+        are on. No query when every reader gets the same message."""
+        if not self.vary or not addressees:
+            return addressees
+        rows = {
+            delivery_id: (edition, language)
+            for delivery_id, edition, language in Delivery.objects.filter(
+                id__in=[addressee.delivery_id for addressee in addressees]
+            ).values_list("id", "edition", "subscriber__language")
+        }
+        lists: dict[int, set[str]] = {}
+        if self.variants.list_slugs:
+            for subscriber_id, slug in Subscription.objects.filter(
+                subscriber_id__in=[addressee.subscriber_id for addressee in addressees],
+                status=SubscriptionStatus.CONFIRMED,
+                mailing_list__newsletter_id=self.newsletter_id,
+                mailing_list__slug__in=self.variants.list_slugs,
+            ).values_list("subscriber_id", "mailing_list__slug"):
+                lists.setdefault(subscriber_id, set()).add(slug)
+        return [
+            replace(
+                addressee,
+                edition=rows.get(addressee.delivery_id, ("", ""))[0],
+                language=rows.get(addressee.delivery_id, ("", ""))[1] or "",
+                lists=frozenset(lists.get(addressee.subscriber_id, ())),
+            )
+            for addressee in addressees
+        ]
+
+    def _recipient(self, addressee: Addressee, variant: Variant) -> Recipient:
         claim = tokens.Claim(addressee.subscriber_id, self.newsletter_id)
         return Recipient(
             email=addressee.email,
@@ -125,32 +212,36 @@ class CampaignMessages:
             + (f"&list={addressee.list_id}" if addressee.list_id else ""),
             preferences_url=self.preferences_url.format(tokens.preferences_token(claim)),
             web_version_url=(
-                self.reader_links.url(addressee.subscriber_id)
-                if self.reader_links
+                variant.reader_links.url(addressee.subscriber_id)
+                if variant.reader_links
                 else self.web_version
             ),
         )
 
-    def _values(self, addressee: Addressee, recipient: Recipient) -> dict[str, str]:
+    def _values(
+        self, addressee: Addressee, recipient: Recipient, variant: Variant
+    ) -> dict[str, str]:
         """Every slot's raw value: the merge tags', the tracking links', other apps'."""
         values = recipient.values()
-        tracking = self.tracking.values(
+        tracking = variant.tracking.values(
             delivery_id=addressee.delivery_id,
             opted_out=addressee.tracking_opt_out or addressee.untracked,
         )
         if tracking:
             values.update(tracking)
-        for fill in self.fillers:
+        for fill in variant.fillers:
             values.update(fill(addressee.subscriber_id, addressee.delivery_id))
         return values
 
     def build(self, addressee: Addressee) -> EmailMultiAlternatives:
         """A Django message, for backends that take one (the outbox, anymail's ESPs)."""
-        recipient = self._recipient(addressee)
-        values = self._values(addressee, recipient)
+        variant = self.variant_for(addressee)
+        recipient = self._recipient(addressee, variant)
+        values = self._values(addressee, recipient, variant)
+        rendered = variant.rendered
         subject, text = (
             part.fill(slot_values(part, values, recipient))
-            for part in (self.rendered.subject, self.rendered.text)
+            for part in (rendered.subject, rendered.text)
         )
         message = EmailMultiAlternatives(
             subject=subject,
@@ -161,7 +252,7 @@ class CampaignMessages:
             headers=self._headers(addressee, recipient.unsubscribe_url),
         )
         if not addressee.text_only:
-            html = self.html_of(addressee)
+            html = self.html_of(addressee, variant)
             message.attach_alternative(html.fill(slot_values(html, values, recipient)), "text/html")
         # Read by anymail backends (ESP metadata, echoed back in tracking webhooks),
         # signed: the webhook believes no id it could have been sent by someone else.
@@ -176,9 +267,11 @@ class CampaignMessages:
         chunks of each part were quoted-printable encoded once per campaign, and a
         recipient costs the encoding of their own values only.
         """
-        recipient = self._recipient(addressee)
-        values = self._values(addressee, recipient)
-        subject = self.rendered.subject.fill(slot_values(self.rendered.subject, values, recipient))
+        variant = self.variant_for(addressee)
+        recipient = self._recipient(addressee, variant)
+        values = self._values(addressee, recipient, variant)
+        rendered = variant.rendered
+        subject = rendered.subject.fill(slot_values(rendered.subject, values, recipient))
         headers = {
             "To": addressee.email,
             "Subject": _encode_header(subject),
@@ -192,11 +285,11 @@ class CampaignMessages:
             head_bytes = head.encode("ascii")
         except UnicodeEncodeError:  # an internationalised address: let the email package do it
             return self.build(addressee).message().as_bytes(linesep="\r\n")
-        text = self.text_part.fill(slot_values(self.rendered.text, values, recipient))
+        text = variant.text_part.fill(slot_values(rendered.text, values, recipient))
         if addressee.text_only:
             message = b"".join((self.text_only_headers, head_bytes, b"\r\n", text))
             return self.dkim.sign(message) if self.dkim else message
-        html = self.html_of(addressee)
+        html = self.html_of(addressee, variant)
         separator = b"\r\n--" + self.boundary + b"\r\n"
         message = b"".join(
             (
@@ -209,23 +302,26 @@ class CampaignMessages:
                 separator,
                 b'Content-Type: text/html; charset="utf-8"\r\n',
                 b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-                self._html_part_of(addressee).fill(slot_values(html, values, recipient)),
+                self._html_part_of(addressee, variant).fill(slot_values(html, values, recipient)),
                 b"\r\n--" + self.boundary + b"--\r\n",
             )
         )
         return self.dkim.sign(message) if self.dkim else message
 
-    def html_of(self, addressee: Addressee) -> Compiled:
+    def html_of(self, addressee: Addressee, variant: Variant) -> Compiled:
         """The HTML the reader gets: without the pixel and tracked links if they refuse
         all tracking, whatever the newsletter's policy."""
-        return self.untracked.html if addressee.untracked else self.rendered.html
+        return variant.untracked.html if addressee.untracked else variant.rendered.html
 
-    def _html_part_of(self, addressee: Addressee) -> "QuotedPrintableTemplate":
-        if not (addressee.untracked and self.tracked):
-            return self.html_part
-        if self._untracked_html_part is None:  # encoded once, when a first reader needs it
-            self._untracked_html_part = QuotedPrintableTemplate(self.untracked.html)
-        return self._untracked_html_part
+    def _html_part_of(self, addressee: Addressee, variant: Variant) -> "QuotedPrintableTemplate":
+        if not (addressee.untracked and variant.tracked):
+            return variant.html_part
+        part = self._untracked_parts.get(id(variant))
+        if part is None:  # encoded once per variant, when a first reader needs it
+            part = self._untracked_parts[id(variant)] = QuotedPrintableTemplate(
+                variant.untracked.html
+            )
+        return part
 
     def envelope_sender_for(self, addressee: Addressee) -> str:
         """SMTP's MAIL FROM: the delivery's VERP bounce address when a bounce domain is
@@ -279,7 +375,10 @@ class CampaignMessages:
     def merge_template(self, field_format: str) -> "MergeTemplate | None":
         """The campaign as one ESP batch message with merge fields in ``field_format``
         (e.g. Mailgun's ``%recipient.{}%``), or None when the text itself contains the
-        field syntax, which the ESP would then substitute by mistake."""
+        field syntax, which the ESP would then substitute by mistake, or when readers
+        get different messages (editions, conditional blocks): one call is one message."""
+        if self.vary:
+            return None
         marker = field_format.split("{}")[0]
         parts = (self.rendered.subject, self.rendered.text, self.rendered.html)
         if any(marker in piece for part in parts for piece in part.pieces):
@@ -306,9 +405,10 @@ class MergeTemplate:
         """Those this template can carry, and those whose copy differs in shape (plain
         text only, or untracked where the others' links are tracked): these are sent
         one by one."""
+        tracked = self.messages.default.tracked
         shared, own = [], []
         for addressee in addressees:
-            apart = addressee.text_only or (addressee.untracked and self.messages.tracked)
+            apart = addressee.text_only or (addressee.untracked and tracked)
             (own if apart else shared).append(addressee)
         return shared, own
 
@@ -319,8 +419,8 @@ class MergeTemplate:
         messages = self.messages
         merge_data, merge_headers, merge_metadata = {}, {}, {}
         for addressee in addressees:
-            recipient = messages._recipient(addressee)
-            values = messages._values(addressee, recipient)
+            recipient = messages._recipient(addressee, messages.default)
+            values = messages._values(addressee, recipient, messages.default)
             fields = {}
             for prefix, name in self.PARTS:
                 part = getattr(messages.rendered, name)

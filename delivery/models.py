@@ -126,6 +126,9 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The language of the edition this recipient gets (campaigns.Edition, or the
+    # newsletter's language for the campaign itself), fixed when sending starts.
+    edition = models.CharField(max_length=10, blank=True, default="", db_default="")
     # What the receiving side said afterwards (ESP webhooks, bounce mail, SMTP refusals):
     # see delivery/feedback.py. Each is set once, by the first event that reports it.
     delivered_at = models.DateTimeField(null=True, blank=True)

@@ -10,7 +10,9 @@ from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from campaigns.editions import language_name
 from campaigns.models import Campaign, Status
+from campaigns.services import campaign_editions, edition_problems
 from newsletter.access import member_required
 from newsletter.encryption import DecryptionError
 from newsletter.http import is_htmx
@@ -96,6 +98,9 @@ def _review(request, newsletter, campaign, form, plan: SendPlan) -> HttpResponse
     if plan.send_at is None and not recipients:
         form.add_error("lists", _("Nobody would receive it: these lists have no one to send to."))
         return None
+    if problems := edition_problems(campaign=campaign, list_ids=plan.list_ids):
+        form.add_error(None, " ".join(problems))
+        return None
     if request.POST.get("action") == "schedule":
         if plan.send_at is None:
             form.add_error("send_at", _("Choose when to send it."))
@@ -114,6 +119,8 @@ def _review(request, newsletter, campaign, form, plan: SendPlan) -> HttpResponse
             "plan": plan,
             "lists": form.chosen_lists(),
             "recipients": recipients,
+            "editions": campaign_editions(campaign=campaign, list_ids=plan.list_ids),
+            "default_language": language_name(newsletter.language),
             "confirmation": send_plan_sign(campaign=campaign, plan=plan, user=request.user),
         },
     )

@@ -7,8 +7,8 @@ public, and the caller connects to the checked address (never resolving again), 
 a DNS answer that changes in between (DNS rebinding) cannot redirect it. An
 instance admin may allow private addresses (an intranet mail relay or receiver).
 
-Used by the outgoing webhook client (``webhooks/client.py``) and by the SMTP
-connection of newsletters' own sending backends (``delivery/backends/smtp.py``).
+Used by the HTTP client of outgoing webhooks and feeds (``newsletter/outbound.py``) and
+by the SMTP connection of newsletters' own sending backends (``delivery/backends/smtp.py``).
 """
 
 import ipaddress

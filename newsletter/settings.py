@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "webhooks",
     "backup",
     "participation",
+    "feeds",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -327,6 +328,18 @@ WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("CRIER_WEBHOOKS_TIMEOUT_SECONDS"
 WEBHOOKS_MAX_RESPONSE_BYTES = 64 * 1024
 WEBHOOKS_MAX_ATTEMPTS = int(os.environ.get("CRIER_WEBHOOKS_MAX_ATTEMPTS", "10"))
 
+# Followed feeds (docs/feeds.md): fetched like webhooks are posted, public HTTPS only
+# unless an admin allows plain HTTP or private networks, within a size and a time limit.
+# file:// feeds are read only under CRIER_FEEDS_FILE_ROOT; make run (the embedded
+# servers) sets it to the demo's own feed folder, a deployment leaves it off.
+FEEDS_ALLOW_PRIVATE = env_bool("CRIER_FEEDS_ALLOW_PRIVATE")
+FEEDS_ALLOW_HTTP = env_bool("CRIER_FEEDS_ALLOW_HTTP")
+FEEDS_TIMEOUT_SECONDS = float(os.environ.get("CRIER_FEEDS_TIMEOUT_SECONDS", "10"))
+FEEDS_MAX_BYTES = int(os.environ.get("CRIER_FEEDS_MAX_BYTES", str(2 * 1024 * 1024)))
+FEEDS_FILE_ROOT = os.environ.get("CRIER_FEEDS_FILE_ROOT") or (
+    str(BASE_DIR / "feeds" / "demo") if EMBEDDED_SERVERS else ""
+)
+
 # Celery. PostgreSQL is the source of truth; the broker only carries ids of work
 # that a sweeper can re-enqueue, so losing Redis delays work but loses nothing.
 CELERY_BROKER_URL = EMBEDDED_SERVERS.broker_url if EMBEDDED_SERVERS else REDIS_URL
@@ -377,6 +390,8 @@ CELERY_BEAT_SCHEDULE = {
     "flush-tracking": {"task": "tracking.tasks.flush", "schedule": 10.0},
     "webhooks-redispatch": {"task": "webhooks.tasks.redispatch_due", "schedule": 30.0},
     "webhooks-prune": {"task": "webhooks.tasks.prune", "schedule": 86400.0},
+    # Followed feeds whose time has come make their issue (docs/feeds.md).
+    "feeds-run-due": {"task": "feeds.tasks.run_due_feeds", "schedule": 60.0},
     # The transparency pages' figures, from the ledger and the rollups (docs/participation.md).
     "participation-transparency": {
         "task": "participation.tasks.refresh_transparency",

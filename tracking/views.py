@@ -10,8 +10,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from campaigns import extensions
+from campaigns.editions import language_name
 from campaigns.models import Campaign
-from delivery.selectors import latest_bounces_and_complaints, reports_deliveries
+from delivery.selectors import edition_counts, latest_bounces_and_complaints, reports_deliveries
 from newsletter.access import member_required
 from newsletter.http import client_ip
 from newsletter.models import Newsletter, Role
@@ -89,6 +90,9 @@ def campaign_report(request: HttpRequest, newsletter: Newsletter, pk: int) -> Ht
             "reports_deliveries": reports_deliveries(newsletter),
             # What other apps add (a consultation's results): campaigns.extensions.
             "sections": extensions.report_sections(campaign),
+            "editions": [
+                (counts, language_name(counts.language)) for counts in edition_counts(campaign)
+            ],
         },
     )
 

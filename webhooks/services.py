@@ -20,9 +20,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from newsletter import outbound as client
 from newsletter.models import Newsletter
 
-from . import client, signing, tasks
+from . import signing, tasks
 from .events import SUBSCRIBABLE, Event
 from .models import Attempt, Endpoint, OutcomeStatus, WebhookDelivery
 

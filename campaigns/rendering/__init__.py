@@ -11,12 +11,12 @@ result); per recipient, ``personalize`` only fills the slots.
 import hashlib
 import html
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from newsletter.headers import has_line_break
 
-from . import inline, markdown, mjml, text
+from . import conditions, inline, markdown, mjml, text
 from .mergetags import ATTRIBUTE_PREFIX, Compiled, Tokenizer, escape
 from .problems import Level, Problem, RenderError, Source
 
@@ -107,6 +107,13 @@ class RenderInput:
     # there is no reader), and the blocks the body names.
     reader_links: tuple[tuple[str, str], ...] = ()
     blocks: tuple[Block, ...] = ()
+    # Conditional blocks (``conditions``): the newsletter's list slugs a condition may
+    # name (None: not checked), the facts that hold for the reader this variant is
+    # for (none: the neutral variant, the archive's), or every branch at once (only
+    # to check them all, never sent).
+    known_lists: tuple[str, ...] | None = None
+    shown: frozenset[str] = frozenset()
+    all_branches: bool = False
 
     def digest(self) -> str:
         """Identifies the output: equal digests render to the same message.
@@ -128,6 +135,9 @@ class RenderInput:
         links = [list(link) for link in self.reader_links if link[0] in texts]
         if links or self.blocks:
             payload += [links, [asdict(block) for block in self.blocks]]
+        if "{%" in self.body:
+            lists = None if self.known_lists is None else sorted(self.known_lists)
+            payload += [lists, sorted(self.shown), self.all_branches]
         return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -218,8 +228,45 @@ def _fill(part: Compiled, values: dict[str, str], recipient: Recipient) -> str:
 
 
 def render(source: RenderInput) -> Rendered:
-    """Run the whole pipeline. Never raises for bad input: problems say what is wrong."""
+    """Run the whole pipeline. Never raises for bad input: problems say what is wrong.
+
+    With conditional blocks, the neutral variant (no fact holds: the one stored,
+    checked before sending and shown by the archive) also carries the problems of
+    every branch: an error in a block few readers get is found when it is saved.
+    """
+    result, template = _render(source)
+    if template.has_conditions and not source.shown and not source.all_branches:
+        every, _ = _render(replace(source, all_branches=True))
+        found = every.problems
+        if source.body_format == "mjml":
+            found = found + _unbalanced_branches(template)
+        result.problems += [problem for problem in found if problem not in result.problems]
+    return result
+
+
+def _unbalanced_branches(template: conditions.Template) -> list[Problem]:
+    """In MJML, each branch must open and close its own tags: a reader gets one branch
+    without the other, and their variant would not render (or not as written)."""
+    problems = []
+    for tag_line, start, branch in template.branch_texts():
+        for problem in mjml.check(branch, source=Source.BODY):
+            problems.append(
+                replace(
+                    problem,
+                    line=problem.line + start if problem.line else tag_line,
+                    message=f"in the conditional block of line {tag_line}, {problem.message}",
+                )
+            )
+    return problems
+
+
+def _render(source: RenderInput) -> tuple[Rendered, conditions.Template]:
     result = Rendered(digest=source.digest(), problems=[])
+    template, found = conditions.parse(
+        source.body, body_format=source.body_format, known_lists=source.known_lists
+    )
+    result.problems += found
+    body_text = template.text(source.shown, all_branches=source.all_branches)
     blocks = {block.name: block for block in source.blocks}
     tokens = Tokenizer(
         seed="\n".join(
@@ -236,7 +283,7 @@ def render(source: RenderInput) -> Rendered:
     )
     layout, found = tokens.replace(source.layout, source=Source.LAYOUT, in_layout=True)
     result.problems += found
-    body, found = tokens.replace(source.body, source=Source.BODY)
+    body, found = tokens.replace(body_text, source=Source.BODY)
     result.problems += found
     subject, found = tokens.replace(source.subject, source=Source.SUBJECT)
     result.problems += found
@@ -268,7 +315,7 @@ def render(source: RenderInput) -> Rendered:
             block_tokens=set(used_blocks),
         )
     else:
-        found = mjml.check(source.body, source=Source.BODY)
+        found = mjml.check(body_text, source=Source.BODY)
         found += mjml.check_blocks(body, block_tokens=set(used_blocks))
     result.problems += found
     for token, block in used_blocks.items():
@@ -276,7 +323,7 @@ def render(source: RenderInput) -> Rendered:
         result.problems += found
         body = body.replace(token, markup)
     if result.errors:
-        return result
+        return result, template
 
     document = layout
     for name, value in (
@@ -291,7 +338,7 @@ def render(source: RenderInput) -> Rendered:
         rendered_html = mjml.to_html(document)
     except RenderError as error:
         result.problems += error.problems
-        return result
+        return result, template
     rendered_html, found = inline.strip_remote(rendered_html)
     result.problems += found
     rendered_html = inline.inline(rendered_html)
@@ -315,7 +362,7 @@ def render(source: RenderInput) -> Rendered:
                 "the unsubscribe link. Shorten the content or move images to links.",
             )
         )
-    return result
+    return result, template
 
 
 def _check_layout(original: str, tokenized: str, tokens: Tokenizer) -> list[Problem]:

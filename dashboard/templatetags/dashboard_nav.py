@@ -16,6 +16,7 @@ SECTIONS = (
     ("dashboard:layout_list", _("Layouts")),
     ("dashboard:image_list", _("Images")),
     ("dashboard:participation", _("Participation")),
+    ("dashboard:feed_list", _("Feeds")),
 )
 
 

@@ -145,7 +145,7 @@ def test_each_recipient_gets_their_own_values_without_a_render(poll_app):
 def test_a_campaign_without_the_app_s_slots_costs_it_nothing(poll_app):
     campaign = CampaignFactory(body="Nothing to vote on.")
     messages = CampaignMessages(campaign, campaign_render(campaign=campaign))
-    assert messages.fillers == []
+    assert messages.default.fillers == []
     messages.build(Addressee(7, 42, "ada@example.org", "Ada", {}, "News"))
     assert poll_app == []
 

@@ -39,6 +39,7 @@ from campaigns.images import image_upload
 from campaigns.models import Campaign, Status
 from delivery import engine
 from delivery.models import BounceType, Delivery, DeliveryStatus, OutboxMessage
+from feeds.models import Feed, FeedItem
 from newsletter.invitations import invitation_create, token_digest
 from newsletter.models import Role
 from participation.services import calls, consultations, goals
@@ -66,6 +67,7 @@ NOT_PAGES = {
     "layout_preview_html": "the mail's HTML, in a sandboxed frame",
     "campaign_live_preview_html": "the mail's HTML, in a sandboxed frame",
     "outbox_message_html": "the mail's HTML, in a sandboxed frame",
+    "feed_preview_html": "the mail's HTML, in a sandboxed frame",
     "campaign_live_preview": "a fragment of the compose page",
     "campaign_recipients": "a fragment of the send page",
     "campaign_report_csv": "a download",
@@ -155,6 +157,13 @@ class Newsroom:
             public=True,
         )
         self.draft.lists.set([self.releases])
+        campaign_services.edition_create(
+            campaign=self.draft,
+            language="fr",
+            subject="Kernel 7.1 : des démarrages plus rapides",
+            body="Bonjour {{ subscriber.name }},\n\n## Nouveau\n\n- Démarrage plus rapide.\n",
+            status="ready",
+        )
         self.sent = self._sent_campaign()
         self.scheduled = campaign_services.campaign_create(
             newsletter=newsletter,
@@ -226,9 +235,34 @@ class Newsroom:
             "webhooks": endpoint.pk,
             "outbox": OutboxMessage.objects.get().pk,
             **self._participation(),
+            "feeds": self._feed(),
         }
-        self.overrides = {"campaign_edit": self.draft.pk, "campaign_send": self.draft.pk}
+        self.overrides = {
+            "campaign_edit": self.draft.pk,
+            "campaign_send": self.draft.pk,
+            "edition_create": self.draft.pk,
+            "edition_edit": self.draft.pk,
+        }
+        self.route_words["edition_edit"] = {"language": "fr"}
         self.words = {"list_slug": self.announcements.slug, "token": upload}
+
+    def _feed(self) -> int:
+        """A followed release feed that made one issue and failed its last look. Made
+        directly: the service would fetch it, and no page walked here fetches."""
+        feed = Feed.objects.create(
+            newsletter=self.newsletter,
+            name="Kernel releases",
+            url="https://kernel.example.org/releases/feed.atom?channel=stable&format=atom",
+            title="Kernel releases",
+            layout=self.layouts[0],
+            schedule="weekly",
+            next_run_at=timezone.now() + timedelta(days=6),
+            last_run_at=timezone.now() - timedelta(days=1),
+            last_error="The feed's server answered HTTP 503.",
+        )
+        feed.lists.set([self.announcements])
+        FeedItem.objects.create(feed=feed, key="k-7.0", title="Kernel 7.0", campaign=self.sent)
+        return feed.pk
 
     def _participation(self) -> dict:
         """A consultation, an open call with a contribution, a support goal, an invitation."""

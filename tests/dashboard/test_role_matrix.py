@@ -12,8 +12,10 @@ import re
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from api.services import issue_token
+from feeds.models import Feed
 from newsletter.access import required_for
 from newsletter.invitations import invitation_create
 from newsletter.models import Role
@@ -103,8 +105,17 @@ class World:
             cta_label="Join",
             cta_url="https://example.org/join",
         )
+        # Made directly (the service would fetch it); a file address fails at once.
+        feed = Feed.objects.create(
+            newsletter=self.newsletter,
+            name="Releases",
+            url="file:///nowhere/releases.xml",
+            layout=LayoutFactory(newsletter=self.newsletter),
+            next_run_at=timezone.now(),
+        )
         # The object a primary key after each path segment stands for.
         self.objects = {
+            "feeds": feed.pk,
             "consultations": consultation.pk,
             "questions": consultation.questions.get().pk,
             "calls": call.pk,
@@ -171,6 +182,7 @@ def test_the_walk_finds_the_pages_of_every_app():
     assert {"campaign_send", "outbox", "account_security"} <= names
     assert {"participation", "consultation_detail", "call_detail", "goal_detail"} <= names
     assert {"submission_moderate", "referrals", "settings_participation"} <= names
+    assert {"feed_list", "feed_detail", "feed_check", "feed_run"} <= names
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,9 @@ from django.utils import timezone
 
 from api.services import issue_token
 from api.urls import api as ninja_api
-from campaigns.models import Status
+from campaigns.models import Edition, Status
 from delivery.models import Delivery, DeliveryStatus
+from feeds.models import Feed
 from newsletter.models import Invitation, Newsletter, Role
 from participation.services import calls, consultations, goals
 from subscribers import import_files, services
@@ -63,6 +64,9 @@ PARAMETER_KINDS = {
     ("calls", "pk"): "call",
     ("submissions", "submission"): "submission",
     ("goals", "pk"): "goal",
+    ("feeds", "pk"): "feed",
+    ("preview", "key"): "feed_preview",
+    ("editions", "language"): "edition_language",
 }
 # Dashboard pages that belong to no newsletter, and why none can reach a newsletter's data.
 INSTANCE_ROUTES = {
@@ -123,15 +127,19 @@ class Tenant:
         )
         campaign.lists.set([mailing_list])
         Delivery.objects.create(campaign=campaign, subscriber=contact, status=DeliveryStatus.SENT)
+        # Sent, so made as the services would have made it before the start.
+        Edition.objects.create(campaign=campaign, language="fr", subject="Numéro", body="B")
         batch = ImportBatch.objects.create(
             newsletter=newsletter, mailing_list=mailing_list, attestation="Yes"
         )
         upload = SimpleUploadedFile("people.csv", b"email\nx@example.org\n")
         preview = f"preview-{slug}"
         cache.set(f"campaigns:live-preview:{newsletter.pk}:{preview}", "<p>B</p>", 3600)
+        cache.set(f"feeds:preview:{newsletter.pk}:{preview}", "<p>B</p>", 3600)
+        layout = LayoutFactory(newsletter=newsletter)
         tenant.objects = {
             "campaign": campaign.pk,
-            "layout": LayoutFactory(newsletter=newsletter).pk,
+            "layout": layout.pk,
             "membership": MembershipFactory(newsletter=newsletter, role=Role.VIEWER).pk,
             "token": token.pk,
             "contact": contact.pk,
@@ -142,6 +150,17 @@ class Tenant:
             "list_slug": mailing_list.slug,
             "upload": import_files.store_upload(newsletter=newsletter, upload=upload),
             "preview": preview,
+            "feed_preview": preview,
+            # Made directly: the service would fetch it. A file address is refused at
+            # once, so "check now" and "make it now" touch no network here.
+            "feed": Feed.objects.create(
+                newsletter=newsletter,
+                name=f"Releases of {slug}",
+                url=f"file:///nowhere/{slug}.xml",
+                layout=layout,
+                next_run_at=timezone.now() + timedelta(days=1),
+            ).pk,
+            "edition_language": "fr",
             **participation_objects(newsletter, slug),
             "invitation": Invitation.objects.create(
                 newsletter=newsletter,
@@ -280,6 +299,15 @@ API_ROUTES = {
     ("post", "/api/v1/campaigns/{campaign_id}/resume/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/test/"): {"json": {"to": ["a@example.org"]}},
     ("get", "/api/v1/campaigns/{campaign_id}/stats/"): {},
+    ("get", "/api/v1/campaigns/{campaign_id}/editions/"): {},
+    ("post", "/api/v1/campaigns/{campaign_id}/editions/"): {
+        "json": {"language": "de", "subject": "Von A", "body": "Hallo."}
+    },
+    ("get", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {},
+    ("patch", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {
+        "json": {"subject": "Changed by A"}
+    },
+    ("delete", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {},
     ("get", "/api/v1/campaigns/{campaign_id}/uncertain/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/uncertain/"): {"json": {"choice": "resend"}},
     ("get", "/api/v1/consultations/{consultation_id}/"): {},
@@ -300,6 +328,11 @@ API_ROUTES = {
     ("post", "/api/v1/webhooks/{endpoint_id}/disable/"): {},
     ("post", "/api/v1/webhooks/{endpoint_id}/test/"): {},
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries/"): {},
+    ("get", "/api/v1/feeds/{feed_id}/"): {},
+    ("patch", "/api/v1/feeds/{feed_id}/"): {"json": {"name": "Changed by A"}},
+    ("delete", "/api/v1/feeds/{feed_id}/"): {},
+    ("post", "/api/v1/feeds/{feed_id}/check/"): {},
+    ("post", "/api/v1/feeds/{feed_id}/run/"): {},
     # Endpoints naming B's objects in the query or body: 422, the list is not A's.
     ("get", "/api/v1/subscribers/"): {"query": {"list": B_LIST}, "status": 422},
     ("post", "/api/v1/subscribers/"): {
@@ -314,11 +347,16 @@ API_ROUTES = {
         "json": {"name": "X", "subject": "X", "body": "X", "lists": [B_LIST]},
         "status": 422,
     },
+    ("post", "/api/v1/feeds/"): {
+        "json": {"name": "X", "url": "https://feeds.example.org/x.xml", "lists": [B_LIST]},
+        "status": 422,
+    },
     # Endpoints that name nothing: they read or add to the token's own newsletter only.
     ("get", "/api/v1/lists/"): {"status": 200},
     ("post", "/api/v1/lists/"): {"json": {"slug": B_LIST, "name": "A's own"}, "status": 201},
     ("get", "/api/v1/campaigns/"): {"status": 200},
     ("get", "/api/v1/webhooks/"): {"status": 200},
+    ("get", "/api/v1/feeds/"): {"status": 200},
     ("get", "/api/v1/consultations/"): {"status": 200},
     ("post", "/api/v1/consultations/"): {"json": {}, "status": 422},
     ("get", "/api/v1/calls/"): {"status": 200},
@@ -351,6 +389,8 @@ PATH_KINDS = {
     "call_id": "call",
     "submission_id": "submission",
     "goal_id": "goal",
+    "feed_id": "feed",
+    "language": "edition_language",
 }
 
 

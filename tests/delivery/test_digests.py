@@ -8,7 +8,8 @@ from unittest import mock
 
 import pytest
 
-from campaigns.models import Campaign, Status
+from campaigns import services as campaigns
+from campaigns.models import Campaign, EditionStatus, Status
 from delivery import digests, engine
 from delivery.models import Delivery, DeliveryStatus, Digest, DigestStatus, OutboxMessage
 from subscribers.models import Frequency, Subscriber, Subscription
@@ -225,3 +226,24 @@ def test_cancelling_a_campaign_takes_it_out_of_digests_not_yet_made(newsletter, 
     run_digests(WEEK_END_PARIS)
     assert OutboxMessage.objects.count() == 0
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SKIPPED}
+
+
+def test_a_french_reader_on_a_digest_reads_each_issue_in_the_french_edition(newsletter, lists):
+    releases, _ = lists
+    amelie = reader(releases, "amelie@example.org", Frequency.WEEKLY_DIGEST, language="fr")
+    campaign = issue(newsletter, [releases], "Kernel 7.0 is out")
+    campaigns.edition_create(
+        campaign=campaign,
+        language="fr",
+        subject="Kernel 7.0 est sorti",
+        preheader="Les nouveautés",
+        body="Bonjour, **voici** les changements.",
+        status=EditionStatus.READY,
+    )
+    send(campaign, WEDNESDAY)
+    run_digests(WEEK_END_PARIS)
+    (mail,) = mails_to(amelie.email)
+    text = mail.body("plain")
+    assert "Kernel 7.0 est sorti" in text and "Les nouveautés" in text
+    assert "Bonjour, voici les changements." in text
+    assert "Kernel 7.0 is out" not in text

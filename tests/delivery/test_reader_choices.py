@@ -9,6 +9,8 @@ from email import message_from_bytes, policy
 import pytest
 from django.utils import timezone
 
+from campaigns import services as campaigns
+from campaigns.models import EditionStatus
 from delivery import engine, sending_backends
 from delivery.models import BackendKind, Delivery, DeliveryStatus
 from subscribers import services as subscribers
@@ -157,3 +159,25 @@ def test_a_reader_who_pauses_after_the_campaign_started_is_skipped(campaign, smt
     assert "ada@example.org" not in smtp_sink.handler.recipients()
     ada = Delivery.objects.get(subscriber__email="ada@example.org")
     assert ada.status == DeliveryStatus.SKIPPED
+
+
+def test_in_another_edition_the_readers_choices_hold_too(newsletter, campaign, smtp_sink):
+    campaigns.edition_create(
+        campaign=campaign,
+        language="fr",
+        subject="Nouvelles",
+        body="Bonjour {{ subscriber.name }}, lisez [les notes](https://example.org/notes).",
+        status=EditionStatus.READY,
+    )
+    Subscriber.objects.filter(email__in=["grace@example.org", "linus@example.org"]).update(
+        language="fr"
+    )
+    send_all(campaign)
+    raw = {message.recipients[0]: message.data for message in smtp_sink.handler.received}
+    grace = message_from_bytes(raw["grace@example.org"], policy=policy.default)
+    assert grace["Subject"] == "Nouvelles"
+    assert "Bonjour Grace" in grace.get_body(("html",)).get_content()
+    assert b"/t/" not in unfolded(raw["grace@example.org"])
+    linus = message_from_bytes(raw["linus@example.org"], policy=policy.default)
+    assert linus.get_content_type() == "text/plain" and "Bonjour Linus" in linus.get_content()
+    assert b"/t/o/" in unfolded(raw["ada@example.org"])

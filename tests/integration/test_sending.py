@@ -6,18 +6,20 @@ is a row marked ``uncertain`` (at most one per killed process), never resent.
 
 import time
 from datetime import timedelta
+from email import message_from_bytes, policy
 from unittest import mock
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from campaigns.models import Campaign, Status
+from campaigns import services as campaigns
+from campaigns.models import Campaign, EditionStatus, Status
 from delivery import digests, engine
 from delivery.models import Delivery, DeliveryStatus, Digest, DigestStatus
 from delivery.tasks import send_digests
 from subscribers import services as subscribers
-from subscribers.models import ConsentSource, Frequency, Subscription
+from subscribers.models import ConsentSource, Frequency, Subscriber, Subscription
 from tests.conftest import start_worker, wait_for
 from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
 from tests.smtp_sink import SMTPSink
@@ -212,3 +214,43 @@ def test_a_worker_killed_mid_digests_loses_and_repeats_nothing(tmp_path, sending
     rows = Delivery.objects.values_list("subscriber__email", "status")
     assert {status for email, status in rows if email in uncertain} <= {DeliveryStatus.UNCERTAIN}
     assert {status for email, status in rows if email not in uncertain} == {DeliveryStatus.SENT}
+
+
+def test_editions_and_blocks_survive_a_killed_worker_each_reader_once_in_their_language(
+    tmp_path, sending, sink
+):
+    sink.handler.delay = 0.02
+    campaign, emails = audience(150)
+    french = set(emails[::3])
+    Subscriber.objects.filter(email__in=french).update(language="fr")
+    Subscriber.objects.filter(email__in=emails[::5]).update(attributes={"plan": "pro"})
+    campaigns.edition_create(
+        campaign=campaign,
+        language="fr",
+        subject="Numero special",
+        body='Bonjour.\n\n{% if subscriber.attributes.plan == "pro" %}\nLigne pro.\n{% endif %}\n',
+        status=EditionStatus.READY,
+    )
+    doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **sending)
+    engine.campaign_start(campaign=campaign)
+    in_flight = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT)
+    wait_for(lambda: len(sink.handler.received) >= 35 and in_flight.exists(), interval=0.01)
+    doomed.kill()
+    survivor = start_worker(tmp_path / "survivor.log", name="survivor", **sending)
+    try:
+        sweep_until_sent(campaign)
+    finally:
+        survivor.stop()
+    assert_exactly_once(sink, emails, killed_processes=2)
+    pro = set(emails[::5])
+    for received in sink.handler.received:
+        (address,) = received.recipients
+        message = message_from_bytes(received.data, policy=policy.default)
+        text = message.get_body(("plain",)).get_content()
+        if address in french:
+            assert message["Subject"] == "Numero special", address
+            assert ("Ligne pro." in text) == (address in pro), address
+        else:
+            assert message["Subject"] != "Numero special" and "Bonjour" not in text, address
+    recorded = dict(Delivery.objects.values_list("subscriber__email", "edition"))
+    assert {email for email, edition in recorded.items() if edition == "fr"} == french

@@ -47,6 +47,9 @@ def test_seed_demo_adds_layouts_a_draft_and_a_sent_public_campaign(client):
     (sent,) = public_archive(demo)
     assert sent.sent_at is not None
     assert client.get(sent.get_public_url()).status_code == 200
+    # Each has a French edition: Marie reads French; the archive offers both languages.
+    assert draft.editions.get().language == "fr"
+    assert "Bienvenue" in client.get(sent.get_public_url() + "fr/").content.decode()
 
 
 @pytest.mark.django_db

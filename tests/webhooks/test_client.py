@@ -3,8 +3,8 @@ import socket
 import pytest
 
 from newsletter import network
+from newsletter import outbound as client
 from tests.webhooks.conftest import TLS_NAME
-from webhooks import client
 
 POLICY = {"allow_private": False, "allow_http": False, "timeout": 2, "max_bytes": 64 * 1024}
 

@@ -3,13 +3,17 @@
 import os
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, Status
+from feeds import services as feeds
+from feeds.models import Feed
 from newsletter.models import Membership, Newsletter, Role
 from participation.models import Call, Consultation, Goal, ParticipationSettings
 from participation.services import calls, consultations, goals, transparency
@@ -44,6 +48,7 @@ class Command(BaseCommand):
             self._participation(newsletter, admin)
             self._campaigns(newsletter, admin)
             self._answers(newsletter)
+            self._feed(newsletter, admin)
         self.stdout.write(f"Demo newsletter: {newsletter.name} (/dashboard/n/{newsletter.slug}/)")
         if password:
             self.stdout.write(
@@ -197,16 +202,44 @@ class Command(BaseCommand):
             newsletter=newsletter
         )
         if not Campaign.objects.filter(newsletter=newsletter, slug=DRAFT["slug"]).exists():
-            campaign_services.campaign_create(
+            draft = campaign_services.campaign_create(
                 newsletter=newsletter, created_by=admin, layout=release_notes, **DRAFT
             )
+            # Marie reads French: she gets the French edition (docs/editions.md).
+            campaign_services.edition_create(campaign=draft, **DRAFT_FR)
         if not Campaign.objects.filter(newsletter=newsletter, slug=SENT["slug"]).exists():
             sent = campaign_services.campaign_create(
                 newsletter=newsletter, created_by=admin, layout=announcement, **SENT
             )
+            campaign_services.edition_create(campaign=sent, **SENT_FR)
             # Demo data: marked sent so the archive and feed have an entry; no mail left.
             Campaign.objects.filter(pk=sent.pk).update(status=Status.SENT, sent_at=timezone.now())
 
+    def _feed(self, newsletter: Newsletter, admin) -> None:
+        """Follow the demo's own release feed, a file beside the code: only where file
+        feeds are allowed from its folder (make run's embedded servers), never a
+        deployment's default."""
+        if Feed.objects.filter(newsletter=newsletter, name=DEMO_FEED["name"]).exists():
+            return
+        try:
+            feeds.feed_create(
+                newsletter=newsletter,
+                created_by=admin,
+                lists=list(MailingList.objects.filter(newsletter=newsletter, slug="releases")),
+                layout=newsletter.layouts.filter(name="Release notes").first()
+                or newsletter.layouts.first(),
+                url=(settings.BASE_DIR / "feeds" / "demo" / "releases.atom").as_uri(),
+                **DEMO_FEED,
+            )
+        except ValidationError as error:
+            self.stdout.write(f"Not following the demo release feed: {' '.join(error.messages)}")
+
+
+DEMO_FEED = {
+    "name": "Demo releases",
+    "schedule": "weekly",
+    "intro": 'Hello {{ subscriber.name|default:"there" }}, here is what Demo released lately.',
+}
 
 DRAFT = {
     "name": "Demo 2.0 release notes",
@@ -273,3 +306,35 @@ DEMO_CONTRIBUTIONS = [
     ),
     ("Faster CI with Demo", "Our test suite went from 9 to 4 minutes.", "Grace H.", False),
 ]
+SENT_FR = {
+    "language": "fr",
+    "status": "ready",
+    "subject": "Bienvenue dans les nouvelles du projet Demo",
+    "preheader": "À quoi sert cette lettre, et à quel rythme elle arrive.",
+    "body": """Bonjour {{ subscriber.name|default:"à vous" }},
+
+Voici la lettre du projet Demo. Nous écrivons quand il y a une version, un événement ou
+un appel à l'aide : environ une fois par mois, jamais plus de deux.
+
+En attendant, vous pouvez [lire la documentation](https://demo.example.org/docs) ou
+[rejoindre le forum](https://forum.demo.example.org).
+""",
+}
+DRAFT_FR = {
+    "language": "fr",
+    "status": "ready",
+    "subject": "Demo 2.0 : des extensions et un démarrage plus rapide",
+    "preheader": "Ce qui change, et comment mettre à jour en une commande.",
+    "body": """Bonjour {{ subscriber.name|default:"à vous" }},
+
+Demo **2.0** est prête : une API d'extensions, et un démarrage trois fois plus rapide.
+
+```console
+$ pip install --upgrade demo==2.0.0
+```
+
+{% if list releases %}
+Vous êtes sur la liste des versions : le détail des changements suit dans le journal.
+{% endif %}
+""",
+}

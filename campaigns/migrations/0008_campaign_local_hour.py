@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0006_merge_failed_to_start_and_subject"),
+        ("campaigns", "0007_editions"),
     ]
 
     operations = [

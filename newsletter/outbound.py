@@ -1,31 +1,41 @@
 """An HTTP client that reaches only the public internet, unless an admin allows more.
 
-A webhook URL is typed by a newsletter owner, so it must not become a way into the
-server's own network (SSRF): ``newsletter.network`` resolves the host once and checks
-every address, and the connection goes to the checked address while TLS (SNI and the
-certificate check) and the Host header still use the name. Redirects
-are not followed, the whole exchange has a deadline, and at most ``max_bytes`` of the
-answer is read. urllib3 (already a dependency, through requests) does the HTTP.
+Webhook URLs and followed feeds are typed by a newsletter owner, so they must not
+become a way into the server's own network (SSRF): ``newsletter.network`` resolves
+the host once and checks every address, and the connection goes to the checked
+address while TLS (SNI and the certificate check) and the Host header still use the
+name. Redirects are not followed (a caller that follows one checks its target
+again), the whole exchange has a deadline, and at most ``max_bytes`` of the answer
+is read. urllib3 (already a dependency, through requests) does the HTTP.
+
+Used by outgoing webhooks (``webhooks/services.py``) and feeds (``feeds/fetching.py``).
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError
+from urllib3.exceptions import TimeoutError as UrllibTimeout
 
 from newsletter.network import Refused, TransportError, is_public, pick_address
 
-__all__ = ["Refused", "Reply", "TransportError", "check_url", "is_public", "post"]
+__all__ = ["Refused", "Reply", "TooSlow", "TransportError", "check_url", "get", "is_public", "post"]
 
 CHUNK = 8192
+
+
+class TooSlow(TransportError):
+    """The answer did not arrive whole before the deadline."""
 
 
 @dataclass(frozen=True)
 class Reply:
     status: int
     body: bytes
+    # The answer's headers, names in lower case (a redirect's ``location``).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def check_url(url: str, *, allow_http: bool) -> SplitResult:
@@ -56,6 +66,52 @@ def post(
     max_bytes: int,
 ) -> Reply:
     """POST ``body`` to ``url``; raise Refused or TransportError, else return the reply."""
+    return request(
+        "POST",
+        url,
+        body=body,
+        headers=headers,
+        allow_private=allow_private,
+        allow_http=allow_http,
+        timeout=timeout,
+        max_bytes=max_bytes,
+    )
+
+
+def get(
+    url: str,
+    *,
+    headers: dict[str, str],
+    allow_private: bool,
+    allow_http: bool,
+    timeout: float,
+    max_bytes: int,
+) -> Reply:
+    """GET ``url``; raise Refused or TransportError, else return the reply."""
+    return request(
+        "GET",
+        url,
+        body=None,
+        headers=headers,
+        allow_private=allow_private,
+        allow_http=allow_http,
+        timeout=timeout,
+        max_bytes=max_bytes,
+    )
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None,
+    headers: dict[str, str],
+    allow_private: bool,
+    allow_http: bool,
+    timeout: float,
+    max_bytes: int,
+) -> Reply:
+    """One exchange with the checked address of ``url``'s host, within ``timeout`` seconds."""
     parts = check_url(url, allow_http=allow_http)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -68,7 +124,7 @@ def post(
     pool = _pool(parts.scheme, address, port, host, timeout)
     try:
         response = pool.urlopen(
-            "POST",
+            method,
             target,
             body=body,
             headers={**headers, "Host": host_header},
@@ -78,9 +134,13 @@ def post(
             assert_same_host=False,
         )
         try:
-            return Reply(response.status, _read_capped(response, max_bytes, deadline))
+            content = _read_capped(response, max_bytes, deadline)
+            answer_headers = {name.lower(): value for name, value in response.headers.items()}
+            return Reply(response.status, content, answer_headers)
         finally:
             response.close()
+    except UrllibTimeout as error:
+        raise TooSlow(str(error)) from None
     except HTTPError as error:
         raise TransportError(str(error)) from None
     finally:
@@ -107,7 +167,7 @@ def _read_capped(response, max_bytes: int, deadline: float) -> bytes:
     content = b""
     while len(content) < max_bytes:
         if time.monotonic() > deadline:
-            raise TransportError("the endpoint took too long to answer")
+            raise TooSlow("the endpoint took too long to answer")
         chunk = response.read(min(CHUNK, max_bytes - len(content)))
         if not chunk:
             break
