@@ -70,8 +70,9 @@ class SendForm(NewsletterTimeMixin, forms.Form):
             for hour in range(24)
         ],
         help_text=_(
-            "A reader's own time zone when they gave one, else the newsletter's. Each gets it "
-            "at the first such hour after sending starts, so some may wait up to a day."
+            "With an hour, each reader gets it at that hour of their own day (their time "
+            "zone, else the newsletter's), the first such hour after sending starts: some "
+            "wait up to a day. Readers on a digest get it in their digest."
         ),
     )
 
