@@ -64,11 +64,6 @@ class SendForm(NewsletterTimeMixin, forms.Form):
         coerce=int,
         empty_value=None,
         required=False,
-        choices=[("", _("As soon as it is sent"))]
-        + [
-            (hour, _("At %(hour)02d:00 in each reader's time zone") % {"hour": hour})
-            for hour in range(24)
-        ],
         help_text=_(
             "With an hour, each reader gets it at that hour of their own day (their time "
             "zone, else the newsletter's), the first such hour after sending starts: some "
@@ -81,6 +76,11 @@ class SendForm(NewsletterTimeMixin, forms.Form):
         self.lists_by_pk = {str(lst.pk): lst for lst in newsletter.lists.active()}
         self.fields["lists"].choices = [(pk, lst.name) for pk, lst in self.lists_by_pk.items()]
         self.fields["lists"].error_messages["required"] = _("Choose at least one list.")
+        # Built per form, so that each hour is said in the viewer's language.
+        self.fields["local_hour"].choices = [("", _("As soon as it is sent"))] + [
+            (hour, _("At %(hour)02d:00 in each reader's time zone") % {"hour": hour})
+            for hour in range(24)
+        ]
         self.use_newsletter_time(newsletter)
 
     def chosen_lists(self):
