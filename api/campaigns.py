@@ -16,6 +16,7 @@ from ninja import Query, Router, Status
 from campaigns import services as campaigns
 from campaigns.editions import normalize_language
 from campaigns.models import Campaign, Edition, Layout
+from campaigns.models import Kind as CampaignKind
 from campaigns.models import Status as CampaignStatus
 from delivery import engine
 from delivery.selectors import edition_counts, feedback_counts
@@ -56,6 +57,7 @@ def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
             "lists", "editions"
         ),
         newsletter=request.newsletter,
+        kind=CampaignKind.ISSUE,
         pk=campaign_id,
     )
 
@@ -99,7 +101,7 @@ def list_campaigns(
     limit: int = Query(pagination.DEFAULT_LIMIT, ge=1, le=pagination.MAX_LIMIT),
 ):
     queryset = (
-        Campaign.objects.filter(newsletter=request.newsletter)
+        Campaign.objects.filter(newsletter=request.newsletter, kind=CampaignKind.ISSUE)
         .select_related("layout", "newsletter")
         .prefetch_related("lists", "editions")
         .defer("rendered_html", "rendered_text", "rendered_subject")

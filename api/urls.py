@@ -16,8 +16,8 @@ api = NinjaAPI(
     version="1",
     description=(
         "Lists, subscribers, imports, campaigns, webhooks, participation (consultations, "
-        "open calls, goals, referrals, the transparency page) and followed feeds of one "
-        "newsletter. "
+        "open calls, goals, referrals, the transparency page), followed feeds and "
+        "automations of one newsletter. "
         "Authenticate with "
         "`Authorization: Bearer <token>` (`manage.py api_token USER NEWSLETTER`)."
     ),
@@ -39,6 +39,7 @@ api.add_router("/consultations/", "participation.api.consultations_router")
 api.add_router("/calls/", "participation.api.calls_router")
 api.add_router("/goals/", "participation.api.goals_router")
 api.add_router("/participation/", "participation.api.participation_router")
+api.add_router("/automations/", "automations.api.router")
 api.add_router("/feeds/", "feeds.api.router")
 
 app_name = "api"

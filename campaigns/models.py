@@ -65,6 +65,15 @@ class Status(models.TextChoices):
 NOT_STARTED = (Status.DRAFT, Status.SCHEDULED, Status.FAILED)
 
 
+class Kind(models.TextChoices):
+    """A campaign sent once to its lists, or the email of an automation's step: that one
+    stays ``sending`` while its automation runs, its recipients arriving one at a time
+    (``delivery/ongoing.py``), and its content may change while it sends."""
+
+    ISSUE = "issue", _("Issue")
+    AUTOMATION = "automation", _("Automation step")
+
+
 class Campaign(models.Model):
     """One message to a newsletter's readers, and its cached render.
 
@@ -101,6 +110,7 @@ class Campaign(models.Model):
         help_text=_("Confirmed subscribers of any of these lists receive it, once each."),
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ISSUE)
     edition_fallback = models.BooleanField(
         _("send the default edition where a translation is pending"),
         default=False,
@@ -155,8 +165,13 @@ class Campaign(models.Model):
 
     @property
     def has_started(self) -> bool:
-        """Whether sending ever began: it then has a report and its content is frozen."""
+        """Whether sending ever began: it then has a report and its content is frozen
+        (except an automation step's, which people keep reaching while it is edited)."""
         return self.status not in NOT_STARTED
+
+    @property
+    def content_editable(self) -> bool:
+        return not self.has_started or self.kind == Kind.AUTOMATION
 
     def get_public_url(self) -> str:
         return reverse(

@@ -4,7 +4,7 @@ from django.db.models import Q, QuerySet
 
 from newsletter.models import Newsletter
 
-from .models import Campaign, Layout, Status
+from .models import Campaign, Kind, Layout, Status
 
 
 def public_archive(newsletter: Newsletter) -> QuerySet[Campaign]:
@@ -31,8 +31,9 @@ def public_archive_search(newsletter: Newsletter, words: str) -> QuerySet[Campai
 
 
 def campaigns_of(newsletter: Newsletter) -> QuerySet[Campaign]:
-    """The dashboard's list: only the columns it shows, never the bodies or renders."""
-    return Campaign.objects.filter(newsletter=newsletter).only(
+    """The dashboard's list: only the columns it shows, never the bodies or renders.
+    Automation steps' emails are shown with their automation, not here."""
+    return Campaign.objects.filter(newsletter=newsletter, kind=Kind.ISSUE).only(
         "newsletter_id",
         "name",
         "subject",

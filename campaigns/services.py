@@ -29,7 +29,16 @@ from subscribers import tokens
 from subscribers.models import MailingList, Subscriber, SubscriberStatus, SubscriptionStatus
 
 from . import editions, extensions, reader_links, rendering
-from .models import NOT_STARTED, BodyFormat, Campaign, Edition, EditionStatus, Layout, Status
+from .models import (
+    NOT_STARTED,
+    BodyFormat,
+    Campaign,
+    Edition,
+    EditionStatus,
+    Kind,
+    Layout,
+    Status,
+)
 from .rendering import DEFAULT_LAYOUTS, Level, Recipient, Rendered, RenderInput, Source
 from .rendering.conditions import Template
 from .rendering.conditions import parse as parse_conditions
@@ -485,9 +494,12 @@ def campaign_create(
     slug: str = "",
     lists: list[MailingList] | None = None,
     local_hour: int | None = None,
+    kind: str = Kind.ISSUE,
     edition_fallback: bool = False,
 ) -> Campaign:
-    """Create a draft; raises ValidationError (by field, with lines) if it cannot render."""
+    """Create a draft; raises ValidationError (by field, with lines) if it cannot render.
+
+    ``kind=Kind.AUTOMATION``: the email of an automation's step (``automations``)."""
     if layout.newsletter_id != newsletter.pk:
         raise ValidationError({"layout": "This layout belongs to another newsletter."})
     campaign = Campaign(
@@ -502,6 +514,7 @@ def campaign_create(
         body=body,
         public=public,
         local_hour=local_hour,
+        kind=kind,
         edition_fallback=edition_fallback,
     )
     result = rendering.render(render_input(campaign=campaign))
@@ -518,7 +531,7 @@ def _locked_not_started(campaign: Campaign) -> Campaign:
     """The campaign's row, locked, if nothing of it has left yet; the engine takes the
     same lock to start it, so an edit and a start never overlap."""
     locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    if locked.status not in NOT_STARTED:
+    if not locked.content_editable:
         raise ValidationError(
             gettext("Only a campaign that has not started can be changed; this one is %(status)s.")
             % {"status": locked.get_status_display().lower()},

@@ -10,7 +10,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from campaigns.models import Campaign, Status
+from campaigns.models import Campaign, Kind, Status
 from campaigns.selectors import campaigns_of
 from delivery.engine import sent_counts
 from newsletter.models import Newsletter
@@ -54,7 +54,7 @@ def recent_campaigns(newsletter: Newsletter, *, limit: int = RECENT_CAMPAIGNS) -
     million-recipient campaign costs a few index entries rather than a million.
     """
     campaigns = list(
-        Campaign.objects.filter(newsletter=newsletter)
+        Campaign.objects.filter(newsletter=newsletter, kind=Kind.ISSUE)
         .only("name", "status", "send_at", "sent_at", "updated_at", "recipient_count")
         .order_by("-created_at", "-id")[:limit]
     )

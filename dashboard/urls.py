@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from automations.urls import dashboard_urlpatterns as automation_urlpatterns
 from campaigns.urls import dashboard_urlpatterns as campaign_urlpatterns
 from delivery.urls import dashboard_urlpatterns as sending_urlpatterns
 from delivery.urls import settings_urlpatterns as backend_urlpatterns
@@ -98,6 +99,7 @@ urlpatterns = [
     ),
     path("n/<slug:slug>/settings/webhooks/", include("webhooks.urls")),
     path("n/<slug:slug>/participation/", include(participation_urlpatterns)),
+    path("n/<slug:slug>/automations/", include(automation_urlpatterns)),
     path("n/<slug:slug>/feeds/", include(feed_urlpatterns)),
     path(
         "n/<slug:slug>/settings/participation/",

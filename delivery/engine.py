@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from urllib3.exceptions import NewConnectionError
 
-from campaigns.models import NOT_STARTED, Campaign, Status
+from campaigns.models import NOT_STARTED, Campaign, Kind, Status
 from campaigns.services import campaign_render, edition_problems, editions_to_send
 from campaigns.signals import campaign_sent
 from newsletter.encryption import DecryptionError
@@ -1188,9 +1188,10 @@ def _finish_if_done(campaign_id: int) -> bool:
     """Move a campaign with nothing left to send to ``sent``; announce it exactly once."""
     if Delivery.objects.filter(campaign_id=campaign_id, status__in=UNFINISHED).exists():
         return False
-    finished = Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).update(
-        status=Status.SENT, sent_at=timezone.now()
-    )
+    # An automation step's campaign is never done: its automation keeps adding people.
+    finished = Campaign.objects.filter(
+        pk=campaign_id, status=Status.SENDING, kind=Kind.ISSUE
+    ).update(status=Status.SENT, sent_at=timezone.now())
     if finished:
         logger.info("campaign sent", extra={"campaign": campaign_id})
         campaign = Campaign.objects.select_related("newsletter").get(pk=campaign_id)

@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from campaigns.editions import language_name
-from campaigns.models import Campaign, Status
+from campaigns.models import Campaign, Kind, Status
 from campaigns.services import campaign_editions, edition_problems
 from newsletter.access import member_required
 from newsletter.encryption import DecryptionError
@@ -234,6 +234,8 @@ def campaign_action(request: HttpRequest, newsletter: Newsletter, pk: int) -> Ht
     action = ACTIONS.get(request.POST.get("action", ""))
     if action is None:
         messages.error(request, _("Unknown action."))
+    elif campaign.kind == Kind.AUTOMATION and action != engine.campaign_retry_failed:
+        messages.error(request, _("This email pauses and resumes with its automation."))
     else:
         try:
             action(campaign=campaign)

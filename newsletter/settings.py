@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "webhooks",
     "backup",
     "participation",
+    "automations",
     "feeds",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -386,6 +387,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
     # Digests whose period ended (in each reader's time zone) are made and sent.
     "send-digests": {"task": "delivery.tasks.send_digests", "schedule": 60.0},
+    # People due for their next step; anniversaries checked hourly (docs/automations.md).
+    "automations-advance": {"task": "automations.tasks.advance", "schedule": 15.0},
+    "automations-anniversaries": {
+        "task": "automations.tasks.enrol_anniversaries",
+        "schedule": 3600.0,
+    },
     # Opens and clicks wait in Redis; counted in PostgreSQL in batches (docs/tracking.md).
     "flush-tracking": {"task": "tracking.tasks.flush", "schedule": 10.0},
     "webhooks-redispatch": {"task": "webhooks.tasks.redispatch_due", "schedule": 30.0},

@@ -15,6 +15,7 @@ SECTIONS = (
     ("dashboard:subscriber_list", _("Subscribers")),
     ("dashboard:layout_list", _("Layouts")),
     ("dashboard:image_list", _("Images")),
+    ("dashboard:automation_list", _("Automations")),
     ("dashboard:participation", _("Participation")),
     ("dashboard:feed_list", _("Feeds")),
 )

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0008_campaign_local_hour"),
+        ("campaigns", "0009_campaign_local_hour"),
         ("delivery", "0012_delivery_edition"),
         ("newsletter", "0006_merge_invitations_and_header_fields"),
         ("subscribers", "0017_subscriber_time_zone"),

@@ -27,7 +27,16 @@ NOT_PAGES = {
     "list_export": "a download",
     "consultation_csv": "a download",
 }
-SECTIONS = ["Campaigns", "Lists", "Subscribers", "Layouts", "Images", "Participation"]
+SECTIONS = [
+    "Campaigns",
+    "Lists",
+    "Subscribers",
+    "Layouts",
+    "Images",
+    "Automations",
+    "Participation",
+    "Feeds",
+]
 NAV = re.compile(
     r'<nav class="subnav container" aria-label="Newsletter sections">(.*?)</nav>', re.S
 )

@@ -34,6 +34,7 @@ from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import expect
 
 from api.services import issue_token
+from automations import services as automations
 from campaigns import services as campaign_services
 from campaigns.images import image_upload
 from campaigns.models import Campaign, Status
@@ -236,6 +237,7 @@ class Newsroom:
             "outbox": OutboxMessage.objects.get().pk,
             **self._participation(),
             "feeds": self._feed(),
+            **self._automation(),
         }
         self.overrides = {
             "campaign_edit": self.draft.pk,
@@ -244,7 +246,7 @@ class Newsroom:
             "edition_edit": self.draft.pk,
         }
         self.route_words["edition_edit"] = {"language": "fr"}
-        self.words = {"list_slug": self.announcements.slug, "token": upload}
+        self.words = {"list_slug": self.announcements.slug, "token": upload, "kind": "send"}
 
     def _feed(self) -> int:
         """A followed release feed that made one issue and failed its last look. Made
@@ -311,6 +313,27 @@ class Newsroom:
             "goals": goal.pk,
             "invitations": invitation.pk,
         }
+
+    def _automation(self) -> dict:
+        """A running welcome series: an email, a wait, a weekday wait, a second email."""
+        automation = automations.automation_create(
+            newsletter=self.newsletter,
+            created_by=self.owner,
+            name="Welcome to Kernel",
+            lists=[self.announcements, self.releases],
+            steps=[
+                automations.StepSpec(
+                    kind="send", subject="Welcome to Kernel News", body="Hello, and welcome."
+                ),
+                automations.StepSpec(kind="wait", delay=timedelta(days=2, hours=12)),
+                automations.StepSpec(kind="wait_until", weekday=0, hour=9, zone_of="subscriber"),
+                automations.StepSpec(
+                    kind="send", subject="How to contribute to Kernel", body="Three ways."
+                ),
+            ],
+        )
+        automations.automation_activate(automation=automation)
+        return {"automations": automation.pk, "steps": automation.steps.get(position=1).pk}
 
     def _confirmed(self, email: str, name: str, lists):
         return subscribers.subscribe(

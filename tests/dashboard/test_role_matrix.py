@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from api.services import issue_token
+from automations import services as automations
 from feeds.models import Feed
 from newsletter.access import required_for
 from newsletter.invitations import invitation_create
@@ -105,6 +106,15 @@ class World:
             cta_label="Join",
             cta_url="https://example.org/join",
         )
+        automation = automations.automation_create(
+            newsletter=self.newsletter,
+            created_by=None,
+            name="Welcome",
+            lists=[subscription.mailing_list],
+            steps=[automations.StepSpec(kind="send", subject="Welcome", body="Hello.")],
+        )
+        # Running: a removed step stays on record, so removing it twice is no 404.
+        automations.automation_activate(automation=automation)
         # Made directly (the service would fetch it); a file address fails at once.
         feed = Feed.objects.create(
             newsletter=self.newsletter,
@@ -115,6 +125,8 @@ class World:
         )
         # The object a primary key after each path segment stands for.
         self.objects = {
+            "automations": automation.pk,
+            "steps": automation.steps.get().pk,
             "feeds": feed.pk,
             "consultations": consultation.pk,
             "questions": consultation.questions.get().pk,

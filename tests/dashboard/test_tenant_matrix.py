@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from api.services import issue_token
 from api.urls import api as ninja_api
+from automations import services as automations
 from campaigns.models import Edition, Status
 from delivery.models import Delivery, DeliveryStatus
 from feeds.models import Feed
@@ -64,6 +65,9 @@ PARAMETER_KINDS = {
     ("calls", "pk"): "call",
     ("submissions", "submission"): "submission",
     ("goals", "pk"): "goal",
+    ("automations", "pk"): "automation",
+    ("steps", "step_pk"): "step",
+    ("new", "kind"): "step_kind",
     ("feeds", "pk"): "feed",
     ("preview", "key"): "feed_preview",
     ("editions", "language"): "edition_language",
@@ -162,6 +166,7 @@ class Tenant:
             ).pk,
             "edition_language": "fr",
             **participation_objects(newsletter, slug),
+            **automation_objects(newsletter, mailing_list),
             "invitation": Invitation.objects.create(
                 newsletter=newsletter,
                 email=f"invitee-of-{slug}@example.org",
@@ -200,6 +205,25 @@ def participation_objects(newsletter: Newsletter, slug: str) -> dict:
         "call": call.pk,
         "submission": submission.pk,
         "goal": goal.pk,
+    }
+
+
+def automation_objects(newsletter: Newsletter, mailing_list) -> dict:
+    """A draft automation: a wait, then an email."""
+    automation = automations.automation_create(
+        newsletter=newsletter,
+        created_by=None,
+        name=f"Welcome to {newsletter.slug}",
+        lists=[mailing_list],
+        steps=[
+            automations.StepSpec(kind="wait", delay=timedelta(days=1)),
+            automations.StepSpec(kind="send", subject="Welcome", body="Hello."),
+        ],
+    )
+    return {
+        "automation": automation.pk,
+        "step": automation.steps.get(position=1).pk,
+        "step_kind": "wait",
     }
 
 
@@ -328,6 +352,20 @@ API_ROUTES = {
     ("post", "/api/v1/webhooks/{endpoint_id}/disable/"): {},
     ("post", "/api/v1/webhooks/{endpoint_id}/test/"): {},
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries/"): {},
+    ("get", "/api/v1/automations/{automation_id}/"): {},
+    ("patch", "/api/v1/automations/{automation_id}/"): {"json": {"name": "Changed by A"}},
+    ("delete", "/api/v1/automations/{automation_id}/"): {},
+    ("post", "/api/v1/automations/{automation_id}/steps/"): {"json": {"kind": "stop"}},
+    ("patch", "/api/v1/automations/{automation_id}/steps/{step_id}/"): {
+        "json": {"kind": "wait", "delay_seconds": 60}
+    },
+    ("delete", "/api/v1/automations/{automation_id}/steps/{step_id}/"): {},
+    ("post", "/api/v1/automations/{automation_id}/activate/"): {},
+    ("post", "/api/v1/automations/{automation_id}/pause/"): {},
+    ("post", "/api/v1/automations/{automation_id}/resume/"): {},
+    ("post", "/api/v1/automations/{automation_id}/enrol/"): {
+        "json": {"email": "reader-of-b@example.org"}
+    },
     ("get", "/api/v1/feeds/{feed_id}/"): {},
     ("patch", "/api/v1/feeds/{feed_id}/"): {"json": {"name": "Changed by A"}},
     ("delete", "/api/v1/feeds/{feed_id}/"): {},
@@ -356,6 +394,8 @@ API_ROUTES = {
     ("post", "/api/v1/lists/"): {"json": {"slug": B_LIST, "name": "A's own"}, "status": 201},
     ("get", "/api/v1/campaigns/"): {"status": 200},
     ("get", "/api/v1/webhooks/"): {"status": 200},
+    ("get", "/api/v1/automations/"): {"status": 200},
+    ("post", "/api/v1/automations/"): {"json": {"name": "X", "lists": [B_LIST]}, "status": 422},
     ("get", "/api/v1/feeds/"): {"status": 200},
     ("get", "/api/v1/consultations/"): {"status": 200},
     ("post", "/api/v1/consultations/"): {"json": {}, "status": 422},
@@ -389,6 +429,8 @@ PATH_KINDS = {
     "call_id": "call",
     "submission_id": "submission",
     "goal_id": "goal",
+    "automation_id": "automation",
+    "step_id": "step",
     "feed_id": "feed",
     "language": "edition_language",
 }

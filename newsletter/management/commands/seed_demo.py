@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -10,6 +11,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from automations import services as automations
+from automations.models import Automation, Trigger
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, Status
 from feeds import services as feeds
@@ -49,6 +52,7 @@ class Command(BaseCommand):
             self._campaigns(newsletter, admin)
             self._answers(newsletter)
             self._feed(newsletter, admin)
+            self._welcome_series(newsletter, admin)
         self.stdout.write(f"Demo newsletter: {newsletter.name} (/dashboard/n/{newsletter.slug}/)")
         if password:
             self.stdout.write(
@@ -234,12 +238,56 @@ class Command(BaseCommand):
         except ValidationError as error:
             self.stdout.write(f"Not following the demo release feed: {' '.join(error.messages)}")
 
+    def _welcome_series(self, newsletter: Newsletter, admin) -> None:
+        """Two welcome emails, two days apart, for whoever confirms from now on (the demo's
+        own subscribers were confirmed before it existed, so they are not in it)."""
+        if Automation.objects.filter(newsletter=newsletter, name=WELCOME["name"]).exists():
+            return
+        automation = automations.automation_create(
+            newsletter=newsletter,
+            created_by=admin,
+            name=WELCOME["name"],
+            lists=list(MailingList.objects.filter(newsletter=newsletter)),
+            trigger=Trigger.LIST_CONFIRMED,
+            steps=[
+                automations.StepSpec(kind="send", **WELCOME["first"]),
+                automations.StepSpec(kind="wait", delay=timedelta(days=2)),
+                automations.StepSpec(kind="send", **WELCOME["second"]),
+            ],
+        )
+        automations.automation_activate(automation=automation)
+
 
 DEMO_FEED = {
     "name": "Demo releases",
     "schedule": "weekly",
     "intro": 'Hello {{ subscriber.name|default:"there" }}, here is what Demo released lately.',
 }
+
+
+WELCOME = {
+    "name": "Welcome series",
+    "first": {
+        "subject": "Welcome to Demo Project News",
+        "body": (
+            'Hello {{ subscriber.name|default:"there" }},\n\n'
+            "Thank you for joining. You will hear from us about {{ list.name }}, and nothing "
+            "else unless you ask for it.\n\n"
+            "In two days we will tell you how to take part in the project."
+        ),
+    },
+    "second": {
+        "subject": "Three ways to take part in Demo",
+        "body": (
+            'Hello {{ subscriber.name|default:"there" }},\n\n'
+            "- **Try the nightly build** and tell us what breaks.\n"
+            "- **Answer our consultations**: one tap from the mail.\n"
+            "- **Propose a talk** for the next community call.\n\n"
+            "Thank you for being here."
+        ),
+    },
+}
+
 
 DRAFT = {
     "name": "Demo 2.0 release notes",
