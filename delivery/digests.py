@@ -21,6 +21,7 @@ import socket
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
@@ -33,6 +34,7 @@ from subscribers.models import Subscriber
 
 from . import digest_mail, sending_backends
 from .engine import backoff, classify, eligible
+from .messages import DkimSigner, send_raw
 from .models import Delivery, DeliveryStatus, Digest, DigestStatus
 from .selectors import digest_campaigns
 
@@ -123,8 +125,7 @@ def digest_send_next(*, worker: str) -> bool:
     if not _take_off(digest, worker):
         return True  # its lease expired and the sweeper gave it away
     try:
-        message.connection = backend
-        message.send()
+        _hand_over(message, backend)
     except Exception as error:  # recorded below with its reason; nothing swallowed
         _failed(digest, worker, error)
         return True
@@ -135,6 +136,19 @@ def digest_send_next(*, worker: str) -> bool:
             logger.debug("closing the mail connection failed", exc_info=True)
     _finish(digest, worker, DigestStatus.SENT, "", message_id=_message_id(message, backend))
     return True
+
+
+def _hand_over(message, backend) -> None:
+    """Over SMTP with a DKIM key, the signed bytes (as a campaign's messages are);
+    otherwise the backend sends the Django message (the outbox, anymail's ESPs)."""
+    signer = DkimSigner.from_settings() if isinstance(backend, SMTPBackend) else None
+    if signer is None:
+        message.connection = backend
+        message.send()
+        return
+    backend.open()
+    raw = signer.sign(message.message().as_bytes(linesep="\r\n"))
+    send_raw(backend.connection, parseaddr(message.from_email)[1], message.to[0], raw)
 
 
 def _still_wanted(digest: Digest, subscriber: Subscriber) -> list[Campaign]:

@@ -247,3 +247,36 @@ def test_a_french_reader_on_a_digest_reads_each_issue_in_the_french_edition(news
     assert "Kernel 7.0 est sorti" in text and "Les nouveautés" in text
     assert "Bonjour, voici les changements." in text
     assert "Kernel 7.0 is out" not in text
+
+
+def test_over_smtp_a_digest_is_dkim_signed_when_a_key_is_configured(
+    newsletter, lists, settings, tmp_path, smtp_sink
+):
+    import base64
+    import subprocess
+
+    import dkim
+
+    key = tmp_path / "dkim.pem"
+    subprocess.run(
+        ["openssl", "genrsa", "-traditional", "-out", str(key), "1024"],
+        check=True,
+        capture_output=True,
+    )
+    public = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    settings.DKIM_DOMAIN, settings.DKIM_SELECTOR = "news.example.org", "crier"
+    settings.DKIM_PRIVATE_KEY_FILE = str(key)
+    releases, _ = lists
+    reader(releases, "bob@example.org", Frequency.WEEKLY_DIGEST)
+    send(issue(newsletter, [releases], "Kernel 6.1"), WEDNESDAY)
+    run_digests(WEEK_END_PARIS)
+    (received,) = smtp_sink.handler.received
+    assert received.recipients == ["bob@example.org"]
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    assert received.data.startswith(b"DKIM-Signature: v=1; a=rsa-sha256;")
+    assert dkim.verify(received.data, dnsfunc=lambda name, timeout=5: record)
+    assert Delivery.objects.get().status == DeliveryStatus.SENT
