@@ -16,7 +16,7 @@ PORT ?= 8000
 # `make bench` install the missing ones with apt-get when they run as root, or stop and
 # say which are missing and how to install them.
 TEST_SYSTEM_PACKAGES := chromium=chromium spamassassin=spamassassin
-BENCH_SYSTEM_PACKAGES := wrk=wrk taskset=util-linux
+BENCH_SYSTEM_PACKAGES := wrk=wrk taskset=util-linux smtp-sink=postfix
 
 .PHONY: help run test bench lint assets messages install-run install-dev clean \
 	system-packages-test system-packages-bench
@@ -97,6 +97,8 @@ test: system-packages-test install-dev assets
 
 # Benchmarks use their own database (see bench/); not part of make test. The dashboard
 # benchmark serves the built front end, as production does.
+# smtp-sink lives in /usr/sbin, outside a user's PATH on Debian.
+bench: export PATH := $(PATH):/usr/sbin
 bench: system-packages-bench install-dev assets
 	$(PY) -m bench $(ONLY)
 

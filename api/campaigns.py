@@ -47,6 +47,7 @@ from .schemas import (
     Text,
     UncertainList,
 )
+from .segments import segment_by_id
 
 router = Router(tags=["campaigns"])
 
@@ -131,6 +132,7 @@ def create_campaign(request: HttpRequest, payload: CampaignIn):
                 public=payload.public,
                 lists=lists,
                 local_hour=payload.local_hour,
+                segment=segment_by_id(request, payload.segment),
                 edition_fallback=payload.edition_fallback,
             )
         except ValidationError as error:
@@ -157,6 +159,8 @@ def update_campaign(request: HttpRequest, campaign_id: int, payload: CampaignPat
     with transaction.atomic():
         if "lists" in changes:
             changes["lists"] = lists_by_slug(request, changes["lists"] or [])
+        if "segment" in changes:
+            changes["segment"] = segment_by_id(request, changes["segment"])
         scheduling = "send_at" in changes
         send_at = changes.pop("send_at", None)
         if "template" in changes:

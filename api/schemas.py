@@ -12,6 +12,7 @@ from campaigns.models import BodyFormat, EditionStatus
 from campaigns.models import Status as CampaignStatus
 from newsletter.headers import has_line_break
 from subscribers.models import (
+    FieldType,
     Frequency,
     MailFormat,
     OptIn,
@@ -205,6 +206,10 @@ class CampaignOut(Schema):
     subject: str
     preheader: str
     lists: list[str] = Field(description="Slugs of the lists it goes to.")
+    segment: int | None = Field(
+        description="The id of the segment that narrows its lists (every list when it has "
+        "none), or null."
+    )
     template: str = Field(description="The name of its layout.")
     body_format: BodyFormat
     body: str
@@ -245,6 +250,10 @@ class CampaignOut(Schema):
         return [mailing_list.slug for mailing_list in campaign.lists.all()]
 
     @staticmethod
+    def resolve_segment(campaign) -> int | None:
+        return campaign.segment_id
+
+    @staticmethod
     def resolve_template(campaign) -> str:
         return campaign.layout.name
 
@@ -271,6 +280,9 @@ class CampaignIn(Schema):
     subject: Subject
     preheader: Preheader = ""
     lists: list[Slug] = Field(default_factory=list)
+    segment: int | None = Field(
+        None, description="A segment's id: only the people it picks receive the campaign."
+    )
     template: Text | None = Field(None, description="A layout's name; the first one if omitted.")
     body_format: BodyFormat = BodyFormat.MARKDOWN
     body: Text = Field(min_length=1)
@@ -287,6 +299,7 @@ class CampaignPatch(Schema):
     subject: Subject | None = None
     preheader: Preheader | None = None
     lists: list[Slug] | None = None
+    segment: int | None = Field(None, description="A segment's id; null removes the segment.")
     template: Text | None = None
     body_format: BodyFormat | None = None
     body: Text | None = Field(None, min_length=1)
@@ -498,3 +511,97 @@ class WebhookDeliveryOut(Schema):
     last_error: str
     created_at: datetime
     finished_at: datetime | None
+
+
+class FieldOut(Schema):
+    id: int
+    key: str = Field(description="Where values live in a subscriber's attributes.")
+    label: str
+    description: str
+    type: FieldType
+    choices: list[str] = Field(description="For type choice: the values it may take.")
+    shown_to_reader: bool = Field(description="Shown in the preference center.")
+    editable_by_reader: bool = Field(description="Editable in the preference center.")
+    on_public_form: bool = Field(description="Asked on the public subscribe form.")
+    position: int
+
+
+FieldLabel = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class FieldIn(Schema):
+    key: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,49}$")]
+    label: FieldLabel
+    type: FieldType = FieldType.TEXT
+    description: Text = ""
+    choices: list[Text] = Field(default_factory=list, max_length=100)
+    shown_to_reader: bool = False
+    editable_by_reader: bool = False
+    on_public_form: bool = False
+
+
+class FieldPatch(Schema):
+    label: FieldLabel | None = None
+    description: Text | None = None
+    choices: list[Text] | None = Field(None, max_length=100)
+    shown_to_reader: bool | None = None
+    editable_by_reader: bool | None = None
+    on_public_form: bool | None = None
+    position: int | None = Field(None, ge=0)
+
+
+class FieldPage(Schema):
+    items: list[FieldOut]
+    next_cursor: str | None
+
+
+Rules = Annotated[
+    dict[str, Any],
+    AfterValidator(storable),
+    Field(
+        description='Groups {"all": [...]}, {"any": [...]}, {"not": {...}} and conditions '
+        '{"field": "sdk", "op": "eq", "value": "python"}: see docs/audiences.md.',
+        examples=[{"all": [{"field": "list", "op": "confirmed", "value": "releases"}]}],
+    ),
+]
+SegmentName = Annotated[
+    Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+
+
+class SegmentOut(Schema):
+    id: int
+    name: str
+    description: str
+    rules: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SegmentIn(Schema):
+    name: SegmentName
+    description: Text = ""
+    rules: Rules
+
+
+class SegmentPatch(Schema):
+    name: SegmentName | None = None
+    description: Text | None = None
+    rules: Rules | None = None
+
+
+class SegmentPage(Schema):
+    items: list[SegmentOut]
+    next_cursor: str | None
+
+
+class RulesIn(Schema):
+    rules: Rules
+
+
+class SegmentCount(Schema):
+    matching: int = Field(description="Contacts the rules pick (erased ones left out).")
+    mailable: int = Field(
+        description="Of them, who a campaign with this segment and no list would reach now: "
+        "confirmed on a list, not suppressed, not paused."
+    )

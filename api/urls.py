@@ -15,9 +15,9 @@ api = NinjaAPI(
     title="Crier API",
     version="1",
     description=(
-        "Lists, subscribers, imports, campaigns, webhooks, participation (consultations, "
-        "open calls, goals, referrals, the transparency page), followed feeds and "
-        "automations of one newsletter. "
+        "Lists, subscribers, custom fields, segments, imports, campaigns, webhooks, "
+        "participation (consultations, open calls, goals, referrals, the transparency "
+        "page), followed feeds and automations of one newsletter. "
         "Authenticate with "
         "`Authorization: Bearer <token>` (`manage.py api_token USER NEWSLETTER`)."
     ),
@@ -35,6 +35,8 @@ api.add_router("/subscribers/", "api.subscribers.router")
 api.add_router("/imports/", "api.imports.router")
 api.add_router("/campaigns/", "api.campaigns.router")
 api.add_router("/webhooks/", "api.webhooks.router")
+api.add_router("/fields/", "api.fields.router")
+api.add_router("/segments/", "api.segments.router")
 api.add_router("/consultations/", "participation.api.consultations_router")
 api.add_router("/calls/", "participation.api.calls_router")
 api.add_router("/goals/", "participation.api.goals_router")

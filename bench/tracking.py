@@ -2,8 +2,9 @@
 
 gunicorn serves the project on loopback (pinned to CPU 0, as many sync workers
 as BENCH_TRACKING_WORKERS); wrk, pinned to CPU 1 in every run, hits in turn a
-minimal Django view on the same server (the ceiling: the same middleware, no
-work), the pixel and the click redirect of a real campaign (aggregate policy,
+minimal Django view on the same server (the ceiling: the whole middleware
+stack, no work; the endpoints skip the page middleware, see
+tracking/middleware.py), the pixel and the click redirect of a real campaign (aggregate policy,
 the default), BENCH_TRACKING_SECONDS each, in BENCH_TRACKING_ROUNDS interleaved
 rounds; each figure is the median of its rounds. wrk keeps
 BENCH_TRACKING_CONNECTIONS requests open (8: enough to saturate the workers; more

@@ -109,6 +109,17 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("Confirmed subscribers of any of these lists receive it, once each."),
     )
+    # Narrows the lists (or, with no list, all the newsletter's lists) to the people its
+    # rules pick; consent rules still apply on top (delivery.engine). Protected: deleting
+    # it would silently widen the audience to the whole lists.
+    segment = models.ForeignKey(
+        "audiences.Segment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        help_text=_("Only the people this segment picks receive it."),
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ISSUE)
     edition_fallback = models.BooleanField(

@@ -67,6 +67,8 @@ EDITABLE_FIELDS = (
 # API, never by the editor's content form (which would clear it on every save).
 DELIVERY_FIELDS = ("local_hour",)
 
+# "Leave the segment as it is", as opposed to None ("no segment").
+NO_CHANGE = object()
 
 RENDER_FIELDS = (
     "rendered_digest",
@@ -494,10 +496,12 @@ def campaign_create(
     slug: str = "",
     lists: list[MailingList] | None = None,
     local_hour: int | None = None,
+    segment=None,
     kind: str = Kind.ISSUE,
     edition_fallback: bool = False,
 ) -> Campaign:
     """Create a draft; raises ValidationError (by field, with lines) if it cannot render.
+    ``segment`` (an ``audiences.Segment`` of the newsletter) narrows its lists.
 
     ``kind=Kind.AUTOMATION``: the email of an automation's step (``automations``)."""
     if layout.newsletter_id != newsletter.pk:
@@ -522,8 +526,8 @@ def campaign_create(
     _store(campaign, result)
     campaign.full_clean()
     campaign.save()
-    if lists:
-        _set_lists(campaign, lists, scheduled=False)
+    if lists or segment is not None:
+        _set_lists(campaign, lists or [], scheduled=False, segment=segment)
     return campaign
 
 
@@ -540,8 +544,19 @@ def _locked_not_started(campaign: Campaign) -> Campaign:
     return locked
 
 
-def _set_lists(campaign: Campaign, lists: list[MailingList], *, scheduled: bool) -> None:
+def _set_lists(
+    campaign: Campaign, lists: list[MailingList], *, scheduled: bool, segment=NO_CHANGE
+) -> None:
+    """Set who the campaign goes to: lists, and a segment when ``segment`` is given (a
+    Segment or None). A segment alone means every list of the newsletter, narrowed."""
     lists = list(lists)
+    if segment is not NO_CHANGE:
+        if segment is not None and segment.newsletter_id != campaign.newsletter_id:
+            raise ValidationError(
+                {"segment": gettext("This segment belongs to another newsletter.")}
+            )
+        campaign.segment = segment
+        campaign.save(update_fields=["segment", "updated_at"])
     if any(mailing_list.newsletter_id != campaign.newsletter_id for mailing_list in lists):
         raise ValidationError({"lists": gettext("This list belongs to another newsletter.")})
     archived = [mailing_list.name for mailing_list in lists if mailing_list.archived_at]
@@ -552,7 +567,7 @@ def _set_lists(campaign: Campaign, lists: list[MailingList], *, scheduled: bool)
                 % {"names": ", ".join(archived)}
             }
         )
-    if scheduled and not lists:
+    if scheduled and not lists and campaign.segment_id is None:
         raise ValidationError(
             {"lists": gettext("A scheduled campaign needs a list; unschedule it first.")}
         )
@@ -570,6 +585,7 @@ def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
     """
     locked = _locked_not_started(campaign)
     lists = changes.pop("lists", None)
+    segment = changes.pop("segment", NO_CHANGE)
     unknown = set(changes) - {*EDITABLE_FIELDS, *DELIVERY_FIELDS}
     if unknown:
         raise TypeError(f"campaign_update() cannot change {', '.join(sorted(unknown))}")
@@ -590,16 +606,24 @@ def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
     campaign.full_clean()
     # Only what an edit changes: the status is the engine's to write.
     campaign.save(update_fields=[*EDITABLE_FIELDS, *DELIVERY_FIELDS, *RENDER_FIELDS, "updated_at"])
-    if lists is not None:
-        _set_lists(campaign, lists, scheduled=locked.status == Status.SCHEDULED)
+    if lists is not None or segment is not NO_CHANGE:
+        _set_lists(
+            campaign,
+            campaign.lists.all() if lists is None else lists,
+            scheduled=locked.status == Status.SCHEDULED,
+            segment=segment,
+        )
     return campaign
 
 
 @transaction.atomic
-def campaign_set_lists(*, campaign: Campaign, lists: list[MailingList]) -> Campaign:
-    """Who it goes to, while it has not started (the send page, the API)."""
+def campaign_set_lists(
+    *, campaign: Campaign, lists: list[MailingList], segment=NO_CHANGE
+) -> Campaign:
+    """Who it goes to, while it has not started (the send page, the API): lists, and
+    a segment (or None for none) when ``segment`` is given."""
     locked = _locked_not_started(campaign)
-    _set_lists(campaign, lists, scheduled=locked.status == Status.SCHEDULED)
+    _set_lists(campaign, lists, scheduled=locked.status == Status.SCHEDULED, segment=segment)
     return campaign
 
 
@@ -627,6 +651,7 @@ def campaign_duplicate(*, campaign: Campaign, created_by) -> Campaign:
         body_format=campaign.body_format,
         body=campaign.body,
         public=campaign.public,
+        segment=campaign.segment,
         edition_fallback=campaign.edition_fallback,
     )
     _store(copy, rendering.render(render_input(campaign=copy)))

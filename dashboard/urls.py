@@ -11,7 +11,7 @@ from participation.urls import settings_urlpatterns as participation_settings_ur
 from subscribers.dashboard_urls import dashboard_urlpatterns as people_urlpatterns
 from tracking.urls import dashboard_urlpatterns as report_urlpatterns
 
-from . import account, campaigns, settings_views, views
+from . import account, campaigns, segments, settings_views, views
 
 app_name = "dashboard"
 
@@ -56,6 +56,16 @@ settings_urlpatterns = [
     ),
 ]
 
+# Segments and custom fields (issue 15).
+audience_urlpatterns = [
+    path("segments/", segments.segment_list, name="segment_list"),
+    path("segments/new/", segments.segment_edit, name="segment_create"),
+    path("segments/<int:pk>/", segments.segment_edit, name="segment_edit"),
+    path("segments/<int:pk>/delete/", segments.segment_delete, name="segment_delete"),
+    path("fields/", segments.field_list, name="field_list"),
+    path("fields/<slug:key>/", segments.field_edit, name="field_edit"),
+]
+
 urlpatterns = [
     path("login/", account.LoginView.as_view(), name="login"),
     path("login/verify/", account.login_verify, name="login_verify"),
@@ -89,6 +99,7 @@ urlpatterns = [
     ),
     path("n/<slug:slug>/campaigns/", include(campaign_urlpatterns)),
     path("n/<slug:slug>/", include(people_urlpatterns)),
+    path("n/<slug:slug>/", include(audience_urlpatterns)),
     path("n/<slug:slug>/campaigns/<int:pk>/", include(sending_urlpatterns)),
     path("n/<slug:slug>/campaigns/<int:pk>/", include(report_urlpatterns)),
     path("n/<slug:slug>/settings/sending/", include(backend_urlpatterns)),

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.core import signing
 from django.db import transaction
+from django.utils.translation import gettext
 
 from campaigns.models import Campaign
 from campaigns.services import campaign_set_lists, campaign_update
@@ -28,11 +29,13 @@ class InvalidConfirmation(Exception):
 
 @dataclass(frozen=True)
 class SendPlan:
-    """What the editor chose: the lists, a time (None: now), and an hour of each
-    reader's own day to deliver at (None: at once)."""
+    """What the editor chose: the lists, a segment narrowing them (every list when
+    there is no list), a time (None: now), and an hour of each reader's own day to
+    deliver at (None: at once)."""
 
     list_ids: tuple[int, ...]
     send_at: datetime | None = None
+    segment_id: int | None = None
     local_hour: int | None = None
 
 
@@ -42,6 +45,7 @@ def send_plan_sign(*, campaign: Campaign, plan: SendPlan, user) -> str:
             "campaign": campaign.pk,
             "user": user.pk,
             "lists": list(plan.list_ids),
+            "segment": plan.segment_id,
             "send_at": plan.send_at.isoformat() if plan.send_at else None,
             "local_hour": plan.local_hour,
         },
@@ -59,16 +63,22 @@ def send_plan_read(token: str, *, campaign: Campaign, user) -> SendPlan:
         raise InvalidConfirmation
     send_at = datetime.fromisoformat(data["send_at"]) if data.get("send_at") else None
     return SendPlan(
-        list_ids=tuple(data["lists"]), send_at=send_at, local_hour=data.get("local_hour")
+        list_ids=tuple(data["lists"]),
+        send_at=send_at,
+        segment_id=data.get("segment"),
+        local_hour=data.get("local_hour"),
     )
 
 
 @transaction.atomic
 def send_plan_carry_out(*, campaign: Campaign, plan: SendPlan) -> int | None:
-    """Give the campaign its lists, then start it (returns the recipients) or schedule
-    it (returns None); all or nothing. The engine checks the campaign's state."""
+    """Give the campaign its lists and segment, then start it (returns the recipients)
+    or schedule it (returns None); all or nothing. The engine checks the campaign's state."""
     lists = campaign.newsletter.lists.active().filter(pk__in=plan.list_ids)
-    campaign_set_lists(campaign=campaign, lists=list(lists))
+    segment = campaign.newsletter.segments.filter(pk=plan.segment_id).first()
+    if plan.segment_id is not None and segment is None:
+        raise engine.CampaignStateError(gettext("Its segment was deleted: review it again."))
+    campaign_set_lists(campaign=campaign, lists=list(lists), segment=segment)
     if campaign.local_hour != plan.local_hour:
         campaign = campaign_update(campaign=campaign, local_hour=plan.local_hour)
     if plan.send_at is None:

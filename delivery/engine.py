@@ -9,6 +9,7 @@ handed over: the sweeper requeues them) and at most one ``in_flight`` row (the
 sweeper marks it ``uncertain``, never resends it). Redis only carries task ids.
 """
 
+import hashlib
 import logging
 import random
 import smtplib
@@ -24,25 +25,26 @@ import requests
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, F, Q
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 from django.utils.translation import gettext
 from urllib3.exceptions import NewConnectionError
 
+from audiences.rules import Compiled
+from audiences.services import segment_compile
 from campaigns.models import NOT_STARTED, Campaign, Kind, Status
 from campaigns.services import campaign_render, edition_problems, editions_to_send
 from campaigns.signals import campaign_sent
 from newsletter.encryption import DecryptionError
 from subscribers.models import (
     MailFormat,
+    MailingList,
     Subscriber,
-    SubscriberStatus,
-    Subscription,
     SubscriptionStatus,
-    Suppression,
 )
 
 from . import feedback, sending_backends, timing
@@ -112,15 +114,20 @@ EDITION = """
             OR e = split_part(audience.reader_language, '-', 1)
          ORDER BY length(e) DESC LIMIT 1),
         %(default)s) END"""
-AUDIENCE_WITH_LANGUAGE = AUDIENCE_SELECT.replace("SELECT s.id", "SELECT s.id, " + READER_LANGUAGE)
-INSERT_DELIVERIES = f"""
+# ``{audience}`` is ``audience_sql``'s statement with the reader's language (and time
+# zone) beside each id.
+INSERT_DELIVERIES = (
+    """
 INSERT INTO delivery_delivery
     (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
      created_at, edition)
-SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s,{EDITION}
-FROM ({AUDIENCE_WITH_LANGUAGE}) audience
+SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s,"""
+    + EDITION
+    + """
+FROM ({audience}) audience
 ORDER BY audience.id
-"""  # noqa: S608 (constant SQL; every value is a bound parameter)
+"""
+)
 # The same, when someone on the lists reads them in a digest or the campaign goes at a
 # local hour: each row's timing from its reader's frequency and time zone
 # (delivery/timing.py). Kept apart so that the common campaign pays for neither.
@@ -139,7 +146,7 @@ FROM (
             FROM subscribers_subscription sub
             WHERE sub.subscriber_id = a.id AND sub.status = 'confirmed'
               AND sub.mailing_list_id = ANY(%(lists)s)) AS rank
-    FROM ({AUDIENCE_WITH_LANGUAGE}) a
+    FROM ({{audience}}) a
 ) audience
 LEFT JOIN unnest(%(zones)s::text[], %(hour_at)s::timestamptz[], %(week_end)s::timestamptz[],
                  %(month_end)s::timestamptz[]) AS zone(name, hour_at, week_end, month_end)
@@ -148,15 +155,61 @@ ORDER BY audience.id
 """  # noqa: S608 (constant SQL; every value is a bound parameter)
 
 
-def _audience_params(list_ids: Iterable[int]) -> dict:
-    return {"lists": list(list_ids), "now": timezone.now()}
+def audience_sql(*, list_ids: Iterable[int], segment: Compiled | None = None) -> tuple[str, dict]:
+    """The send path's audience, the one place it is built: ``AUDIENCE_SELECT`` over these
+    lists, narrowed by a compiled segment (``audiences.rules``), as SQL and its named
+    parameters. Counting (``audience_count``), inserting (``create_deliveries``) and
+    re-checking (``eligible``) all use it, so the count shown is the count sent; the
+    segment is ANDed on, so no rule can switch the consent rules off."""
+    params = {"lists": list(list_ids), "now": timezone.now()}
+    if segment is None:
+        return AUDIENCE_SELECT, params
+    return f"{AUDIENCE_SELECT}  AND ({segment.sql})\n", {**segment.params, **params}
+
+
+def audience_lists(*, newsletter_id: int, chosen: Iterable[int], segment: bool) -> list[int]:
+    """The lists an audience draws from: the newsletter's active lists among ``chosen``,
+    or all of its active lists when a segment is chosen with no list (the segment alone
+    says who). Archived lists get no new sends."""
+    lists = MailingList.objects.active().filter(newsletter_id=newsletter_id)
+    chosen = list(chosen)
+    if chosen or not segment:
+        lists = lists.filter(pk__in=chosen)
+    return list(lists.values_list("pk", flat=True))
+
+
+def _campaign_lists(campaign: Campaign) -> list[int]:
+    return audience_lists(
+        newsletter_id=campaign.newsletter_id,
+        chosen=campaign.lists.values_list("pk", flat=True),
+        segment=campaign.segment_id is not None,
+    )
+
+
+def campaign_audience(campaign: Campaign) -> tuple[list[int], Compiled | None]:
+    """Who a campaign goes to: its lists (``_campaign_lists``) and its segment compiled
+    now. Raises CampaignStateError naming what broke in a segment since it was saved."""
+    if campaign.segment_id is None:
+        return _campaign_lists(campaign), None
+    try:
+        compiled = segment_compile(segment=campaign.segment)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{part}: {' '.join(messages)}" for part, messages in error.message_dict.items()
+        )
+        raise CampaignStateError(
+            gettext("Its segment %(name)s cannot be used: %(problems)s")
+            % {"name": campaign.segment.name, "problems": problems}
+        ) from None
+    return _campaign_lists(campaign), compiled
 
 
 AUDIENCE_COUNT_SECONDS = 30
 
 
-def audience_count(*, list_ids: Iterable[int]) -> int:
-    """How many people these lists would reach if a campaign were sent to them now.
+def audience_count(*, list_ids: Iterable[int], segment: Compiled | None = None) -> int:
+    """How many people these lists (narrowed by ``segment``) would reach if a campaign
+    were sent to them now.
 
     Counting a million subscribers takes a noticeable fraction of a second, and the
     send page asks again at each tick of a list, so a count is reused for
@@ -164,14 +217,24 @@ def audience_count(*, list_ids: Iterable[int]) -> int:
     """
     list_ids = sorted(set(list_ids))
     key = "delivery:audience:" + ",".join(map(str, list_ids))
+    if segment is not None:
+        digest = hashlib.sha256(repr((segment.sql, sorted(segment.params.items()))).encode())
+        key += ":" + digest.hexdigest()
     count = cache.get(key)
     if count is None:
+        sql, params = audience_sql(list_ids=list_ids, segment=segment)
         with connection.cursor() as cursor:
-            count_sql = f"SELECT COUNT(*) FROM ({AUDIENCE_SELECT}) audience"  # noqa: S608
-            cursor.execute(count_sql, _audience_params(list_ids))
+            cursor.execute(f"SELECT COUNT(*) FROM ({sql}) audience", params)  # noqa: S608
             count = cursor.fetchone()[0]
         cache.set(key, count, timeout=AUDIENCE_COUNT_SECONDS)
     return count
+
+
+def segment_audience_count(*, newsletter_id: int, segment: Compiled) -> int:
+    """How many people a campaign with this segment and no list would reach now: the
+    segment builder's and the API's "can be mailed" count."""
+    lists = audience_lists(newsletter_id=newsletter_id, chosen=(), segment=True)
+    return audience_count(list_ids=lists, segment=segment)
 
 
 def create_deliveries(*, campaign: Campaign) -> int:
@@ -179,16 +242,15 @@ def create_deliveries(*, campaign: Campaign) -> int:
 
     Inserted in subscriber order, so both indexes grow at their right edge. Called
     once per campaign under its row lock; the unique constraint makes a second call
-    fail rather than duplicate anything. Archived lists are left out: they get no new sends.
+    fail rather than duplicate anything. Archived lists are left out: they get no new
+    sends. Only the campaign's own newsletter's lists: whatever a campaign names, it
+    never reaches another newsletter's contacts.
     """
-    # Only the campaign's own newsletter's lists: whatever a campaign names, it never
-    # reaches another newsletter's contacts.
-    own_lists = campaign.lists.filter(newsletter_id=campaign.newsletter_id)
-    params = _audience_params(own_lists.active().values_list("pk", flat=True))
-    params["campaign"] = campaign.pk
-    sql = INSERT_DELIVERIES
+    list_ids, segment = campaign_audience(campaign)
+    sql, params = audience_sql(list_ids=list_ids, segment=segment)
+    insert = INSERT_DELIVERIES
     if campaign.local_hour is not None or timing.digest_readers_on(params["lists"]):
-        sql = INSERT_TIMED_DELIVERIES
+        insert = INSERT_TIMED_DELIVERIES
         params.update(
             timing.zone_table(now=params["now"], local_hour=campaign.local_hour),
             zone=campaign.newsletter.timezone,
@@ -198,41 +260,46 @@ def create_deliveries(*, campaign: Campaign) -> int:
             "editions": editions_to_send(campaign=campaign),
             "default": campaign.newsletter.language,
         }
-        cursor.execute(sql, {**params, **editions})
+        # Constant SQL around a compiled segment; every value is a bound parameter.
+        audience = sql.replace("SELECT s.id", f"SELECT s.id, {READER_LANGUAGE}", 1)
+        cursor.execute(
+            insert.format(audience=audience),
+            {**params, **editions, "campaign": campaign.pk},
+        )
         return cursor.rowcount
+
+
+# The audience's people among some ids, each with the first of the lists they are on.
+ELIGIBLE = """
+SELECT DISTINCT ON (sub.subscriber_id) sub.subscriber_id, ml.name, ml.id
+FROM ({audience}) audience
+JOIN subscribers_subscription sub ON sub.subscriber_id = audience.id
+JOIN subscribers_mailinglist ml ON ml.id = sub.mailing_list_id
+WHERE audience.id = ANY(%(ids)s) AND sub.status = %(confirmed)s
+  AND sub.mailing_list_id = ANY(%(lists)s)
+ORDER BY sub.subscriber_id, ml.name
+"""
 
 
 def eligible(subscriber_ids: Iterable[int], campaign: Campaign) -> dict[int, tuple[str, int]]:
     """Of these subscribers, those who may still receive the campaign now, with the name
     and id of the first campaign list they are on (the ``{{ list.name }}`` merge tag, and
-    the list the unsubscribe page offers to leave)."""
-    now = timezone.now()
-    rows = (
-        Subscription.objects.filter(
-            subscriber_id__in=list(subscriber_ids),
-            status=SubscriptionStatus.CONFIRMED,
-            mailing_list__campaigns=campaign,
-            mailing_list__newsletter_id=campaign.newsletter_id,
-            subscriber__status=SubscriberStatus.ACTIVE,
-            subscriber__email__isnull=False,
-            subscriber__paused_indefinitely=False,
+    the list the unsubscribe page offers to leave). Someone who left the campaign's
+    segment since it started is no longer eligible either."""
+    try:
+        list_ids, segment = campaign_audience(campaign)
+    except CampaignStateError:
+        # Broken after its rows were written (an admin's edit): the segment chose its
+        # people at the start; consent is still checked below.
+        logger.warning("segment not rechecked", extra={"campaign": campaign.pk})
+        list_ids, segment = _campaign_lists(campaign), None
+    sql, params = audience_sql(list_ids=list_ids, segment=segment)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ELIGIBLE.format(audience=sql),
+            {**params, "ids": list(subscriber_ids), "confirmed": SubscriptionStatus.CONFIRMED},
         )
-        .filter(Q(subscriber__paused_until__isnull=True) | Q(subscriber__paused_until__lte=now))
-        .exclude(
-            Exists(
-                Suppression.objects.filter(
-                    Q(newsletter__isnull=True) | Q(newsletter=OuterRef("subscriber__newsletter")),
-                    email_digest=OuterRef("subscriber__email_digest"),
-                )
-            )
-        )
-        .order_by("subscriber_id", "mailing_list__name")
-        .values_list("subscriber_id", "mailing_list__name", "mailing_list_id")
-    )
-    lists: dict[int, tuple[str, int]] = {}
-    for subscriber_id, list_name, list_id in rows:
-        lists.setdefault(subscriber_id, (list_name, list_id))
-    return lists
+        return {subscriber_id: (name, list_id) for subscriber_id, name, list_id in cursor}
 
 
 # Lifecycle
@@ -279,9 +346,9 @@ def _check_renders(campaign: Campaign) -> None:
         )
     if problems := edition_problems(campaign=campaign):
         raise CampaignStateError(" ".join(problems))
-    if not campaign.lists.exists():
+    if not campaign.lists.exists() and campaign.segment_id is None:
         raise CampaignStateError("Choose at least one list to send it to.")
-    if not campaign.lists.active().exists():
+    if campaign.lists.exists() and not campaign.lists.active().exists():
         raise CampaignStateError(gettext("Its lists are all archived: choose a list that is not."))
 
 

@@ -56,7 +56,12 @@ class SendForm(NewsletterTimeMixin, forms.Form):
     """Who receives the campaign, and when: now, or at a time in the newsletter's zone."""
 
     lists = forms.MultipleChoiceField(
-        label=_("Send to"), widget=forms.CheckboxSelectMultiple, required=True
+        label=_("Send to"), widget=forms.CheckboxSelectMultiple, required=False
+    )
+    segment = forms.ChoiceField(
+        label=_("Only the people of a segment"),
+        required=False,
+        help_text=_("With no list ticked, the segment picks from every list."),
     )
     send_at = send_at_field()
     local_hour = forms.TypedChoiceField(
@@ -75,7 +80,12 @@ class SendForm(NewsletterTimeMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.lists_by_pk = {str(lst.pk): lst for lst in newsletter.lists.active()}
         self.fields["lists"].choices = [(pk, lst.name) for pk, lst in self.lists_by_pk.items()]
-        self.fields["lists"].error_messages["required"] = _("Choose at least one list.")
+        self.segments_by_pk = {str(segment.pk): segment for segment in newsletter.segments.all()}
+        self.fields["segment"].choices = [("", _("Everyone on the lists"))] + [
+            (pk, segment.name) for pk, segment in self.segments_by_pk.items()
+        ]
+        if not self.segments_by_pk:
+            self.fields["segment"].widget = forms.HiddenInput()
         # Built per form, so that each hour is said in the viewer's language.
         self.fields["local_hour"].choices = [("", _("As soon as it is sent"))] + [
             (hour, _("At %(hour)02d:00 in each reader's time zone") % {"hour": hour})
@@ -83,8 +93,22 @@ class SendForm(NewsletterTimeMixin, forms.Form):
         ]
         self.use_newsletter_time(newsletter)
 
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not cleaned.get("lists") and not cleaned.get("segment") and "lists" not in self.errors:
+            self.add_error(
+                "lists",
+                _("Choose at least one list or a segment.")
+                if self.segments_by_pk
+                else _("Choose at least one list."),
+            )
+        return cleaned
+
     def chosen_lists(self):
         return [self.lists_by_pk[pk] for pk in self.cleaned_data["lists"]]
+
+    def chosen_segment(self):
+        return self.segments_by_pk.get(self.cleaned_data.get("segment") or "")
 
 
 # What each service needs, in the order the page shows it; nothing else is shown

@@ -2,6 +2,7 @@
 newsletter's sending backend."""
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -10,6 +11,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audiences.services import segment_compile
 from campaigns.editions import language_name
 from campaigns.models import Campaign, Kind, Status
 from campaigns.services import campaign_editions, edition_problems
@@ -57,23 +59,27 @@ def campaign_send(request: HttpRequest, newsletter: Newsletter, pk: int) -> Http
         newsletter=newsletter,
         initial={
             "lists": chosen,
+            "segment": request.GET.get("segment", campaign.segment_id or ""),
             "send_at": campaign.send_at if campaign.status == Status.SCHEDULED else None,
             "local_hour": campaign.local_hour,
         },
     )
     if request.method == "POST" and form.is_valid():
+        segment = form.chosen_segment()
         plan = SendPlan(
             list_ids=tuple(lst.pk for lst in form.chosen_lists()),
             send_at=form.cleaned_data["send_at"]
             if request.POST.get("action") == "schedule"
             else None,
+            segment_id=segment.pk if segment else None,
             local_hour=form.cleaned_data["local_hour"],
         )
         review = _review(request, newsletter, campaign, form, plan)
         if review is not None:
             return review
-    ticked = form.data.getlist("lists") if form.is_bound else chosen
-    list_ids = [int(pk) for pk in ticked if pk.isdigit()]
+    data = form.data if form.is_bound else None
+    ticked = data.getlist("lists") if data else chosen
+    segment_id = data.get("segment") if data else form.initial["segment"]
     return render(
         request,
         "delivery/campaign_send.html",
@@ -81,20 +87,43 @@ def campaign_send(request: HttpRequest, newsletter: Newsletter, pk: int) -> Http
             "newsletter": newsletter,
             "campaign": campaign,
             "form": form,
-            "recipients": engine.audience_count(list_ids=_own_lists(newsletter, list_ids)),
+            **_recipients(newsletter, ticked, segment_id),
         },
         status=422 if form.errors else 200,
     )
 
 
-def _own_lists(newsletter: Newsletter, list_ids) -> list[int]:
-    """Of these ids, the newsletter's lists that take new sends (archived ones do not)."""
-    return list(newsletter.lists.active().filter(pk__in=list_ids).values_list("pk", flat=True))
+def _recipients(newsletter: Newsletter, list_ids, segment_id) -> dict:
+    """The send page's count for these lists and segment (ids as the form sends them),
+    the same query the send runs; a segment that no longer compiles says why."""
+    segment = (
+        newsletter.segments.filter(pk=int(segment_id)).first()
+        if str(segment_id or "").isdigit()
+        else None
+    )
+    chosen = [int(pk) for pk in list_ids if str(pk).isdigit()]
+    lists = engine.audience_lists(
+        newsletter_id=newsletter.pk, chosen=chosen, segment=segment is not None
+    )
+    compiled = None
+    if segment is not None:
+        try:
+            compiled = segment_compile(segment=segment)
+        except ValidationError as error:
+            return {"recipients": 0, "segment": segment, "segment_problem": error.messages}
+    return {
+        "recipients": engine.audience_count(list_ids=lists, segment=compiled),
+        "segment": segment,
+    }
 
 
 def _review(request, newsletter, campaign, form, plan: SendPlan) -> HttpResponse | None:
     """The confirmation step, or None after adding to ``form`` why there is none."""
-    recipients = engine.audience_count(list_ids=plan.list_ids)
+    counted = _recipients(newsletter, plan.list_ids, plan.segment_id)
+    if counted.get("segment_problem"):
+        form.add_error("segment", counted["segment_problem"])
+        return None
+    recipients = counted["recipients"]
     if plan.send_at is None and not recipients:
         form.add_error("lists", _("Nobody would receive it: these lists have no one to send to."))
         return None
@@ -118,6 +147,7 @@ def _review(request, newsletter, campaign, form, plan: SendPlan) -> HttpResponse
             "campaign": campaign,
             "plan": plan,
             "lists": form.chosen_lists(),
+            "segment": counted["segment"],
             "recipients": recipients,
             "editions": campaign_editions(campaign=campaign, list_ids=plan.list_ids),
             "default_language": language_name(newsletter.language),
@@ -143,17 +173,16 @@ def _confirm(request: HttpRequest, newsletter: Newsletter, campaign: Campaign) -
 
 @member_required(Role.EDITOR)
 def campaign_recipients(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
-    """The send page's live count for the lists ticked now, with the Send now button
-    (disabled when nobody would receive it)."""
+    """The send page's live count for the lists ticked and the segment chosen now, with
+    the Send now button (disabled when nobody would receive it)."""
     campaign = _campaign(newsletter, pk)
-    list_ids = [int(pk) for pk in request.GET.getlist("lists") if pk.isdigit()]
     return render(
         request,
         "delivery/_recipients.html",
         {
             "newsletter": newsletter,
             "campaign": campaign,
-            "recipients": engine.audience_count(list_ids=_own_lists(newsletter, list_ids)),
+            **_recipients(newsletter, request.GET.getlist("lists"), request.GET.get("segment")),
         },
     )
 

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import (
     ConsentEvent,
+    FieldDefinition,
     MailingList,
     Subscriber,
     Subscription,
@@ -103,3 +104,11 @@ class SuppressionAdmin(admin.ModelAdmin):
         if obj is None:
             return SuppressionForm.Meta.fields
         return ["email_digest", "newsletter", "reason", "note", "created_at"]
+
+
+@admin.register(FieldDefinition)
+class FieldDefinitionAdmin(admin.ModelAdmin):
+    list_display = ["label", "key", "type", "newsletter"]
+    list_filter = ["newsletter", "type"]
+    search_fields = ["label", "key"]
+    readonly_fields = ["key", "type", "newsletter", "choices"]

@@ -21,11 +21,13 @@ from newsletter.models import Newsletter, Role
 
 from . import bulk, extensions, import_files, ledger, personal_data, selectors, services
 from .exporting import export_contacts, export_list
+from .fields import FieldSchema
 from .forms import (
     AddSubscriberForm,
     BulkAction,
     BulkScope,
     EraseForm,
+    FieldValuesForm,
     ImportForm,
     ImportUploadForm,
     MailingListForm,
@@ -382,11 +384,48 @@ def subscriber_detail(request: HttpRequest, newsletter: Newsletter, pk: int) -> 
                 subscriber, newsletter, limit=DELIVERIES_SHOWN
             ),
             "can_edit": _can_edit(request),
+            "field_form": _field_form(newsletter, subscriber),
             "erasable": subscriber.status != SubscriberStatus.ERASED,
             # What other apps hold about the person (answers, referrals).
             "facts": extensions.facts(subscriber, newsletter),
         },
     )
+
+
+def _field_form(newsletter: Newsletter, subscriber, data=None) -> FieldValuesForm | None:
+    definitions = list(newsletter.field_definitions.all())
+    if not definitions or subscriber.status == SubscriberStatus.ERASED:
+        return None
+    initial = FieldValuesForm.initial_from(definitions, subscriber.attributes)
+    return FieldValuesForm(data, definitions=definitions, initial=initial)
+
+
+@require_POST
+@member_required(Role.EDITOR)
+def subscriber_fields(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """Set the contact's custom field values (an empty one removes it), checked by type."""
+    subscriber = _contact(newsletter, pk)
+    form = _field_form(newsletter, subscriber, request.POST)
+    if form is None:
+        raise Http404
+    if form.is_valid():
+        try:
+            services.update_subscriber(
+                newsletter=newsletter, subscriber=subscriber, attributes=form.values()
+            )
+        except ValidationError as error:
+            if not form.add_value_errors(error):
+                raise
+        else:
+            messages.success(request, _("Fields saved."))
+            return redirect("dashboard:subscriber_detail", slug=newsletter.slug, pk=subscriber.pk)
+    messages.error(
+        request,
+        " ".join(
+            f"{form.fields[name].label}: {' '.join(errs)}" for name, errs in form.errors.items()
+        ),
+    )
+    return redirect("dashboard:subscriber_detail", slug=newsletter.slug, pk=subscriber.pk)
 
 
 @require_POST
@@ -497,7 +536,9 @@ def import_map(
                     actor=_actor(request),
                 )
                 return redirect("dashboard:import_detail", slug=newsletter.slug, pk=batch.pk)
-            report = import_files.check(path=path, mapping=form.mapping())
+            report = import_files.check(
+                path=path, mapping=form.mapping(), schema=FieldSchema.of(newsletter)
+            )
         except ValidationError as error:
             add_service_errors(form, error)
     return render(

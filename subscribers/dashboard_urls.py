@@ -27,4 +27,5 @@ dashboard_urlpatterns = [
         name="subscriber_unsubscribe",
     ),
     path("subscribers/<int:pk>/erase/", views.subscriber_erase, name="subscriber_erase"),
+    path("subscribers/<int:pk>/fields/", views.subscriber_fields, name="subscriber_fields"),
 ]

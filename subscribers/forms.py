@@ -12,7 +12,9 @@ from newsletter.models import known_timezones
 from newsletter.uploads import MaxUploadSize
 
 from . import import_files, proof_of_work, services
+from .fields import FieldSchema
 from .models import (
+    FieldType,
     Frequency,
     MailFormat,
     MailingList,
@@ -79,6 +81,28 @@ class SubscribeForm(forms.Form):
         )
         if len(self.public_lists) == 1:
             self.fields["lists"].initial = list(self.public_lists)
+        asked = [field for field in newsletter.field_definitions.all() if field.on_public_form]
+        # The custom fields the newsletter asks for, checked by type in clean().
+        self.asked = FieldValuesForm(definitions=asked)
+        self.fields.update(self.asked.fields)
+        self.field_values: dict = {}
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.asked.definitions:
+            self.asked.cleaned_data = {
+                name: cleaned.get(name) for name in self.asked.fields if name in cleaned
+            }
+            try:
+                self.field_values = FieldSchema(
+                    {field.key: field for field in self.asked.definitions}
+                ).clean(self.asked.values())
+            except ValidationError as error:
+                for name, messages in error.message_dict.items():
+                    self.add_error(
+                        FieldValuesForm.PREFIX + name.removeprefix("attributes."), messages
+                    )
+        return cleaned
 
     def clean_altcha(self) -> str:
         payload = self.cleaned_data["altcha"]
@@ -102,6 +126,9 @@ class SubscribeForm(forms.Form):
                     code="invalid_referral",
                 )
         return code
+
+    def asked_fields(self) -> list:
+        return [self[name] for name in self.asked.fields]
 
     @property
     def is_bot(self) -> bool:
@@ -521,3 +548,64 @@ class ImportForm(forms.Form):
         if self.header is None:
             return None
         return [self.cleaned_data[f"column_{index}"] for index in range(len(self.header))]
+
+
+class FieldValuesForm(forms.Form):
+    """Inputs for some custom fields (the dashboard's, the preference center's editable
+    ones, the subscribe form's asked ones), named ``field_<key>``. Only the shape is
+    checked here; ``fields.FieldSchema`` checks and normalises the values when the
+    service writes them, and its errors come back on the inputs (``add_value_errors``)."""
+
+    PREFIX = "field_"
+
+    def __init__(self, *args, definitions, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.definitions = list(definitions)
+        for definition in self.definitions:
+            self.fields[self.PREFIX + definition.key] = _value_field(definition)
+
+    @classmethod
+    def initial_from(cls, definitions, attributes: dict) -> dict:
+        initial = {}
+        for definition in definitions:
+            value = attributes.get(definition.key)
+            if isinstance(value, bool):
+                value = "yes" if value else "no"
+            initial[cls.PREFIX + definition.key] = value
+        return initial
+
+    def values(self) -> dict:
+        """key → value as typed (None: no value, which removes a stored one)."""
+        values = {}
+        for definition in self.definitions:
+            value = self.cleaned_data.get(self.PREFIX + definition.key)
+            values[definition.key] = (
+                value.isoformat()
+                if hasattr(value, "isoformat")
+                else (value if value not in ("", None) else None)
+            )
+        return values
+
+    def add_value_errors(self, error: ValidationError) -> bool:
+        """Put a service's ``attributes.<key>`` errors on their inputs; False if none were."""
+        placed = False
+        for name, messages in getattr(error, "message_dict", {}).items():
+            key = name.removeprefix("attributes.")
+            if self.PREFIX + key in self.fields:
+                self.add_error(self.PREFIX + key, messages)
+                placed = True
+        return placed
+
+
+def _value_field(definition) -> forms.Field:
+    common = {"label": definition.label, "required": False, "help_text": definition.description}
+    if definition.type == FieldType.DATE:
+        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+    if definition.type == FieldType.YES_NO:
+        choices = [("", "—"), ("yes", _("Yes")), ("no", _("No"))]
+        return forms.ChoiceField(choices=choices, **common)
+    if definition.type == FieldType.CHOICE:
+        choices = [("", "—"), *((choice, choice) for choice in definition.choices)]
+        return forms.ChoiceField(choices=choices, **common)
+    attrs = {"inputmode": "decimal"} if definition.type == FieldType.NUMBER else {}
+    return forms.CharField(max_length=500, widget=forms.TextInput(attrs=attrs), **common)

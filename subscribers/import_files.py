@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from newsletter.models import Newsletter
 
 from . import importing, tasks
+from .fields import FieldSchema
 from .models import ImportBatch, MailingList
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -182,11 +183,14 @@ def _prepared(source: Path, mapping: list[str] | None) -> tuple[Path, int]:
     return destination, write_mapped(source=source, destination=destination, mapping=mapping)
 
 
-def check(*, path: Path, mapping: list[str] | None) -> importing.DryRun:
-    """A dry run of the upload under this mapping (None: imported as it is)."""
+def check(
+    *, path: Path, mapping: list[str] | None, schema: FieldSchema | None = None
+) -> importing.DryRun:
+    """A dry run of the upload under this mapping (None: imported as it is), with the
+    newsletter's custom fields checked by type when ``schema`` is given."""
     prepared, _lines = _prepared(path, mapping)
     try:
-        return importing.dry_run(path=prepared)
+        return importing.dry_run(path=prepared, schema=schema)
     finally:
         if prepared != path:
             prepared.unlink(missing_ok=True)

@@ -32,6 +32,7 @@ from psycopg.errors import DeadlockDetected
 from newsletter.models import Newsletter
 
 from . import ledger
+from .fields import FieldSchema
 from .import_formats import (
     AUTO,
     FORMAT_CHOICES,
@@ -163,6 +164,7 @@ def import_file(*, batch: ImportBatch, path: Path, chunk_rows: int = CHUNK_ROWS)
                 committed=committed,
                 chunk_rows=chunk_rows,
                 keep_ips=keep_ips,
+                schema=FieldSchema.of(batch.newsletter),
             )
             _merge_all(batch, parsed)
     except Exception as error:
@@ -294,6 +296,7 @@ def _chunks(
     committed: list[tuple[int, int]],
     chunk_rows: int,
     keep_ips: bool,
+    schema: FieldSchema,
 ) -> Iterator[Chunk]:
     """Validated rows in chunks; touches no database (it runs beside the merges).
 
@@ -313,7 +316,7 @@ def _chunks(
         chunk.rows += 1
         chunk.last_line = record.end_line
         try:
-            suppression, copy_line = _parsed(record, mapper, keep_ips=keep_ips)
+            suppression, copy_line = _parsed(record, mapper, keep_ips=keep_ips, schema=schema)
         except (RowError, ValidationError, KeyError) as error:
             chunk.problems.append((record.line, _reason(error)))
         else:
@@ -326,8 +329,12 @@ def _chunks(
         yield chunk
 
 
-def _parsed(record: Record, mapper, *, keep_ips: bool) -> tuple[bool, str]:
-    """One record as a COPY line, and whether it is a suppression (not a subscription)."""
+def _parsed(record: Record, mapper, *, keep_ips: bool, schema: FieldSchema) -> tuple[bool, str]:
+    """One record as a COPY line, and whether it is a suppression (not a subscription).
+
+    Columns named like a custom field (its key or its label) hold that field's values:
+    each is checked and normalised by type, and a bad one rejects the row by its line.
+    """
     if record.extra_fields:
         width = len(record.fields)
         raise RowError(f"{width + record.extra_fields} fields, the header has {width}")
@@ -335,12 +342,23 @@ def _parsed(record: Record, mapper, *, keep_ips: bool) -> tuple[bool, str]:
     email = copy_text(fast_normalize_email(row.email))
     if row.suppress:
         return True, f"{record.line}\t{email}\t{row.suppress}\t{copy_text(row.note)}\n"
-    attributes = copy_text(json.dumps(row.attributes, ensure_ascii=False))
+    attributes = copy_text(json.dumps(_typed(row.attributes, schema), ensure_ascii=False))
     name = copy_text(row.name.strip()[:NAME_MAX])
     evidence = copy_text(json.dumps(row.evidence, ensure_ascii=False)) if row.evidence else "\\N"
     ip_address = row.ip_address if keep_ips and row.ip_address else "\\N"
     line = f"{record.line}\t{email}\t{name}\t{attributes}\t{evidence}\t{ip_address}"
     return False, f"{line}\t{row.time_zone}\n"
+
+
+def _typed(attributes: dict, schema: FieldSchema) -> dict:
+    if not schema.fields:
+        return attributes
+    try:
+        cleaned = schema.clean(attributes, match_labels=True)
+    except ValidationError as error:
+        raise RowError(" ".join(m for ms in error.message_dict.values() for m in ms)) from None
+    # An empty cell leaves the stored value alone (an import only adds).
+    return {key: value for key, value in cleaned.items() if value is not None}
 
 
 def _reason(error: Exception) -> str:
@@ -568,7 +586,13 @@ class DryRun:
     problems: list[tuple[int, str]]  # the first ``shown`` of them
 
 
-def dry_run(*, path: Path, shown: int = 1000, format_name: str = AUTO) -> DryRun:
+def dry_run(
+    *,
+    path: Path,
+    shown: int = 1000,
+    format_name: str = AUTO,
+    schema: FieldSchema | None = None,
+) -> DryRun:
     """Read and validate the whole file as ``import_file`` would, writing nothing.
 
     Problems found only against the database (suppressed or duplicate addresses)
@@ -577,7 +601,14 @@ def dry_run(*, path: Path, shown: int = 1000, format_name: str = AUTO) -> DryRun
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as stream:
         format_name, records = _read(stream, format_name)
         report = DryRun(format=format_name, rows=0, bad_rows=0, problems=[])
-        chunks = _chunks(records, format_name, committed=[], chunk_rows=CHUNK_ROWS, keep_ips=False)
+        chunks = _chunks(
+            records,
+            format_name,
+            committed=[],
+            chunk_rows=CHUNK_ROWS,
+            keep_ips=False,
+            schema=schema or FieldSchema({}),
+        )
         for chunk in chunks:
             report.rows += chunk.rows
             report.bad_rows += len(chunk.problems)

@@ -558,3 +558,48 @@ class ImportProblem(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", _("Text")
+    NUMBER = "number", _("Number")
+    DATE = "date", _("Date")
+    YES_NO = "yes_no", _("Yes or no")
+    CHOICE = "choice", _("One of a few choices")
+
+
+class FieldDefinition(models.Model):
+    """A typed custom field of one newsletter's contacts (issue 15).
+
+    Its values live in ``Subscriber.attributes`` under ``key``, normalised by type on
+    every write (``subscribers.fields``): a number is a JSON number, a date an ISO
+    ``YYYY-MM-DD`` string, yes/no a boolean, a choice one of ``choices``. Keys with no
+    definition stay free text. ``key`` and ``type`` never change once created, so the
+    values already stored and the segments that name the field keep their meaning.
+    """
+
+    newsletter = models.ForeignKey(
+        Newsletter, on_delete=models.CASCADE, related_name="field_definitions"
+    )
+    key = models.CharField(
+        max_length=50,
+        help_text=_("Where the value is kept and how rules and merge tags name it."),
+    )
+    label = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    type = models.CharField(max_length=10, choices=FieldType.choices, default=FieldType.TEXT)
+    choices = models.JSONField(default=list, blank=True)
+    shown_to_reader = models.BooleanField(_("shown in the preference center"), default=False)
+    editable_by_reader = models.BooleanField(_("editable in the preference center"), default=False)
+    on_public_form = models.BooleanField(_("asked on the public subscribe form"), default=False)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["newsletter", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["newsletter", "key"], name="field_key_per_newsletter")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.key})"

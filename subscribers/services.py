@@ -25,6 +25,7 @@ from newsletter import ratelimit
 from newsletter.models import Newsletter, known_timezones
 
 from . import ledger, signals, suppressions, tasks, tokens
+from .fields import FieldSchema
 from .ledger import Evidence
 from .models import (
     ConsentAction,
@@ -160,6 +161,7 @@ def subscribe(
     attestation: str = "",
     actor: str = "",
     referrer: Subscriber | None = None,
+    attributes: dict | None = None,
     tracking: str = "",
 ) -> SubscribeOutcome:
     """Start (or restart) a subscription to ``lists``; double opt-in unless a list says single.
@@ -178,8 +180,12 @@ def subscribe(
     for the address to confirm, travelling in the confirmation link meanwhile; so
     does ``tracking``, the tracking choice made on the form (a new contact gets it at
     once; an existing one on confirmation, and only if it tracks them less).
+    ``attributes`` (the public form's custom fields) are checked by type first and
+    kept for a contact this call creates only: a stranger's form never changes what
+    an existing contact holds.
     """
     address = normalize_email(email)
+    typed = FieldSchema.of(newsletter).clean(attributes) if attributes else {}
     if any(mailing_list.newsletter_id != newsletter.pk for mailing_list in lists):
         raise ValidationError("A list belongs to another newsletter.", code="foreign_list")
     archived = [mailing_list.slug for mailing_list in lists if mailing_list.archived_at]
@@ -210,6 +216,9 @@ def subscribe(
     if name and not contact.name and not created and source not in PUBLIC_SOURCES:
         contact.name = name
         contact.save(update_fields=["name", "updated_at"])
+    if created and any(value is not None for value in typed.values()):
+        contact.attributes = {key: value for key, value in typed.items() if value is not None}
+        contact.save(update_fields=["attributes", "updated_at"])
 
     outcome = SubscribeOutcome(subscriber=contact)
     started = []
@@ -761,13 +770,17 @@ def update_subscriber(
     """Change a contact's name, attributes and lists at once; it must be ``newsletter``'s.
 
     ``attributes`` is merged as a JSON merge patch (RFC 7396, top level): a key set
-    to None is removed. ``lists`` is the complete set wanted in this newsletter: new
-    ones go through ``subscribe`` (double opt-in unless attested), missing ones
-    through ``unsubscribe``, so each change is in the consent ledger. Subscriptions
-    to archived lists are left as they are, whether named or not.
+    to None is removed; defined fields are checked and normalised first
+    (``fields.FieldSchema``), and a bad value changes nothing. ``lists`` is the
+    complete set wanted in this newsletter: new ones go through ``subscribe`` (double
+    opt-in unless attested), missing ones through ``unsubscribe``, so each change is in
+    the consent ledger. Subscriptions to archived lists are left as they are, whether
+    named or not.
     """
     if subscriber.newsletter_id != newsletter.pk:
         raise Subscriber.DoesNotExist("the contact belongs to another newsletter")
+    if attributes is not None:
+        attributes = FieldSchema.of(newsletter).clean(attributes)
     contact = lock_contact(subscriber.pk)
     fields = []
     if name is not None and name != contact.name:

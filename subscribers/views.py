@@ -115,6 +115,7 @@ def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
         evidence=_evidence(request),
         referrer=form.referrer,
         tracking=form.cleaned_data["tracking"],
+        attributes=form.field_values,
     )
     # The same answer whatever happened, so the form reveals no one's subscriptions.
     return render(request, "subscribers/check_inbox.html", {"newsletter": newsletter})

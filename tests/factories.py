@@ -1,10 +1,17 @@
 import factory
 from django.contrib.auth import get_user_model
 
+from audiences.models import Segment
 from campaigns.models import Campaign, Layout
 from campaigns.rendering import DEFAULT_LAYOUTS
 from newsletter.models import Membership, Newsletter, Role
-from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus
+from subscribers.models import (
+    FieldDefinition,
+    MailingList,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+)
 
 PASSWORD = "correct horse battery staple"
 
@@ -99,3 +106,24 @@ class SubscriptionFactory(factory.django.DjangoModelFactory):
         SubscriberFactory, newsletter=factory.SelfAttribute("..mailing_list.newsletter")
     )
     status = SubscriptionStatus.CONFIRMED
+
+
+class FieldDefinitionFactory(factory.django.DjangoModelFactory):
+    """A custom field; ``type`` and ``choices`` as the test needs."""
+
+    class Meta:
+        model = FieldDefinition
+
+    newsletter = factory.SubFactory(NewsletterFactory)
+    key = factory.Sequence(lambda n: f"field_{n}")
+    label = factory.LazyAttribute(lambda field: field.key.replace("_", " ").capitalize())
+    type = "text"
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Segment
+
+    newsletter = factory.SubFactory(NewsletterFactory)
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    rules = factory.LazyFunction(lambda: {"all": []})

@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
+# What ``never_cache`` says, written once: every hit must reach the server.
+NO_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
+
+
 def _record(request: HttpRequest, claim: tokens.Claim) -> None:
     """Count the hit if possible; a broken buffer never keeps a reader from their page."""
     try:
@@ -40,31 +44,50 @@ def _record(request: HttpRequest, claim: tokens.Claim) -> None:
         logger.exception("tracking hit not recorded")
 
 
-@require_safe
-@never_cache
-def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
+def pixel(request: HttpRequest, token: str) -> HttpResponse:
     """Always the image, whatever the token: a mail client shows no broken picture."""
     claim = tokens.read(tokens.OPEN, token)
     if claim is not None:
         _record(request, claim)
-    return HttpResponse(PIXEL, content_type="image/gif")
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Cache-Control"] = NO_CACHE
+    return response
+
+
+def redirect(request: HttpRequest, token: str) -> HttpResponse | None:
+    """The redirect a valid click token asks for, the hit counted; None for any other."""
+    claim = tokens.read(tokens.CLICK, token)
+    if claim is None:
+        return None
+    url = selectors.link_url(campaign_id=claim.campaign_id, link_id=claim.link_id)
+    if url is None:
+        return None
+    _record(request, claim)
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = NO_CACHE
+    return response
+
+
+# tracking.middleware answers both endpoints first; these views are what it leaves
+# through: methods other than GET and HEAD (405) and clicks that are not valid (404).
+
+
+@require_safe
+def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
+    return pixel(request, token)
 
 
 @require_safe
 @never_cache
 def click(request: HttpRequest, token: str) -> HttpResponse:
     """Redirect to the link the token names, if it was in that campaign; else a 404."""
-    claim = tokens.read(tokens.CLICK, token)
-    if claim is None:
-        scanner = tokens.read(tokens.SCANNER, token)
-        if scanner is not None:
-            _record(request, scanner)
-        raise Http404
-    url = selectors.link_url(campaign_id=claim.campaign_id, link_id=claim.link_id)
-    if url is None:
-        raise Http404
-    _record(request, claim)
-    return HttpResponseRedirect(url)
+    response = redirect(request, token)
+    if response is not None:
+        return response
+    scanner = tokens.read(tokens.SCANNER, token)
+    if scanner is not None:
+        _record(request, scanner)
+    raise Http404
 
 
 def _campaign(newsletter: Newsletter, pk: int) -> Campaign:

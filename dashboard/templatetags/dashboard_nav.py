@@ -13,6 +13,7 @@ SECTIONS = (
     ("dashboard:campaign_list", _("Campaigns")),
     ("dashboard:list_index", _("Lists")),
     ("dashboard:subscriber_list", _("Subscribers")),
+    ("dashboard:segment_list", _("Segments")),
     ("dashboard:layout_list", _("Layouts")),
     ("dashboard:image_list", _("Images")),
     ("dashboard:automation_list", _("Automations")),

@@ -31,6 +31,7 @@ SECTIONS = [
     "Campaigns",
     "Lists",
     "Subscribers",
+    "Segments",
     "Layouts",
     "Images",
     "Automations",

@@ -34,6 +34,7 @@ from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import expect
 
 from api.services import issue_token
+from audiences.services import segment_create
 from automations import services as automations
 from campaigns import services as campaign_services
 from campaigns.images import image_upload
@@ -44,7 +45,7 @@ from feeds.models import Feed, FeedItem
 from newsletter.invitations import invitation_create, token_digest
 from newsletter.models import Role
 from participation.services import calls, consultations, goals
-from subscribers import import_files
+from subscribers import fields, import_files
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, ImportBatch, ImportProblem, ImportStatus, OptIn
 from subscribers.tokens import Claim, confirm_token, preferences_token, unsubscribe_token
@@ -235,6 +236,7 @@ class Newsroom:
             "imports": batch.pk,
             "webhooks": endpoint.pk,
             "outbox": OutboxMessage.objects.get().pk,
+            "segments": self._segment().pk,
             **self._participation(),
             "feeds": self._feed(),
             **self._automation(),
@@ -246,7 +248,29 @@ class Newsroom:
             "edition_edit": self.draft.pk,
         }
         self.route_words["edition_edit"] = {"language": "fr"}
+        self.route_words["field_edit"] = {"key": "sdk"}
         self.words = {"list_slug": self.announcements.slug, "token": upload, "kind": "send"}
+
+    def _segment(self):
+        """A choice field and a segment on it with two conditions (issue 15)."""
+        fields.field_create(
+            newsletter=self.newsletter,
+            key="sdk",
+            label="SDK",
+            type="choice",
+            choices=["python", "rust"],
+            description="The SDK they use most.",
+        )
+        return segment_create(
+            newsletter=self.newsletter,
+            name="Python users on Releases",
+            rules={
+                "all": [
+                    {"field": "list", "op": "confirmed", "value": self.releases.slug},
+                    {"field": "sdk", "op": "eq", "value": "python"},
+                ]
+            },
+        )
 
     def _feed(self) -> int:
         """A followed release feed that made one issue and failed its last look. Made

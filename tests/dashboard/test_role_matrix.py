@@ -24,9 +24,11 @@ from participation.services import calls, consultations, goals
 from subscribers.models import ImportBatch
 from tests.factories import (
     CampaignFactory,
+    FieldDefinitionFactory,
     LayoutFactory,
     MembershipFactory,
     NewsletterFactory,
+    SegmentFactory,
     SubscriptionFactory,
     UserFactory,
 )
@@ -106,6 +108,7 @@ class World:
             cta_label="Join",
             cta_url="https://example.org/join",
         )
+        self.field = FieldDefinitionFactory(newsletter=self.newsletter)
         automation = automations.automation_create(
             newsletter=self.newsletter,
             created_by=None,
@@ -139,6 +142,7 @@ class World:
             "tokens": token.pk,
             "subscribers": subscription.subscriber_id,
             "imports": batch.pk,
+            "segments": SegmentFactory(newsletter=self.newsletter).pk,
             "invitations": invitation_create(
                 newsletter=self.newsletter,
                 email="invited@example.org",
@@ -163,6 +167,8 @@ class World:
             segment = route[: match.start()].rstrip("/").rsplit("/", 1)[-1]
             if segment in self.objects and converter == "int":
                 kwargs[parameter] = self.objects[segment]
+            elif segment == "fields":
+                kwargs[parameter] = self.field.key
             else:
                 known = False
                 kwargs[parameter] = 2**31 - 1 if converter == "int" else "no-such-thing"

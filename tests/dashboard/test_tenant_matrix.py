@@ -36,10 +36,12 @@ from subscribers.models import ConsentSource, ImportBatch
 from tests.dashboard.test_role_matrix import NEWSLETTER_ROUTES, OTHER_ROUTES, PARAMETER
 from tests.factories import (
     CampaignFactory,
+    FieldDefinitionFactory,
     LayoutFactory,
     MailingListFactory,
     MembershipFactory,
     NewsletterFactory,
+    SegmentFactory,
     UserFactory,
 )
 from webhooks.models import Endpoint
@@ -65,6 +67,8 @@ PARAMETER_KINDS = {
     ("calls", "pk"): "call",
     ("submissions", "submission"): "submission",
     ("goals", "pk"): "goal",
+    ("segments", "pk"): "segment",
+    ("fields", "key"): "field_key",
     ("automations", "pk"): "automation",
     ("steps", "step_pk"): "step",
     ("new", "kind"): "step_kind",
@@ -166,6 +170,8 @@ class Tenant:
             ).pk,
             "edition_language": "fr",
             **participation_objects(newsletter, slug),
+            "segment": SegmentFactory(newsletter=newsletter, name=f"Segment of {slug}").pk,
+            "field_key": FieldDefinitionFactory(newsletter=newsletter, key=f"{slug}_field").key,
             **automation_objects(newsletter, mailing_list),
             "invitation": Invitation.objects.create(
                 newsletter=newsletter,
@@ -352,6 +358,13 @@ API_ROUTES = {
     ("post", "/api/v1/webhooks/{endpoint_id}/disable/"): {},
     ("post", "/api/v1/webhooks/{endpoint_id}/test/"): {},
     ("get", "/api/v1/webhooks/{endpoint_id}/deliveries/"): {},
+    ("get", "/api/v1/fields/{key}/"): {},
+    ("patch", "/api/v1/fields/{key}/"): {"json": {"label": "Changed by A"}},
+    ("delete", "/api/v1/fields/{key}/"): {},
+    ("get", "/api/v1/segments/{segment_id}/"): {},
+    ("get", "/api/v1/segments/{segment_id}/count/"): {},
+    ("patch", "/api/v1/segments/{segment_id}/"): {"json": {"name": "Changed by A"}},
+    ("delete", "/api/v1/segments/{segment_id}/"): {},
     ("get", "/api/v1/automations/{automation_id}/"): {},
     ("patch", "/api/v1/automations/{automation_id}/"): {"json": {"name": "Changed by A"}},
     ("delete", "/api/v1/automations/{automation_id}/"): {},
@@ -385,11 +398,25 @@ API_ROUTES = {
         "json": {"name": "X", "subject": "X", "body": "X", "lists": [B_LIST]},
         "status": 422,
     },
+    ("post", "/api/v1/segments/"): {
+        "json": {
+            "name": "X",
+            "rules": {"all": [{"field": "list", "op": "member", "value": B_LIST}]},
+        },
+        "status": 422,
+    },
+    ("post", "/api/v1/segments/count/"): {
+        "json": {"rules": {"all": [{"field": "b_field", "op": "is_set"}]}},
+        "status": 422,
+    },
     ("post", "/api/v1/feeds/"): {
         "json": {"name": "X", "url": "https://feeds.example.org/x.xml", "lists": [B_LIST]},
         "status": 422,
     },
     # Endpoints that name nothing: they read or add to the token's own newsletter only.
+    ("get", "/api/v1/fields/"): {"status": 200},
+    ("post", "/api/v1/fields/"): {"json": {"key": "b_field", "label": "A's own"}, "status": 201},
+    ("get", "/api/v1/segments/"): {"status": 200},
     ("get", "/api/v1/lists/"): {"status": 200},
     ("post", "/api/v1/lists/"): {"json": {"slug": B_LIST, "name": "A's own"}, "status": 201},
     ("get", "/api/v1/campaigns/"): {"status": 200},
@@ -429,6 +456,8 @@ PATH_KINDS = {
     "call_id": "call",
     "submission_id": "submission",
     "goal_id": "goal",
+    "segment_id": "segment",
+    "key": "field_key",
     "automation_id": "automation",
     "step_id": "step",
     "feed_id": "feed",

@@ -53,6 +53,22 @@ def test_seed_demo_adds_layouts_a_draft_and_a_sent_public_campaign(client):
 
 
 @pytest.mark.django_db
+def test_seed_demo_adds_two_fields_and_a_segment_that_picks_the_python_users():
+    from audiences.rules import matching
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+    demo = Newsletter.objects.get(slug="demo")
+    assert list(demo.field_definitions.values_list("key", flat=True)) == [
+        "sdk",
+        "contributor_since",
+    ]
+    (segment,) = demo.segments.all()
+    picked = matching(segment.rules, newsletter=demo).values_list("email", flat=True)
+    assert sorted(picked) == ["ada@example.org", "marie@example.org"]
+
+
+@pytest.mark.django_db
 def test_seed_demo_twice_changes_nothing_and_keeps_the_password(capsys, monkeypatch):
     monkeypatch.delenv("CRIER_ADMIN_PASSWORD", raising=False)
     call_command("seed_demo")

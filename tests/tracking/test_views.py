@@ -79,3 +79,39 @@ def test_a_hit_is_buffered_not_written_to_postgresql(
         client.get(urls["open"][0])
         client.get(urls["click"][0])
     assert get_buffer().pending() == 4
+
+
+def test_the_fast_path_keeps_the_security_headers_and_the_host_check(client, subscriber):
+    campaign = make_campaign()
+    _, html = send_to(campaign, subscriber)
+    urls = tracking_urls(html)
+    for path in (urls["open"][0], urls["click"][0]):
+        response = client.get(path)
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert "no-cache" in response["Cache-Control"]
+        assert client.get(path, HTTP_HOST="evil.example").status_code == 400
+    assert get_buffer().pending() == 2
+
+
+def test_other_methods_and_paths_under_t_go_through_the_pages(client, subscriber):
+    campaign = make_campaign()
+    _, html = send_to(campaign, subscriber)
+    urls = tracking_urls(html)
+    assert client.post(urls["open"][0]).status_code == 405
+    assert client.post(urls["click"][0]).status_code == 405
+    assert client.get(urls["click"][0].rstrip("/")).status_code in (301, 404)
+    assert client.get("/t/o/nested/token.gif").status_code == 404
+    assert get_buffer().pending() == 0
+
+
+def test_hits_skip_the_page_middleware_and_pages_do_not(client, subscriber):
+    """The content security policy is the last page middleware's: a hit answered before
+    them has none, the 404 page of a click that is not valid has one."""
+    campaign = make_campaign()
+    _, html = send_to(campaign, subscriber)
+    urls = tracking_urls(html)
+    for path in (urls["open"][0], urls["click"][0]):
+        assert "Content-Security-Policy" not in client.get(path)
+    refused = client.get(f"/t/c/{tokens.sign(tokens.CLICK, campaign.pk, 999999)}/")
+    assert refused.status_code == 404
+    assert "default-src" in refused["Content-Security-Policy"]

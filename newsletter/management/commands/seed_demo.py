@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from audiences.services import segment_create
 from automations import services as automations
 from automations.models import Automation, Trigger
 from campaigns import services as campaign_services
@@ -20,6 +21,7 @@ from feeds.models import Feed
 from newsletter.models import Membership, Newsletter, Role
 from participation.models import Call, Consultation, Goal, ParticipationSettings
 from participation.services import calls, consultations, goals, transparency
+from subscribers import fields
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, MailingList, Subscriber
 from subscribers.tokens import Claim
@@ -34,6 +36,12 @@ DEMO_SUBSCRIBERS = [
     ("grace@example.org", "Grace", "en"),
     ("marie@example.org", "Marie", "fr"),
 ]
+DEMO_FIELD_VALUES = {
+    "ada@example.org": {"sdk": "python", "contributor_since": "2019-03-01"},
+    "grace@example.org": {"sdk": "rust", "contributor_since": "2021-11-15"},
+    "marie@example.org": {"sdk": "python"},
+}
+DEMO_SEGMENT = "Python SDK users"
 
 
 class Command(BaseCommand):
@@ -47,6 +55,7 @@ class Command(BaseCommand):
                 newsletter=newsletter, user=admin, defaults={"role": Role.OWNER}
             )
             self._audience(newsletter)
+            self._segments(newsletter)
             # Before the campaigns: the draft and the sent one carry their blocks.
             self._participation(newsletter, admin)
             self._campaigns(newsletter, admin)
@@ -125,6 +134,46 @@ class Command(BaseCommand):
             if outcome.subscriber is not None:  # None: the address was erased or suppressed
                 subscribers.confirm(claim=Claim(outcome.subscriber.pk, newsletter.pk))
                 first = first or outcome.subscriber
+
+    def _segments(self, newsletter: Newsletter) -> None:
+        """Two custom fields with values, and a saved segment that uses one (issue 15)."""
+        if not newsletter.field_definitions.filter(key="sdk").exists():
+            fields.field_create(
+                newsletter=newsletter,
+                key="sdk",
+                label="SDK",
+                type="choice",
+                choices=["python", "rust", "go"],
+                description="The project's SDK they use most.",
+                shown_to_reader=True,
+                editable_by_reader=True,
+            )
+        if not newsletter.field_definitions.filter(key="contributor_since").exists():
+            fields.field_create(
+                newsletter=newsletter,
+                key="contributor_since",
+                label="Contributor since",
+                type="date",
+                description="The date of their first merged contribution.",
+            )
+        for email, values in DEMO_FIELD_VALUES.items():
+            contact = Subscriber.objects.filter(newsletter=newsletter, email=email).first()
+            if contact is not None and not contact.attributes.get("sdk"):
+                subscribers.update_subscriber(
+                    newsletter=newsletter, subscriber=contact, attributes=values
+                )
+        if not newsletter.segments.filter(name=DEMO_SEGMENT).exists():
+            segment_create(
+                newsletter=newsletter,
+                name=DEMO_SEGMENT,
+                description="Everyone on Releases who uses the Python SDK.",
+                rules={
+                    "all": [
+                        {"field": "list", "op": "confirmed", "value": "releases"},
+                        {"field": "sdk", "op": "eq", "value": "python"},
+                    ]
+                },
+            )
 
     def _participation(self, newsletter: Newsletter, admin) -> None:
         """A consultation, an open call with contributions, a goal, the transparency page."""

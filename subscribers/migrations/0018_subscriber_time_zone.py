@@ -8,7 +8,7 @@ import newsletter.models
 class Migration(migrations.Migration):
     dependencies = [
         ("newsletter", "0006_merge_invitations_and_header_fields"),
-        ("subscribers", "0016_reader_choices"),
+        ("subscribers", "0017_field_definitions"),
     ]
 
     operations = [

@@ -7,10 +7,10 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0009_campaign_local_hour"),
-        ("delivery", "0012_delivery_edition"),
+        ("campaigns", "0010_campaign_local_hour"),
+        ("delivery", "0013_deliveries_indexed_by_subscriber_then_campaign"),
         ("newsletter", "0006_merge_invitations_and_header_fields"),
-        ("subscribers", "0017_subscriber_time_zone"),
+        ("subscribers", "0018_subscriber_time_zone"),
     ]
 
     operations = [
