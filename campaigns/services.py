@@ -64,6 +64,9 @@ EDITABLE_FIELDS = (
     "public",
     "edition_fallback",
 )
+# How it is delivered rather than what it says: set on the send page and through the
+# API, never by the editor's content form (which would clear it on every save).
+DELIVERY_FIELDS = ("local_hour",)
 
 # "Leave the segment as it is", as opposed to None ("no segment").
 NO_CHANGE = object()
@@ -527,6 +530,7 @@ def campaign_create(
     public: bool = False,
     slug: str = "",
     lists: list[MailingList] | None = None,
+    local_hour: int | None = None,
     segment=None,
     kind: str = Kind.ISSUE,
     edition_fallback: bool = False,
@@ -548,6 +552,7 @@ def campaign_create(
         body_format=body_format,
         body=body,
         public=public,
+        local_hour=local_hour,
         kind=kind,
         edition_fallback=edition_fallback,
     )
@@ -606,7 +611,8 @@ def _set_lists(
 
 @transaction.atomic
 def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
-    """Change a campaign that has not started: any of ``EDITABLE_FIELDS``, and ``lists``.
+    """Change a campaign that has not started: any of ``EDITABLE_FIELDS`` and
+    ``DELIVERY_FIELDS``, and ``lists``.
 
     Validated like ``campaign_create``. A scheduled campaign stays scheduled, so it
     must still render and keep a list; a failed one stays failed until it is
@@ -615,7 +621,7 @@ def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
     locked = _locked_not_started(campaign)
     lists = changes.pop("lists", None)
     segment = changes.pop("segment", NO_CHANGE)
-    unknown = set(changes) - set(EDITABLE_FIELDS)
+    unknown = set(changes) - {*EDITABLE_FIELDS, *DELIVERY_FIELDS}
     if unknown:
         raise TypeError(f"campaign_update() cannot change {', '.join(sorted(unknown))}")
     if "layout" in changes and changes["layout"].newsletter_id != campaign.newsletter_id:
@@ -634,7 +640,7 @@ def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
     _store(campaign, result)
     campaign.full_clean()
     # Only what an edit changes: the status is the engine's to write.
-    campaign.save(update_fields=[*EDITABLE_FIELDS, *RENDER_FIELDS, "updated_at"])
+    campaign.save(update_fields=[*EDITABLE_FIELDS, *DELIVERY_FIELDS, *RENDER_FIELDS, "updated_at"])
     if lists is not None or segment is not NO_CHANGE:
         _set_lists(
             campaign,
