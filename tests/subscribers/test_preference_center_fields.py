@@ -2,8 +2,9 @@
 them and edits what it lets them edit, checked by type, in their own ledger."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
-from subscribers import fields, ledger
+from subscribers import fields, ledger, preference_center, tokens
 from subscribers.models import ConsentAction, ConsentEvent, ConsentSource
 from tests.subscribers.test_preference_center import ada, contact_of, docs, kernel, url
 
@@ -41,8 +42,8 @@ def test_the_page_shows_visible_fields_with_values_and_hides_the_others(client, 
     page = client.get(url(ada_with_values)).text
     assert "What Kernel News knows about you" in page
     assert "Sponsor tier" in page and "gold" in page  # shown, read-only
-    assert 'name="f%d-field_tier"' % ada_with_values.newsletter_id not in page
-    assert 'name="f%d-field_sdk"' % ada_with_values.newsletter_id in page
+    assert f'name="f{ada_with_values.newsletter_id}-field_tier"' not in page
+    assert f'name="f{ada_with_values.newsletter_id}-field_sdk"' in page
     assert '<option value="yes" selected>' in page
     assert "Internal score" not in page  # not shown to readers
 
@@ -99,10 +100,6 @@ def test_read_only_and_hidden_fields_cannot_be_written(client, ada_with_values, 
 
 
 def test_the_service_refuses_a_field_not_editable_by_name(ada_with_values, kernel):
-    from django.core.exceptions import ValidationError
-
-    from subscribers import preference_center, tokens
-
     with pytest.raises(ValidationError) as error:
         preference_center.reader_fields_save(
             claim=tokens.Claim(ada_with_values.pk, kernel.pk),
