@@ -315,6 +315,7 @@ def _save_fields(request, claim, subscriber) -> HttpResponse:
         if not form.add_value_errors(error):
             form.add_error(None, error)
         return _render_preferences(request, claim, subscriber, bound=form)
+    subscriber.refresh_from_db()  # the page's first section shows the link's own contact
     return _render_preferences(request, claim, subscriber, fields_saved=contact.newsletter)
 
 

@@ -100,6 +100,7 @@ def test_the_person_edits_a_newsletters_custom_fields(size, live_server, browser
     section.get_by_label("Contributor since").fill("2021-03-04")
     section.get_by_role("button", name="Save my answers for Kernel News").click()
     page.get_by_text("Your answers are saved.").wait_for()
+    assert section.get_by_label("Contributor since").input_value() == "2021-03-04"
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=f"/tmp/prefields-{size}.png", full_page=True)
     page.close()
