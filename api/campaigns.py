@@ -131,6 +131,7 @@ def create_campaign(request: HttpRequest, payload: CampaignIn):
                 body_format=payload.body_format,
                 public=payload.public,
                 lists=lists,
+                local_hour=payload.local_hour,
                 segment=segment_by_id(request, payload.segment),
                 edition_fallback=payload.edition_fallback,
             )

@@ -111,6 +111,10 @@ class SubscriberOut(Schema):
     mail_format: MailFormat = Field(description="html (with a plain-text part) or text only.")
     paused_until: datetime | None = Field(description="No mail before this moment.")
     paused_indefinitely: bool = Field(description="No mail until the reader comes back.")
+    time_zone: str = Field(
+        description="An IANA name (Asia/Tokyo), or empty for the newsletter's: when a "
+        "local-hour campaign reaches them and when their digest period ends."
+    )
     created_at: datetime
 
 
@@ -159,6 +163,9 @@ class SubscriberPatch(Schema):
     )
     frequencies: dict[Slug, Frequency] | None = Field(
         None, description="Per list slug the reader is subscribed to: its new frequency."
+    )
+    time_zone: Annotated[Text, StringConstraints(max_length=64)] | None = Field(
+        None, description="An IANA name such as Asia/Tokyo; empty: the newsletter's."
     )
 
 
@@ -212,6 +219,10 @@ class CampaignOut(Schema):
         description="Why a scheduled campaign could not start (status failed); else empty."
     )
     send_at: datetime | None
+    local_hour: int | None = Field(
+        description="Each reader gets it at this hour of their own day (their time zone, "
+        "else the newsletter's); null: at once."
+    )
     sent_at: datetime | None
     created_at: datetime
     language: str = Field(
@@ -261,6 +272,7 @@ Subject = Annotated[
     AfterValidator(single_line),
 ]
 Preheader = Annotated[Text, StringConstraints(max_length=250)]
+LocalHour = Annotated[int, Field(ge=0, le=23)]
 
 
 class CampaignIn(Schema):
@@ -277,6 +289,9 @@ class CampaignIn(Schema):
     public: bool = False
     edition_fallback: bool = False
     send_at: datetime | None = Field(None, description="Schedule it for this time.")
+    local_hour: LocalHour | None = Field(
+        None, description="Deliver at this hour (0 to 23) of each reader's own day."
+    )
 
 
 class CampaignPatch(Schema):
@@ -292,6 +307,9 @@ class CampaignPatch(Schema):
     edition_fallback: bool | None = None
     send_at: datetime | None = Field(
         None, description="A time schedules or reschedules it; null unschedules it."
+    )
+    local_hour: LocalHour | None = Field(
+        None, description="Deliver at this hour (0 to 23) of each reader's own day; null: at once."
     )
 
 

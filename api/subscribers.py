@@ -56,6 +56,7 @@ def _present(subscriber) -> dict:
         "mail_format": subscriber.mail_format,
         "paused_until": subscriber.paused_until,
         "paused_indefinitely": subscriber.paused_indefinitely,
+        "time_zone": subscriber.time_zone,
         "created_at": subscriber.created_at,
         "lists": [
             {
@@ -219,6 +220,7 @@ def _reader_choices(payload: SubscriberPatch) -> services.ReaderChoices | None:
         "paused_until",
         "paused_indefinitely",
         "frequencies",
+        "time_zone",
     }
     if not given:
         return None
@@ -229,6 +231,7 @@ def _reader_choices(payload: SubscriberPatch) -> services.ReaderChoices | None:
         paused_indefinitely=payload.paused_indefinitely,
         unpause="paused_until" in given and payload.paused_until is None,
         frequencies=payload.frequencies or {},
+        time_zone=payload.time_zone.strip() if payload.time_zone is not None else None,
     )
 
 

@@ -15,9 +15,9 @@ api = NinjaAPI(
     title="Crier API",
     version="1",
     description=(
-        "Lists, subscribers, custom fields, segments, imports, campaigns, webhooks, "
-        "participation (consultations, open calls, goals, referrals, the transparency "
-        "page), followed feeds and automations of one newsletter. "
+        "Lists, subscribers, custom fields, segments, imports, campaigns and their "
+        "experiments, webhooks, participation (consultations, open calls, goals, referrals, "
+        "the transparency page), followed feeds and automations of one newsletter. "
         "Authenticate with "
         "`Authorization: Bearer <token>` (`manage.py api_token USER NEWSLETTER`)."
     ),
@@ -34,6 +34,7 @@ api.add_router("/lists/", "api.lists.router")
 api.add_router("/subscribers/", "api.subscribers.router")
 api.add_router("/imports/", "api.imports.router")
 api.add_router("/campaigns/", "api.campaigns.router")
+api.add_router("/campaigns/", "experiments.api.router")
 api.add_router("/webhooks/", "api.webhooks.router")
 api.add_router("/fields/", "api.fields.router")
 api.add_router("/segments/", "api.segments.router")

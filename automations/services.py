@@ -701,6 +701,7 @@ def _advance(enrolment: Enrolment, plan: Plan, now: datetime, opened: set[int]) 
                 now=now,
                 newsletter_zone=enrolment.automation.newsletter.timezone,
                 attributes=enrolment.subscriber.attributes,
+                person_zone=enrolment.subscriber.time_zone,
             )
             _save(enrolment, step=step, next_run_at=end)
             return

@@ -10,8 +10,13 @@ from .models import Step, StepKind, ZoneOf
 ZONE_ATTRIBUTES = ("time_zone", "timezone")
 
 
-def zone_for(*, newsletter_zone: str, attributes: dict | None) -> zoneinfo.ZoneInfo:
-    """The person's time zone when an attribute names a known one, else the newsletter's."""
+def zone_for(
+    *, newsletter_zone: str, attributes: dict | None, person_zone: str = ""
+) -> zoneinfo.ZoneInfo:
+    """The person's time zone: the one they chose (``Subscriber.time_zone``), else one an
+    attribute names (imported before that field existed), else the newsletter's."""
+    if person_zone:
+        return zoneinfo.ZoneInfo(person_zone)
     for name in ZONE_ATTRIBUTES:
         value = (attributes or {}).get(name)
         if isinstance(value, str) and value in zoneinfo.available_timezones():
@@ -37,14 +42,21 @@ def next_weekday_hour(
 
 
 def wait_end(
-    step: Step, *, now: datetime, newsletter_zone: str, attributes: dict | None
+    step: Step,
+    *,
+    now: datetime,
+    newsletter_zone: str,
+    attributes: dict | None,
+    person_zone: str = "",
 ) -> datetime:
     """When someone who reaches this wait step ``now`` goes on."""
     if step.kind == StepKind.WAIT:
         return now + step.delay
     if step.kind == StepKind.WAIT_UNTIL:
         zone = (
-            zone_for(newsletter_zone=newsletter_zone, attributes=attributes)
+            zone_for(
+                newsletter_zone=newsletter_zone, attributes=attributes, person_zone=person_zone
+            )
             if step.zone_of == ZoneOf.SUBSCRIBER
             else zoneinfo.ZoneInfo(newsletter_zone)
         )

@@ -70,6 +70,15 @@ class ArchiveLink:
     url: str
 
 
+@dataclass(frozen=True)
+class VariantContent:
+    """What an experiment variant changes in its campaign: an empty field keeps the
+    campaign's own."""
+
+    subject: str = ""
+    body: str = ""
+
+
 @dataclass
 class _Registry:
     links: dict[str, ReaderLink] = field(default_factory=dict)
@@ -78,7 +87,11 @@ class _Registry:
         default_factory=list
     )
     sections: list[Callable[["Campaign"], list[ReportSection]]] = field(default_factory=list)
+    editor_sections: list[Callable[["Campaign"], list[ReportSection]]] = field(default_factory=list)
     archive: list[Callable[["Campaign"], list[ArchiveLink]]] = field(default_factory=list)
+    variants: list[Callable[["Campaign"], dict[str, "VariantContent"]]] = field(
+        default_factory=list
+    )
 
 
 _registry = _Registry()
@@ -104,8 +117,30 @@ def register_report_sections(provider: Callable[["Campaign"], list[ReportSection
     _registry.sections.append(provider)
 
 
+def register_editor_sections(provider: Callable[["Campaign"], list[ReportSection]]) -> None:
+    """What the campaign editor shows below the form for a campaign being edited."""
+    _registry.editor_sections.append(provider)
+
+
+def editor_sections(campaign: "Campaign") -> list[ReportSection]:
+    return [section for provider in _registry.editor_sections for section in provider(campaign)]
+
+
 def register_archive_links(provider: Callable[["Campaign"], list[ArchiveLink]]) -> None:
     _registry.archive.append(provider)
+
+
+def register_variants(provider: Callable[["Campaign"], dict[str, VariantContent]]) -> None:
+    """``provider(campaign)`` gives the campaign's sample variants by label (an experiment)."""
+    _registry.variants.append(provider)
+
+
+def variants(campaign: "Campaign") -> dict[str, VariantContent]:
+    return {
+        label: content
+        for provider in _registry.variants
+        for label, content in provider(campaign).items()
+    }
 
 
 def reader_links() -> dict[str, ReaderLink]:

@@ -10,6 +10,10 @@ from .services import EDITABLE_FIELDS, EDITION_FIELDS
 
 MAX_TEST_RECIPIENTS = 5
 
+# The models' fields carry no verbose names (a rename there is a migration); the labels
+# are given here so that the editor reads them in their language.
+CONTENT_LABELS = {"subject": _("Subject"), "preheader": _("Preheader"), "body": _("Body")}
+
 
 class CampaignForm(forms.ModelForm):
     """Field-level input only; the service validates the content and its render."""
@@ -23,7 +27,16 @@ class CampaignForm(forms.ModelForm):
             # frontend/forms.js fills it from the name as it is typed.
             "slug": forms.TextInput(attrs={"data-slug-from": "name"}),
         }
-        labels = {"lists": _("Send to"), "segment": _("Only the people of a segment")}
+        labels = {
+            "name": _("Name"),
+            "slug": _("Slug"),
+            "layout": _("Layout"),
+            "body_format": _("Body format"),
+            "public": _("Public"),
+            "lists": _("Send to"),
+            "segment": _("Only the people of a segment"),
+            **CONTENT_LABELS,
+        }
 
     def __init__(self, *args, newsletter: Newsletter, **kwargs):
         super().__init__(*args, **kwargs)
@@ -58,7 +71,7 @@ class EditionForm(forms.ModelForm):
             "body": forms.Textarea(attrs={"rows": 22, "spellcheck": "true", "class": "code"}),
             "language": forms.TextInput(attrs={"autocomplete": "off", "size": 10}),
         }
-        labels = {"status": _("Translation")}
+        labels = {"status": _("Translation"), **CONTENT_LABELS}
 
     def __init__(self, *args, campaign: Campaign, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -130,6 +131,15 @@ class Campaign(models.Model):
         ),
     )
     send_at = models.DateTimeField(null=True, blank=True)
+    # Deliver at this hour of each reader's own day (their time zone, else the
+    # newsletter's): rows wait, queued with that moment, until it comes. Empty: at once.
+    local_hour = models.PositiveSmallIntegerField(
+        _("deliver at a local hour"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(23)],
+        help_text=_("Each reader gets it at this hour of their own day (0 to 23). Empty: at once."),
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     # Why a scheduled campaign could not start (status FAILED); empty otherwise.
     failure_reason = models.TextField(blank=True, editable=False)

@@ -10,6 +10,7 @@ a start. Edits made in the Django admin skip it, but ``campaign_render`` and
 Nothing here imports ``delivery`` or ``tracking``.
 """
 
+import copy as copy_module
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -63,6 +64,9 @@ EDITABLE_FIELDS = (
     "public",
     "edition_fallback",
 )
+# How it is delivered rather than what it says: set on the send page and through the
+# API, never by the editor's content form (which would clear it on every save).
+DELIVERY_FIELDS = ("local_hour",)
 
 # "Leave the segment as it is", as opposed to None ("no segment").
 NO_CHANGE = object()
@@ -148,6 +152,40 @@ def campaign_render(*, campaign: Campaign) -> Rendered:
     if campaign.pk:
         campaign.save(update_fields=RENDER_FIELDS)
     return result
+
+
+def campaign_variants(*, campaign: Campaign) -> dict[str, extensions.VariantContent]:
+    """The sample variants other apps give the campaign (an experiment's), by label."""
+    return extensions.variants(campaign)
+
+
+def campaign_variant(*, campaign: Campaign, label: str) -> tuple[Campaign, Rendered]:
+    """The campaign with one variant's subject and body, and its render, for sending the
+    sample: an unsaved copy (it keeps the campaign's id, for its links and tokens, and
+    its stored render, which is never read for it); nothing is stored, so the campaign's
+    own render stays the one the archive shows."""
+    copy = _with_content(campaign, campaign_variants(campaign=campaign)[label])
+    return copy, rendering.render(render_input(campaign=copy))
+
+
+def campaign_adopt_variant(*, campaign: Campaign, label: str) -> Rendered:
+    """The winner becomes the campaign itself: its subject and body, and the stored
+    render that the rest of the audience, the archive and the web version get. The only
+    change to a started campaign's content; its caller holds the row lock."""
+    content = campaign_variants(campaign=campaign)[label]
+    adopted = _with_content(campaign, content)
+    result = rendering.render(render_input(campaign=adopted))
+    campaign.subject, campaign.body = adopted.subject, adopted.body
+    _store(campaign, result)
+    campaign.save(update_fields=["subject", "body", *RENDER_FIELDS, "updated_at"])
+    return result
+
+
+def _with_content(campaign: Campaign, content: extensions.VariantContent) -> Campaign:
+    copy = copy_module.copy(campaign)
+    copy.subject = content.subject or campaign.subject
+    copy.body = content.body or campaign.body
+    return copy
 
 
 def _store(campaign: Campaign | Edition, result: Rendered) -> None:
@@ -492,6 +530,7 @@ def campaign_create(
     public: bool = False,
     slug: str = "",
     lists: list[MailingList] | None = None,
+    local_hour: int | None = None,
     segment=None,
     kind: str = Kind.ISSUE,
     edition_fallback: bool = False,
@@ -513,6 +552,7 @@ def campaign_create(
         body_format=body_format,
         body=body,
         public=public,
+        local_hour=local_hour,
         kind=kind,
         edition_fallback=edition_fallback,
     )
@@ -571,7 +611,8 @@ def _set_lists(
 
 @transaction.atomic
 def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
-    """Change a campaign that has not started: any of ``EDITABLE_FIELDS``, and ``lists``.
+    """Change a campaign that has not started: any of ``EDITABLE_FIELDS`` and
+    ``DELIVERY_FIELDS``, and ``lists``.
 
     Validated like ``campaign_create``. A scheduled campaign stays scheduled, so it
     must still render and keep a list; a failed one stays failed until it is
@@ -580,7 +621,7 @@ def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
     locked = _locked_not_started(campaign)
     lists = changes.pop("lists", None)
     segment = changes.pop("segment", NO_CHANGE)
-    unknown = set(changes) - set(EDITABLE_FIELDS)
+    unknown = set(changes) - {*EDITABLE_FIELDS, *DELIVERY_FIELDS}
     if unknown:
         raise TypeError(f"campaign_update() cannot change {', '.join(sorted(unknown))}")
     if "layout" in changes and changes["layout"].newsletter_id != campaign.newsletter_id:
@@ -599,7 +640,7 @@ def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
     _store(campaign, result)
     campaign.full_clean()
     # Only what an edit changes: the status is the engine's to write.
-    campaign.save(update_fields=[*EDITABLE_FIELDS, *RENDER_FIELDS, "updated_at"])
+    campaign.save(update_fields=[*EDITABLE_FIELDS, *DELIVERY_FIELDS, *RENDER_FIELDS, "updated_at"])
     if lists is not None or segment is not NO_CHANGE:
         _set_lists(
             campaign,

@@ -20,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from campaigns import extensions
 from campaigns import selectors as campaign_selectors
 from campaigns import services as campaign_services
 from campaigns.editions import language_name
@@ -95,6 +96,8 @@ def _editor(request: HttpRequest, newsletter: Newsletter, *, campaign: Campaign 
             "newsletter": newsletter,
             "form": form,
             "campaign": campaign,
+            # What other apps add (an experiment's variants): campaigns.extensions.
+            "sections": extensions.editor_sections(campaign) if campaign else [],
             "editions": campaign_services.campaign_editions(campaign=campaign) if campaign else [],
             "default_language": language_name(newsletter.language),
         },

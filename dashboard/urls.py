@@ -5,6 +5,7 @@ from automations.urls import dashboard_urlpatterns as automation_urlpatterns
 from campaigns.urls import dashboard_urlpatterns as campaign_urlpatterns
 from delivery.urls import dashboard_urlpatterns as sending_urlpatterns
 from delivery.urls import settings_urlpatterns as backend_urlpatterns
+from experiments.urls import dashboard_urlpatterns as experiment_urlpatterns
 from feeds.urls import dashboard_urlpatterns as feed_urlpatterns
 from participation.urls import dashboard_urlpatterns as participation_urlpatterns
 from participation.urls import settings_urlpatterns as participation_settings_urlpatterns
@@ -102,6 +103,7 @@ urlpatterns = [
     path("n/<slug:slug>/", include(audience_urlpatterns)),
     path("n/<slug:slug>/campaigns/<int:pk>/", include(sending_urlpatterns)),
     path("n/<slug:slug>/campaigns/<int:pk>/", include(report_urlpatterns)),
+    path("n/<slug:slug>/campaigns/<int:pk>/experiment/", include(experiment_urlpatterns)),
     path("n/<slug:slug>/settings/sending/", include(backend_urlpatterns)),
     path(
         "n/<slug:slug>/campaigns/<int:pk>/test/",

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils.translation import gettext
 
 from campaigns.models import Campaign
-from campaigns.services import campaign_set_lists
+from campaigns.services import campaign_set_lists, campaign_update
 
 from . import engine
 
@@ -30,11 +30,13 @@ class InvalidConfirmation(Exception):
 @dataclass(frozen=True)
 class SendPlan:
     """What the editor chose: the lists, a segment narrowing them (every list when
-    there is no list), and a time (None: now)."""
+    there is no list), a time (None: now), and an hour of each reader's own day to
+    deliver at (None: at once)."""
 
     list_ids: tuple[int, ...]
     send_at: datetime | None = None
     segment_id: int | None = None
+    local_hour: int | None = None
 
 
 def send_plan_sign(*, campaign: Campaign, plan: SendPlan, user) -> str:
@@ -45,6 +47,7 @@ def send_plan_sign(*, campaign: Campaign, plan: SendPlan, user) -> str:
             "lists": list(plan.list_ids),
             "segment": plan.segment_id,
             "send_at": plan.send_at.isoformat() if plan.send_at else None,
+            "local_hour": plan.local_hour,
         },
         salt=SALT,
     )
@@ -59,7 +62,12 @@ def send_plan_read(token: str, *, campaign: Campaign, user) -> SendPlan:
     if data.get("campaign") != campaign.pk or data.get("user") != user.pk:
         raise InvalidConfirmation
     send_at = datetime.fromisoformat(data["send_at"]) if data.get("send_at") else None
-    return SendPlan(list_ids=tuple(data["lists"]), send_at=send_at, segment_id=data.get("segment"))
+    return SendPlan(
+        list_ids=tuple(data["lists"]),
+        send_at=send_at,
+        segment_id=data.get("segment"),
+        local_hour=data.get("local_hour"),
+    )
 
 
 @transaction.atomic
@@ -71,6 +79,8 @@ def send_plan_carry_out(*, campaign: Campaign, plan: SendPlan) -> int | None:
     if plan.segment_id is not None and segment is None:
         raise engine.CampaignStateError(gettext("Its segment was deleted: review it again."))
     campaign_set_lists(campaign=campaign, lists=list(lists), segment=segment)
+    if campaign.local_hour != plan.local_hour:
+        campaign = campaign_update(campaign=campaign, local_hour=plan.local_hour)
     if plan.send_at is None:
         return engine.campaign_start(campaign=campaign)
     engine.campaign_schedule(campaign=campaign, send_at=plan.send_at)

@@ -37,8 +37,14 @@ from urllib3.exceptions import NewConnectionError
 from audiences.rules import Compiled
 from audiences.services import segment_compile
 from campaigns.models import NOT_STARTED, Campaign, Kind, Status
-from campaigns.services import campaign_render, edition_problems, editions_to_send
-from campaigns.signals import campaign_sent
+from campaigns.services import (
+    campaign_render,
+    campaign_variant,
+    campaign_variants,
+    edition_problems,
+    editions_to_send,
+)
+from campaigns.signals import campaign_sent, campaign_starting
 from newsletter.encryption import DecryptionError
 from subscribers.models import (
     MailFormat,
@@ -47,7 +53,7 @@ from subscribers.models import (
     SubscriptionStatus,
 )
 
-from . import feedback, sending_backends
+from . import feedback, sending_backends, timing
 from .messages import Addressee, CampaignMessages, MergeTemplate, send_raw
 from .models import (
     UNFINISHED,
@@ -86,7 +92,7 @@ class CampaignStateError(Exception):
 # probes, one per partial unique index of the suppressions). Used to count (before
 # sending) and to insert (when sending).
 AUDIENCE_SELECT = """
-SELECT s.id
+SELECT s.id, s.time_zone
 FROM subscribers_subscriber s
 WHERE s.status = 'active'
   AND s.email IS NOT NULL
@@ -106,22 +112,53 @@ WHERE s.status = 'active'
 READER_LANGUAGE = "lower(replace(trim(s.language), '_', '-')) AS reader_language"
 # Each row records the edition its reader gets, by the rule of campaigns.editions
 # (exact language, else its first part, else the campaign itself): the CASE keeps the
-# lookup away from campaigns without editions. ``{audience}`` is ``audience_sql``'s
-# statement with the reader's language beside each id.
-INSERT_DELIVERIES = """
-INSERT INTO delivery_delivery
-    (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
-     created_at, edition)
-SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s,
+# lookup away from campaigns without editions.
+EDITION = """
     CASE WHEN cardinality(%(editions)s::text[]) = 0 THEN %(default)s ELSE COALESCE(
         (SELECT e FROM unnest(%(editions)s::text[]) e
          WHERE e = audience.reader_language
             OR e = split_part(audience.reader_language, '-', 1)
          ORDER BY length(e) DESC LIMIT 1),
-        %(default)s) END
+        %(default)s) END"""
+# ``{audience}`` is ``audience_sql``'s statement with the reader's language (and time
+# zone) beside each id.
+INSERT_DELIVERIES = (
+    """
+INSERT INTO delivery_delivery
+    (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
+     created_at, edition)
+SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s,"""
+    + EDITION
+    + """
 FROM ({audience}) audience
 ORDER BY audience.id
 """
+)
+# The same, when someone on the lists reads them in a digest or the campaign goes at a
+# local hour: each row's timing from its reader's frequency and time zone
+# (delivery/timing.py). Kept apart so that the common campaign pays for neither.
+INSERT_TIMED_DELIVERIES = f"""
+INSERT INTO delivery_delivery
+    (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
+     created_at, next_attempt_at, digest_due_at, edition)
+SELECT %(campaign)s, audience.id,
+       CASE WHEN audience.rank = 0 THEN 'queued' ELSE 'in_digest' END,
+       0, '', '', '', %(now)s,
+       CASE WHEN audience.rank = 0 THEN zone.hour_at END,
+       CASE audience.rank WHEN 1 THEN zone.week_end WHEN 2 THEN zone.month_end END,{EDITION}
+FROM (
+    SELECT a.id, a.reader_language, COALESCE(NULLIF(a.time_zone, ''), %(zone)s) AS zone_name,
+           (SELECT MIN({timing.FREQUENCY_RANK_SQL})
+            FROM subscribers_subscription sub
+            WHERE sub.subscriber_id = a.id AND sub.status = 'confirmed'
+              AND sub.mailing_list_id = ANY(%(lists)s)) AS rank
+    FROM ({{audience}}) a
+) audience
+LEFT JOIN unnest(%(zones)s::text[], %(hour_at)s::timestamptz[], %(week_end)s::timestamptz[],
+                 %(month_end)s::timestamptz[]) AS zone(name, hour_at, week_end, month_end)
+    ON zone.name = audience.zone_name
+ORDER BY audience.id
+"""  # noqa: S608 (constant SQL; every value is a bound parameter)
 
 
 def audience_sql(*, list_ids: Iterable[int], segment: Compiled | None = None) -> tuple[str, dict]:
@@ -217,6 +254,13 @@ def create_deliveries(*, campaign: Campaign) -> int:
     """
     list_ids, segment = campaign_audience(campaign)
     sql, params = audience_sql(list_ids=list_ids, segment=segment)
+    insert = INSERT_DELIVERIES
+    if campaign.local_hour is not None or timing.digest_readers_on(params["lists"]):
+        insert = INSERT_TIMED_DELIVERIES
+        params.update(
+            timing.zone_table(now=params["now"], local_hour=campaign.local_hour),
+            zone=campaign.newsletter.timezone,
+        )
     with connection.cursor() as cursor:
         editions = {
             "editions": editions_to_send(campaign=campaign),
@@ -225,7 +269,7 @@ def create_deliveries(*, campaign: Campaign) -> int:
         # Constant SQL around a compiled segment; every value is a bound parameter.
         audience = sql.replace("SELECT s.id", f"SELECT s.id, {READER_LANGUAGE}", 1)
         cursor.execute(
-            INSERT_DELIVERIES.format(audience=audience),
+            insert.format(audience=audience),
             {**params, **editions, "campaign": campaign.pk},
         )
         return cursor.rowcount
@@ -328,6 +372,7 @@ def campaign_start(*, campaign: Campaign) -> int:
         raise CampaignStateError(
             gettext("Nobody would receive it: no one on its lists is confirmed and mailable.")
         )
+    campaign_starting.send(sender=Campaign, campaign=campaign)
     _set_status(campaign, Status.SENDING, recipient_count=recipients, failure_reason="")
     transaction.on_commit(lambda: dispatch(campaign.pk))
     logger.info("campaign started", extra={"campaign": campaign.pk, "recipients": recipients})
@@ -457,9 +502,12 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
     campaign = _transition(
         campaign, (Status.SCHEDULED, Status.SENDING, Status.PAUSED), Status.CANCELLED
     )
-    Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.QUEUED).update(
-        status=DeliveryStatus.SKIPPED, last_error="Campaign cancelled."
-    )
+    # Rows waiting for a digest not yet made leave it; one already made keeps its issue.
+    Delivery.objects.filter(
+        Q(status__in=(DeliveryStatus.QUEUED, DeliveryStatus.HELD))
+        | Q(status=DeliveryStatus.IN_DIGEST, digest__isnull=True),
+        campaign=campaign,
+    ).update(status=DeliveryStatus.SKIPPED, last_error="Campaign cancelled.")
     return campaign
 
 
@@ -627,13 +675,36 @@ def send_batches(*, campaign_id: int, task_id: str = "") -> bool:
             return False
         if messages is None or messages.rendered.digest != campaign.rendered_digest:
             messages = CampaignMessages(campaign, campaign_render(campaign=campaign))
-        within_quota = _send_batch(messages, rows, worker, Pace(throttle, transport), outcomes)
-        if outcomes.too_many_failures():
-            _pause_for_errors(campaign_id)
-            return False
-        if not within_quota:
-            return False  # the rest waits, queued with a time; the sweeper re-dispatches
+            variants: dict[str, CampaignMessages] = {"": messages}
+            experiment = bool(campaign_variants(campaign=campaign))
+        for label, group in _by_variant(rows, experiment).items():
+            if label not in variants:
+                copy, rendered = campaign_variant(campaign=campaign, label=label)
+                variants[label] = CampaignMessages(copy, rendered, sample_variant=label)
+            pace = Pace(throttle, transport)
+            within_quota = _send_batch(variants[label], group, worker, pace, outcomes)
+            if outcomes.too_many_failures():
+                _pause_for_errors(campaign_id)
+                return False
+            if not within_quota:
+                _release([row[0] for row in rows], worker)  # the other variants' rows
+                return False  # the rest waits, queued with a time; the sweeper re-dispatches
     return True
+
+
+def _by_variant(rows: list[tuple[int, int]], experiment: bool) -> dict[str, list[tuple[int, int]]]:
+    """A batch's rows by experiment variant ("" for everyone outside the sample): each
+    group is sent with its variant's message, composed once. One query, and only for a
+    campaign with an experiment."""
+    if not experiment:
+        return {"": rows}
+    labels = dict(
+        Delivery.objects.filter(id__in=[row[0] for row in rows]).values_list("id", "variant")
+    )
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for row in rows:
+        groups.setdefault(labels.get(row[0], ""), []).append(row)
+    return groups
 
 
 def _lease() -> timedelta:
@@ -971,7 +1042,7 @@ def _record_call_failure(call: list[Addressee], worker: str, error: Exception) -
             last_error=failure.reason[:1000],
             lease_until=None,
             worker="",
-            next_attempt_at=timezone.now() + _backoff(attempts),
+            next_attempt_at=timezone.now() + backoff(attempts),
         )
     logger.warning(
         "ESP call failed",
@@ -1165,7 +1236,7 @@ def _record_failure(addressee: Addressee, worker: str, error: Exception) -> tupl
             last_error=failure.reason[:1000],
             lease_until=None,
             worker="",
-            next_attempt_at=timezone.now() + _backoff(attempts),
+            next_attempt_at=timezone.now() + backoff(attempts),
         )
     logger.warning(
         "message not sent",
@@ -1195,7 +1266,7 @@ def _refused(addressee: Addressee, reason: str) -> None:
     )
 
 
-def _backoff(attempts: int) -> timedelta:
+def backoff(attempts: int) -> timedelta:
     """Exponential with full jitter: 30 s, 1 min, 2 min… at most an hour."""
     ceiling = min(3600, 30 * 2 ** max(0, attempts - 1))
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311
@@ -1259,7 +1330,11 @@ def sweep() -> SweepReport:
         ).exists()
         if live:
             continue
-        if Delivery.objects.filter(campaign_id=campaign_id, status=DeliveryStatus.QUEUED).exists():
+        # Rows waiting for their time (a reader's local hour, a spent quota) are left
+        # until it comes: no worker is woken to find nothing it may claim.
+        due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        queued = Delivery.objects.filter(due, campaign_id=campaign_id, status=DeliveryStatus.QUEUED)
+        if queued.exists():
             dispatch(campaign_id)
             redispatched.append(campaign_id)
         elif _finish_if_done(campaign_id):
@@ -1287,6 +1362,10 @@ class Progress:
     per_second: float
     eta_seconds: float | None
     started_at: datetime | None = None
+    # Of ``queued``: rows waiting for their reader's local hour (or a spent quota).
+    waiting: int = 0
+    # Readers who get it in their weekly or monthly digest, not yet sent.
+    in_digest: int = 0
 
     @property
     def done(self) -> int:
@@ -1324,6 +1403,13 @@ def progress(*, campaign: Campaign) -> Progress:
         per_second = sent / max((sent_at - started_at).total_seconds(), 1)
     queued = counts.get(DeliveryStatus.QUEUED, 0)
     sending = counts.get(DeliveryStatus.CLAIMED, 0) + counts.get(DeliveryStatus.IN_FLIGHT, 0)
+    waiting = (
+        Delivery.objects.filter(
+            campaign=campaign, status=DeliveryStatus.QUEUED, next_attempt_at__gt=timezone.now()
+        ).count()
+        if queued
+        else 0
+    )
     return Progress(
         total=total,
         queued=queued,
@@ -1333,10 +1419,12 @@ def progress(*, campaign: Campaign) -> Progress:
         skipped=counts.get(DeliveryStatus.SKIPPED, 0),
         uncertain=counts.get(DeliveryStatus.UNCERTAIN, 0),
         per_second=round(per_second, 1),
-        eta_seconds=round((queued + sending) / per_second)
+        eta_seconds=round((queued - waiting + sending) / per_second)
         if per_second and status == Status.SENDING
         else None,
         started_at=started_at,
+        waiting=waiting,
+        in_digest=counts.get(DeliveryStatus.IN_DIGEST, 0),
     )
 
 

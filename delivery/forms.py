@@ -64,6 +64,17 @@ class SendForm(NewsletterTimeMixin, forms.Form):
         help_text=_("With no list ticked, the segment picks from every list."),
     )
     send_at = send_at_field()
+    local_hour = forms.TypedChoiceField(
+        label=_("Deliver"),
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text=_(
+            "With an hour, each reader gets it at that hour of their own day (their time "
+            "zone, else the newsletter's), the first such hour after sending starts: some "
+            "wait up to a day. Readers on a digest get it in their digest."
+        ),
+    )
 
     def __init__(self, *args, newsletter, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -75,6 +86,11 @@ class SendForm(NewsletterTimeMixin, forms.Form):
         ]
         if not self.segments_by_pk:
             self.fields["segment"].widget = forms.HiddenInput()
+        # Built per form, so that each hour is said in the viewer's language.
+        self.fields["local_hour"].choices = [("", _("As soon as it is sent"))] + [
+            (hour, _("At %(hour)02d:00 in each reader's time zone") % {"hour": hour})
+            for hour in range(24)
+        ]
         self.use_newsletter_time(newsletter)
 
     def clean(self) -> dict:

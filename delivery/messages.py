@@ -86,9 +86,13 @@ class CampaignMessages:
     reader who gets it comes, then reused.
     """
 
-    def __init__(self, campaign: Campaign, rendered: Rendered) -> None:
+    def __init__(self, campaign: Campaign, rendered: Rendered, sample_variant: str = "") -> None:
         newsletter = campaign.newsletter
         self.campaign = campaign
+        # An experiment's sample variant (A to D): its tokens carry the letter, so its
+        # opens and clicks are counted apart (experiments; ``campaign`` is then the
+        # campaign with the variant's subject and body).
+        self.sample_variant = sample_variant
         self.newsletter_id = newsletter.pk
         self.sender = newsletter.sender
         self.reply_to = [newsletter.reply_to] if newsletter.reply_to else None
@@ -134,7 +138,9 @@ class CampaignMessages:
         # Links rewritten and the pixel added, as the newsletter's tracking policy says;
         # the render as it was is the copy of readers who refuse all tracking.
         untracked = rendered
-        tracking = campaign_tracking(campaign=self.campaign, rendered=rendered)
+        tracking = campaign_tracking(
+            campaign=self.campaign, rendered=rendered, variant=self.sample_variant
+        )
         rendered = tracking.rendered
         parts = (rendered.subject, rendered.html, rendered.text)
         return Variant(

@@ -66,9 +66,19 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
     SKIPPED = "skipped", _("Skipped")
     UNCERTAIN = "uncertain", _("Uncertain")
+    # An experiment's rest: waiting for the winner, never claimed (delivery/samples.py).
+    HELD = "held", _("Held for the experiment's winner")
+    # The reader gets this campaign in their weekly or monthly digest (``Digest``): the
+    # row waits for it, then takes the digest's outcome. Not claimed by campaign workers.
+    IN_DIGEST = "in_digest", _("Waiting for the reader's digest")
 
 
-UNFINISHED = (DeliveryStatus.QUEUED, DeliveryStatus.CLAIMED, DeliveryStatus.IN_FLIGHT)
+UNFINISHED = (
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.CLAIMED,
+    DeliveryStatus.IN_FLIGHT,
+    DeliveryStatus.HELD,
+)
 
 
 class BounceType(TextChoices):
@@ -125,6 +135,9 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The experiment variant (A to D) this recipient was sent as part of the sample; empty
+    # for everyone else, including the rest who get the winner (delivery/samples.py).
+    variant = models.CharField(max_length=1, blank=True, default="", db_default="")
     # The language of the edition this recipient gets (campaigns.Edition, or the
     # newsletter's language for the campaign itself), fixed when sending starts.
     edition = models.CharField(max_length=10, blank=True, default="", db_default="")
@@ -146,6 +159,18 @@ class Delivery(models.Model):
     # makes the campaign's unsubscribe count, one per person, under every tracking
     # policy: this is the sending ledger, not tracking.
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # IN_DIGEST rows: the end of the reader's digest period (delivery/digests.py), and
+    # the digest that carried them once it is made.
+    digest_due_at = models.DateTimeField(null=True, blank=True)
+    digest = models.ForeignKey(
+        "delivery.Digest",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+        db_constraint=False,
+        db_index=False,
+    )
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -183,6 +208,18 @@ class Delivery(models.Model):
                 include=["complained_at", "rejected_at", "esp_unsubscribed_at", "unsubscribed_at"],
                 condition=HAS_NEGATIVE_FEEDBACK,
                 name="delivery_negative_feedback",
+            ),
+            # The digest collector's question each minute — whose period has ended? —
+            # and a digest's own rows: both only among the rare rows held for digests.
+            models.Index(
+                fields=["digest_due_at", "subscriber"],
+                condition=models.Q(status="in_digest", digest__isnull=True),
+                name="delivery_digest_due",
+            ),
+            models.Index(
+                fields=["digest"],
+                condition=models.Q(digest__isnull=False),
+                name="delivery_in_digest",
             ),
         ]
 
@@ -386,3 +423,67 @@ class UncertainSettlement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}: {self.choice} ({len(self.delivery_ids)})"
+
+
+class DigestStatus(models.TextChoices):
+    """One digest mail, with a campaign row's states: queued → claimed (leased, being
+    built) → in_flight (being handed over) → sent | failed; ``skipped`` when nothing
+    was left to send by then (the reader left, or every issue was cancelled);
+    ``uncertain`` when its worker died while handing it over (never resent)."""
+
+    QUEUED = "queued", _("Queued")
+    CLAIMED = "claimed", _("Claimed by a worker")
+    IN_FLIGHT = "in_flight", _("Being sent")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    UNCERTAIN = "uncertain", _("Uncertain")
+    SKIPPED = "skipped", _("Nothing left to send")
+
+
+class Digest(models.Model):
+    """One reader's weekly or monthly digest: the campaigns of a period in one mail.
+
+    Made when the period ends (in the reader's time zone, else the newsletter's) from
+    the reader's ``in_digest`` delivery rows, which then point at it and take its
+    outcome when it is sent: each campaign counts as delivered once, by this mail.
+    """
+
+    newsletter = models.ForeignKey(
+        "newsletter.Newsletter", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    subscriber = models.ForeignKey(
+        "subscribers.Subscriber", on_delete=models.CASCADE, related_name="digests"
+    )
+    period_end = models.DateTimeField()
+    status = models.CharField(
+        max_length=12, choices=DigestStatus.choices, default=DigestStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    esp_message_id = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Rows of a period are gathered into its one waiting digest; once that is
+            # taken, a late row (a campaign committed just after) gets a digest of its own.
+            models.UniqueConstraint(
+                fields=["subscriber", "period_end"],
+                condition=models.Q(status="queued"),
+                name="one_waiting_digest_per_reader_period",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "id"],
+                condition=models.Q(status__in=["queued", "claimed", "in_flight"]),
+                name="digest_unfinished",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"digest {self.pk} for {self.subscriber_id} ({self.status})"

@@ -18,10 +18,20 @@ from .models import (
     Delivery,
     DeliveryEvent,
     DeliveryStatus,
+    Digest,
     FeedbackKind,
 )
 
 FEEDBACK_SHOWN = 100
+
+
+def digest_campaigns(digest: Digest) -> list[Campaign]:
+    """The issues a digest carries, oldest first, with their newsletter."""
+    return list(
+        Campaign.objects.filter(deliveries__digest=digest)
+        .select_related("newsletter")
+        .order_by("created_at", "pk")
+    )
 
 
 def sending_started_at(campaign: Campaign) -> datetime | None:

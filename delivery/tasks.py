@@ -1,6 +1,14 @@
 from celery import shared_task
 
-from delivery import bounces, engine, feedback, sending_backends, services, unsubscribe_mail
+from delivery import (
+    bounces,
+    digests,
+    engine,
+    feedback,
+    sending_backends,
+    services,
+    unsubscribe_mail,
+)
 
 
 @shared_task
@@ -61,3 +69,11 @@ def send_backend_test(backend_id: int, to: str, requested_by: str) -> bool:
 @shared_task
 def check_backend_connection(backend_id: int) -> bool:
     return sending_backends.connection_check(backend_id=backend_id)
+
+
+@shared_task(bind=True)
+def send_digests(self) -> None:
+    """Every minute from beat: digests whose period ended are made and sent; a run that
+    had more to send hands over to a fresh task."""
+    if digests.digests_run(task_id=self.request.id or ""):
+        send_digests.delay()

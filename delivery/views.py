@@ -61,6 +61,7 @@ def campaign_send(request: HttpRequest, newsletter: Newsletter, pk: int) -> Http
             "lists": chosen,
             "segment": request.GET.get("segment", campaign.segment_id or ""),
             "send_at": campaign.send_at if campaign.status == Status.SCHEDULED else None,
+            "local_hour": campaign.local_hour,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -71,6 +72,7 @@ def campaign_send(request: HttpRequest, newsletter: Newsletter, pk: int) -> Http
             if request.POST.get("action") == "schedule"
             else None,
             segment_id=segment.pk if segment else None,
+            local_hour=form.cleaned_data["local_hour"],
         )
         review = _review(request, newsletter, campaign, form, plan)
         if review is not None:

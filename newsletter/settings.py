@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "webhooks",
     "backup",
     "participation",
+    "experiments",
     "audiences",
     "automations",
     "feeds",
@@ -387,6 +388,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "start-due-campaigns": {"task": "delivery.tasks.start_due_campaigns", "schedule": 15.0},
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
+    # Automatic experiments whose time is up: the winner goes to the rest (docs/experiments.md).
+    "decide-experiments": {"task": "experiments.tasks.decide_due", "schedule": 60.0},
+    # Digests whose period ended (in each reader's time zone) are made and sent.
+    "send-digests": {"task": "delivery.tasks.send_digests", "schedule": 60.0},
     # People due for their next step; anniversaries checked hourly (docs/automations.md).
     "automations-advance": {"task": "automations.tasks.advance", "schedule": 15.0},
     "automations-anniversaries": {

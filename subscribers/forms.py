@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from newsletter.models import known_timezones
 from newsletter.uploads import MaxUploadSize
 
 from . import extensions, import_files, proof_of_work, services
@@ -155,6 +156,20 @@ class ProfileForm(forms.Form):
     mail_format = forms.ChoiceField(
         label=_("Format of your mail"), choices=MailFormat.choices, widget=forms.RadioSelect
     )
+    time_zone = forms.ChoiceField(
+        label=_("Your time zone"),
+        required=False,
+        help_text=_(
+            "Mail sent at a local hour comes at that hour of your day, and a digest at the "
+            "end of your week or month."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [("", _("The newsletter's"))] + [
+            (zone, zone) for zone in known_timezones()
+        ]
 
     @classmethod
     def of(cls, contact, data=None) -> "ProfileForm":
@@ -165,6 +180,7 @@ class ProfileForm(forms.Form):
                 "language": contact.language or contact.newsletter.language,
                 "tracking": contact.tracking_choice,
                 "mail_format": contact.mail_format,
+                "time_zone": contact.time_zone,
             },
         )
 

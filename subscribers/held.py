@@ -43,6 +43,7 @@ SHOWN = frozenset(
         "tracking_opt_out",
         "tracking",
         "mail_format",
+        "time_zone",
         "paused_until",
         "paused_indefinitely",
         "created_at",
@@ -69,7 +70,7 @@ def held_about(contact) -> dict:
 
 def _newsletter(data: dict) -> dict:
     return {
-        **{key: data[key] for key in ("newsletter", "name", "language", "attributes")},
+        **{key: data[key] for key in ("newsletter", "name", "language", "attributes", "time_zone")},
         "status": _label("status", data["status"]),
         "tracking": _label("tracking", data["tracking"]),
         "mail_format": _label("mail_format", data["mail_format"]),

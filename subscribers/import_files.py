@@ -37,6 +37,7 @@ ENCODING = "utf-8-sig"  # what importing reads: a spreadsheet's byte-order mark 
 class Column(models.TextChoices):
     EMAIL = "email", _("Email address")
     NAME = "name", _("Name")
+    TIME_ZONE = "time_zone", _("Time zone (an IANA name such as Europe/Paris)")
     ATTRIBUTE = "attribute", _("Attribute (keeps the column's name)")
     IGNORE = "ignore", _("Ignore")
 
@@ -111,6 +112,8 @@ def guess_mapping(header: list[str]) -> list[str]:
             mapping.append(Column.EMAIL)
         elif key in ("name", "fullname", "displayname") and Column.NAME not in mapping:
             mapping.append(Column.NAME)
+        elif key in ("timezone", "tz", "zone") and Column.TIME_ZONE not in mapping:
+            mapping.append(Column.TIME_ZONE)
         else:
             mapping.append(Column.ATTRIBUTE)
     return mapping
@@ -122,10 +125,15 @@ def check_mapping(header: list[str], mapping: list[str]) -> None:
         raise ValidationError(_("Choose exactly one column for the email address."))
     if mapping.count(Column.NAME) > 1:
         raise ValidationError(_("Choose at most one column for the name."))
+    if mapping.count(Column.TIME_ZONE) > 1:
+        raise ValidationError(_("Choose at most one column for the time zone."))
     for column, use in zip(header, mapping, strict=True):
-        if use == Column.ATTRIBUTE and column.lower() in ("email", "name", ""):
+        if use == Column.ATTRIBUTE and column.lower() in ("email", "name", "time_zone", ""):
             raise ValidationError(
-                _("A column without a name, or called email or name, cannot be an attribute.")
+                _(
+                    "A column without a name, or called email, name or time_zone, cannot be "
+                    "an attribute."
+                )
             )
 
 

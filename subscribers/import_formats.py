@@ -31,6 +31,8 @@ from email.utils import parseaddr
 
 from django.core.exceptions import ValidationError
 
+from newsletter.models import known_timezones
+
 from .models import SuppressionReason
 
 CSV = "csv"
@@ -64,6 +66,7 @@ class Row:
     ip_address: str = ""
     suppress: str = ""
     note: str = ""
+    time_zone: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,16 @@ class Record:
 Mapper = Callable[[dict[str, str]], Row]
 
 
+# Crier's own columns; every other one is an attribute.
+OWN_COLUMNS = ("email", "name", "time_zone")
+
+
 def _crier(record: dict[str, str]) -> Row:
-    attributes = {
-        key: value for key, value in record.items() if key not in ("email", "name") and value
-    }
-    return Row(record.get("email", ""), record.get("name", ""), attributes)
+    attributes = {key: value for key, value in record.items() if key not in OWN_COLUMNS and value}
+    zone = record.get("time_zone", "").strip()
+    if zone and zone not in known_timezones():
+        raise RowError(f"unknown time zone {zone[:64]!r} (an IANA name such as Europe/Paris)")
+    return Row(record.get("email", ""), record.get("name", ""), attributes, time_zone=zone)
 
 
 def _listmonk(record: dict[str, str]) -> Row:

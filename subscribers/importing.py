@@ -346,7 +346,8 @@ def _parsed(record: Record, mapper, *, keep_ips: bool, schema: FieldSchema) -> t
     name = copy_text(row.name.strip()[:NAME_MAX])
     evidence = copy_text(json.dumps(row.evidence, ensure_ascii=False)) if row.evidence else "\\N"
     ip_address = row.ip_address if keep_ips and row.ip_address else "\\N"
-    return False, f"{record.line}\t{email}\t{name}\t{attributes}\t{evidence}\t{ip_address}\n"
+    line = f"{record.line}\t{email}\t{name}\t{attributes}\t{evidence}\t{ip_address}"
+    return False, f"{line}\t{row.time_zone}\n"
 
 
 def _typed(attributes: dict, schema: FieldSchema) -> dict:
@@ -383,17 +384,18 @@ def _import_chunk(*, batch: ImportBatch, chunk: Chunk) -> None:
         suppressions = _add_suppressions(cursor, chunk.suppress, params) if chunk.suppress else 0
         cursor.execute(
             "CREATE TEMP TABLE import_rows (line bigint, email text, name text, attributes jsonb,"
-            " evidence jsonb, ip_address inet) ON COMMIT DROP"
+            " evidence jsonb, ip_address inet, time_zone text) ON COMMIT DROP"
         )
         with cursor.copy(
-            "COPY import_rows (line, email, name, attributes, evidence, ip_address) FROM STDIN"
+            "COPY import_rows (line, email, name, attributes, evidence, ip_address, time_zone)"
+            " FROM STDIN"
         ) as copy:
             copy.write("".join(chunk.good))
         # First row wins for an address repeated in the chunk (case-insensitively).
         cursor.execute(
             "CREATE TEMP TABLE import_good ON COMMIT DROP AS"
             " SELECT DISTINCT ON (lower(email)) line, email, lower(email) AS email_key, name,"
-            " attributes, evidence, ip_address,"
+            " attributes, evidence, ip_address, time_zone,"
             " encode(sha256(convert_to('crier:' || lower(email), 'UTF8')), 'hex') AS digest,"
             " NULL::bigint AS subscriber_id,"
             " email AS stored_email, false AS existed, ''::text AS status"
@@ -471,9 +473,9 @@ def _insert_new_subscribers(cursor, params: dict) -> int:
     cursor.execute(
         "WITH inserted AS ("
         " INSERT INTO subscribers_subscriber (newsletter_id, email, name, language, attributes,"
-        "  status, tracking_opt_out, created_at, updated_at, email_digest)"
+        "  status, tracking_opt_out, created_at, updated_at, email_digest, time_zone)"
         "  SELECT %(newsletter)s, email, name, '', attributes, 'active', false, %(now)s, %(now)s,"
-        "  digest FROM import_good ORDER BY line"
+        "  digest, time_zone FROM import_good ORDER BY line"
         "  ON CONFLICT ((lower(email)), newsletter_id) DO NOTHING"
         "  RETURNING id, lower(email) AS email_key)"
         " UPDATE import_good g SET subscriber_id = i.id FROM inserted i"
@@ -510,6 +512,7 @@ def _update_existing_subscribers(cursor, params: dict) -> int:
     cursor.execute(
         "UPDATE subscribers_subscriber s SET"
         " name = CASE WHEN s.name = '' THEN g.name ELSE s.name END,"
+        " time_zone = CASE WHEN s.time_zone = '' THEN g.time_zone ELSE s.time_zone END,"
         " attributes = s.attributes || g.attributes, updated_at = %(now)s"
         " FROM import_good g WHERE g.existed AND s.id = g.subscriber_id",
         params,

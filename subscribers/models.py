@@ -5,7 +5,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from newsletter.models import Newsletter
+from newsletter.models import Newsletter, validate_timezone
 
 DIGEST_PREFIX = "crier:"
 
@@ -151,6 +151,16 @@ class Subscriber(models.Model):
     # the audience leaves the contact out either way (delivery/engine.py).
     paused_until = models.DateTimeField(null=True, blank=True)
     paused_indefinitely = models.BooleanField(default=False, db_default=False)
+    # An IANA name ("Asia/Tokyo"), or blank for the newsletter's: when a local-hour
+    # campaign reaches this reader and when their digest period ends (docs/choice.md).
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_timezone],
+        help_text=_("Blank: the newsletter's time zone."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Set by migration 0011 on the contacts it split off a person's shared row: links
@@ -292,7 +302,16 @@ class Subscription(models.Model):
                 fields=["subscriber", "mailing_list"], name="one_subscription_per_list"
             )
         ]
-        indexes = [models.Index(fields=["mailing_list", "status"])]
+        indexes = [
+            models.Index(fields=["mailing_list", "status"]),
+            # Starting a campaign asks whether anyone on its lists reads them in a digest
+            # (delivery/timing.py): a probe of the few such subscriptions, not a scan.
+            models.Index(
+                fields=["mailing_list"],
+                condition=~models.Q(frequency="every_issue"),
+                name="subscription_digest_readers",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subscriber} → {self.mailing_list} ({self.status})"

@@ -125,6 +125,7 @@ def _contact_data(contact: Subscriber) -> dict:
         "tracking_opt_out": contact.tracking_opt_out,
         "tracking": contact.tracking_choice,
         "mail_format": contact.mail_format,
+        "time_zone": contact.time_zone,
         "paused_until": _iso(contact.paused_until),
         "paused_indefinitely": contact.paused_indefinitely,
         "created_at": _iso(contact.created_at),
@@ -279,6 +280,7 @@ def _erase_contact(contact: Subscriber, *, source: str, actor: str, everywhere: 
     contact.tracking_opt_out = True
     contact.tracking_off = False
     contact.mail_format = MailFormat.HTML
+    contact.time_zone = ""
     contact.paused_until = None
     contact.paused_indefinitely = False
     contact.save()

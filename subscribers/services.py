@@ -22,7 +22,7 @@ from django.utils.translation import gettext
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter import ratelimit
-from newsletter.models import Newsletter
+from newsletter.models import Newsletter, known_timezones
 
 from . import ledger, signals, suppressions, tasks, tokens
 from .fields import FieldSchema
@@ -545,6 +545,7 @@ def profile_apply(
         "mail_format": contact.mail_format,
         "paused_until": contact.paused_until.isoformat() if contact.paused_until else None,
         "paused_indefinitely": contact.paused_indefinitely,
+        "time_zone": contact.time_zone,
     }
     if frequencies:
         details["frequency"] = frequencies
@@ -835,6 +836,7 @@ class ReaderChoices:
     paused_indefinitely: bool | None = None
     unpause: bool = False  # ``paused_until: null`` sent explicitly
     frequencies: Mapping[str, str] = field(default_factory=dict)
+    time_zone: str | None = None  # an IANA name, or "" for the newsletter's
 
 
 @transaction.atomic
@@ -871,6 +873,10 @@ def reader_choices_update(
             "mailing_list"
         )
     }
+    if choices.time_zone and choices.time_zone not in known_timezones():
+        errors["time_zone"] = gettext("%(value)s is not a known time zone.") % {
+            "value": choices.time_zone
+        }
     unknown = sorted(set(choices.frequencies) - set(live))
     if unknown:
         errors["frequencies"] = gettext(
@@ -892,6 +898,8 @@ def reader_choices_update(
             profile["paused_until"] = None
     if choices.unpause:
         profile["paused_until"] = None
+    if choices.time_zone is not None:
+        profile["time_zone"] = choices.time_zone
     changed_frequencies = {}
     for slug, frequency in choices.frequencies.items():
         subscription = live[slug]

@@ -8,6 +8,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.utils import translation
 
 from tests.factories import UserFactory
 from tests.integration.processes import Process
@@ -73,6 +74,14 @@ def page(browser):
 def empty_cache():
     """Rate-limit counters and other cached state must not leak from one test to the next."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def no_language_left_active():
+    """LocaleMiddleware leaves a request's language active in the thread: after a test
+    client request in French, the next test's messages would be French too."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

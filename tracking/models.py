@@ -83,6 +83,28 @@ class HourlyCount(models.Model):
         return f"campaign {self.campaign_id} at {self.hour:%Y-%m-%d %H:00}"
 
 
+class VariantCount(models.Model):
+    """Opens and clicks of one experiment variant's sample (``tokens``: its letter is in
+    every token of its mail): counts only, the same under every policy."""
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="variant_counts"
+    )
+    variant = models.CharField(max_length=1)
+    opens_human = models.BigIntegerField(default=0)
+    opens_machine = models.BigIntegerField(default=0)
+    clicks_human = models.BigIntegerField(default=0)
+    clicks_machine = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "variant"], name="one_count_per_variant")
+        ]
+
+    def __str__(self) -> str:
+        return f"campaign {self.campaign_id}, variant {self.variant}"
+
+
 class EventKind(models.TextChoices):
     OPEN = "open", _("Open")
     CLICK = "click", _("Click")

@@ -36,6 +36,7 @@ from .models import (
     FlushedChunk,
     HourlyCount,
     Link,
+    VariantCount,
 )
 
 logger = logging.getLogger(__name__)
@@ -96,14 +97,14 @@ class Tracking:
         return {rewriting.READER_SLOT: tokens.reader(self.campaign_id, delivery_id)}
 
 
-def campaign_tracking(*, campaign: Campaign, rendered: Rendered) -> Tracking:
+def campaign_tracking(*, campaign: Campaign, rendered: Rendered, variant: str = "") -> Tracking:
     """Rewrite the campaign's links and add the pixel, as its newsletter's policy says.
 
     The URLs are literal text in the chunks, the same for everyone (no cost per
     recipient); under individual tracking each token ends with a slot for the
     recipient's signed delivery id, left empty for those who opted out, which
-    turns their links into the aggregate ones. Off, or a render with errors:
-    the mail as it was.
+    turns their links into the aggregate ones. An experiment variant's tokens carry
+    its letter. Off, or a render with errors: the mail as it was.
     """
     policy = campaign.newsletter.tracking_policy
     if policy == TrackingPolicy.OFF or not rendered.ok:
@@ -115,7 +116,8 @@ def campaign_tracking(*, campaign: Campaign, rendered: Rendered) -> Tracking:
     open_before, open_after = _around_token("tracking:open")
 
     def click(kind: str, link_id: int) -> list[str | Slot]:
-        return [click_before + tokens.sign(kind, campaign.pk, link_id), *reader, click_after]
+        token = tokens.sign(kind, campaign.pk, link_id, variant)
+        return [click_before + token, *reader, click_after]
 
     html = rewriting.rewrite(
         rendered.html,
@@ -123,7 +125,11 @@ def campaign_tracking(*, campaign: Campaign, rendered: Rendered) -> Tracking:
         tail=[
             *rewriting.hidden_link(click(tokens.SCANNER, 0)),
             *rewriting.pixel(
-                [open_before + tokens.sign(tokens.OPEN, campaign.pk), *reader, open_after]
+                [
+                    open_before + tokens.sign(tokens.OPEN, campaign.pk, 0, variant),
+                    *reader,
+                    open_after,
+                ]
             ),
         ],
     )
@@ -155,7 +161,7 @@ def record(*, claim: tokens.Claim, agent: str, ip: str) -> None:
     address = ip if individual and policy.record_ip else ""
     get_buffer().push(
         f"{claim.kind}|{claim.campaign_id}|{claim.link_id}|{delivery}|"
-        f"{time.time_ns() // 1_000_000}|{agent}|{address}"
+        f"{time.time_ns() // 1_000_000}|{agent}|{address}|{claim.variant}"
     )
 
 
@@ -172,11 +178,16 @@ class Hit:
     agent: str
     ip: str
     machine: bool = False
+    variant: str = ""
 
     @classmethod
     def parse(cls, record: str) -> "Hit | None":
         try:
-            kind, campaign, link, delivery, millis, agent, ip = record.split("|")
+            # Records buffered before experiments existed have no variant field.
+            kind, campaign, link, delivery, millis, agent, ip, *rest = record.split("|")
+            variant = rest[0] if rest else ""
+            if len(rest) > 1 or variant not in ("", *tokens.VARIANTS):
+                raise ValueError(record)
             return cls(
                 kind=KINDS[kind],
                 campaign_id=int(campaign),
@@ -186,6 +197,7 @@ class Hit:
                 agent=agent,
                 ip=ip,
                 machine=agent in MACHINES,
+                variant=variant,
             )
         except (KeyError, ValueError):
             logger.warning("unreadable tracking record dropped", extra={"record": record[:200]})
@@ -366,12 +378,15 @@ def _add_counts(hits: list[Hit], unique: Counter) -> None:
     totals: dict[int, Counter] = defaultdict(Counter)
     hours: dict[tuple[int, datetime], Counter] = defaultdict(Counter)
     links: dict[int, Counter] = defaultdict(Counter)
+    variants: dict[tuple[int, str], Counter] = defaultdict(Counter)
     for hit in hits:
         if hit.kind == EventKind.SCANNER:
             totals[hit.campaign_id]["scanner_visits"] += 1
             continue
         column = _column(hit)
         totals[hit.campaign_id][column] += 1
+        if hit.variant:
+            variants[(hit.campaign_id, hit.variant)][column] += 1
         hours[(hit.campaign_id, hit.at.replace(minute=0, second=0, microsecond=0))][column] += 1
         if hit.link_id:
             links[hit.link_id][column] += 1
@@ -394,6 +409,12 @@ def _add_counts(hits: list[Hit], unique: Counter) -> None:
         ["campaign_id", "hour"],
         COUNT_COLUMNS,
         [([campaign_id, hour], counts) for (campaign_id, hour), counts in hours.items()],
+    )
+    _increment(
+        VariantCount._meta.db_table,
+        ["campaign_id", "variant"],
+        COUNT_COLUMNS,
+        [([campaign_id, variant], counts) for (campaign_id, variant), counts in variants.items()],
     )
     with connection.cursor() as cursor:
         cursor.executemany(

@@ -1,7 +1,9 @@
 """Signed tracking tokens: ``<campaign>.<link>.<mac>``, then ``.<delivery>.<mac>`` for a reader.
 
 The first part names a campaign and one of its links (0 for the pixel and the
-hidden link) and is the same in every copy of the mail. The reader part, only
+hidden link) and is the same in every copy of the mail; in an experiment's sample
+the link number ends with the variant's letter (``12.3B``), so that each variant's
+opens and clicks are counted apart under any policy, without naming anyone. The reader part, only
 under individual tracking, names the delivery (one recipient's copy); it is
 signed apart, over the campaign and the delivery, so each recipient costs one
 keyed hash whatever the number of links, and the mail needs one slot for it.
@@ -33,6 +35,7 @@ class Claim:
     campaign_id: int
     link_id: int
     delivery_id: int
+    variant: str = ""
 
 
 @cache
@@ -47,9 +50,12 @@ def _mac(kind: str, payload: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()
 
 
-def sign(kind: str, campaign_id: int, link_id: int = 0) -> str:
-    """The part of a token shared by every copy of a campaign's mail."""
-    payload = f"{campaign_id}.{link_id}"
+VARIANTS = "ABCD"
+
+
+def sign(kind: str, campaign_id: int, link_id: int = 0, variant: str = "") -> str:
+    """The part of a token shared by every copy of a campaign's mail (or variant's)."""
+    payload = f"{campaign_id}.{link_id}{variant}"
     return f"{payload}.{_mac(kind, payload)}"
 
 
@@ -61,12 +67,14 @@ def reader(campaign_id: int, delivery_id: int) -> str:
 def read(kind: str, token: str) -> Claim | None:
     """The claim a token makes if every MAC in it is right for this kind, else None."""
     parts = token.split(".")
-    if len(parts) not in (3, 5) or not all(
-        part.isdecimal() and len(part) < 19 for part in parts[0:2] + parts[3:4]
-    ):
+    if len(parts) not in (3, 5):
         return None
-    campaign, link, mac = parts[:3]
-    if not hmac.compare_digest(mac.encode(), _mac(kind, f"{campaign}.{link}").encode()):
+    campaign, signed_link, mac = parts[:3]
+    variant = signed_link[-1:] if signed_link[-1:] in VARIANTS and signed_link else ""
+    link = signed_link[: len(signed_link) - len(variant)]
+    if not all(part.isdecimal() and len(part) < 19 for part in (campaign, link, *parts[3:4])):
+        return None
+    if not hmac.compare_digest(mac.encode(), _mac(kind, f"{campaign}.{signed_link}").encode()):
         return None
     delivery = 0
     if len(parts) == 5:
@@ -74,4 +82,4 @@ def read(kind: str, token: str) -> Claim | None:
         if not hmac.compare_digest(parts[4].encode(), expected.encode()):
             return None
         delivery = int(parts[3])
-    return Claim(kind, int(campaign), int(link), delivery)
+    return Claim(kind, int(campaign), int(link), delivery, variant)

@@ -158,3 +158,18 @@ def test_a_step_email_is_not_paused_or_cancelled_on_its_own(member, newsletter, 
     assert "This email pauses and resumes with its automation." in response.content.decode()
     campaign.refresh_from_db()
     assert campaign.status == "sending"
+
+
+def test_a_step_page_names_the_step_and_its_kind_in_one_french_sentence(
+    member, newsletter, welcome
+):
+    client = member()
+    first = welcome.steps.get(position=1)
+    edit = client.get(
+        url("automation_step_edit", newsletter, welcome.pk, first.pk), HTTP_ACCEPT_LANGUAGE="fr"
+    ).content.decode()
+    new = client.get(
+        url("automation_step_create", newsletter, welcome.pk, "wait"), HTTP_ACCEPT_LANGUAGE="fr"
+    ).content.decode()
+    assert "<h1>Étape 1 : envoyer un e-mail</h1>" in edit
+    assert "<h1>Nouvelle étape : attendre un moment</h1>" in new

@@ -20,7 +20,7 @@ from campaigns.models import Status as CampaignStatus
 from delivery import engine
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage
 from subscribers import services as subscribers
-from subscribers.models import ConsentSource
+from subscribers.models import ConsentSource, Subscriber
 from subscribers.tokens import Claim
 from tests.factories import MailingListFactory, NewsletterFactory, SubscriberFactory
 
@@ -242,6 +242,25 @@ def test_wait_until_a_weekday_and_hour_in_the_persons_time_zone(newsletter, newc
     send_all()
     assert inbox("ada@example.org") == ["Friday"]
     assert inbox("bob@example.org") == []
+
+
+def test_the_time_zone_a_reader_chose_wins_over_an_attribute(newsletter, newcomers, editor):
+    automation = services.automation_create(
+        newsletter=newsletter,
+        created_by=editor,
+        name="Friday note",
+        lists=[newcomers],
+        steps=[
+            StepSpec(kind="wait_until", weekday=4, hour=9, zone_of="subscriber"),
+            StepSpec(kind="send", subject="Friday", body="It is Friday."),
+        ],
+    )
+    services.automation_activate(automation=automation)
+    ada = confirmed(newsletter, [newcomers], "ada@example.org", time_zone="Asia/Tokyo")
+    Subscriber.objects.filter(pk=ada.pk).update(time_zone="America/New_York")
+    services.enrolments_advance(now=T0)
+    # Friday 8 March 2030, 09:00 in New York (EST) is 14:00 UTC.
+    assert Enrolment.objects.get().next_run_at == datetime(2030, 3, 8, 14, 0, tzinfo=UTC)
 
 
 def test_anniversaries_of_a_date_field(newsletter, newcomers, editor):

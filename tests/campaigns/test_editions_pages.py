@@ -51,6 +51,20 @@ def test_an_editor_adds_a_french_edition_from_the_campaign_editor(editor):
     assert edition.language == "fr" and edition.status == EditionStatus.PENDING
 
 
+def test_a_french_editor_reads_the_campaign_and_edition_fields_in_french(editor):
+    campaign = CampaignFactory(newsletter=editor.newsletter)
+    campaign_page = editor.get(
+        url("campaign_edit", editor.newsletter, campaign.pk), HTTP_ACCEPT_LANGUAGE="fr"
+    ).content.decode()
+    edition_page = editor.get(
+        url("edition_create", editor.newsletter, campaign.pk), HTTP_ACCEPT_LANGUAGE="fr"
+    ).content.decode()
+    for field, label in [("subject", "Sujet"), ("preheader", "Texte d’aperçu"), ("body", "Corps")]:
+        assert f'<label for="id_{field}">{label}</label>' in campaign_page
+        assert f'<label for="id_{field}">{label}</label>' in edition_page
+    assert '<label for="id_body_format">Format du corps</label>' in campaign_page
+
+
 def test_an_edition_with_an_error_is_shown_again_with_the_line_and_not_saved(editor):
     campaign = CampaignFactory(newsletter=editor.newsletter)
     response = editor.post(

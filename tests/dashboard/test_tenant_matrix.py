@@ -28,6 +28,7 @@ from api.urls import api as ninja_api
 from automations import services as automations
 from campaigns.models import Edition, Status
 from delivery.models import Delivery, DeliveryStatus
+from experiments.models import Experiment, State, Variant
 from feeds.models import Feed
 from newsletter.models import Invitation, Newsletter, Role
 from participation.services import calls, consultations, goals
@@ -137,6 +138,11 @@ class Tenant:
         Delivery.objects.create(campaign=campaign, subscriber=contact, status=DeliveryStatus.SENT)
         # Sent, so made as the services would have made it before the start.
         Edition.objects.create(campaign=campaign, language="fr", subject="Numéro", body="B")
+        experiment = Experiment.objects.create(
+            campaign=campaign, sample_size=1, state=State.DECIDED, winner="A"
+        )
+        Variant.objects.create(experiment=experiment, label="A", subject="A's subject")
+        Variant.objects.create(experiment=experiment, label="B", subject="B's subject")
         batch = ImportBatch.objects.create(
             newsletter=newsletter, mailing_list=mailing_list, attestation="Yes"
         )
@@ -338,6 +344,12 @@ API_ROUTES = {
         "json": {"subject": "Changed by A"}
     },
     ("delete", "/api/v1/campaigns/{campaign_id}/editions/{language}/"): {},
+    ("get", "/api/v1/campaigns/{campaign_id}/experiment/"): {},
+    ("put", "/api/v1/campaigns/{campaign_id}/experiment/"): {
+        "json": {"sample_size": 1, "variants": [{"subject": "A's"}, {"subject": "Also A's"}]}
+    },
+    ("delete", "/api/v1/campaigns/{campaign_id}/experiment/"): {},
+    ("post", "/api/v1/campaigns/{campaign_id}/experiment/decide/"): {"json": {"winner": "A"}},
     ("get", "/api/v1/campaigns/{campaign_id}/uncertain/"): {},
     ("post", "/api/v1/campaigns/{campaign_id}/uncertain/"): {"json": {"choice": "resend"}},
     ("get", "/api/v1/consultations/{consultation_id}/"): {},

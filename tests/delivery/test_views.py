@@ -244,3 +244,33 @@ def test_each_role_against_send_now(client, role, status):
     response = review(client, campaign, [releases])
     assert response.status_code == status
     assert client.get(url("campaign_sending", campaign)).status_code == 200
+
+
+def test_send_at_a_local_hour_is_confirmed_then_each_row_waits_for_it(setup):
+    client, newsletter, releases, campaign = setup
+    newsletter.timezone = "Asia/Tokyo"
+    newsletter.save()
+    assert "At 09:00 in each reader&#x27;s time zone" in (
+        client.get(url("campaign_send", campaign)).content.decode()
+    )
+    shown = review(client, campaign, [releases], local_hour="9")
+    page = shown.content.decode()
+    assert re.search(r'data-fact="local-hour">\s*At 09:00 in each reader', page)
+    assert "(Asia/Tokyo for those who gave none)" in page
+    confirm(client, campaign, confirmation_of(shown))
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.local_hour) == (Status.SENDING, 9)
+    waiting = client.get(url("campaign_sending", campaign)).content.decode()
+    assert re.search(
+        r"waiting for 9:00 in their time zone</th><td data-count=\"waiting\">3<", waiting
+    )
+    assert not engine.claim(campaign_id=campaign.pk, size=10, worker="w")
+
+
+def test_a_local_hour_outside_the_day_is_refused_by_name(setup):
+    client, _, releases, campaign = setup
+    response = review(client, campaign, [releases], local_hour="24")
+    assert response.status_code == 422
+    assert "Select a valid choice" in response.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.local_hour is None and campaign.status == Status.DRAFT

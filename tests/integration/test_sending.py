@@ -5,17 +5,21 @@ is a row marked ``uncertain`` (at most one per killed process), never resent.
 """
 
 import time
+from datetime import timedelta
 from email import message_from_bytes, policy
+from unittest import mock
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from campaigns import services as campaigns
 from campaigns.models import Campaign, EditionStatus, Status
-from delivery import engine
-from delivery.models import Delivery, DeliveryStatus
+from delivery import digests, engine
+from delivery.models import Delivery, DeliveryStatus, Digest, DigestStatus
+from delivery.tasks import send_digests
 from subscribers import services as subscribers
-from subscribers.models import ConsentSource, Subscriber
+from subscribers.models import ConsentSource, Frequency, Subscriber, Subscription
 from tests.conftest import start_worker, wait_for
 from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
 from tests.smtp_sink import SMTPSink
@@ -162,6 +166,54 @@ def test_dropped_database_connections_mid_send_lose_and_repeat_nothing(tmp_path,
     finally:
         worker.stop()
     assert_exactly_once(sink, emails, killed_processes=0)
+
+
+def test_a_worker_killed_mid_digests_loses_and_repeats_nothing(tmp_path, sending, sink):
+    """Readers on a weekly digest get last week's two issues in one mail each, and no
+    issue on its own, across a worker killed while handing digests over."""
+    sink.handler.delay = 0.05
+    campaign, emails = audience(60)
+    Subscription.objects.update(frequency=Frequency.WEEKLY_DIGEST)
+    second = CampaignFactory(newsletter=campaign.newsletter, subject="The second issue")
+    second.lists.set(campaign.lists.all())
+    last_week = timezone.now() - timedelta(days=8)
+    with mock.patch("django.utils.timezone.now", return_value=last_week):
+        engine.campaign_start(campaign=campaign)
+        engine.campaign_start(campaign=second)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.IN_DIGEST}
+    doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **sending)
+    send_digests.delay()
+    send_digests.delay()
+    in_flight = Digest.objects.filter(status=DigestStatus.IN_FLIGHT)
+    wait_for(lambda: len(sink.handler.received) >= 15 and in_flight.exists(), interval=0.01)
+    doomed.kill()
+    survivor = start_worker(tmp_path / "survivor.log", name="survivor", **sending)
+    unfinished = Digest.objects.filter(
+        status__in=(DigestStatus.QUEUED, DigestStatus.CLAIMED, DigestStatus.IN_FLIGHT)
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while unfinished.exists() or not Digest.objects.exists():
+            assert time.monotonic() < deadline, list(unfinished.values_list("status", "pk"))
+            digests.digests_sweep()  # what the next beat tick's task does first
+            send_digests.delay()
+            time.sleep(1)
+    finally:
+        survivor.stop()
+    uncertain = set(
+        Digest.objects.filter(status=DigestStatus.UNCERTAIN).values_list(
+            "subscriber__email", flat=True
+        )
+    )
+    assert len(uncertain) <= 2
+    counts = sink.handler.counts()
+    assert max(counts.values()) == 1, "someone received two mails"
+    assert [email for email in emails if counts[email] == 0 and email not in uncertain] == []
+    for message in sink.handler.received:
+        assert b"The second issue" in message.data and campaign.subject.encode() in message.data
+    rows = Delivery.objects.values_list("subscriber__email", "status")
+    assert {status for email, status in rows if email in uncertain} <= {DeliveryStatus.UNCERTAIN}
+    assert {status for email, status in rows if email not in uncertain} == {DeliveryStatus.SENT}
 
 
 def test_editions_and_blocks_survive_a_killed_worker_each_reader_once_in_their_language(

@@ -91,10 +91,16 @@ def test_a_subscribers_page_shows_the_readers_own_choices(client, team):
     client.force_login(viewer)
     page = client.get(url("subscriber_detail", newsletter, person.pk)).content.decode()
     assert "Not tracked at all" not in page and "Until they come back" not in page
+    assert 'data-fact="time-zone"' not in page
     Subscriber.objects.filter(pk=person.pk).update(
-        tracking_off=True, tracking_opt_out=True, mail_format="text", paused_indefinitely=True
+        tracking_off=True,
+        tracking_opt_out=True,
+        mail_format="text",
+        paused_indefinitely=True,
+        time_zone="Asia/Tokyo",
     )
     page = client.get(url("subscriber_detail", newsletter, person.pk)).content.decode()
+    assert 'data-fact="time-zone">Asia/Tokyo<' in page
     assert "Not tracked at all (no tracking image, no rewritten links)" in page
     assert "Plain text only" in page
     assert "Until they come back" in page

@@ -352,3 +352,28 @@ def test_command_resumes_an_import_whose_process_was_killed(tmp_path, mailing_li
     batch.refresh_from_db()
     assert (batch.status, batch.rows, batch.created) == (ImportStatus.DONE, 9, 9)
     assert Subscriber.objects.count() == ConsentEvent.objects.count() == 9
+
+
+def test_a_time_zone_column_sets_each_readers_zone_and_an_unknown_one_is_a_bad_row(
+    tmp_path, mailing_list
+):
+    known = SubscriberFactory(newsletter=mailing_list.newsletter, email="kept@example.org")
+    Subscriber.objects.filter(pk=known.pk).update(time_zone="Europe/Oslo")
+    path = write(
+        tmp_path,
+        "email,name,time_zone,city\n"
+        "kenji@example.org,Kenji,Asia/Tokyo,Osaka\n"
+        "ruth@example.org,Ruth,,Boston\n"
+        "lost@example.org,Lost,Mars/Olympus,\n"
+        "kept@example.org,,America/New_York,\n",
+    )
+    batch = run(mailing_list, path)
+    zones = dict(Subscriber.objects.values_list("email", "time_zone"))
+    assert zones == {
+        "kenji@example.org": "Asia/Tokyo",
+        "ruth@example.org": "",
+        "kept@example.org": "Europe/Oslo",  # a zone already known is kept
+    }
+    assert Subscriber.objects.get(email="kenji@example.org").attributes == {"city": "Osaka"}
+    ((line, reason),) = problems(batch)
+    assert line == 4 and "unknown time zone 'Mars/Olympus'" in reason

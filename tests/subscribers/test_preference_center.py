@@ -281,3 +281,24 @@ def test_the_data_link_shows_everything_held_in_plain_words(client, ada, kernel,
         "Docs Digest",
     }
     assert download["newsletters"][0]["subscriptions"][0]["frequency"] == "every_issue"
+
+
+def test_the_reader_sets_their_time_zone_for_every_newsletter_and_an_unknown_one_is_refused(
+    client, ada, docs
+):
+    profile = {"action": "save_profile", "name": "Ada", "language": "en"}
+    profile.update(tracking="newsletter", mail_format="html")
+    page = client.get(url(ada)).text
+    assert 'name="time_zone"' in page and '<option value="Asia/Tokyo">' in page
+    refused = client.post(url(ada), {**profile, "time_zone": "Mars/Olympus"})
+    assert refused.status_code == 422
+    assert "Select a valid choice" in refused.text
+    ada.refresh_from_db()
+    assert ada.time_zone == ""
+    response = client.post(url(ada), {**profile, "time_zone": "Asia/Tokyo"})
+    assert "Your preferences are saved." in response.text
+    ada.refresh_from_db()
+    assert (ada.time_zone, contact_of(docs).time_zone) == ("Asia/Tokyo", "Asia/Tokyo")
+    assert '<option value="Asia/Tokyo" selected>' in client.get(url(ada)).text
+    event = ada.consent_events.order_by("-id").first()
+    assert event.details["time_zone"] == "Asia/Tokyo" and event.details["changed"] == ["time_zone"]

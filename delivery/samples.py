@@ -1,0 +1,53 @@
+"""An experiment's two moves on a campaign's ledger: hold all but a sample, then release.
+
+When a campaign with an experiment starts, ``sample_split`` gives a random sample of its
+rows a variant (split evenly: sizes differ by one at most) and holds the rest
+(``held``: never claimed by a worker, and the campaign is not finished while any is
+left). When the winner is chosen, ``rest_release`` puts the held rows back in the queue,
+once: a row leaves ``held`` only through it, so a second call finds nothing to release.
+Both are single statements, run by the caller under the campaign's row lock.
+"""
+
+from django.db import connection
+
+from campaigns.models import Campaign
+
+from .models import Delivery, DeliveryStatus
+
+SPLIT = """
+WITH drawn AS (
+    SELECT id, row_number() OVER (ORDER BY random()) AS n
+    FROM delivery_delivery
+    WHERE campaign_id = %(campaign)s AND status = 'queued'
+)
+UPDATE delivery_delivery d SET
+    variant = CASE WHEN drawn.n <= %(size)s
+                   THEN (%(labels)s::text[])[(drawn.n - 1) %% %(count)s + 1] ELSE '' END,
+    status = CASE WHEN drawn.n <= %(size)s THEN 'queued' ELSE 'held' END
+FROM drawn
+WHERE d.id = drawn.id
+"""
+
+
+def sample_split(*, campaign: Campaign, size: int, labels: list[str]) -> dict[str, int]:
+    """Give ``size`` random rows of a just-started campaign a variant, hold the others.
+
+    Returns how many rows each variant got. The caller checked that ``size`` is at
+    most the number of rows.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SPLIT, {"campaign": campaign.pk, "size": size, "labels": labels, "count": len(labels)}
+        )
+    return {
+        label: size // len(labels) + (index < size % len(labels))
+        for index, label in enumerate(labels)
+    }
+
+
+def rest_release(*, campaign: Campaign) -> int:
+    """The held rows go to the queue (they get the campaign's own message, which is the
+    winner's by then); returns how many. Nothing else moves a row out of ``held``."""
+    return Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.HELD).update(
+        status=DeliveryStatus.QUEUED
+    )
