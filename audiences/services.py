@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, QuerySet
 from django.utils.translation import gettext
 
 from newsletter.models import Newsletter
@@ -130,6 +130,22 @@ def segment_preview(*, newsletter: Newsletter, rules: object) -> Preview:
         .only("pk", "email", "name", "status")[:SAMPLE_SIZE]
     )
     return Preview(matching=count, sample=sample)
+
+
+def segment_options(newsletter: Newsletter) -> list[tuple[str, str]]:
+    """The newsletter's saved segments as (id, name), for a filter's choices."""
+    return [(str(pk), name) for pk, name in newsletter.segments.values_list("pk", "name")]
+
+
+def segment_matching(newsletter: Newsletter, segment_id: str) -> QuerySet[Subscriber]:
+    """The newsletter's contacts its segment ``segment_id`` picks (none for an id that is
+    not one of its segments); ValidationError names what broke since it was saved."""
+    segment = (
+        newsletter.segments.filter(pk=int(segment_id)).first() if segment_id.isdigit() else None
+    )
+    if segment is None:
+        return Subscriber.objects.none()
+    return matching(segment.rules, newsletter=newsletter)
 
 
 def segments_naming_field(field: FieldDefinition) -> list[Segment]:

@@ -20,7 +20,7 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = [*EDITABLE_FIELDS, "lists"]
+        fields = [*EDITABLE_FIELDS, "lists", "segment"]
         widgets = {
             "body": forms.Textarea(attrs={"rows": 22, "spellcheck": "true", "class": "code"}),
             "lists": forms.CheckboxSelectMultiple,
@@ -34,6 +34,7 @@ class CampaignForm(forms.ModelForm):
             "body_format": _("Body format"),
             "public": _("Public"),
             "lists": _("Send to"),
+            "segment": _("Only the people of a segment"),
             **CONTENT_LABELS,
         }
 
@@ -44,6 +45,13 @@ class CampaignForm(forms.ModelForm):
         # Archived lists get no new campaigns.
         self.fields["lists"].queryset = newsletter.lists.active()
         self.fields["lists"].label_from_instance = lambda mailing_list: mailing_list.name
+        # The newsletter's own saved segments only: another's id is "not a valid choice".
+        self.fields["segment"].queryset = newsletter.segments.all()
+        self.fields["segment"].empty_label = _("None: everyone on the lists chosen")
+        self.fields["segment"].help_text = _(
+            "Narrows the lists (or, with no list ticked, every list) to the people its "
+            "rules pick. Consent rules always apply on top."
+        )
 
     def _post_clean(self) -> None:
         """Skip ModelForm's model validation: the service runs it, with the render."""

@@ -193,7 +193,7 @@ def subscriber_list(request: HttpRequest, newsletter: Newsletter) -> HttpRespons
     """Search and filters, newest first, a page at a time by id, with how many match
     (counted up to a limit, estimated beyond) and, for editors, the bulk actions."""
     lists = list(newsletter.lists.all())
-    form = SubscriberFilterForm(request.GET, lists=lists)
+    form = SubscriberFilterForm(request.GET, lists=lists, newsletter=newsletter)
     page = matching = first = None
     standing = {}
     if form.is_valid():
@@ -229,7 +229,7 @@ def subscriber_bulk(request: HttpRequest, newsletter: Newsletter) -> HttpRespons
     """A bulk action on the ticked people or on everyone the filters match; says what
     it did, or why it did nothing, back on the page with the same filters."""
     lists = list(newsletter.lists.all())
-    filters = SubscriberFilterForm(request.POST, lists=lists)
+    filters = SubscriberFilterForm(request.POST, lists=lists, newsletter=newsletter)
     form = SubscriberBulkForm(request.POST, lists=[lst for lst in lists if not lst.archived_at])
     back = reverse("dashboard:subscriber_list", args=[newsletter.slug])
     if not filters.is_valid() or not form.is_valid():

@@ -8,6 +8,9 @@ Registered from each app's ``AppConfig.ready()``:
   ``signals.subscriber_erased`` signal sent inside the erasure's transaction.
 - **preference sections**: a part of the preference center (a referral link,
   open consultations), rendered from a template with the context the app gives.
+- **segments**: the saved segments a newsletter's people page can filter by, and the
+  contacts one picks (``audiences``), so the one selector (``selectors.subscribers_of``)
+  narrows by them without subscribers knowing how rules compile.
 """
 
 from collections.abc import Callable
@@ -15,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
     from newsletter.models import Newsletter
 
     from .models import Subscriber
@@ -46,12 +51,23 @@ class PreferenceSection:
     context: dict
 
 
+@dataclass(frozen=True)
+class Segments:
+    """``options(newsletter)``: (id, name) of its saved segments; ``matching(newsletter,
+    id)``: its contacts that segment picks, raising ValidationError naming what broke
+    (``Segment.DoesNotExist``-safe: an id of another newsletter picks nothing)."""
+
+    options: Callable[["Newsletter"], list[tuple[str, str]]]
+    matching: Callable[["Newsletter", str], "QuerySet[Subscriber]"]
+
+
 @dataclass
 class _Registry:
     personal_data: dict[str, PersonalData] = field(default_factory=dict)
     preference_sections: list[
         Callable[["Subscriber", "Newsletter", str], PreferenceSection | None]
     ] = field(default_factory=list)
+    segments: Segments | None = None
 
 
 _registry = _Registry()
@@ -66,6 +82,15 @@ def register_preference_section(
 ) -> None:
     """``provider(subscriber, newsletter, preferences token)`` returns a section or None."""
     _registry.preference_sections.append(provider)
+
+
+def register_segments(segments: Segments) -> None:
+    _registry.segments = segments
+
+
+def segments() -> Segments | None:
+    """The segments provider, or None when no app offers one."""
+    return _registry.segments
 
 
 def exported(subscriber: "Subscriber") -> dict:

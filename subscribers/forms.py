@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from newsletter.models import known_timezones
 from newsletter.uploads import MaxUploadSize
 
-from . import import_files, proof_of_work, services
+from . import extensions, import_files, proof_of_work, services
 from .fields import FieldSchema
 from .models import (
     FieldType,
@@ -368,11 +368,19 @@ class SubscriberFilterForm(forms.Form):
         required=False,
         choices=[("", _("Any")), *SubscriptionStatus.choices],
     )
+    segment = forms.ChoiceField(label=_("Segment"), required=False)
     after = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
-    def __init__(self, *args, lists, **kwargs) -> None:
+    def __init__(self, *args, lists, newsletter, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.newsletter = newsletter
+        self.segments = extensions.segments()
+        self.within = None
+        self.fields["segment"].choices = [
+            ("", _("Everyone")),
+            *(self.segments.options(newsletter) if self.segments else []),
+        ]
         self.lists = {mailing_list.slug: mailing_list for mailing_list in lists}
         self.fields["list"].choices = [
             ("", _("All lists")),
@@ -385,6 +393,20 @@ class SubscriberFilterForm(forms.Form):
             ),
         ]
 
+    def clean_segment(self) -> str:
+        """The segment's contacts, kept for ``selector_filters``; a segment broken since it
+        was saved (a field or list deleted) is an error on this filter, naming why."""
+        chosen = self.cleaned_data["segment"]
+        if chosen and self.segments:
+            try:
+                self.within = self.segments.matching(self.newsletter, chosen)
+            except ValidationError as error:
+                raise ValidationError(
+                    _("This segment cannot be used now: %(why)s")
+                    % {"why": " ".join(error.messages)}
+                ) from None
+        return chosen
+
     def selector_filters(self) -> dict:
         """Keyword arguments for ``selectors.subscribers_of``."""
         data = self.cleaned_data
@@ -393,13 +415,14 @@ class SubscriberFilterForm(forms.Form):
             "status": data["status"] or None,
             "mailing_list": self.lists.get(data["list"]),
             "subscription_status": data["subscription"] or None,
+            "within": self.within,
         }
 
     def filter_query(self) -> dict[str, str]:
         """The filter values that are set, as a query string's or hidden fields' pairs."""
         return {
             key: str(self.cleaned_data[key])
-            for key in ("q", "status", "list", "subscription")
+            for key in ("q", "status", "list", "subscription", "segment")
             if self.cleaned_data.get(key)
         }
 

@@ -10,11 +10,16 @@ What the link allows stays what a forwarded link may allow: preferences and
 leaving. Export and erasure need the short-lived data link (``personal_data``).
 """
 
+from collections.abc import Mapping
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from . import services
+from .fields import FieldSchema
 from .ledger import Evidence
-from .models import ConsentSource, Subscriber, SubscriberStatus
+from .models import ConsentSource, FieldDefinition, Subscriber, SubscriberStatus
 from .selectors import person_at
 from .tokens import Claim
 
@@ -57,6 +62,48 @@ def newsletter_choices_save(
     return services.update_preferences(
         claim=Claim(contact.pk, contact.newsletter_id), preferences=preferences, evidence=evidence
     )
+
+
+def reader_fields(contact: Subscriber) -> list[FieldDefinition]:
+    """The contact's newsletter's fields it lets the person see, in the newsletter's order."""
+    return list(contact.newsletter.field_definitions.filter(shown_to_reader=True))
+
+
+@transaction.atomic
+def reader_fields_save(
+    *, claim: Claim, newsletter_id: int, values: Mapping[str, object], evidence: Evidence
+) -> list[str]:
+    """Set the fields of one newsletter that it lets the person edit, from their page.
+
+    Only fields marked editable there are written (any other key is refused, naming
+    it: a field shown read-only, or one not shown at all, is the newsletter's to set).
+    Each value goes through ``FieldSchema`` like every other write, an empty one
+    removes the value, and one bad value changes nothing. The change lands in that
+    contact's ledger as the person's own "preferences changed" (which keys, not
+    their values, like the name). Return the keys whose value changed."""
+    contact = contact_in(claim, newsletter_id)
+    if contact is None:
+        raise Subscriber.DoesNotExist(f"no contact of {claim} in newsletter {newsletter_id}")
+    editable = {field.key: field for field in reader_fields(contact) if field.editable_by_reader}
+    refused = sorted(set(values) - set(editable))
+    if refused:
+        raise ValidationError(
+            {f"attributes.{key}": gettext("You cannot change this field here.") for key in refused}
+        )
+    cleaned = FieldSchema(editable).clean(values)
+    locked = services.lock_contact(contact.pk)
+    merged = {**locked.attributes, **cleaned}
+    merged = {key: value for key, value in merged.items() if value is not None}
+    changed = sorted(key for key in editable if locked.attributes.get(key) != merged.get(key))
+    if changed:
+        services.profile_apply(
+            locked,
+            {"attributes": merged},
+            source=ConsentSource.PREFERENCE_CENTER,
+            evidence=evidence,
+            fields_changed=[f"attributes.{key}" for key in changed],
+        )
+    return changed
 
 
 @transaction.atomic

@@ -44,6 +44,7 @@ def subscribers_of(
     created_before: datetime | None = None,
     id_below: int | None = None,
     id_above: int | None = None,
+    within: QuerySet[Subscriber] | None = None,
 ) -> QuerySet[Subscriber]:
     """The newsletter's contacts, filtered, with their subscriptions prefetched (two
     queries for a page, whatever its size).
@@ -52,6 +53,7 @@ def subscribers_of(
     and no one else's. Erased contacts (empty rows kept for the ledger) are left out
     unless ``status`` asks for them. ``mailing_list`` and ``subscription_status``
     keep those with a subscription to that list (or any list) in that status.
+    ``within`` keeps those among these contacts (a saved segment's, ``extensions``).
     """
     queryset = Subscriber.objects.filter(newsletter=newsletter)
     if id_below is not None:
@@ -75,6 +77,8 @@ def subscribers_of(
         queryset = queryset.with_address(email)
     if search:
         queryset = queryset.filter(search_condition(search))
+    if within is not None:
+        queryset = queryset.filter(pk__in=within.values("pk"))
     if created_after:
         queryset = queryset.filter(created_at__gte=created_after)
     if created_before:

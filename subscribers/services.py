@@ -518,10 +518,12 @@ def profile_apply(
     evidence: Evidence | None,
     frequencies: dict[str, str] | None = None,
     actor: str = "",
+    fields_changed: list[str] | None = None,
 ) -> list[str]:
     """Set a locked contact's profile fields (``tracking`` sets both tracking flags) and
-    record what changed in its ledger, with the choices it now has (never the name).
-    Return the model fields changed."""
+    record what changed in its ledger, with the choices it now has (never the name,
+    nor custom field values: ``fields_changed`` names the ``attributes.<key>`` that
+    changed, in place of ``attributes``). Return the model fields changed."""
     wanted = dict(profile)
     if "tracking" in wanted:
         choice = wanted.pop("tracking")
@@ -535,7 +537,9 @@ def profile_apply(
     if fields:
         contact.save(update_fields=[*fields, "updated_at"])
     details = {
-        "changed": fields,
+        "changed": fields
+        if fields_changed is None
+        else [*(each for each in fields if each != "attributes"), *fields_changed],
         "tracking": contact.tracking_choice,
         "tracking_opt_out": contact.tracking_opt_out,
         "mail_format": contact.mail_format,

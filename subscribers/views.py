@@ -8,10 +8,12 @@ must work from a mail provider's server, which has neither.
 import json
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -31,7 +33,7 @@ from . import (
     services,
     tokens,
 )
-from .forms import NewsletterChoicesForm, ProfileForm, SubscribeForm
+from .forms import FieldValuesForm, NewsletterChoicesForm, ProfileForm, SubscribeForm
 from .ledger import Evidence
 from .models import ConsentSource, Subscriber, SubscriberStatus, SubscriptionStatus
 
@@ -200,8 +202,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 def _render_preferences(
     request, claim, subscriber, *, status: int = 200, bound=None, profile=None, **flags
 ) -> HttpResponse:
-    """The page; ``bound`` is a newsletter form with the errors to show in place of its
-    section, ``profile`` the person's form with errors."""
+    """The page; ``bound`` is a newsletter's form (choices or fields) with the errors to
+    show in place of its own, ``profile`` the person's form with errors."""
     sections = []
     for contact in preference_center.person_contacts(subscriber):
         newsletter = contact.newsletter
@@ -211,11 +213,23 @@ def _render_preferences(
             if bound is not None and bound.prefix == f"n{newsletter.pk}"
             else NewsletterChoicesForm.of(contact, offered)
         )
+        shown = preference_center.reader_fields(contact)
+        fields_form = (
+            bound
+            if bound is not None and bound.prefix == f"f{newsletter.pk}"
+            else _reader_fields_form(contact, shown)
+        )
         sections.append(
             {
                 "newsletter": newsletter,
                 "contact": contact,
                 "form": form,
+                "fields_form": fields_form,
+                "read_only": [
+                    (field, _shown_value(contact.attributes.get(field.key)))
+                    for field in shown
+                    if not field.editable_by_reader
+                ],
                 "status": contact.status,
                 # What other apps show the person here (their referral link…).
                 "extras": extensions.preference_sections(
@@ -263,6 +277,46 @@ def _save_newsletter(request, claim, subscriber) -> HttpResponse:
         evidence=_evidence(request),
     )
     return _render_preferences(request, claim, subscriber, saved=newsletter)
+
+
+def _reader_fields_form(contact, shown, data=None) -> FieldValuesForm:
+    """The fields the newsletter lets the person edit, prefilled with their values."""
+    editable = [field for field in shown if field.editable_by_reader]
+    return FieldValuesForm(
+        data,
+        definitions=editable,
+        prefix=f"f{contact.newsletter_id}",
+        initial=FieldValuesForm.initial_from(editable, contact.attributes),
+    )
+
+
+def _shown_value(value) -> str:
+    """A stored value in words (yes/no in the page's language); empty for none."""
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    return "" if value is None else str(value)
+
+
+def _save_fields(request, claim, subscriber) -> HttpResponse:
+    contact = _chosen_contact(request, claim)
+    if contact is None:
+        return _render_preferences(request, claim, subscriber, status=400)
+    form = _reader_fields_form(contact, preference_center.reader_fields(contact), data=request.POST)
+    if not form.is_valid():
+        return _render_preferences(request, claim, subscriber, bound=form)
+    try:
+        preference_center.reader_fields_save(
+            claim=claim,
+            newsletter_id=contact.newsletter_id,
+            values=form.values(),
+            evidence=_evidence(request),
+        )
+    except ValidationError as error:
+        if not form.add_value_errors(error):
+            form.add_error(None, error)
+        return _render_preferences(request, claim, subscriber, bound=form)
+    subscriber.refresh_from_db()  # the page's first section shows the link's own contact
+    return _render_preferences(request, claim, subscriber, fields_saved=contact.newsletter)
 
 
 def _save_profile(request, claim, subscriber) -> HttpResponse:
@@ -315,6 +369,7 @@ def _request_data_link(request, claim, subscriber) -> HttpResponse:
 PREFERENCE_ACTIONS = {
     "save_newsletter": _save_newsletter,
     "save_profile": _save_profile,
+    "save_fields": _save_fields,
     "leave": _leave_newsletter,
     "unsubscribe_all": _leave_newsletter,
     "stop_everything": _stop_everything,

@@ -7,7 +7,7 @@ With CRIER_SCREENSHOTS=1 the pages are saved to docs/screenshots/.
 
 import pytest
 
-from subscribers import services, tokens
+from subscribers import fields, services, tokens
 from subscribers.models import ConsentSource, Subscriber
 from tests.dashboard.test_browser import screenshot
 from tests.factories import MailingListFactory, NewsletterFactory
@@ -71,3 +71,38 @@ def test_the_preference_center_for_two_newsletters(size, live_server, browser):
     for contact in Subscriber.objects.all():
         assert contact.tracking_off and contact.mail_format == "text"
     assert errors == []
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_person_edits_a_newsletters_custom_fields(size, live_server, browser):
+    kernel = NewsletterFactory(slug="kernel", name="Kernel News")
+    fields.field_create(
+        newsletter=kernel, key="sdk", label="Python SDK", type="yes_no", editable_by_reader=True
+    )
+    fields.field_create(
+        newsletter=kernel,
+        key="since",
+        label="Contributor since",
+        type="date",
+        editable_by_reader=True,
+    )
+    fields.field_create(newsletter=kernel, key="tier", label="Sponsor tier", shown_to_reader=True)
+    ada = join(kernel, ["releases"])
+    ada.attributes = {"tier": "gold"}
+    ada.save()
+    token = tokens.preferences_token(tokens.Claim(ada.pk, kernel.pk))
+
+    page = browser.new_page(viewport=SIZES[size])
+    page.goto(f"{live_server.url}/s/prefs/{token}/")
+    section = page.locator(f"#fields-{kernel.pk}")
+    assert section.get_by_text("gold").is_visible()
+    section.get_by_label("Python SDK").select_option("yes")
+    section.get_by_label("Contributor since").fill("2021-03-04")
+    section.get_by_role("button", name="Save my answers for Kernel News").click()
+    page.get_by_text("Your answers are saved.").wait_for()
+    assert section.get_by_label("Contributor since").input_value() == "2021-03-04"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=f"/tmp/prefields-{size}.png", full_page=True)
+    page.close()
+    ada.refresh_from_db()
+    assert ada.attributes == {"tier": "gold", "sdk": True, "since": "2021-03-04"}
