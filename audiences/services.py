@@ -86,14 +86,17 @@ def _saved(segment: Segment) -> Segment:
 
 @transaction.atomic
 def segment_delete(*, segment: Segment) -> None:
-    """A segment a campaign names stays: the campaign would otherwise widen to its
-    whole lists without anyone choosing that."""
+    """A segment a campaign, a feed or an automation names stays: the campaign or feed
+    would otherwise widen to its whole lists, and an automation lose its trigger or
+    branch, without anyone choosing that."""
     try:
         segment.delete()
     except ProtectedError as error:
-        names = sorted({str(campaign) for campaign in error.protected_objects})
+        # A branch step is known by its automation's name.
+        names = sorted({str(getattr(user, "automation", user)) for user in error.protected_objects})
         raise ValidationError(
-            gettext("Campaigns use this segment: %(names)s.") % {"names": ", ".join(names)}
+            gettext("Campaigns, feeds or automations use this segment: %(names)s.")
+            % {"names": ", ".join(names)}
         ) from None
 
 

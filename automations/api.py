@@ -14,6 +14,7 @@ from api.auth import require
 from api.errors import FieldError, field_error, from_django
 from api.lists import lists_by_slug
 from api.schemas import Error, Slug, Text
+from audiences.models import Segment
 from campaigns.models import BodyFormat, Layout
 from newsletter.models import Role
 from subscribers.models import Subscriber
@@ -30,7 +31,9 @@ class StepIn(Schema):
     ``template``, a layout's name, optional). ``wait``: ``delay_seconds``.
     ``wait_until``: ``hour`` (0 to 23), ``weekday`` (0 Monday … 6 Sunday; null: any day) and
     ``time_zone`` (``subscriber``: the person's ``time_zone`` attribute when it names a
-    zone, else the newsletter's; or ``newsletter``). ``stop`` takes nothing."""
+    zone, else the newsletter's; or ``newsletter``). ``branch``: ``segment`` (an id);
+    people it picks go on, the others skip ``skip`` steps (null: they leave). ``stop``
+    takes nothing."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -44,6 +47,10 @@ class StepIn(Schema):
     weekday: int | None = Field(None, ge=0, le=6)
     hour: int | None = Field(None, ge=0, le=23)
     time_zone: ZoneOf | None = None
+    segment: int | None = Field(None, description="Branch: the id of the segment it asks.")
+    skip: int | None = Field(
+        None, ge=0, le=50, description="Branch: steps the others skip (null: they leave)."
+    )
 
 
 class AutomationIn(Schema):
@@ -55,6 +62,7 @@ class AutomationIn(Schema):
     trigger_field: Text = Field(
         "", description="Anniversary: the subscriber attribute holding a date (YYYY-MM-DD)."
     )
+    segment: int | None = Field(None, description="Entering a segment: the segment's id.")
     steps: list[StepIn] = Field(default_factory=list)
 
 
@@ -65,6 +73,7 @@ class AutomationPatch(Schema):
     lists: list[Slug] | None = None
     trigger: Trigger | None = None
     trigger_field: Text | None = None
+    segment: int | None = None
 
 
 class StepOut(Schema):
@@ -78,6 +87,8 @@ class StepOut(Schema):
     weekday: int | None = None
     hour: int | None = None
     time_zone: ZoneOf
+    segment: int | None = None
+    skip: int | None = None
     here: int = Field(description="People on this step now.")
     sent: int | None = None
     queued: int | None = None
@@ -101,6 +112,7 @@ class AutomationOut(Schema):
     status: AutomationStatus
     trigger: Trigger
     trigger_field: str
+    segment: int | None
     lists: list[str]
     steps: list[StepOut]
     report: ReportOut
@@ -155,6 +167,8 @@ def _out(automation: Automation) -> dict:
                 "weekday": step.weekday,
                 "hour": step.hour,
                 "time_zone": step.zone_of,
+                "segment": step.segment_id,
+                "skip": step.skip,
                 "here": counts.here,
                 **(
                     {
@@ -174,6 +188,7 @@ def _out(automation: Automation) -> dict:
         "status": automation.status,
         "trigger": automation.trigger,
         "trigger_field": automation.trigger_field,
+        "segment": automation.segment_id,
         "lists": [mailing_list.slug for mailing_list in automation.lists.all()],
         "steps": steps,
         "report": {
@@ -195,6 +210,7 @@ def _spec(request: HttpRequest, step: StepIn, field: str) -> StepSpec:
         StepKind.SEND: {"subject", "body", "body_format", "preheader", "template"},
         StepKind.WAIT: {"delay_seconds"},
         StepKind.WAIT_UNTIL: {"weekday", "hour", "time_zone"},
+        StepKind.BRANCH: {"segment", "skip"},
         StepKind.STOP: set(),
     }[step.kind]
     layout = None
@@ -213,8 +229,19 @@ def _spec(request: HttpRequest, step: StepIn, field: str) -> StepSpec:
         weekday=step.weekday,
         hour=step.hour,
         zone_of=step.time_zone or ZoneOf.NEWSLETTER,
+        segment=_segment(request, step.segment, f"{field}.segment"),
+        skip=step.skip,
         extra={name: value for name, value in given.items() if name not in takes},
     )
+
+
+def _segment(request: HttpRequest, segment_id: int | None, field: str) -> Segment | None:
+    if segment_id is None:
+        return None
+    found = Segment.objects.filter(newsletter=request.newsletter, pk=segment_id).first()
+    if found is None:
+        raise field_error(field, "No such segment in this newsletter.")
+    return found
 
 
 def _state_error(error: AutomationStateError) -> FieldError:
@@ -245,6 +272,7 @@ def create_automation(request: HttpRequest, payload: AutomationIn):
             lists=lists,
             trigger=payload.trigger,
             trigger_field=payload.trigger_field,
+            segment=_segment(request, payload.segment, "segment"),
             steps=specs,
         )
     except ValidationError as error:
@@ -275,6 +303,7 @@ def update_automation(request: HttpRequest, automation_id: int, payload: Automat
             lists=lists,
             trigger=payload.trigger,
             trigger_field=payload.trigger_field,
+            segment=_segment(request, payload.segment, "segment"),
         )
     except ValidationError as error:
         raise from_django(error, "name") from None

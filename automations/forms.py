@@ -5,6 +5,7 @@ from datetime import timedelta
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from audiences.models import Segment
 from campaigns.models import BodyFormat, Layout
 from subscribers.models import MailingList
 
@@ -31,6 +32,14 @@ class AutomationForm(forms.Form):
             "e.g. first_commit."
         ),
     )
+    segment = forms.ModelChoiceField(
+        label=_("Segment"),
+        queryset=Segment.objects.none(),
+        required=False,
+        help_text=_(
+            "Entering a segment only: whoever it picks (and is confirmed on a list below) enters."
+        ),
+    )
     lists = forms.ModelMultipleChoiceField(
         label=_("Lists"),
         queryset=MailingList.objects.none(),
@@ -49,11 +58,13 @@ class AutomationForm(forms.Form):
                     "name": automation.name,
                     "trigger": automation.trigger,
                     "trigger_field": automation.trigger_field,
+                    "segment": automation.segment_id,
                     "lists": list(automation.lists.all()),
                 },
             )
         super().__init__(*args, **kwargs)
         self.fields["lists"].queryset = MailingList.objects.filter(newsletter=newsletter).active()
+        self.fields["segment"].queryset = Segment.objects.filter(newsletter=newsletter)
 
 
 class StepForm(forms.Form):
@@ -87,11 +98,24 @@ class StepForm(forms.Form):
     zone_of = forms.ChoiceField(
         label=_("In the time zone of"), choices=ZoneOf.choices, initial=ZoneOf.NEWSLETTER
     )
+    segment = forms.ModelChoiceField(
+        label=_("Segment"),
+        queryset=Segment.objects.none(),
+        help_text=_("People it picks when they reach this step go on to the next one."),
+    )
+    skip = forms.IntegerField(
+        label=_("The others skip this many steps"),
+        min_value=0,
+        max_value=50,
+        required=False,
+        help_text=_("Empty: the others leave the automation."),
+    )
 
     FIELDS = {
         StepKind.SEND: ("subject", "preheader", "layout", "body_format", "body"),
         StepKind.WAIT: ("days", "hours", "minutes"),
         StepKind.WAIT_UNTIL: ("weekday", "hour", "zone_of"),
+        StepKind.BRANCH: ("segment", "skip"),
         StepKind.STOP: (),
     }
 
@@ -105,6 +129,8 @@ class StepForm(forms.Form):
             layouts = Layout.objects.filter(newsletter=newsletter)
             self.fields["layout"].queryset = layouts
             self.fields["layout"].initial = layouts.order_by("pk").first()
+        if "segment" in self.fields:
+            self.fields["segment"].queryset = Segment.objects.filter(newsletter=newsletter)
 
     @staticmethod
     def initial_for(step) -> dict:
@@ -117,6 +143,8 @@ class StepForm(forms.Form):
                 "body_format": campaign.body_format,
                 "body": campaign.body,
             }
+        if step.kind == StepKind.BRANCH:
+            return {"segment": step.segment_id, "skip": step.skip}
         if step.delay is not None:
             return {
                 "days": step.delay.days,
@@ -143,4 +171,6 @@ class StepForm(forms.Form):
                 body_format=data["body_format"],
                 body=data["body"],
             )
+        if self.kind == StepKind.BRANCH:
+            return StepSpec(kind=self.kind, segment=data["segment"], skip=data["skip"])
         return StepSpec(kind=self.kind)

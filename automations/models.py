@@ -21,6 +21,7 @@ class Trigger(models.TextChoices):
     LIST_CONFIRMED = "list_confirmed", _("Confirmed on one of its lists")
     ANNIVERSARY = "anniversary", _("Anniversary of a date field")
     API = "api", _("An API call")
+    SEGMENT = "segment", _("Entering a segment")
 
 
 class AutomationStatus(models.TextChoices):
@@ -42,6 +43,15 @@ class Automation(models.Model):
     )
     # Anniversary trigger: the subscriber attribute holding a date (YYYY-MM-DD).
     trigger_field = models.CharField(_("date field"), max_length=100, blank=True)
+    # Segment trigger: whoever the segment picks (and is confirmed on its lists) enters.
+    segment = models.ForeignKey(
+        "audiences.Segment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="automations",
+        verbose_name=_("segment"),
+    )
     lists = models.ManyToManyField(
         "subscribers.MailingList",
         related_name="automations",
@@ -77,6 +87,7 @@ class StepKind(models.TextChoices):
     SEND = "send", _("Send an email")
     WAIT = "wait", _("Wait for a while")
     WAIT_UNTIL = "wait_until", _("Wait until a day and hour")
+    BRANCH = "branch", _("Branch on a segment")
     STOP = "stop", _("Stop")
 
 
@@ -119,6 +130,22 @@ class Step(models.Model):
     hour = models.PositiveSmallIntegerField(_("hour"), null=True, blank=True)
     zone_of = models.CharField(
         _("time zone"), max_length=10, choices=ZoneOf.choices, default=ZoneOf.NEWSLETTER
+    )
+    # Branch: people the segment picks go on; the others skip ``skip`` steps, or leave
+    # the automation when it is empty.
+    segment = models.ForeignKey(
+        "audiences.Segment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="automation_steps",
+        verbose_name=_("segment"),
+    )
+    skip = models.PositiveSmallIntegerField(
+        _("steps the others skip"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: people the segment does not pick leave the automation."),
     )
     removed_at = models.DateTimeField(null=True, blank=True, editable=False)
 

@@ -22,6 +22,9 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from audiences.models import Segment
+from audiences.rules import Compiled
+from audiences.services import segment_compile
 from campaigns import services as campaigns
 from campaigns.models import BodyFormat, Campaign, Kind, Layout
 from campaigns.models import Status as CampaignStatus
@@ -62,6 +65,7 @@ FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")
 # A date an anniversary trigger reads: YYYY-MM-DD, month 01 to 12, day 01 to 31 (a day
 # that no month has, such as 02-30, simply never comes round).
 DATE_VALUE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+MAX_SKIP = 50
 ADVANCE_BATCH = 100
 ADVANCE_MAX_BATCHES = 50
 MAX_WAIT = timedelta(days=366)
@@ -94,6 +98,30 @@ def _check_lists(newsletter: Newsletter, lists: list[MailingList]) -> list[Maili
             }
         )
     return lists
+
+
+def _check_segment_rules(newsletter: Newsletter, segment: Segment) -> None:
+    if segment.newsletter_id != newsletter.pk:
+        raise ValidationError({"segment": gettext("No such segment in this newsletter.")})
+    try:
+        segment_compile(segment=segment)
+    except ValidationError as error:
+        raise ValidationError(
+            {
+                "segment": gettext("Its rules no longer work: %(why)s")
+                % {"why": " ".join(error.messages)}
+            }
+        ) from None
+
+
+def _check_segment(newsletter: Newsletter, trigger: str, segment: Segment | None) -> Segment | None:
+    """Entering a segment needs one of this newsletter's segments, whose rules work."""
+    if trigger != Trigger.SEGMENT:
+        return None
+    if segment is None:
+        raise ValidationError({"segment": gettext("Choose the segment people enter.")})
+    _check_segment_rules(newsletter, segment)
+    return segment
 
 
 def _check_trigger(newsletter: Newsletter, trigger: str, trigger_field: str) -> str:
@@ -142,6 +170,8 @@ class StepSpec:
     weekday: int | None = None
     hour: int | None = None
     zone_of: str = ZoneOf.NEWSLETTER
+    segment: Segment | None = None
+    skip: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -154,6 +184,7 @@ def automation_create(
     lists: list[MailingList],
     trigger: str = Trigger.LIST_CONFIRMED,
     trigger_field: str = "",
+    segment: Segment | None = None,
     steps: list[StepSpec] = (),
 ) -> Automation:
     """A draft with its steps, or nothing: a bad step fails the whole call, naming it
@@ -163,12 +194,14 @@ def automation_create(
         raise ValidationError({"name": gettext("Give it a name.")})
     lists = _check_lists(newsletter, lists)
     trigger_field = _check_trigger(newsletter, trigger, trigger_field)
+    segment = _check_segment(newsletter, trigger, segment)
     automation = Automation.objects.create(
         newsletter=newsletter,
         created_by=created_by,
         name=name[:200],
         trigger=trigger,
         trigger_field=trigger_field,
+        segment=segment,
     )
     automation.lists.set(lists)
     for index, spec in enumerate(steps):
@@ -199,6 +232,7 @@ def automation_update(
     lists: list[MailingList] | None = None,
     trigger: str | None = None,
     trigger_field: str | None = None,
+    segment: Segment | None = None,
 ) -> Automation:
     """Change it, running or not: people keep their place; its emails follow its lists."""
     automation = _locked(automation)
@@ -212,6 +246,10 @@ def automation_update(
             automation.newsletter,
             automation.trigger,
             trigger_field if trigger_field is not None else automation.trigger_field,
+        )
+    if trigger is not None or segment is not None:
+        automation.segment = _check_segment(
+            automation.newsletter, automation.trigger, segment or automation.segment
         )
     automation.save()
     if lists is not None:
@@ -246,6 +284,15 @@ def _step_fields(automation: Automation, spec: StepSpec) -> dict[str, Any]:
         if spec.zone_of not in ZoneOf.values:
             raise ValidationError({"zone_of": gettext("Either “subscriber” or “newsletter”.")})
         return {"weekday": spec.weekday, "hour": spec.hour, "zone_of": spec.zone_of}
+    if spec.kind == StepKind.BRANCH:
+        if spec.segment is None:
+            raise ValidationError({"segment": gettext("Choose the segment it branches on.")})
+        _check_segment_rules(automation.newsletter, spec.segment)
+        if spec.skip is not None and not 0 <= spec.skip <= MAX_SKIP:
+            raise ValidationError(
+                {"skip": gettext("Skip from 0 to %(max)d steps.") % {"max": MAX_SKIP}}
+            )
+        return {"segment": spec.segment, "skip": spec.skip}
     return {}
 
 
@@ -608,6 +655,84 @@ def anniversaries_enrol(*, now: datetime | None = None) -> int:
     return entered
 
 
+ENROL_SEGMENT = """
+INSERT INTO automations_enrolment
+    (automation_id, subscriber_id, step_id, state, next_run_at, trigger, exit_reason,
+     enrolled_at)
+SELECT %(automation)s, s.id, NULL, %(state)s, %(now)s, %(trigger)s, '', %(now)s
+FROM subscribers_subscriber s
+WHERE s.newsletter_id = %(newsletter)s
+  AND s.status = %(subscriber_status)s
+  AND ({rules})
+  AND EXISTS (
+      SELECT 1 FROM subscribers_subscription sub
+      JOIN automations_automation_lists al ON al.mailinglist_id = sub.mailing_list_id
+      WHERE al.automation_id = %(automation)s AND sub.subscriber_id = s.id
+        AND sub.status = %(confirmed)s)
+ON CONFLICT (automation_id, subscriber_id) DO NOTHING
+"""
+
+
+def segments_enrol(*, now: datetime | None = None) -> int:
+    """Enrol whoever a segment automation's segment picks and is confirmed on its lists
+    (every minute): the people in it when it starts, then whoever comes into it. The
+    rules come compiled from ``audiences`` with every value bound; a segment whose rules
+    no longer compile (a field deleted since) enrols nobody and is logged."""
+    now = now or timezone.now()
+    entered = 0
+    automations = Automation.objects.filter(
+        trigger=Trigger.SEGMENT, status__in=ENROLLING, segment__isnull=False
+    ).select_related("segment__newsletter")
+    for automation in automations:
+        try:
+            compiled = segment_compile(segment=automation.segment, prefix="r")
+        except ValidationError:
+            logger.warning("segment does not compile", extra={"automation": automation.pk})
+            continue
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                ENROL_SEGMENT.format(rules=compiled.sql),
+                {
+                    **compiled.params,
+                    "automation": automation.pk,
+                    "newsletter": automation.newsletter_id,
+                    "state": EnrolmentState.ACTIVE,
+                    "trigger": Trigger.SEGMENT,
+                    "now": now,
+                    "subscriber_status": SubscriberStatus.ACTIVE,
+                    "confirmed": SubscriptionStatus.CONFIRMED,
+                },
+            )
+            entered += cursor.rowcount
+    if entered:
+        logger.info("segment entrants enrolled", extra={"enrolled": entered})
+    return entered
+
+
+PICKS = (
+    "SELECT EXISTS (SELECT 1 FROM subscribers_subscriber s WHERE s.id = %(person)s AND ({rules}))"
+)
+
+
+def _picks(plan: "Plan", step: Step, subscriber_id: int) -> bool:
+    """Whether a branch's segment picks this person now (a segment whose rules no longer
+    compile picks nobody)."""
+    if step.pk not in plan.rules:
+        try:
+            plan.rules[step.pk] = segment_compile(segment=step.segment, prefix="b")
+        except ValidationError:
+            logger.warning("branch segment does not compile", extra={"step": step.pk})
+            plan.rules[step.pk] = None
+    compiled = plan.rules[step.pk]
+    if compiled is None:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            PICKS.format(rules=compiled.sql), {**compiled.params, "person": subscriber_id}
+        )
+        return cursor.fetchone()[0]
+
+
 # Advancing
 
 
@@ -618,12 +743,14 @@ class Plan:
 
     steps: list[Step]
     consent_campaign: Campaign | None
+    # Branch steps' segments, compiled once per batch (None: its rules no longer compile).
+    rules: dict[int, Compiled | None] = field(default_factory=dict)
 
 
 def _plan(automation: Automation) -> Plan:
     steps = list(
         automation.steps.filter(removed_at__isnull=True)
-        .select_related("campaign")
+        .select_related("campaign", "segment__newsletter")
         .order_by("position")
     )
     consent = next((step.campaign for step in steps if step.campaign is not None), None)
@@ -708,6 +835,11 @@ def _advance(enrolment: Enrolment, plan: Plan, now: datetime, opened: set[int]) 
         elif step.kind == StepKind.STOP:
             _finish(enrolment, step, EnrolmentState.DONE, now)
             return
+        elif step.kind == StepKind.BRANCH and not _picks(plan, step, enrolment.subscriber_id):
+            if step.skip is None:
+                _finish(enrolment, step, EnrolmentState.DONE, now)
+                return
+            index += step.skip
         index += 1
     _finish(enrolment, steps[-1] if steps else enrolment.step, EnrolmentState.DONE, now)
 

@@ -11,5 +11,10 @@ def advance(now: str | None = None) -> int:
 
 
 @shared_task
+def enrol_segments(now: str | None = None) -> int:
+    return services.segments_enrol(now=parse_datetime(now) if now else None)
+
+
+@shared_task
 def enrol_anniversaries(now: str | None = None) -> int:
     return services.anniversaries_enrol(now=parse_datetime(now) if now else None)

@@ -15,6 +15,7 @@ from api.auth import require
 from api.errors import FieldError, field_error, from_django
 from api.lists import lists_by_slug
 from api.schemas import Error, Slug, Text, single_line
+from audiences.models import Segment
 from campaigns.models import Layout
 from newsletter.models import Role
 
@@ -39,6 +40,9 @@ class FeedOut(Schema):
     title: str = Field(description="The feed's own title, as it last said it.")
     lists: list[str] = Field(description="Slugs of the lists its issues go to.")
     template: str = Field(description="The name of its issues' layout.")
+    segment: int | None = Field(
+        description="The id of the segment that narrows its lists, or null."
+    )
     action: FeedAction = Field(description="draft: compose a draft; send: send each issue.")
     schedule: FeedSchedule
     subject: str
@@ -60,12 +64,17 @@ class FeedOut(Schema):
     def resolve_template(feed: Feed) -> str:
         return feed.layout.name
 
+    @staticmethod
+    def resolve_segment(feed: Feed) -> int | None:
+        return feed.segment_id
+
 
 class FeedIn(Schema):
     name: Name
     url: Address = Field(description="An RSS or Atom feed; fetched now, refused if not a feed.")
     lists: list[Slug] = Field(default_factory=list)
     template: Text | None = Field(None, description="A layout's name; the first one if omitted.")
+    segment: int | None = Field(None, description="A segment's id: narrows its lists.")
     action: FeedAction = FeedAction.DRAFT
     schedule: FeedSchedule = FeedSchedule.DAILY
     subject: Subject = DEFAULT_SUBJECT
@@ -81,6 +90,7 @@ class FeedPatch(Schema):
     url: Address | None = None
     lists: list[Slug] | None = None
     template: Text | None = None
+    segment: int | None = Field(None, description="A segment's id; null: its whole lists.")
     action: FeedAction | None = None
     schedule: FeedSchedule | None = None
     subject: Subject | None = None
@@ -128,7 +138,16 @@ def _fields(request: HttpRequest, values: dict) -> dict:
         values["lists"] = lists_by_slug(request, values["lists"] or [])
     if "template" in values:
         values["layout"] = _layout(request, values.pop("template"))
+    if values.get("segment") is not None:
+        values["segment"] = _segment(request, values["segment"])
     return values
+
+
+def _segment(request: HttpRequest, segment_id: int) -> Segment:
+    found = Segment.objects.filter(newsletter=request.newsletter, pk=segment_id).first()
+    if found is None:
+        raise field_error("segment", "No such segment in this newsletter.")
+    return found
 
 
 def _invalid(error: ValidationError) -> FieldError:
@@ -172,8 +191,11 @@ def get_feed(request: HttpRequest, feed_id: int):
 def update_feed(request: HttpRequest, feed_id: int, payload: FeedPatch):
     require(request, Role.EDITOR)
     feed = _feed(request, feed_id)
+    # Only a segment can be set to null (back to the whole lists); other nulls are "unchanged".
     changes = {
-        name: value for name, value in payload.dict(exclude_unset=True).items() if value is not None
+        name: value
+        for name, value in payload.dict(exclude_unset=True).items()
+        if value is not None or name == "segment"
     }
     try:
         services.feed_update(feed=feed, **_fields(request, changes))

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from audiences.models import Segment
 from campaigns.models import Layout
 from newsletter.models import Newsletter
 
@@ -30,6 +31,8 @@ class FeedForm(forms.ModelForm):
         # Archived lists get no new campaigns.
         self.fields["lists"].queryset = newsletter.lists.active()
         self.fields["lists"].label_from_instance = lambda mailing_list: mailing_list.name
+        self.fields["segment"].queryset = Segment.objects.filter(newsletter=newsletter)
+        self.fields["segment"].empty_label = _("Everyone on its lists")
         self.fields["max_items"].widget.attrs.update({"min": 1, "max": MAX_ITEMS})
 
     def _post_clean(self) -> None:

@@ -55,6 +55,16 @@ class Feed(models.Model):
     layout = models.ForeignKey(
         Layout, on_delete=models.PROTECT, related_name="feeds", verbose_name=_("layout")
     )
+    # Narrows its lists, as a campaign's segment does; kept while a feed names it.
+    segment = models.ForeignKey(
+        "audiences.Segment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="feeds",
+        verbose_name=_("segment"),
+        help_text=_("Only the people of its lists whom this segment picks get its issues."),
+    )
     action = models.CharField(
         _("each issue"), max_length=10, choices=FeedAction.choices, default=FeedAction.DRAFT
     )

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from audiences.services import segment_compile
 from campaigns import services as campaigns
 from campaigns.models import BodyFormat, Campaign
 from delivery import engine
@@ -38,6 +39,7 @@ EDITABLE_FIELDS = (
     "name",
     "url",
     "layout",
+    "segment",
     "action",
     "schedule",
     "subject",
@@ -125,6 +127,7 @@ def _validated(feed: Feed, lists: list[MailingList]) -> Parsed:
             gettext("Between 1 and %(most)s items.") % {"most": MAX_ITEMS}
         )
     errors.update(_list_errors(feed.newsletter_id, lists))
+    errors.update(_segment_errors(feed))
     try:
         composing.check_templates(subject=feed.subject, item_template=feed.item_template)
     except ValidationError as error:
@@ -148,6 +151,24 @@ def _list_errors(newsletter_id: int, lists: list[MailingList]) -> dict[str, list
             "lists": [
                 gettext("Archived lists get no new campaigns: %(names)s.")
                 % {"names": ", ".join(archived)}
+            ]
+        }
+    return {}
+
+
+def _segment_errors(feed: Feed) -> dict[str, list[str]]:
+    """A segment of this newsletter whose rules work now (its issues use it as it is
+    then: one broken since makes the run fail by name, never widen to whole lists)."""
+    if feed.segment is None:
+        return {}
+    if feed.segment.newsletter_id != feed.newsletter_id:
+        return {"segment": [gettext("No such segment in this newsletter.")]}
+    try:
+        segment_compile(segment=feed.segment)
+    except ValidationError as error:
+        return {
+            "segment": [
+                gettext("Its rules no longer work: %(why)s") % {"why": " ".join(error.messages)}
             ]
         }
     return {}
@@ -298,7 +319,11 @@ def _claim(feed_id: int, now: datetime, *, force: bool) -> Feed | None:
 @transaction.atomic
 def _issue(feed_id: int, parsed: Parsed, now: datetime) -> Campaign | None:
     """The issue and its items' "seen" marks, in one transaction under the feed's lock."""
-    feed = Feed.objects.select_for_update().select_related("newsletter", "layout").get(pk=feed_id)
+    feed = (
+        Feed.objects.select_for_update(of=("self",))
+        .select_related("newsletter", "layout", "segment")
+        .get(pk=feed_id)
+    )
     fresh = _new_items(feed, parsed)
     carried, skipped = fresh[: feed.max_items], fresh[feed.max_items :]
     feed.title = parsed.title or feed.title
@@ -334,6 +359,7 @@ def _create_issue(feed: Feed, parsed: Parsed, items: list[Item], now: datetime) 
         body_format=BodyFormat.MARKDOWN,
         public=feed.public,
         lists=list(feed.lists.active()),
+        segment=feed.segment,
     )
 
 

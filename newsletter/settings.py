@@ -394,6 +394,7 @@ CELERY_BEAT_SCHEDULE = {
     "send-digests": {"task": "delivery.tasks.send_digests", "schedule": 60.0},
     # People due for their next step; anniversaries checked hourly (docs/automations.md).
     "automations-advance": {"task": "automations.tasks.advance", "schedule": 15.0},
+    "automations-segments": {"task": "automations.tasks.enrol_segments", "schedule": 60.0},
     "automations-anniversaries": {
         "task": "automations.tasks.enrol_anniversaries",
         "schedule": 3600.0,
