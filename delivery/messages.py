@@ -33,6 +33,7 @@ from tracking.services import Tracking, campaign_tracking
 from .bounces import verp_address
 from .headercheck import SUBJECT_FIELD_PREFIX, check_headers
 from .models import Delivery
+from .smtp_session import SMTPSession
 from .tags import delivery_tag
 from .unsubscribe_mail import signed_addresses
 
@@ -513,31 +514,9 @@ class QuotedPrintableTemplate:
 
 
 def send_raw(connection: smtplib.SMTP, sender: str, recipient: str, message: bytes) -> None:
-    """SMTP MAIL, RCPT and DATA for one prebuilt message, raising smtplib's exceptions.
-
-    ``smtplib.sendmail`` would dot-stuff the message with a regular expression, the
-    slowest step left; ``bytes.replace`` does the same (RFC 5321 4.5.2).
-    """
-    connection.ehlo_or_helo_if_needed()
-    code, reply = connection.mail(sender)
-    if code != 250:
-        connection.rset()
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    code, reply = connection.rcpt(recipient)
-    if code not in (250, 251):
-        connection.rset()
-        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-    code, reply = connection.docmd("DATA")
-    if code != 354:
-        connection.rset()
-        raise smtplib.SMTPDataError(code, reply)
-    stuffed = message.replace(b"\r\n.", b"\r\n..")
-    if stuffed.startswith(b"."):
-        stuffed = b"." + stuffed
-    connection.send(stuffed + b".\r\n")
-    code, reply = connection.getreply()
-    if code != 250:
-        raise smtplib.SMTPDataError(code, reply)
+    """SMTP MAIL, RCPT and DATA for one prebuilt message, raising smtplib's exceptions:
+    pipelined when the server allows it (delivery/smtp_session.py)."""
+    SMTPSession(connection).send(sender, recipient, message)
 
 
 def _has_slot(rendered: Rendered, name: str) -> bool:

@@ -23,7 +23,17 @@ class SinkHandler:
     delay: float = 0.0
     # recipient → SMTP reply to give at RCPT TO, e.g. "550 5.1.1 No such user".
     refuse: dict[str, str] = field(default_factory=dict)
+    # The SMTP reply to give at the end of the data instead of accepting the message.
+    refuse_data: str = ""
+    # Advertise RFC 2920 PIPELINING (aiosmtpd reads pipelined commands either way).
+    pipelining: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -32,6 +42,8 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.refuse_data:
+            return self.refuse_data
         with self.lock:
             self.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
@@ -47,8 +59,8 @@ class SinkHandler:
 
 
 class SMTPSink:
-    def __init__(self) -> None:
-        self.handler = SinkHandler()
+    def __init__(self, *, pipelining: bool = False) -> None:
+        self.handler = SinkHandler(pipelining=pipelining)
         self.port = free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
