@@ -1,7 +1,8 @@
 """Why a message was not sent, and what to do about it: give up, retry later (with
 backoff), reconnect first, or treat the address as a hard bounce; and whether an ESP
-call's outcome is unknown (it may have sent, so it is never retried blindly). Also the
-error every campaign state change raises. A leaf: it imports nothing of Crier's.
+call's or an SMTP hand-over's outcome is unknown (it may have sent, so it is never
+retried blindly). Also the error every campaign state change raises. A leaf: it imports
+nothing of Crier's but the SMTP client's exception (itself a leaf).
 """
 
 import random
@@ -12,6 +13,8 @@ from datetime import timedelta
 import requests
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from urllib3.exceptions import NewConnectionError
+
+from .smtp_session import SMTPOutcomeUnknown
 
 
 class CampaignStateError(Exception):
@@ -65,8 +68,11 @@ def _status_of(error: AnymailAPIError) -> int:
 
 def outcome_unknown(error: Exception) -> bool:
     """The request may have reached the ESP but no answer came back (a read timeout, a
-    connection dropped mid-response). A refused connection or a connect timeout means
+    connection dropped mid-response), or an SMTP server got a message's whole data and
+    then the connection was lost. A refused connection or a connect timeout means
     nothing was sent, and an HTTP status is an answer: those are safe to retry."""
+    if isinstance(error, SMTPOutcomeUnknown):
+        return True
     if not isinstance(error, requests.RequestException) or getattr(error, "status_code", None):
         return False
     cause = error.__cause__ or error

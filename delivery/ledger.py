@@ -150,7 +150,7 @@ def record_call_failure(call: list[Addressee], worker: str, error: Exception) ->
     if outcome_unknown(error):
         rows.update(
             status=DeliveryStatus.UNCERTAIN,
-            last_error=f"No answer from the ESP ({type(error).__name__}): it may have sent.",
+            last_error=f"No answer from the server ({type(error).__name__}): it may have sent.",
             lease_until=None,
         )
         logger.warning("ESP call outcome unknown", extra={"recipients": len(ids)})

@@ -1,5 +1,6 @@
 """A local SMTP server for tests and benchmarks: records what it accepts, refuses on cue."""
 
+import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -70,3 +71,33 @@ class SMTPSink:
 
     def __exit__(self, *exc) -> None:
         self.controller.stop()
+
+
+class DyingSMTPServer:
+    """Answers the envelope, then drops the connection either before the data or after
+    reading all of it without replying: the two ways a lost connection differ."""
+
+    def __init__(self, *, after_data: bool) -> None:
+        self.after_data = after_data
+        self.port = free_port()
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        client, _ = self.listener.accept()
+        with client, client.makefile("rb") as lines:
+            client.sendall(b"220 dying ESMTP\r\n")
+            lines.readline()  # EHLO
+            client.sendall(b"250-dying\r\n250 PIPELINING\r\n")
+            for _ in range(3):  # MAIL, RCPT, DATA
+                lines.readline()
+            if not self.after_data:
+                return
+            client.sendall(b"250 OK\r\n250 OK\r\n354 Go on\r\n")
+            while lines.readline() != b".\r\n":
+                pass
+
+    def close(self) -> None:
+        self.thread.join(10)
+        self.listener.close()

@@ -38,10 +38,11 @@ from ..ledger import (
     take_off_all,
 )
 from ..lifecycle import finish_if_done, pause_for_errors
-from ..messages import Addressee, CampaignMessages, MergeTemplate, send_raw
+from ..messages import Addressee, CampaignMessages, MergeTemplate
 from ..models import Delivery
 from ..sending_backends import Transport
 from ..throttle import Rate, Throttle
+from .raw_smtp import send_raw_smtp
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +224,8 @@ def _send_one_by_one(
     pace: "Pace",
     outcomes: Outcomes,
 ) -> bool:
-    raw_smtp = isinstance(backend, SMTPBackend)
+    if isinstance(backend, SMTPBackend):
+        return send_raw_smtp(messages, addressees, backend, worker, pace, outcomes)
     flight = Flight(worker)
     try:
         for index, addressee in enumerate(addressees):
@@ -235,7 +237,7 @@ def _send_one_by_one(
             if not flight.take_off(addressee.delivery_id):
                 continue
             try:
-                message_id = _transmit(messages, addressee, backend, raw_smtp)
+                message_id = _transmit(messages, addressee, backend)
             except Exception as error:  # classified below; nothing is swallowed silently
                 flight.flush()
                 reconnect, final = record_failure(addressee, worker, error)
@@ -336,18 +338,8 @@ class Pace:
         return 0.0
 
 
-def _transmit(messages: CampaignMessages, addressee: Addressee, backend, raw_smtp: bool) -> str:
-    """Hand one message to the server; return the id it is known by."""
-    if raw_smtp:
-        if backend.connection is None:
-            backend.open()
-        send_raw(
-            backend.connection,
-            messages.envelope_sender_for(addressee),
-            addressee.email,
-            messages.build_raw(addressee),
-        )
-        return messages.message_id(addressee)
+def _transmit(messages: CampaignMessages, addressee: Addressee, backend) -> str:
+    """Hand one message to an ESP; return the id it is known by."""
     message = messages.build(addressee)
     message.connection = backend
     message.send()

@@ -3,14 +3,11 @@ with the same outcomes either way (delivery/smtp_session.py)."""
 
 import shutil
 import smtplib
-import socket
-import threading
 
 import pytest
 
 from delivery.smtp_session import SMTPOutcomeUnknown, SMTPSession, dot_stuffed
-from tests.conftest import free_port
-from tests.smtp_sink import SMTPSink
+from tests.smtp_sink import DyingSMTPServer, SMTPSink
 
 MESSAGE = b"Subject: Hello\r\n\r\nA line.\r\n.A line that starts with a dot.\r\n..Two.\r\n"
 
@@ -93,39 +90,9 @@ def test_a_non_ascii_address_is_refused_before_anything_is_written(sink):
     assert session.connection.writes == before
 
 
-class DyingServer:
-    """Answers the envelope, then drops the connection either before the data or after
-    reading all of it without replying: the two ways a lost connection differ."""
-
-    def __init__(self, *, after_data: bool) -> None:
-        self.after_data = after_data
-        self.port = free_port()
-        self.listener = socket.create_server(("127.0.0.1", self.port))
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self) -> None:
-        client, _ = self.listener.accept()
-        with client, client.makefile("rb") as lines:
-            client.sendall(b"220 dying ESMTP\r\n")
-            lines.readline()  # EHLO
-            client.sendall(b"250-dying\r\n250 PIPELINING\r\n")
-            for _ in range(3):  # MAIL, RCPT, DATA
-                lines.readline()
-            if not self.after_data:
-                return
-            client.sendall(b"250 OK\r\n250 OK\r\n354 Go on\r\n")
-            while lines.readline() != b".\r\n":
-                pass
-
-    def close(self) -> None:
-        self.thread.join(10)
-        self.listener.close()
-
-
 @pytest.mark.parametrize("after_data", [True, False])
 def test_a_connection_lost_after_the_data_leaves_the_outcome_unknown(after_data):
-    server = DyingServer(after_data=after_data)
+    server = DyingSMTPServer(after_data=after_data)
     session = session_to(server.port)
     try:
         with pytest.raises(smtplib.SMTPServerDisconnected) as lost:
