@@ -127,6 +127,31 @@ def test_seed_demo_sends_no_experiment_where_mail_would_leave_the_outbox(
 
 
 @pytest.mark.django_db
+def test_seed_demo_skips_the_experiment_when_its_readers_left_and_seeds_the_rest(
+    capsys, settings, redis_client
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    call_command("seed_demo")  # an older demo, from before the experiment
+    Subscription.objects.filter(
+        mailing_list__slug="announcements", subscriber__email="grace@example.org"
+    ).update(status="unsubscribed")
+    settings.EMAIL_BACKEND = "delivery.backends.outbox.EmailBackend"
+    capsys.readouterr()
+
+    call_command("seed_demo")
+
+    output = capsys.readouterr().out
+    assert "Not seeding the demo experiment: The sample (2 people) must be smaller" in output
+    assert "Demo newsletter: Demo Project News" in output
+    assert not Delivery.objects.exists()
+    assert (
+        not Newsletter.objects.get(slug="demo")
+        .campaigns.filter(slug="community-call-march")
+        .exists()
+    )
+
+
+@pytest.mark.django_db
 def test_seed_demo_twice_changes_nothing_and_keeps_the_password(capsys, monkeypatch):
     monkeypatch.delenv("CRIER_ADMIN_PASSWORD", raising=False)
     call_command("seed_demo")

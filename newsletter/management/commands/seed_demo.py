@@ -280,12 +280,21 @@ class Command(BaseCommand):
         """A sent campaign whose subject line was tested first: the sample got one variant
         each, variant B's reader opened it, the leader was chosen and went to the rest,
         through the engine and the tracking buffer as in production. Its mail goes to
-        the built-in outbox; elsewhere (a real backend) nothing is sent for a demo."""
+        the built-in outbox; elsewhere (a real backend) nothing is sent for a demo, and
+        a demo whose readers left since it was first seeded skips it too."""
         if Campaign.objects.filter(newsletter=newsletter, slug=TESTED["slug"]).exists():
             return
         if not sending_backends.route_of(newsletter.pk).outbox:
             self.stdout.write("Not seeding the demo experiment: mail would leave the outbox.")
             return
+        try:
+            with transaction.atomic():
+                self._tested_campaign(newsletter, admin)
+        except (ValidationError, engine.CampaignStateError) as error:
+            why = " ".join(getattr(error, "messages", [str(error)]))
+            self.stdout.write(f"Not seeding the demo experiment: {why}")
+
+    def _tested_campaign(self, newsletter: Newsletter, admin) -> None:
         campaign = campaign_services.campaign_create(
             newsletter=newsletter,
             created_by=admin,
