@@ -2,9 +2,10 @@
 
 A benchmark drops and recreates what it measures in, so it never runs in the database
 or Redis database a developer works in: by default its database is a name of its own
-(``crier_bench_<name>``) on ``DATABASE_URL``'s server, and its Redis database a number
-of its own on ``BENCH_REDIS_URL``'s server (default the local one). Each benchmark
-keeps its own variable to point it elsewhere (``BENCH_SEGMENTS_DATABASE_URL``, …).
+(``crier_bench``, ``crier_bench_segments``, …) on ``DATABASE_URL``'s server, and its
+Redis database a number of its own on ``BENCH_REDIS_URL``'s server (default the local
+one). Each benchmark keeps its own variable to point it elsewhere
+(``BENCH_SEGMENTS_DATABASE_URL``, …).
 
 The settings that shape what is measured (secret key, site URL, log level) are fixed
 here rather than taken from the shell, so two runs on two machines measure the same
