@@ -16,7 +16,7 @@ from automations import services as automations
 from automations.models import Automation, Trigger
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, Status
-from delivery import engine, sending_backends
+from delivery import lifecycle, sending, sending_backends
 from delivery.models import Delivery, DeliveryStatus
 from experiments import services as experiments
 from experiments.models import Decision, Metric, SampleKind
@@ -290,7 +290,7 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 self._tested_campaign(newsletter, admin)
-        except (ValidationError, engine.CampaignStateError) as error:
+        except (ValidationError, lifecycle.CampaignStateError) as error:
             why = " ".join(getattr(error, "messages", [str(error)]))
             self.stdout.write(f"Not seeding the demo experiment: {why}")
 
@@ -312,7 +312,7 @@ class Command(BaseCommand):
             decision=Decision.EDITOR,
             variants=[experiments.VariantInput(subject=subject) for subject in TESTED_SUBJECTS],
         )
-        engine.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
         self._send(campaign)
         opened = Delivery.objects.filter(
             campaign=campaign, variant="B", status=DeliveryStatus.SENT
@@ -329,7 +329,7 @@ class Command(BaseCommand):
 
     def _send(self, campaign: Campaign) -> None:
         """What the workers would do: send its queued rows, here and now."""
-        while engine.send_batches(campaign_id=campaign.pk):
+        while sending.send_batches(campaign_id=campaign.pk):
             pass
 
     def _feed(self, newsletter: Newsletter, admin) -> None:
