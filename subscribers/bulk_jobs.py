@@ -68,13 +68,18 @@ def bulk_job_start(
         requested_by=requested_by,
         actor=request.actor,
     )
-    ids = contacts.filter(newsletter=request.newsletter).order_by().values("pk")
+    ids = (
+        contacts.filter(newsletter=request.newsletter)
+        .order_by()
+        .annotate(member_id=F("pk"))
+        .values("member_id")
+    )
     sql, params = ids.query.sql_with_params()
     table = BulkJobMember._meta.db_table
     with connection.cursor() as cursor:
         # The selector's own SQL, every value a bound parameter: one statement, however many.
         cursor.execute(
-            f"INSERT INTO {table} (job_id, subscriber_id) SELECT %s, selected.id"  # noqa: S608
+            f"INSERT INTO {table} (job_id, subscriber_id) SELECT %s, selected.member_id"  # noqa: S608
             f" FROM ({sql}) selected ON CONFLICT DO NOTHING",
             [job.pk, *params],
         )

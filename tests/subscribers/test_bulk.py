@@ -9,7 +9,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from newsletter.models import Role
-from subscribers import bulk, ledger, selectors, services
+from subscribers import bulk, exporting, ledger, selectors, services
 from subscribers.models import (
     BulkJobAction,
     ConsentAction,
@@ -199,3 +199,16 @@ def test_each_chunk_commits_on_its_own(desk, monkeypatch):
     assert contributors.subscriptions.count() == 15
     added = ConsentEvent.objects.filter(mailing_list=contributors, action=ConsentAction.SUBSCRIBED)
     assert added.count() == 15  # 3 by the fixture, 12 by the action: once each
+
+
+def test_a_big_selection_exports_chunk_by_chunk_in_id_order_and_formula_safe(
+    client, desk, monkeypatch
+):
+    newsletter, _releases, _contributors, people, _outsider, editor = desk
+    monkeypatch.setattr(exporting, "EXPORT_CHUNK", 4)
+    services.update_subscriber(newsletter=newsletter, subscriber=people[6], name="=HYPERLINK(1)")
+    client.force_login(editor)
+    response = post_bulk(client, newsletter, action="export", scope="all")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row["email"] for row in rows] == [person.email for person in people]
+    assert rows[6]["name"] == "'=HYPERLINK(1)"
