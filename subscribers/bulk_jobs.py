@@ -90,7 +90,8 @@ def bulk_job_start(
 
 
 def bulk_job_run(*, job_id: int, seconds: float = RUN_SECONDS) -> bool:
-    """Work on the job for about ``seconds``; return whether it is finished.
+    """Work on the job for about ``seconds``; return False when time ran out with
+    work left (the caller queues a continuation), True when this run is over.
 
     A refused chunk (the list was archived meanwhile) fails the job with its reason;
     a database that went away leaves it running, to be resumed; any other error
@@ -124,7 +125,9 @@ def bulk_job_run(*, job_id: int, seconds: float = RUN_SECONDS) -> bool:
         _move(job, BulkJobStatus.FAILED, error=str(error)[:1000])
         raise
     if job.members.exists():
-        return False  # another run holds the last chunks: it finishes the job
+        # Another run holds the last chunks: it finishes the job (or, should it die,
+        # the sweeper resumes it). Queuing a continuation here would only spin.
+        return True
     _move(job, BulkJobStatus.DONE)
     return True
 
@@ -152,9 +155,10 @@ def _run_chunk(job: BulkJob, request: bulk.BulkRequest) -> bool:
 
 
 def _move(job: BulkJob, status: str, *, error: str = "") -> None:
-    """The one writer of a job's status, along ``ALLOWED`` only (a repeat is a no-op)."""
+    """The one writer of a job's status, along ``ALLOWED`` only. A repeat is a no-op,
+    and so is any move of a finished job: a late run of it changes nothing."""
     current = BulkJob.objects.filter(pk=job.pk).values_list("status", flat=True).get()
-    if current == status:
+    if current == status or not ALLOWED[current]:
         return
     if status not in ALLOWED[current]:
         raise ValueError(f"bulk job {job.pk}: {current} cannot become {status}")
