@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -24,10 +24,10 @@ from django.utils.translation import gettext_lazy
 
 from newsletter import encryption, network
 from newsletter.links import absolute_url
+from newsletter.mail import SystemMessage
 from newsletter.models import Newsletter
 
 from . import test_mail
-from .headercheck import check_headers
 from .models import BackendKind, SendingBackend, SmtpSecurity
 from .throttle import Quota
 
@@ -529,6 +529,8 @@ def test_send_request(*, backend: SendingBackend, to: str, user, requested_by: s
 def test_send(*, backend_id: int, to: str, requested_by: str) -> bool:
     """Send one short message through this backend (active or not) and record the outcome:
     where it went, or the server's or the ESP's own words when it refuses."""
+    from . import system_mail  # it sends through this module's connections
+
     backend = SendingBackend.objects.select_related("newsletter").get(pk=backend_id)
     newsletter = backend.newsletter
     route = backend_route(backend)
@@ -537,18 +539,17 @@ def test_send(*, backend_id: int, to: str, requested_by: str) -> bool:
         ok, detail = False, f"{to} asked to receive no test messages from this newsletter."
     else:
         try:
-            message = EmailMultiAlternatives(
-                subject=f"Crier test message for {newsletter.name}",
-                body=render_to_string("delivery/test_message.txt", context),
-                from_email=newsletter.sender,
-                to=[to],
-                headers=test_mail.unsubscribe_headers(newsletter.pk, to),
+            system_mail.send(
+                SystemMessage(
+                    to=(to,),
+                    subject=f"Crier test message for {newsletter.name}",
+                    text=render_to_string("delivery/test_message.txt", context),
+                    html=render_to_string("delivery/test_message.html", context),
+                    newsletter=newsletter,
+                    headers=test_mail.unsubscribe_headers(newsletter.pk, to),
+                ),
                 connection=transport_of(backend).connection(),
             )
-            message.attach_alternative(
-                render_to_string("delivery/test_message.html", context), "text/html"
-            )
-            check_headers(message).send()
         except Exception as error:  # any failure is the answer the owner asked for
             ok, detail = False, _failure(error)
         else:
