@@ -175,7 +175,7 @@ class EditionCounts:
 def edition_counts(campaign: Campaign) -> list[EditionCounts]:
     """The report split by edition: empty for a campaign in one language.
 
-    Each row records its edition when sending starts (``delivery.engine.create_deliveries``);
+    Each row records its edition when sending starts (``delivery.audience.create_deliveries``);
     engagement is per delivery, so it joins the same way.
     """
     if not campaign.editions.exists():
