@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce, Greatest
 from campaigns.models import Campaign
 from newsletter.models import Newsletter
 
-from . import sending_backends
+from . import transports
 from .models import (
     HAS_NEGATIVE_FEEDBACK,
     BounceType,
@@ -75,8 +75,8 @@ def reports_deliveries(newsletter: Newsletter) -> bool:
     webhooks; an SMTP server and the built-in outbox never do, so their "delivered"
     stays 0 and the report says why instead of leaving a bare zero.
     """
-    backend = sending_backends.active_backend(newsletter.pk)
-    path = sending_backends.KINDS[backend.kind].path if backend else settings.EMAIL_BACKEND
+    backend = transports.active_backend(newsletter.pk)
+    path = transports.KINDS[backend.kind].path if backend else settings.EMAIL_BACKEND
     return path.startswith("anymail.")
 
 

@@ -12,7 +12,7 @@ from campaigns.models import Campaign
 from campaigns.services import campaign_render, sample_recipient
 from delivery import system_mail, test_mail
 from delivery.models import OutboxMessage
-from delivery.sending_backends import connection_for
+from delivery.transports import connection_for
 from newsletter.mail import SystemMessage
 
 logger = logging.getLogger(__name__)

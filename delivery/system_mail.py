@@ -1,10 +1,11 @@
 """The one builder and sender of system mail: confirmations and data links
-(subscribers), participation notices, owner notices, test messages and campaign test
-copies. Every one of them is built here the same way (``build``): from the
-newsletter's sender with its reply-to, or the instance's ``DEFAULT_FROM_EMAIL``;
-``Auto-Submitted: auto-generated`` (RFC 3834) so autoresponders stay quiet; through the
-newsletter's sending backend, or the instance's ``EMAIL_BACKEND`` for the instance's
-own mail; and checked for header injection (``headercheck``) before it leaves.
+(subscribers), participation notices, invitations and password links (newsletter),
+owner notices, test messages and campaign test copies. Every one of them is built
+here the same way (``build``): from the newsletter's sender with its reply-to, or the
+instance's ``DEFAULT_FROM_EMAIL``; ``Auto-Submitted: auto-generated`` (RFC 3834) so
+autoresponders stay quiet; through the newsletter's sending backend, or the instance's
+``EMAIL_BACKEND`` for the instance's own mail; and checked for header injection
+(``headercheck``) before it leaves.
 
 Apps below delivery hand their messages over with ``newsletter.mail.send``; delivery's
 own callers use ``send`` here directly.
@@ -16,7 +17,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from newsletter.mail import SystemMessage
 
 from .headercheck import check_headers
-from .sending_backends import connection_for
+from .transports import connection_for
 
 AUTO_SUBMITTED = {"Auto-Submitted": "auto-generated"}
 
