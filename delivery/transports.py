@@ -74,7 +74,8 @@ TRACKING_WEBHOOK_KINDS = [
 
 @dataclass(frozen=True)
 class Quota:
-    """At most ``limit`` messages in any ``seconds``."""
+    """At most ``limit`` messages in any ``seconds`` (``throttle`` counts them across
+    workers)."""
 
     name: str
     limit: int
