@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from campaigns.models import Status
 from delivery.models import Delivery, DeliveryEvent, DeliveryStatus, OutboxMessage
-from delivery.sending_backends import connection_for
+from delivery.transports import connection_for
 from subscribers import ledger, personal_data, services, suppressions
 from subscribers.ledger import Evidence
 from subscribers.models import (
