@@ -20,6 +20,8 @@ go (its lease expired and the sweeper gave it away) has its transaction abandone
 which past a 354 means closing the connection and opening a new one.
 """
 
+import logging
+import smtplib
 from typing import TYPE_CHECKING
 
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
@@ -31,6 +33,8 @@ from ..smtp_session import SMTPSession
 
 if TYPE_CHECKING:
     from .pipeline import Outcomes, Pace
+
+logger = logging.getLogger(__name__)
 
 
 def send_raw_smtp(
@@ -64,6 +68,9 @@ def send_raw_smtp(
                 continue
             if not flight.take_off(addressee.delivery_id):
                 session = _abandon(session, backend)
+                if session is None:  # no new connection: the rest waits for one
+                    release([a.delivery_id for a in addressees[index + 1 :]], worker)
+                    return True
                 continue
             try:
                 session.finish(message)
@@ -94,11 +101,19 @@ def _failed(
     return reconnect
 
 
-def _abandon(session: SMTPSession, backend: SMTPBackend) -> SMTPSession:
+def _abandon(session: SMTPSession, backend: SMTPBackend) -> SMTPSession | None:
     """Drop the started transaction; on a new connection when the server was already
-    reading the data (only a closed connection ends that without delivering)."""
-    if session.abandon():
-        return session
-    backend.close()
-    backend.open()
+    reading the data (only a closed connection ends that without delivering) or the
+    connection failed meanwhile. None when no new connection could be opened."""
+    try:
+        if session.abandon():
+            return session
+    except (smtplib.SMTPException, OSError):
+        logger.info("abandoning an SMTP transaction lost the connection", exc_info=True)
+    try:
+        backend.close()
+        backend.open()
+    except (smtplib.SMTPException, OSError):
+        logger.warning("could not reopen the SMTP connection", exc_info=True)
+        return None
     return SMTPSession(backend.connection)

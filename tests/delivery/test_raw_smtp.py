@@ -2,6 +2,7 @@
 (delivery/sending/raw_smtp.py)."""
 
 import pytest
+from django.core.mail.backends.smtp import EmailBackend
 
 from delivery import ledger, lifecycle, sending
 from delivery.models import Delivery, DeliveryStatus
@@ -113,3 +114,37 @@ def test_a_connection_lost_before_the_data_queues_the_row_again(campaign, settin
     first.refresh_from_db()
     assert first.status == DeliveryStatus.QUEUED
     assert first.next_attempt_at is not None
+
+
+def test_when_no_new_connection_opens_after_an_abandon_the_rest_stays_queued(
+    campaign, settings, monkeypatch
+):
+    stolen = Delivery.objects.order_by("id")[1]
+    take_off = ledger.Flight.take_off
+
+    def sweeper_was_faster(flight, delivery_id):
+        if delivery_id == stolen.pk:
+            Delivery.objects.filter(pk=stolen.pk).update(worker="another")
+        return take_off(flight, delivery_id)
+
+    opened = []
+    open_connection = EmailBackend.open
+
+    def open_once(backend):
+        if opened:
+            raise ConnectionRefusedError("the relay went away")
+        opened.append(backend)
+        return open_connection(backend)
+
+    monkeypatch.setattr(ledger.Flight, "take_off", sweeper_was_faster)
+    monkeypatch.setattr(EmailBackend, "open", open_once)
+    with SMTPSink(pipelining=True) as sink:
+        smtp_to(settings, sink.port)
+        sending.send_batches(campaign_id=campaign.pk)
+
+    # Released, then claimed again by the next batch, whose connection cannot open
+    # either: queued for a later attempt, never handed over.
+    first, _, *rest = Delivery.objects.order_by("id")
+    assert sink.handler.recipients() == [first.subscriber.email]
+    assert {row.status for row in rest} == {DeliveryStatus.QUEUED}
+    assert all(row.last_error.startswith("ConnectionRefusedError") for row in rest)
