@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from campaigns.models import Status
 from campaigns.selectors import public_archive
-from campaigns.services import campaign_sendability
+from campaigns.services import content_problems
 from newsletter.models import Membership, Newsletter, Role
 from subscribers import ledger
 from subscribers.models import Subscriber, Subscription
@@ -43,7 +43,7 @@ def test_seed_demo_adds_layouts_a_draft_and_a_sent_public_campaign(client):
     demo = Newsletter.objects.get(slug="demo")
     assert demo.layouts.count() == 3
     draft = demo.campaigns.get(status=Status.DRAFT)
-    assert campaign_sendability(campaign=draft).ok
+    assert content_problems(campaign=draft) == []
     (sent,) = public_archive(demo)
     assert sent.sent_at is not None
     assert client.get(sent.get_public_url()).status_code == 200

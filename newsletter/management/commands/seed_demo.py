@@ -9,13 +9,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
 
 from audiences.services import segment_create
 from automations import services as automations
 from automations.models import Automation, Trigger
 from campaigns import services as campaign_services
-from campaigns.models import Campaign, Status
+from campaigns.models import Campaign
+from delivery import lifecycle
 from feeds import services as feeds
 from feeds.models import Feed
 from newsletter.models import Membership, Newsletter, Role
@@ -266,7 +266,7 @@ class Command(BaseCommand):
             )
             campaign_services.edition_create(campaign=sent, **SENT_FR)
             # Demo data: marked sent so the archive and feed have an entry; no mail left.
-            Campaign.objects.filter(pk=sent.pk).update(status=Status.SENT, sent_at=timezone.now())
+            lifecycle.campaign_archive_unsent(campaign=sent)
 
     def _feed(self, newsletter: Newsletter, admin) -> None:
         """Follow the demo's own release feed, a file beside the code: only where file
