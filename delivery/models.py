@@ -227,6 +227,13 @@ class Delivery(models.Model):
                 condition=models.Q(digest__isnull=False),
                 name="delivery_in_digest",
             ),
+            # The progress page's "waiting for their hour" count, each poll: without it,
+            # a scan of every campaign's rows. Rows enter only when they have a time.
+            models.Index(
+                fields=["campaign", "next_attempt_at"],
+                condition=models.Q(status="queued", next_attempt_at__isnull=False),
+                name="delivery_queued_for_later",
+            ),
             # A person's messages with a known outcome, newest first: the soft-bounce
             # limit, and the segment rule "bounced". Rows enter it when feedback
             # arrives, one at a time, never when a campaign starts.
