@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from campaigns import services as campaigns
 from campaigns.models import Campaign, EditionStatus, Status
-from delivery import digests, engine
+from delivery import digests, lifecycle, sweeper
 from delivery.models import Delivery, DeliveryStatus, Digest, DigestStatus
+from delivery.progress import campaign_progress
 from delivery.tasks import send_digests
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, Frequency, Subscriber, Subscription
@@ -68,13 +69,13 @@ def audience(size: int) -> tuple[Campaign, list[str]]:
     return campaign, emails
 
 
-def sweep_until_sent(campaign: Campaign, timeout: float = 120) -> list[engine.SweepReport]:
+def sweep_until_sent(campaign: Campaign, timeout: float = 120) -> list[sweeper.SweepReport]:
     """What beat does every 30 seconds, done every half second; returns what it repaired."""
     deadline = time.monotonic() + timeout
     reports = []
     while Campaign.objects.get(pk=campaign.pk).status != Status.SENT:
-        assert time.monotonic() < deadline, engine.progress(campaign=campaign)
-        reports.append(engine.sweep())
+        assert time.monotonic() < deadline, campaign_progress(campaign=campaign)
+        reports.append(sweeper.sweep())
         time.sleep(0.5)
     return reports
 
@@ -101,7 +102,7 @@ def test_two_workers_share_a_campaign_and_each_reader_gets_one_message(tmp_path,
         for n in range(2)
     ]
     try:
-        engine.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
         sweep_until_sent(campaign)
     finally:
         for worker in workers:
@@ -115,7 +116,7 @@ def test_a_worker_killed_mid_send_loses_and_repeats_nothing(tmp_path, sending, s
     sink.handler.delay = 0.02
     campaign, emails = audience(150)
     doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **sending)
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     # Mid-send: well into the campaign, with a message being handed to the server.
     in_flight = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT)
     wait_for(lambda: len(sink.handler.received) >= 35 and in_flight.exists(), interval=0.01)
@@ -138,7 +139,7 @@ def test_a_flushed_redis_delays_the_campaign_but_loses_nothing(
     campaign, emails = audience(100)
     worker = start_worker(tmp_path / "w.log", **sending)
     try:
-        engine.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
         wait_for(lambda: len(sink.handler.received) >= 10)
         redis_client.flushdb()
         sweep_until_sent(campaign)
@@ -153,7 +154,7 @@ def test_dropped_database_connections_mid_send_lose_and_repeat_nothing(tmp_path,
     worker = start_worker(tmp_path / "w.log", **sending)
     database = connection.settings_dict["NAME"]
     try:
-        engine.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
         for threshold in (15, 40, 70):
             wait_for(lambda threshold=threshold: len(sink.handler.received) >= threshold)
             with connection.cursor() as cursor:
@@ -178,8 +179,8 @@ def test_a_worker_killed_mid_digests_loses_and_repeats_nothing(tmp_path, sending
     second.lists.set(campaign.lists.all())
     last_week = timezone.now() - timedelta(days=8)
     with mock.patch("django.utils.timezone.now", return_value=last_week):
-        engine.campaign_start(campaign=campaign)
-        engine.campaign_start(campaign=second)
+        lifecycle.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=second)
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.IN_DIGEST}
     doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **sending)
     send_digests.delay()
@@ -232,7 +233,7 @@ def test_editions_and_blocks_survive_a_killed_worker_each_reader_once_in_their_l
         status=EditionStatus.READY,
     )
     doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **sending)
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     in_flight = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT)
     wait_for(lambda: len(sink.handler.received) >= 35 and in_flight.exists(), interval=0.01)
     doomed.kill()
