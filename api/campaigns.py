@@ -267,9 +267,6 @@ def resume_campaign(request: HttpRequest, campaign_id: int):
 def test_campaign(request: HttpRequest, campaign_id: int, payload: TestIn):
     require(request, Role.EDITOR)
     campaign = _campaign(request, campaign_id)
-    sendability = campaigns.campaign_render(campaign=campaign)
-    if sendability.errors:
-        raise field_error("body", "; ".join(str(problem) for problem in sendability.errors))
     try:
         campaign_test_request(
             campaign=campaign,

@@ -349,7 +349,7 @@ def _default_layout(newsletter: Newsletter) -> Layout:
 
 def _open(step: Step) -> None:
     try:
-        ongoing.campaign_open(campaign=step.campaign)
+        lifecycle.campaign_open(campaign=step.campaign)
     except lifecycle.CampaignStateError as error:
         raise ValidationError(
             {

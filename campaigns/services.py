@@ -6,7 +6,8 @@ everywhere. Changes of status (schedule, start, unschedule, delete) are the
 sending engine's (``delivery/lifecycle.py``); content may change while a campaign
 has not started (``NOT_STARTED``), under its row lock, so it cannot change under
 a start. Edits made in the Django admin skip it, but ``campaign_render`` and
-``campaign_sendability`` check the content again before anything is sent.
+``content_problems`` (behind ``delivery.lifecycle.campaign_sendability``) check the
+content again before anything is sent.
 Nothing here imports ``delivery`` or ``tracking``.
 """
 
@@ -31,7 +32,6 @@ from subscribers.models import MailingList, Subscriber, SubscriberStatus, Subscr
 
 from . import editions, extensions, reader_links, rendering
 from .models import (
-    NOT_STARTED,
     BodyFormat,
     Campaign,
     Edition,
@@ -756,22 +756,23 @@ def layout_preview(*, layout: Layout) -> str:
     return rendering.personalize(result, sample_recipient(newsletter=layout.newsletter)).html
 
 
-@dataclass(frozen=True)
-class Sendability:
-    ok: bool
-    reasons: list[str]
-
-
-def campaign_sendability(*, campaign: Campaign) -> Sendability:
-    """Whether the campaign may be sent now, and if not, every reason the editor must fix."""
-    reasons = []
-    if campaign.status not in NOT_STARTED:
-        reasons.append(f"It is {campaign.get_status_display().lower()}, not a draft.")
-    reasons += campaign.newsletter.sending_problems()
+def content_problems(
+    *, campaign: Campaign, list_ids: Iterable[int] | None = None, test: bool = False
+) -> list[str]:
+    """What in the campaign's content and its newsletter stops it from being sent: the
+    newsletter may not send (no postal address), the content does not render, an edition
+    that goes is not ready (for the readers of ``list_ids`` when given). A test send
+    (``test``) only needs content that renders. These are the rendering checks behind
+    ``delivery.lifecycle.campaign_sendability``, which decides; the preview shows them."""
     result = campaign_render(campaign=campaign)
-    reasons += [problem.located() for problem in result.errors]
-    reasons += edition_problems(campaign=campaign)
-    return Sendability(ok=not reasons, reasons=reasons)
+    problems = [problem.located() for problem in result.errors]
+    if test:
+        return problems
+    return [
+        *campaign.newsletter.sending_problems(),
+        *problems,
+        *edition_problems(campaign=campaign, list_ids=list_ids),
+    ]
 
 
 def newsletter_page_url(newsletter: Newsletter) -> str:

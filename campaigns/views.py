@@ -112,8 +112,9 @@ def campaign_preview(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
             "campaign": campaign,
             "result": result,
             "problems": services.problems_for_display(result),
-            # Whether it can go is a draft's question; any other campaign shows its facts.
-            "sendability": services.campaign_sendability(campaign=campaign)
+            # Whether its content can go is a draft's question; any other campaign shows
+            # its facts. The send page applies the whole rule (delivery.lifecycle).
+            "send_problems": services.content_problems(campaign=campaign)
             if campaign.status == Status.DRAFT
             else None,
             "lists": campaign.lists.all(),

@@ -20,7 +20,7 @@ from campaigns.models import Campaign
 from campaigns.services import editions_to_send
 from subscribers.models import MailingList, SubscriptionStatus
 
-from . import timing
+from . import ledger, timing
 from .errors import CampaignStateError
 
 logger = logging.getLogger(__name__)
@@ -59,32 +59,26 @@ EDITION = """
             OR e = split_part(audience.reader_language, '-', 1)
          ORDER BY length(e) DESC LIMIT 1),
         %(default)s) END"""
+# Each person as their delivery row records them (``ledger.INSERT_ROWS`` writes it):
 # ``{audience}`` is ``audience_sql``'s statement with the reader's language (and time
 # zone) beside each id.
-INSERT_DELIVERIES = (
+AUDIENCE_ROWS = (
     """
-INSERT INTO delivery_delivery
-    (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
-     created_at, edition)
-SELECT %(campaign)s, audience.id, 'queued', 0, '', '', '', %(now)s,"""
+SELECT audience.id, FALSE AS in_digest, NULL::timestamptz AS next_attempt_at,
+       NULL::timestamptz AS digest_due_at,"""
     + EDITION
-    + """
+    + """ AS edition
 FROM ({audience}) audience
-ORDER BY audience.id
 """
 )
 # The same, when someone on the lists reads them in a digest or the campaign goes at a
 # local hour: each row's timing from its reader's frequency and time zone
 # (delivery/timing.py). Kept apart so that the common campaign pays for neither.
-INSERT_TIMED_DELIVERIES = f"""
-INSERT INTO delivery_delivery
-    (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
-     created_at, next_attempt_at, digest_due_at, edition)
-SELECT %(campaign)s, audience.id,
-       CASE WHEN audience.rank = 0 THEN 'queued' ELSE 'in_digest' END,
-       0, '', '', '', %(now)s,
-       CASE WHEN audience.rank = 0 THEN zone.hour_at END,
-       CASE audience.rank WHEN 1 THEN zone.week_end WHEN 2 THEN zone.month_end END,{EDITION}
+TIMED_AUDIENCE_ROWS = f"""
+SELECT audience.id, audience.rank <> 0 AS in_digest,
+       CASE WHEN audience.rank = 0 THEN zone.hour_at END AS next_attempt_at,
+       CASE audience.rank WHEN 1 THEN zone.week_end WHEN 2 THEN zone.month_end END
+           AS digest_due_at,{EDITION} AS edition
 FROM (
     SELECT a.id, a.reader_language, COALESCE(NULLIF(a.time_zone, ''), %(zone)s) AS zone_name,
            (SELECT MIN({timing.FREQUENCY_RANK_SQL})
@@ -96,7 +90,6 @@ FROM (
 LEFT JOIN unnest(%(zones)s::text[], %(hour_at)s::timestamptz[], %(week_end)s::timestamptz[],
                  %(month_end)s::timestamptz[]) AS zone(name, hour_at, week_end, month_end)
     ON zone.name = audience.zone_name
-ORDER BY audience.id
 """  # noqa: S608 (constant SQL; every value is a bound parameter)
 
 
@@ -185,7 +178,9 @@ def segment_audience_count(*, newsletter_id: int, segment: Compiled) -> int:
 def create_deliveries(*, campaign: Campaign) -> int:
     """One row per person in the audience, in one statement; a person on several lists once.
 
-    Inserted in subscriber order, so both indexes grow at their right edge. Called
+    Inserted in subscriber order, so the three indexes every row enters (the primary
+    key, the unique (campaign, subscriber), (campaign, status, id)) grow at their
+    right edge, however many campaigns the table already holds. Called
     once per campaign under its row lock; the unique constraint makes a second call
     fail rather than duplicate anything. Archived lists are left out: they get no new
     sends. Only the campaign's own newsletter's lists: whatever a campaign names, it
@@ -193,25 +188,25 @@ def create_deliveries(*, campaign: Campaign) -> int:
     """
     list_ids, segment = campaign_audience(campaign)
     sql, params = audience_sql(list_ids=list_ids, segment=segment)
-    insert = INSERT_DELIVERIES
+    rows = AUDIENCE_ROWS
     if campaign.local_hour is not None or timing.digest_readers_on(params["lists"]):
-        insert = INSERT_TIMED_DELIVERIES
+        rows = TIMED_AUDIENCE_ROWS
         params.update(
             timing.zone_table(now=params["now"], local_hour=campaign.local_hour),
             zone=campaign.newsletter.timezone,
         )
-    with connection.cursor() as cursor:
-        editions = {
-            "editions": editions_to_send(campaign=campaign),
-            "default": campaign.newsletter.language,
-        }
-        # Constant SQL around a compiled segment; every value is a bound parameter.
-        audience = sql.replace("SELECT s.id", f"SELECT s.id, {READER_LANGUAGE}", 1)
-        cursor.execute(
-            insert.format(audience=audience),
-            {**params, **editions, "campaign": campaign.pk},
-        )
-        return cursor.rowcount
+    editions = {
+        "editions": editions_to_send(campaign=campaign),
+        "default": campaign.newsletter.language,
+    }
+    # Constant SQL around a compiled segment; every value is a bound parameter.
+    audience = sql.replace("SELECT s.id", f"SELECT s.id, {READER_LANGUAGE}", 1)
+    return ledger.add_rows(
+        campaign_id=campaign.pk,
+        rows=rows.format(audience=audience),
+        params={**params, **editions},
+        now=params["now"],
+    )
 
 
 # The audience's people among some ids, each with the first of the lists they are on.

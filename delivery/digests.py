@@ -32,7 +32,7 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from subscribers.models import Subscriber
 
-from . import digest_mail, transports
+from . import digest_mail, ledger, transports
 from .audience import eligible
 from .errors import backoff, classify
 from .messages import DkimSigner, send_raw
@@ -159,9 +159,10 @@ def _still_wanted(digest: Digest, subscriber: Subscriber) -> list[Campaign]:
     wanted = [c for c in campaigns if subscriber.pk in eligible([subscriber.pk], c)]
     gone = [c.pk for c in campaigns if c not in wanted]
     if gone:
-        Delivery.objects.filter(digest=digest, campaign_id__in=gone).update(
-            status=DeliveryStatus.SKIPPED,
-            last_error="No longer subscribed, or suppressed, when the digest was made.",
+        ledger.digest_skip(
+            digest_id=digest.pk,
+            campaign_ids=gone,
+            reason="No longer subscribed, or suppressed, when the digest was made.",
         )
     return wanted
 
@@ -190,16 +191,13 @@ def _finish(digest: Digest, worker: str, status: str, reason: str, *, message_id
     )
     if not done:
         return
-    row_status = {
-        DigestStatus.SENT: DeliveryStatus.SENT,
-        DigestStatus.FAILED: DeliveryStatus.FAILED,
-    }.get(status)
-    if row_status is not None:
-        Delivery.objects.filter(digest=digest, status=DeliveryStatus.IN_DIGEST).update(
-            status=row_status,
-            sent_at=now if row_status == DeliveryStatus.SENT else None,
-            esp_message_id=message_id[:255],
-            last_error=reason or f"Sent in digest {digest.pk}.",
+    if status in (DigestStatus.SENT, DigestStatus.FAILED):
+        ledger.digest_outcome(
+            digest_id=digest.pk,
+            sent=status == DigestStatus.SENT,
+            reason=reason or f"Sent in digest {digest.pk}.",
+            message_id=message_id,
+            now=now,
         )
     logger.info("digest %s", status, extra={"digest": digest.pk, "reason": reason[:200]})
 
@@ -246,9 +244,7 @@ def digests_sweep(*, now: datetime | None = None) -> tuple[int, int]:
         Digest.objects.filter(pk__in=lost).update(
             status=DigestStatus.UNCERTAIN, lease_until=None, last_error=reason
         )
-        Delivery.objects.filter(digest_id__in=lost, status=DeliveryStatus.IN_DIGEST).update(
-            status=DeliveryStatus.UNCERTAIN, last_error=reason
-        )
+        ledger.digest_uncertain(digest_ids=lost, reason=reason)
     return requeued, len(lost)
 
 

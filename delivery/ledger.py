@@ -1,19 +1,27 @@
-"""Every write to a campaign's delivery rows while sending: claim under a lease, take
-off (``in_flight``, committed before the server sees the message), land (``sent``),
-defer, release, skip, fail, requeue with backoff, mark uncertain.
+"""Every write to a delivery row's status, checked against one table of allowed moves.
 
-A worker that dies leaves ``claimed`` rows (never handed over: the sweeper requeues
-them) and at most one ``in_flight`` row (the sweeper marks it ``uncertain``, never
-resends it). Every write is conditional on this worker still holding the row.
+``MOVES`` names each move with the states it may leave and the state it reaches; each
+function here filters on the "from" states, so a row in any other state is left alone
+(a worker whose lease expired cannot land a row the sweeper gave away, a retry cannot
+requeue a sent row). No other module writes ``Delivery.status``, not even in raw SQL
+(``tests/delivery/test_ledger.py`` reads the source to keep it so).
+
+While sending: claim under a lease, take off (``in_flight``, committed before the
+server sees the message), land (``sent``), defer, release, skip, fail, requeue with
+backoff, mark uncertain. A worker that dies leaves ``claimed`` rows (never handed
+over: the sweeper requeues them) and at most one ``in_flight`` row (the sweeper marks
+it ``uncertain``, never resends it). Every write while sending is conditional on this
+worker still holding the row.
 """
 
 import logging
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 
@@ -28,6 +36,122 @@ logger = logging.getLogger(__name__)
 # so a quota raised in the dashboard takes effect soon).
 QUOTA_DEFER_MAX = timedelta(minutes=15)
 
+S = DeliveryStatus
+
+
+@dataclass(frozen=True)
+class Move:
+    """A row may go to ``to`` only from one of ``sources`` (none: the row is created)."""
+
+    sources: tuple[str, ...]
+    to: str
+
+
+MOVES: dict[str, Move] = {
+    # Created when a campaign starts (delivery/audience.py) or a person reaches an
+    # automation step (delivery/ongoing.py); a digest reader's row waits for the digest.
+    "add": Move((), S.QUEUED),
+    "add_to_digest": Move((), S.IN_DIGEST),
+    # The send loop (delivery/sending/).
+    "claim": Move((S.QUEUED,), S.CLAIMED),
+    "take_off": Move((S.CLAIMED,), S.IN_FLIGHT),
+    # The server accepted it: sent, even if the sweeper had given up on it meanwhile.
+    "land": Move((S.IN_FLIGHT, S.UNCERTAIN), S.SENT),
+    "defer": Move((S.CLAIMED,), S.QUEUED),
+    "release": Move((S.CLAIMED,), S.QUEUED),
+    "skip": Move((S.CLAIMED,), S.SKIPPED),
+    # The ESP took the call but refused this address.
+    "refuse": Move((S.IN_FLIGHT, S.UNCERTAIN), S.FAILED),
+    # A definite answer (or a connection that never opened): failed for good, or again later.
+    "fail": Move((S.CLAIMED, S.IN_FLIGHT, S.UNCERTAIN), S.FAILED),
+    "requeue": Move((S.CLAIMED, S.IN_FLIGHT, S.UNCERTAIN), S.QUEUED),
+    # An ESP call whose answer was lost, or an SMTP message whose whole data went out
+    # with no reply (delivery/sending/raw_smtp.py): it may have sent.
+    "uncertain": Move((S.IN_FLIGHT,), S.UNCERTAIN),
+    # The sweeper (delivery/sweeper.py): leases that expired.
+    "expire_claim": Move((S.CLAIMED,), S.QUEUED),
+    "expire_flight": Move((S.IN_FLIGHT,), S.UNCERTAIN),
+    # The campaign's state machine (delivery/lifecycle.py).
+    "cancel": Move((S.QUEUED, S.HELD, S.IN_DIGEST), S.SKIPPED),
+    "retry": Move((S.FAILED,), S.QUEUED),
+    "resend": Move((S.UNCERTAIN,), S.QUEUED),
+    "count_as_sent": Move((S.UNCERTAIN,), S.SENT),
+    # An experiment (delivery/samples.py): all but the sample wait for the winner.
+    "hold": Move((S.QUEUED,), S.HELD),
+    "release_held": Move((S.HELD,), S.QUEUED),
+    # Digests (delivery/digests.py): the rows take their digest's outcome.
+    "digest_skip": Move((S.IN_DIGEST,), S.SKIPPED),
+    "digest_sent": Move((S.IN_DIGEST,), S.SENT),
+    "digest_failed": Move((S.IN_DIGEST,), S.FAILED),
+    "digest_uncertain": Move((S.IN_DIGEST,), S.UNCERTAIN),
+}
+
+
+def _move(name: str, rows: QuerySet, **fields: object) -> int:
+    """Apply a move to those of ``rows`` in one of its "from" states; how many moved."""
+    move = MOVES[name]
+    return rows.filter(status__in=move.sources).update(status=move.to, **fields)
+
+
+def _sql(name: str) -> dict[str, object]:
+    """A move as bound parameters for raw SQL: ``%(name_from)s`` (an array for
+    ``status = ANY(...)``) and ``%(name_to)s``. No status is written as a literal."""
+    move = MOVES[name]
+    return {f"{name}_from": list(move.sources), f"{name}_to": move.to}
+
+
+# Rows created
+
+# ``{rows}`` yields one row per reader: ``id`` (the subscriber), ``in_digest``,
+# ``next_attempt_at``, ``digest_due_at`` and ``edition`` (delivery/audience.py).
+INSERT_ROWS = """
+INSERT INTO delivery_delivery
+    (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
+     created_at, next_attempt_at, digest_due_at, edition)
+SELECT %(campaign)s, r.id, CASE WHEN r.in_digest THEN %(add_to_digest_to)s ELSE %(add_to)s END,
+       0, '', '', '', %(now)s, r.next_attempt_at, r.digest_due_at, r.edition
+FROM ({rows}) r
+ORDER BY r.id
+"""
+
+ADD_RECIPIENT = """
+INSERT INTO delivery_delivery
+    (campaign_id, subscriber_id, status, attempts, last_error, esp_message_id, worker,
+     created_at)
+VALUES (%(campaign)s, %(subscriber)s, %(add_to)s, 0, '', '', '', %(now)s)
+ON CONFLICT (campaign_id, subscriber_id) DO NOTHING
+"""
+
+
+def add_rows(*, campaign_id: int, rows: str, params: dict, now: datetime) -> int:
+    """One row per reader that ``rows`` (a SELECT, see ``INSERT_ROWS``) yields, in one
+    statement, in subscriber order (both indexes grow at their right edge). The unique
+    constraint makes a second call for a campaign fail rather than duplicate anyone."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INSERT_ROWS.format(rows=rows),
+            {**params, **_sql("add"), **_sql("add_to_digest"), "campaign": campaign_id, "now": now},
+        )
+        return cursor.rowcount
+
+
+def add_recipient(*, campaign_id: int, subscriber_id: int) -> bool:
+    """One person's row on an open campaign, once ever: False when they already have one."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ADD_RECIPIENT,
+            {
+                **_sql("add"),
+                "campaign": campaign_id,
+                "subscriber": subscriber_id,
+                "now": timezone.now(),
+            },
+        )
+        return cursor.rowcount == 1
+
+
+# Sending
+
 
 def claim(*, campaign_id: int, size: int, worker: str) -> list[tuple[int, int]]:
     """Lease up to ``size`` queued rows to this worker; other workers skip them."""
@@ -35,14 +159,15 @@ def claim(*, campaign_id: int, size: int, worker: str) -> list[tuple[int, int]]:
     with transaction.atomic():
         rows = list(
             Delivery.objects.select_for_update(skip_locked=True)
-            .filter(campaign_id=campaign_id, status=DeliveryStatus.QUEUED)
+            .filter(campaign_id=campaign_id, status__in=MOVES["claim"].sources)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             .order_by("id")
             .values_list("id", "subscriber_id")[:size]
         )
         if rows:
-            Delivery.objects.filter(id__in=[row[0] for row in rows]).update(
-                status=DeliveryStatus.CLAIMED,
+            _move(
+                "claim",
+                Delivery.objects.filter(id__in=[row[0] for row in rows]),
                 worker=worker,
                 lease_until=now + lease(),
                 attempts=F("attempts") + 1,
@@ -57,8 +182,9 @@ def lease() -> timedelta:
 
 def skip(delivery_ids: list[int], worker: str) -> None:
     """Rows whose reader may no longer receive the campaign (left, paused, suppressed)."""
-    Delivery.objects.filter(id__in=delivery_ids, worker=worker).update(
-        status=DeliveryStatus.SKIPPED,
+    _move(
+        "skip",
+        Delivery.objects.filter(id__in=delivery_ids, worker=worker),
         last_error="No longer subscribed, or suppressed, when its turn came.",
         lease_until=None,
     )
@@ -67,10 +193,9 @@ def skip(delivery_ids: list[int], worker: str) -> None:
 def defer(delivery_ids: list[int], worker: str, seconds: float) -> None:
     """A quota is spent: these rows wait, queued, until it has room (no attempt charged)."""
     wait = min(seconds, QUOTA_DEFER_MAX.total_seconds())
-    Delivery.objects.filter(
-        id__in=delivery_ids, worker=worker, status=DeliveryStatus.CLAIMED
-    ).update(
-        status=DeliveryStatus.QUEUED,
+    _move(
+        "defer",
+        Delivery.objects.filter(id__in=delivery_ids, worker=worker),
         worker="",
         lease_until=None,
         attempts=F("attempts") - 1,
@@ -85,12 +210,10 @@ def take_off_all(delivery_ids: list[int], worker: str) -> set[int]:
     with transaction.atomic():
         taken = set(
             Delivery.objects.select_for_update()
-            .filter(id__in=delivery_ids, worker=worker, status=DeliveryStatus.CLAIMED)
+            .filter(id__in=delivery_ids, worker=worker, status__in=MOVES["take_off"].sources)
             .values_list("id", flat=True)
         )
-        Delivery.objects.filter(id__in=taken).update(
-            status=DeliveryStatus.IN_FLIGHT, lease_until=now + lease()
-        )
+        _move("take_off", Delivery.objects.filter(id__in=taken), lease_until=now + lease())
     return taken
 
 
@@ -112,10 +235,9 @@ def land_all(call: list[Addressee], message, worker: str) -> tuple[int, int]:
             if sent:
                 _record_sent(sent, worker)
             if refused:
-                Delivery.objects.filter(
-                    id__in=[a.delivery_id for a in refused], worker=worker
-                ).update(
-                    status=DeliveryStatus.FAILED,
+                _move(
+                    "refuse",
+                    Delivery.objects.filter(id__in=[a.delivery_id for a in refused], worker=worker),
                     last_error="The ESP refused the address.",
                     lease_until=None,
                 )
@@ -133,13 +255,15 @@ def _record_sent(message_ids: dict[int, str], worker: str) -> None:
     values = ", ".join(["(%s, %s)"] * len(message_ids))
     sql = (
         f"WITH landed(id, message_id) AS (VALUES {values}) "  # noqa: S608 (placeholders only)
-        "UPDATE delivery_delivery SET status = 'sent', sent_at = %s, "
+        "UPDATE delivery_delivery SET status = %s, sent_at = %s, "
         "esp_message_id = landed.message_id, last_error = '', lease_until = NULL "
         "FROM landed WHERE delivery_delivery.id = landed.id AND delivery_delivery.worker = %s"
+        " AND delivery_delivery.status = ANY(%s)"
     )
     params = [item for pair in message_ids.items() for item in pair]
+    land = MOVES["land"]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, timezone.now(), worker])
+        cursor.execute(sql, [*params, land.to, timezone.now(), worker, list(land.sources)])
 
 
 def record_call_failure(call: list[Addressee], worker: str, error: Exception) -> int:
@@ -148,8 +272,9 @@ def record_call_failure(call: list[Addressee], worker: str, error: Exception) ->
     ids = [addressee.delivery_id for addressee in call]
     rows = Delivery.objects.filter(id__in=ids, worker=worker)
     if outcome_unknown(error):
-        rows.update(
-            status=DeliveryStatus.UNCERTAIN,
+        _move(
+            "uncertain",
+            rows,
             last_error=f"No answer from the server ({type(error).__name__}): it may have sent.",
             lease_until=None,
         )
@@ -159,15 +284,14 @@ def record_call_failure(call: list[Addressee], worker: str, error: Exception) ->
     attempts = max(rows.values_list("attempts", flat=True), default=1)
     final = failure.permanent or attempts >= settings.SEND_MAX_ATTEMPTS
     if final:
-        rows.update(
-            status=DeliveryStatus.FAILED, last_error=failure.reason[:1000], lease_until=None
-        )
+        _move("fail", rows, last_error=failure.reason[:1000], lease_until=None)
         if failure.hard_bounce:
             for addressee in call:
                 _refused(addressee, failure.reason)
     else:
-        rows.update(
-            status=DeliveryStatus.QUEUED,
+        _move(
+            "requeue",
+            rows,
             last_error=failure.reason[:1000],
             lease_until=None,
             worker="",
@@ -192,14 +316,15 @@ class Flight:
 
     TRANSITION = """
         UPDATE delivery_delivery SET
-            status = CASE WHEN id = %(landed)s THEN 'sent' ELSE 'in_flight' END,
+            status = CASE WHEN id = %(landed)s THEN %(land_to)s ELSE %(take_off_to)s END,
             sent_at = CASE WHEN id = %(landed)s THEN %(now)s ELSE sent_at END,
             esp_message_id = CASE WHEN id = %(landed)s THEN %(message_id)s
                                   ELSE esp_message_id END,
             last_error = CASE WHEN id = %(landed)s THEN '' ELSE last_error END,
             lease_until = CASE WHEN id = %(landed)s THEN NULL ELSE %(lease)s END
         WHERE worker = %(worker)s
-          AND (id = %(landed)s OR (id = %(next)s AND status = 'claimed'))
+          AND ((id = %(landed)s AND status = ANY(%(land_from)s))
+               OR (id = %(next)s AND status = ANY(%(take_off_from)s)))
         RETURNING id
     """
 
@@ -228,6 +353,8 @@ class Flight:
             "worker": self.worker,
             "now": now,
             "lease": now + lease(),
+            **_sql("land"),
+            **_sql("take_off"),
         }
         ids: set[int] = set()
 
@@ -258,27 +385,31 @@ def _with_db_retries(write, attempts: int = 5) -> None:
 
 def release(delivery_ids: list[int], worker: str) -> None:
     """Rows never handed over go back to the queue, and lose the attempt they were charged."""
-    Delivery.objects.filter(
-        id__in=delivery_ids, worker=worker, status=DeliveryStatus.CLAIMED
-    ).update(status=DeliveryStatus.QUEUED, worker="", lease_until=None, attempts=F("attempts") - 1)
+    _move(
+        "release",
+        Delivery.objects.filter(id__in=delivery_ids, worker=worker),
+        worker="",
+        lease_until=None,
+        attempts=F("attempts") - 1,
+    )
 
 
 def record_failure(addressee: Addressee, worker: str, error: Exception) -> tuple[bool, bool]:
     """Requeue with backoff, or fail; return whether the connection must be reopened, and
     whether the row failed for good (what the campaign's error rate counts)."""
     failure = classify(error)
-    row = Delivery.objects.filter(id=addressee.delivery_id).only("attempts").first()
-    attempts = row.attempts if row else 1
+    found = Delivery.objects.filter(id=addressee.delivery_id).only("attempts").first()
+    attempts = found.attempts if found else 1
     final = failure.permanent or attempts >= settings.SEND_MAX_ATTEMPTS
+    row = Delivery.objects.filter(id=addressee.delivery_id, worker=worker)
     if final:
-        Delivery.objects.filter(id=addressee.delivery_id, worker=worker).update(
-            status=DeliveryStatus.FAILED, last_error=failure.reason[:1000], lease_until=None
-        )
+        _move("fail", row, last_error=failure.reason[:1000], lease_until=None)
         if failure.hard_bounce:
             _refused(addressee, failure.reason)
     else:
-        Delivery.objects.filter(id=addressee.delivery_id, worker=worker).update(
-            status=DeliveryStatus.QUEUED,
+        _move(
+            "requeue",
+            row,
             last_error=failure.reason[:1000],
             lease_until=None,
             worker="",
@@ -310,3 +441,130 @@ def _refused(addressee: Addressee, reason: str) -> None:
         ),
         scope=feedback.INTERNAL,
     )
+
+
+# The sweeper
+
+
+def expire_leases(now: datetime) -> tuple[int, int]:
+    """Rows whose worker's lease ran out: claimed ones (never handed over) go back to the
+    queue; in-flight ones become uncertain, never resent. Returns (requeued, uncertain)."""
+    expired = Delivery.objects.filter(lease_until__lt=now)
+    requeued = _move("expire_claim", expired, worker="", lease_until=None)
+    uncertain = _move(
+        "expire_flight",
+        expired,
+        last_error="Its worker stopped while handing it to the server: it may have been sent.",
+        lease_until=None,
+    )
+    return requeued, uncertain
+
+
+# The campaign's state machine
+
+
+def cancel(*, campaign_id: int) -> int:
+    """A cancelled campaign's rows that were still to go are skipped; rows waiting for a
+    digest not yet made leave it, one already made keeps its issue."""
+    rows = Delivery.objects.filter(campaign_id=campaign_id).filter(
+        ~Q(status=DeliveryStatus.IN_DIGEST) | Q(digest__isnull=True)
+    )
+    return _move("cancel", rows, last_error="Campaign cancelled.")
+
+
+def retry(*, campaign_id: int) -> int:
+    """The failed rows (and only them) go back to the queue with fresh attempts."""
+    return _move(
+        "retry", Delivery.objects.filter(campaign_id=campaign_id), attempts=0, next_attempt_at=None
+    )
+
+
+def uncertain_ids(*, campaign_id: int, delivery_ids: list[int] | None) -> list[int]:
+    """The campaign's uncertain rows (among ``delivery_ids`` when given), locked."""
+    rows = Delivery.objects.select_for_update().filter(
+        campaign_id=campaign_id, status__in=MOVES["resend"].sources
+    )
+    if delivery_ids is not None:
+        rows = rows.filter(pk__in=delivery_ids)
+    return sorted(rows.values_list("pk", flat=True))
+
+
+def resend(delivery_ids: list[int], note: str) -> int:
+    """Uncertain rows an editor chose to send again: queued, with fresh attempts."""
+    return _move(
+        "resend",
+        Delivery.objects.filter(pk__in=delivery_ids),
+        attempts=0,
+        next_attempt_at=None,
+        worker="",
+        last_error=note,
+    )
+
+
+def count_as_sent(delivery_ids: list[int], note: str) -> int:
+    """Uncertain rows an editor chose to count as sent."""
+    return _move("count_as_sent", Delivery.objects.filter(pk__in=delivery_ids), last_error=note)
+
+
+# Experiments
+
+SPLIT = """
+WITH drawn AS (
+    SELECT id, row_number() OVER (ORDER BY random()) AS n
+    FROM delivery_delivery
+    WHERE campaign_id = %(campaign)s AND status = ANY(%(hold_from)s)
+)
+UPDATE delivery_delivery d SET
+    variant = CASE WHEN drawn.n <= %(size)s
+                   THEN (%(labels)s::text[])[(drawn.n - 1) %% %(count)s + 1] ELSE '' END,
+    status = CASE WHEN drawn.n <= %(size)s THEN d.status ELSE %(hold_to)s END
+FROM drawn
+WHERE d.id = drawn.id
+"""
+
+
+def hold_all_but_sample(*, campaign_id: int, size: int, labels: list[str]) -> None:
+    """``size`` random queued rows get a variant (in turn), the others are held."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SPLIT,
+            {
+                **_sql("hold"),
+                "campaign": campaign_id,
+                "size": size,
+                "labels": labels,
+                "count": len(labels),
+            },
+        )
+
+
+def release_held(*, campaign_id: int) -> int:
+    """The held rows go to the queue; nothing else moves a row out of ``held``."""
+    return _move("release_held", Delivery.objects.filter(campaign_id=campaign_id))
+
+
+# Digests
+
+
+def digest_skip(*, digest_id: int, campaign_ids: list[int], reason: str) -> int:
+    """A digest's issues its reader may no longer receive."""
+    rows = Delivery.objects.filter(digest_id=digest_id, campaign_id__in=campaign_ids)
+    return _move("digest_skip", rows, last_error=reason)
+
+
+def digest_outcome(*, digest_id: int, sent: bool, reason: str, message_id: str, now) -> int:
+    """The digest was sent (or failed for good): its rows take the same outcome."""
+    rows = Delivery.objects.filter(digest_id=digest_id)
+    return _move(
+        "digest_sent" if sent else "digest_failed",
+        rows,
+        sent_at=now if sent else None,
+        esp_message_id=message_id[:255],
+        last_error=reason,
+    )
+
+
+def digest_uncertain(*, digest_ids: list[int], reason: str) -> int:
+    """Digests whose worker died while handing them over: their rows are uncertain too."""
+    rows = Delivery.objects.filter(digest_id__in=digest_ids)
+    return _move("digest_uncertain", rows, last_error=reason)

@@ -1,29 +1,36 @@
 """A campaign's state machine: draft → scheduled → sending → sent (or paused, cancelled,
-failed). Every change takes the campaign's row lock, checks the status it starts from,
-and writes the new one, so two editors (or an editor and beat) cannot both start it.
-Starting creates the recipients' rows (``audience.create_deliveries``) in the same
-transaction and dispatches the workers once it commits.
+failed), and the one rule that says whether a campaign can be sent.
+
+``MOVES`` is the table of allowed changes of ``Campaign.status``; this module is its
+only writer (``tests/delivery/test_ledger.py`` reads the source to keep it so). Every
+change takes the campaign's row lock (or updates conditionally on the "from" states),
+so two editors (or an editor and beat) cannot both start it. Starting creates the
+recipients' rows (``audience.create_deliveries``) in the same transaction and
+dispatches the workers once it commits.
 """
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from campaigns.models import NOT_STARTED, Campaign, Kind, Status
-from campaigns.services import campaign_render, edition_problems
+from campaigns.services import content_problems
 from campaigns.signals import campaign_sent, campaign_starting
+from subscribers.models import MailingList
 
+from . import ledger
 from .audience import create_deliveries
 from .errors import CampaignStateError
 from .models import (
     UNFINISHED,
     Delivery,
-    DeliveryStatus,
     UncertainChoice,
     UncertainSettlement,
 )
@@ -32,6 +39,35 @@ from .notifications import tell_owners_campaign_not_started, tell_owners_campaig
 logger = logging.getLogger(__name__)
 
 __all__ = ["CampaignStateError"]
+
+
+@dataclass(frozen=True)
+class Move:
+    """A campaign may go to ``to`` only from one of ``sources``."""
+
+    sources: tuple[str, ...]
+    to: str
+
+
+# Rows queued again (a retry of the failed ones, uncertain ones resent) reopen a
+# finished campaign; "open" is an automation step's, which sends while its automation
+# runs and never finishes; "archive_unsent" is for demo data only (no mail leaves).
+MOVES: dict[str, Move] = {
+    "start": Move(NOT_STARTED, Status.SENDING),
+    "schedule": Move(NOT_STARTED, Status.SCHEDULED),
+    "unschedule": Move((Status.SCHEDULED, Status.FAILED), Status.DRAFT),
+    "fail_to_start": Move((Status.SCHEDULED,), Status.FAILED),
+    "pause": Move((Status.SENDING,), Status.PAUSED),
+    "pause_for_errors": Move((Status.SENDING,), Status.PAUSED),
+    "resume": Move((Status.PAUSED,), Status.SENDING),
+    "cancel": Move((Status.SCHEDULED, Status.SENDING, Status.PAUSED), Status.CANCELLED),
+    "reopen": Move((Status.SENT,), Status.SENDING),
+    "finish": Move((Status.SENDING,), Status.SENT),
+    "open": Move((Status.DRAFT,), Status.SENDING),
+    "archive_unsent": Move((Status.DRAFT,), Status.SENT),
+}
+# Campaigns whose rows may still be retried or settled.
+HAS_ROWS = (Status.SENDING, Status.PAUSED, Status.SENT)
 
 
 def _locked(campaign: Campaign) -> Campaign:
@@ -46,39 +82,81 @@ def _locked_in(campaign: Campaign, allowed: tuple[str, ...]) -> Campaign:
     return campaign
 
 
-def _set_status(campaign: Campaign, to: str, **fields: object) -> Campaign:
-    """Write a locked campaign's new status, with the fields that change with it."""
-    campaign.status = to
+def _set_status(campaign: Campaign, move: str, **fields: object) -> Campaign:
+    """Apply a move to a locked campaign, with the fields that change with it."""
+    if campaign.status not in MOVES[move].sources:
+        raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
+    campaign.status = MOVES[move].to
     for name, value in fields.items():
         setattr(campaign, name, value)
     campaign.save(update_fields=["status", *fields, "updated_at"])
     return campaign
 
 
-def _transition(
-    campaign: Campaign, allowed: tuple[str, ...], to: str, **fields: object
-) -> Campaign:
-    return _set_status(_locked_in(campaign, allowed), to, **fields)
+def _transition(campaign: Campaign, move: str, **fields: object) -> Campaign:
+    return _set_status(_locked_in(campaign, MOVES[move].sources), move, **fields)
 
 
-def _check_renders(campaign: Campaign) -> None:
-    """What a campaign needs before it may be scheduled or started: a newsletter that may
-    send (a postal address), no render error, and at least one list that is not archived
-    (archived lists get no new sends)."""
-    if problems := campaign.newsletter.sending_problems():
-        raise CampaignStateError(" ".join(problems))
-    result = campaign_render(campaign=campaign)
-    if result.errors:
-        raise CampaignStateError(
-            "It cannot be sent until these are fixed: "
-            + "; ".join(str(problem) for problem in result.errors)
-        )
-    if problems := edition_problems(campaign=campaign):
-        raise CampaignStateError(" ".join(problems))
-    if not campaign.lists.exists() and campaign.segment_id is None:
-        raise CampaignStateError("Choose at least one list to send it to.")
-    if campaign.lists.exists() and not campaign.lists.active().exists():
-        raise CampaignStateError(gettext("Its lists are all archived: choose a list that is not."))
+def _move_where(move: str, campaigns: QuerySet, **fields: object) -> int:
+    """Apply a move, as one conditional UPDATE, to those of ``campaigns`` it allows."""
+    return campaigns.filter(status__in=MOVES[move].sources).update(status=MOVES[move].to, **fields)
+
+
+@dataclass(frozen=True)
+class Sendability:
+    ok: bool
+    reasons: list[str]
+
+
+def campaign_sendability(
+    *,
+    campaign: Campaign,
+    list_ids: Iterable[int] | None = None,
+    segment: bool | None = None,
+    test: bool = False,
+) -> Sendability:
+    """Whether the campaign can be sent now, and if not, every reason the editor must fix:
+    the one rule of the start, the schedule, the dashboard's send page, the API and
+    test sends.
+
+    It must not have started; its newsletter must be allowed to send (a postal
+    address); its content must render, with every edition that goes ready
+    (``campaigns.services.content_problems``); and it needs a list that is not
+    archived, or a segment. ``list_ids``/``segment`` judge a choice not yet saved (the
+    send page's). A test send (``test``) only needs content that renders.
+    """
+    if test:
+        reasons = content_problems(campaign=campaign, test=True)
+        return Sendability(ok=not reasons, reasons=reasons)
+    reasons = _send_problems(campaign, list_ids=list_ids, segment=segment)
+    if campaign.status not in MOVES["start"].sources:
+        reasons.insert(0, f"It is {campaign.get_status_display().lower()}, not a draft.")
+    return Sendability(ok=not reasons, reasons=reasons)
+
+
+def _send_problems(
+    campaign: Campaign, *, list_ids: Iterable[int] | None = None, segment: bool | None = None
+) -> list[str]:
+    """Everything but the status that stops the campaign from being sent."""
+    reasons = content_problems(campaign=campaign, list_ids=list_ids)
+    if list_ids is None:
+        lists = campaign.lists.all()
+    else:
+        lists = MailingList.objects.filter(pk__in=list(list_ids))
+    if segment is None:
+        segment = campaign.segment_id is not None
+    if not lists.exists() and not segment:
+        reasons.append(gettext("Choose at least one list to send it to."))
+    elif lists.exists() and not lists.active().exists():
+        reasons.append(gettext("Its lists are all archived: choose a list that is not."))
+    return reasons
+
+
+def _check_sendable(campaign: Campaign) -> None:
+    """Refuse a start, schedule or opening of a locked campaign, saying everything to fix
+    (its status was checked by the move)."""
+    if reasons := _send_problems(campaign):
+        raise CampaignStateError(" ".join(reasons))
 
 
 @transaction.atomic
@@ -88,15 +166,15 @@ def campaign_start(*, campaign: Campaign) -> int:
     A campaign that would reach nobody is refused rather than marked sent to no one:
     its lists are wrong, or their people are not confirmed yet.
     """
-    campaign = _locked_in(campaign, NOT_STARTED)
-    _check_renders(campaign)
+    campaign = _locked_in(campaign, MOVES["start"].sources)
+    _check_sendable(campaign)
     recipients = create_deliveries(campaign=campaign)
     if not recipients:
         raise CampaignStateError(
             gettext("Nobody would receive it: no one on its lists is confirmed and mailable.")
         )
     campaign_starting.send(sender=Campaign, campaign=campaign)
-    _set_status(campaign, Status.SENDING, recipient_count=recipients, failure_reason="")
+    _set_status(campaign, "start", recipient_count=recipients, failure_reason="")
     transaction.on_commit(lambda: dispatch(campaign.pk))
     logger.info("campaign started", extra={"campaign": campaign.pk, "recipients": recipients})
     return recipients
@@ -116,20 +194,18 @@ def campaign_schedule(*, campaign: Campaign, send_at: datetime) -> Campaign:
     campaign saved with its time unchanged stays scheduled even if that time has
     just passed: beat starts it at its next tick.
     """
-    campaign = _locked_in(campaign, NOT_STARTED)
+    campaign = _locked_in(campaign, MOVES["schedule"].sources)
     unchanged = campaign.status == Status.SCHEDULED and campaign.send_at == send_at
     if not unchanged:
         send_at_check(send_at)
-    _check_renders(campaign)
-    return _set_status(campaign, Status.SCHEDULED, send_at=send_at, failure_reason="")
+    _check_sendable(campaign)
+    return _set_status(campaign, "schedule", send_at=send_at, failure_reason="")
 
 
 @transaction.atomic
 def campaign_unschedule(*, campaign: Campaign) -> Campaign:
     """Back to draft (from scheduled, or from a start that failed): beat leaves it alone."""
-    return _transition(
-        campaign, (Status.SCHEDULED, Status.FAILED), Status.DRAFT, send_at=None, failure_reason=""
-    )
+    return _transition(campaign, "unschedule", send_at=None, failure_reason="")
 
 
 # A campaign that never started; "cancelled" only counts when it was cancelled while
@@ -199,7 +275,7 @@ def _fail_to_start(campaign_id: int, reason: str) -> None:
     )
     if campaign is None:
         return
-    _set_status(campaign, Status.FAILED, failure_reason=reason)
+    _set_status(campaign, "fail_to_start", failure_reason=reason)
     logger.warning(
         "scheduled campaign not started", extra={"campaign": campaign_id, "reason": reason}
     )
@@ -209,28 +285,21 @@ def _fail_to_start(campaign_id: int, reason: str) -> None:
 @transaction.atomic
 def campaign_pause(*, campaign: Campaign) -> Campaign:
     """Workers stop claiming at their next batch; rows already claimed are finished."""
-    return _transition(campaign, (Status.SENDING,), Status.PAUSED)
+    return _transition(campaign, "pause")
 
 
 @transaction.atomic
 def campaign_resume(*, campaign: Campaign) -> Campaign:
     """Only rows still queued are sent: nothing already sent is sent again."""
-    campaign = _transition(campaign, (Status.PAUSED,), Status.SENDING)
+    campaign = _transition(campaign, "resume")
     transaction.on_commit(lambda: dispatch(campaign.pk))
     return campaign
 
 
 @transaction.atomic
 def campaign_cancel(*, campaign: Campaign) -> Campaign:
-    campaign = _transition(
-        campaign, (Status.SCHEDULED, Status.SENDING, Status.PAUSED), Status.CANCELLED
-    )
-    # Rows waiting for a digest not yet made leave it; one already made keeps its issue.
-    Delivery.objects.filter(
-        Q(status__in=(DeliveryStatus.QUEUED, DeliveryStatus.HELD))
-        | Q(status=DeliveryStatus.IN_DIGEST, digest__isnull=True),
-        campaign=campaign,
-    ).update(status=DeliveryStatus.SKIPPED, last_error="Campaign cancelled.")
+    campaign = _transition(campaign, "cancel")
+    ledger.cancel(campaign_id=campaign.pk)
     return campaign
 
 
@@ -238,14 +307,11 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
 def campaign_retry_failed(*, campaign: Campaign) -> int:
     """Queue the failed rows again (and only them); uncertain rows stay as they are."""
     campaign = _locked(campaign)
-    if campaign.status not in (Status.SENDING, Status.PAUSED, Status.SENT):
+    if campaign.status not in HAS_ROWS:
         raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
-    retried = Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.FAILED).update(
-        status=DeliveryStatus.QUEUED, attempts=0, next_attempt_at=None
-    )
-    if retried and campaign.status == Status.SENT:
-        campaign.status = Status.SENDING
-        campaign.save(update_fields=["status", "updated_at"])
+    retried = ledger.retry(campaign_id=campaign.pk)
+    if retried and campaign.status in MOVES["reopen"].sources:
+        _set_status(campaign, "reopen")
     if retried and campaign.status == Status.SENDING:
         transaction.on_commit(lambda: dispatch(campaign.pk))
     return retried
@@ -269,14 +335,9 @@ def campaign_settle_uncertain(
     campaign = _locked(campaign)
     if choice not in UncertainChoice.values:
         raise CampaignStateError(f"Unknown choice: {choice}.")
-    if campaign.status not in (Status.SENDING, Status.PAUSED, Status.SENT):
+    if campaign.status not in HAS_ROWS:
         raise CampaignStateError(f"It is {campaign.get_status_display().lower()}.")
-    rows = Delivery.objects.select_for_update().filter(
-        campaign=campaign, status=DeliveryStatus.UNCERTAIN
-    )
-    if delivery_ids is not None:
-        rows = rows.filter(pk__in=delivery_ids)
-    ids = sorted(rows.values_list("pk", flat=True))
+    ids = ledger.uncertain_ids(campaign_id=campaign.pk, delivery_ids=delivery_ids)
     unknown = sorted(set(delivery_ids or ()) - set(ids))
     if unknown or not ids:
         raise CampaignStateError(
@@ -286,25 +347,14 @@ def campaign_settle_uncertain(
         )
     now = timezone.now()
     when = now.strftime("%Y-%m-%d %H:%M UTC")
-    settled = Delivery.objects.filter(pk__in=ids)
     if choice == UncertainChoice.RESEND:
-        settled.update(
-            status=DeliveryStatus.QUEUED,
-            attempts=0,
-            next_attempt_at=None,
-            worker="",
-            last_error=f"Uncertain; queued again by {actor} on {when}.",
-        )
-        if campaign.status == Status.SENT:
-            campaign.status = Status.SENDING
-            campaign.save(update_fields=["status", "updated_at"])
+        ledger.resend(ids, f"Uncertain; queued again by {actor} on {when}.")
+        if campaign.status in MOVES["reopen"].sources:
+            _set_status(campaign, "reopen")
         if campaign.status == Status.SENDING:
             transaction.on_commit(lambda: dispatch(campaign.pk))
     else:
-        settled.update(
-            status=DeliveryStatus.SENT,
-            last_error=f"Uncertain; counted as sent by {actor} on {when}.",
-        )
+        ledger.count_as_sent(ids, f"Uncertain; counted as sent by {actor} on {when}.")
     settlement = UncertainSettlement.objects.create(
         campaign=campaign,
         choice=choice,
@@ -329,9 +379,7 @@ def dispatch(campaign_id: int) -> None:
 
 
 def pause_for_errors(campaign_id: int) -> None:
-    updated = Campaign.objects.filter(pk=campaign_id, status=Status.SENDING).update(
-        status=Status.PAUSED
-    )
+    updated = _move_where("pause_for_errors", Campaign.objects.filter(pk=campaign_id))
     if updated:
         logger.error("campaign paused: too many failures", extra={"campaign": campaign_id})
         tell_owners_campaign_paused(campaign_id=campaign_id)
@@ -343,11 +391,34 @@ def finish_if_done(campaign_id: int) -> bool:
     if Delivery.objects.filter(campaign_id=campaign_id, status__in=UNFINISHED).exists():
         return False
     # An automation step's campaign is never done: its automation keeps adding people.
-    finished = Campaign.objects.filter(
-        pk=campaign_id, status=Status.SENDING, kind=Kind.ISSUE
-    ).update(status=Status.SENT, sent_at=timezone.now())
+    finished = _move_where(
+        "finish", Campaign.objects.filter(pk=campaign_id, kind=Kind.ISSUE), sent_at=timezone.now()
+    )
     if finished:
         logger.info("campaign sent", extra={"campaign": campaign_id})
         campaign = Campaign.objects.select_related("newsletter").get(pk=campaign_id)
         campaign_sent.send(sender=Campaign, campaign=campaign)
     return bool(finished)
+
+
+@transaction.atomic
+def campaign_open(*, campaign: Campaign) -> Campaign:
+    """An automation step's campaign starts sending to nobody: people reach it one by one
+    (``delivery.ongoing``), and it never finishes while its automation runs.
+
+    Checked like any start (the newsletter may send, the content renders, a list that
+    is not archived), so a broken step is refused when its automation is activated,
+    not found out when the first person reaches it.
+    """
+    if campaign.kind != Kind.AUTOMATION:
+        raise CampaignStateError("Only an automation step's campaign is opened this way.")
+    campaign = _locked_in(campaign, MOVES["open"].sources)
+    _check_sendable(campaign)
+    return _set_status(campaign, "open", recipient_count=0, failure_reason="")
+
+
+@transaction.atomic
+def campaign_archive_unsent(*, campaign: Campaign) -> Campaign:
+    """Demo data only (``seed_demo``): a draft shown as sent in the archive and its feed,
+    with no mail leaving and no delivery rows."""
+    return _transition(campaign, "archive_unsent", sent_at=timezone.now())

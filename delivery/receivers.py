@@ -2,6 +2,7 @@ from django.db import connection
 from django.dispatch import receiver
 from django.utils import timezone
 
+from campaigns.models import Campaign
 from delivery import system_mail
 from delivery.models import Delivery, DeliveryEvent, OutboxMessage
 from newsletter.mail import SystemMessage, system_mail_requested
@@ -14,7 +15,12 @@ def forget_erased_contact(sender, contact: Subscriber, email: str, everywhere: b
     """Erasure leaves nothing here that quotes the person: the contact's delivery errors
     and feedback details (receiving servers quote the address), and the newsletter's
     outbox copies of mail to them (all copies, for the person's own "erase me")."""
-    deliveries = Delivery.objects.filter(subscriber_id=contact.pk)
+    # The contact's newsletter's campaigns named: each is one probe of the unique
+    # (campaign, subscriber) index, where the subscriber alone would scan every row.
+    campaigns = list(
+        Campaign.objects.filter(newsletter_id=contact.newsletter_id).values_list("pk", flat=True)
+    )
+    deliveries = Delivery.objects.filter(campaign_id__in=campaigns, subscriber_id=contact.pk)
     deliveries.exclude(last_error="").update(last_error="")
     DeliveryEvent.objects.filter(delivery__in=deliveries).exclude(detail="").update(detail="")
     if not email:

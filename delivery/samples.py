@@ -5,28 +5,13 @@ rows a variant (split evenly: sizes differ by one at most) and holds the rest
 (``held``: never claimed by a worker, and the campaign is not finished while any is
 left). When the winner is chosen, ``rest_release`` puts the held rows back in the queue,
 once: a row leaves ``held`` only through it, so a second call finds nothing to release.
-Both are single statements, run by the caller under the campaign's row lock.
+Both are single statements (``delivery.ledger``), run by the caller under the
+campaign's row lock.
 """
-
-from django.db import connection
 
 from campaigns.models import Campaign
 
-from .models import Delivery, DeliveryStatus
-
-SPLIT = """
-WITH drawn AS (
-    SELECT id, row_number() OVER (ORDER BY random()) AS n
-    FROM delivery_delivery
-    WHERE campaign_id = %(campaign)s AND status = 'queued'
-)
-UPDATE delivery_delivery d SET
-    variant = CASE WHEN drawn.n <= %(size)s
-                   THEN (%(labels)s::text[])[(drawn.n - 1) %% %(count)s + 1] ELSE '' END,
-    status = CASE WHEN drawn.n <= %(size)s THEN 'queued' ELSE 'held' END
-FROM drawn
-WHERE d.id = drawn.id
-"""
+from . import ledger
 
 
 def sample_split(*, campaign: Campaign, size: int, labels: list[str]) -> dict[str, int]:
@@ -35,10 +20,7 @@ def sample_split(*, campaign: Campaign, size: int, labels: list[str]) -> dict[st
     Returns how many rows each variant got. The caller checked that ``size`` is at
     most the number of rows.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            SPLIT, {"campaign": campaign.pk, "size": size, "labels": labels, "count": len(labels)}
-        )
+    ledger.hold_all_but_sample(campaign_id=campaign.pk, size=size, labels=labels)
     return {
         label: size // len(labels) + (index < size % len(labels))
         for index, label in enumerate(labels)
@@ -48,6 +30,4 @@ def sample_split(*, campaign: Campaign, size: int, labels: list[str]) -> dict[st
 def rest_release(*, campaign: Campaign) -> int:
     """The held rows go to the queue (they get the campaign's own message, which is the
     winner's by then); returns how many. Nothing else moves a row out of ``held``."""
-    return Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.HELD).update(
-        status=DeliveryStatus.QUEUED
-    )
+    return ledger.release_held(campaign_id=campaign.pk)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from campaigns import rendering
 from campaigns.models import Campaign
 from campaigns.services import campaign_render, sample_recipient
-from delivery import system_mail, test_mail
+from delivery import lifecycle, system_mail, test_mail
 from delivery.models import OutboxMessage
 from delivery.transports import connection_for
 from newsletter.mail import SystemMessage
@@ -38,12 +38,22 @@ def send_test_message(*, to: str, requested_by: str) -> None:
 TEST_SUBJECT_PREFIX = "[TEST] "
 
 
+class CampaignNotTestable(test_mail.TestMailRefused):
+    """The campaign's content does not render; the message lists why."""
+
+    field = "body"
+
+
 def campaign_test_request(*, campaign: Campaign, to: list[str], user, requested_by: str) -> None:
-    """Queue a "[TEST]" copy of the campaign to a few addresses, within the member's
+    """Queue a "[TEST]" copy of the campaign to a few addresses: only content that
+    renders (``lifecycle.campaign_sendability``, the rule for tests), within the member's
     allowance (``test_mail.allow`` raises ``TestMailRefused``). The dashboard and the
     API both come here."""
     from .tasks import send_campaign_test
 
+    verdict = lifecycle.campaign_sendability(campaign=campaign, test=True)
+    if not verdict.ok:
+        raise CampaignNotTestable("; ".join(verdict.reasons))
     test_mail.allow(user_id=user.pk, newsletter_id=campaign.newsletter_id, addresses=to)
     send_campaign_test.delay_on_commit(campaign.pk, to, requested_by)
 
@@ -58,12 +68,12 @@ def send_campaign_test(*, campaign_id: int, to: list[str], requested_by: str) ->
     Returns the number of messages sent (0 if the campaign cannot render).
     """
     campaign = Campaign.objects.select_related("newsletter", "layout").get(pk=campaign_id)
-    rendered = campaign_render(campaign=campaign)
-    if not rendered.ok:
+    if not lifecycle.campaign_sendability(campaign=campaign, test=True).ok:
         logger.warning(
             "campaign test not sent: it does not render", extra={"campaign": campaign_id}
         )
         return 0
+    rendered = campaign_render(campaign=campaign)
     newsletter = campaign.newsletter
     refused = test_mail.refused_addresses(newsletter.pk, to)
     connection = connection_for(newsletter.pk)

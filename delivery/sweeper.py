@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Status
 
+from . import ledger
 from .lifecycle import dispatch, finish_if_done
 from .models import Delivery, DeliveryStatus
 
@@ -29,16 +30,7 @@ class SweepReport:
 def sweep() -> SweepReport:
     """Repair what dead workers and a lost broker left behind; safe to run anywhere, often."""
     now = timezone.now()
-    requeued = Delivery.objects.filter(status=DeliveryStatus.CLAIMED, lease_until__lt=now).update(
-        status=DeliveryStatus.QUEUED, worker="", lease_until=None
-    )
-    uncertain = Delivery.objects.filter(
-        status=DeliveryStatus.IN_FLIGHT, lease_until__lt=now
-    ).update(
-        status=DeliveryStatus.UNCERTAIN,
-        last_error="Its worker stopped while handing it to the server: it may have been sent.",
-        lease_until=None,
-    )
+    requeued, uncertain = ledger.expire_leases(now)
     redispatched, finished = [], []
     for campaign_id in Campaign.objects.filter(status=Status.SENDING).values_list("pk", flat=True):
         live = Delivery.objects.filter(

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from audiences.services import segment_compile
 from campaigns.editions import language_name
 from campaigns.models import Campaign, Kind, Status
-from campaigns.services import campaign_editions, edition_problems
+from campaigns.services import campaign_editions
 from newsletter.access import member_required
 from newsletter.encryption import DecryptionError
 from newsletter.http import is_htmx
@@ -128,8 +128,11 @@ def _review(request, newsletter, campaign, form, plan: SendPlan) -> HttpResponse
     if plan.send_at is None and not recipients:
         form.add_error("lists", _("Nobody would receive it: these lists have no one to send to."))
         return None
-    if problems := edition_problems(campaign=campaign, list_ids=plan.list_ids):
-        form.add_error(None, " ".join(problems))
+    verdict = lifecycle.campaign_sendability(
+        campaign=campaign, list_ids=plan.list_ids, segment=plan.segment_id is not None
+    )
+    if not verdict.ok:
+        form.add_error(None, " ".join(verdict.reasons))
         return None
     if request.POST.get("action") == "schedule":
         if plan.send_at is None:

@@ -114,8 +114,14 @@ def _contact_data(contact: Subscriber) -> dict:
     """
     subscriptions = contact.subscriptions.select_related("mailing_list")
     events = contact.consent_events.select_related("mailing_list").order_by("id")
+    # The newsletter's campaigns named: one probe each of the unique (campaign,
+    # subscriber) index; deliveries have no index by subscriber alone.
+    campaign_ids = list(contact.newsletter.campaigns.values_list("pk", flat=True))
     deliveries = (
-        contact.deliveries.select_related("campaign").prefetch_related("events").order_by("id")
+        contact.deliveries.filter(campaign_id__in=campaign_ids)
+        .select_related("campaign")
+        .prefetch_related("events")
+        .order_by("id")
     )
     tracking = contact.tracking_events.select_related("campaign", "link").order_by("id")
     return {

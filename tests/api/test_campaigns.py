@@ -169,6 +169,26 @@ def test_null_send_at_unschedules_and_a_started_campaign_cannot_change(api, news
 
 
 @pytest.mark.django_db
+def test_the_lists_of_a_sending_campaign_cannot_be_patched(api, newsletter, news, releases):
+    """Changing who a campaign goes to once it sends would leave its queued rows behind:
+    refused, and nothing changes."""
+    campaign_id = create(api).json()["id"]
+    audience(newsletter, news)
+    assert api.post(f"/api/v1/campaigns/{campaign_id}/send/").status_code == 202
+    rows = sorted(Delivery.objects.filter(campaign_id=campaign_id).values_list("pk", "status"))
+    for change in ({"lists": ["releases"]}, {"lists": ["news", "releases"]}, {"segment": None}):
+        refused = api.patch(f"/api/v1/campaigns/{campaign_id}/", change)
+        assert refused.status_code == 409, refused.json()
+        assert "has not started" in refused.json()["errors"]["status"][0]
+    campaign = Campaign.objects.get(pk=campaign_id)
+    assert list(campaign.lists.values_list("slug", flat=True)) == ["news"]
+    assert campaign.status == Status.SENDING
+    assert (
+        sorted(Delivery.objects.filter(campaign_id=campaign_id).values_list("pk", "status")) == rows
+    )
+
+
+@pytest.mark.django_db
 def test_unschedule_returns_a_scheduled_campaign_to_draft(api, news):
     campaign_id = create(api, send_at="2099-01-01T10:00:00Z").json()["id"]
     response = api.post(f"/api/v1/campaigns/{campaign_id}/unschedule/")

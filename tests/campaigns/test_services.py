@@ -91,29 +91,23 @@ def test_render_is_reused_until_the_campaign_or_its_layout_changes(monkeypatch):
     assert "Leave this list" in reloaded.cached_render().html.source()
 
 
-def test_a_draft_that_renders_is_sendable():
-    verdict = services.campaign_sendability(campaign=CampaignFactory())
-    assert verdict.ok and verdict.reasons == []
+def test_a_sent_campaign_is_not_editable():
+    campaign = CampaignFactory(status=Status.SENT)
+    with pytest.raises(ValidationError, match="Only a campaign that has not started can be"):
+        services.campaign_update(campaign=campaign, subject="Changed")
 
 
-def test_a_campaign_whose_layout_lost_its_unsubscribe_link_cannot_be_sent():
+def test_content_problems_name_a_layout_that_lost_its_unsubscribe_link():
     campaign = CampaignFactory()
     Layout.objects.filter(pk=campaign.layout_id).update(
         mjml=campaign.layout.mjml.replace("{{ unsubscribe_url }}", "#")
     )
-    verdict = services.campaign_sendability(campaign=Campaign.objects.get(pk=campaign.pk))
-    assert not verdict.ok
+    problems = services.content_problems(campaign=Campaign.objects.get(pk=campaign.pk))
     assert any(
-        reason.startswith("Layout: the layout's footer must carry a visible unsubscribe link")
-        for reason in verdict.reasons
+        problem.startswith("Layout: the layout's footer must carry a visible unsubscribe link")
+        for problem in problems
     )
-
-
-def test_a_sent_campaign_is_neither_sendable_nor_editable():
-    campaign = CampaignFactory(status=Status.SENT)
-    assert services.campaign_sendability(campaign=campaign).reasons == ["It is sent, not a draft."]
-    with pytest.raises(ValidationError, match="Only a campaign that has not started can be"):
-        services.campaign_update(campaign=campaign, subject="Changed")
+    assert services.content_problems(campaign=CampaignFactory()) == []
 
 
 def test_update_validates_like_create():

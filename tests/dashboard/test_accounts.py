@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from campaigns.services import campaign_sendability
+from campaigns.services import content_problems
 from delivery.models import OutboxMessage
 from newsletter import emails, invitations
 from newsletter.models import Invitation, InvitationStatus, Membership, Newsletter, Role
@@ -268,7 +268,7 @@ def test_an_instance_admin_creates_a_newsletter_and_owns_it(client, admin):
     assert Membership.objects.get(newsletter=newsletter).user == admin
     assert newsletter.layouts.count() == 3
     campaign = CampaignFactory(newsletter=newsletter, layout=newsletter.layouts.first())
-    assert campaign_sendability(campaign=campaign).ok
+    assert content_problems(campaign=campaign) == []
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,7 @@ def test_a_pending_edition_with_readers_blocks_the_send_with_one_reason(
     reader(newsletter, [releases], "ada@example.org")
     french(campaign, status=EditionStatus.PENDING)
 
-    sendability = campaigns.campaign_sendability(campaign=campaign)
+    sendability = lifecycle.campaign_sendability(campaign=campaign)
     assert not sendability.ok
     assert sendability.reasons == [
         "Translations still pending: French (1 reader). Mark them ready, or choose to send "
@@ -109,7 +109,7 @@ def test_falling_back_sends_the_default_to_readers_of_a_pending_edition(
     french(campaign, status=EditionStatus.PENDING)
     campaigns.campaign_update(campaign=campaign, edition_fallback=True)
 
-    assert campaigns.campaign_sendability(campaign=campaign).ok
+    assert lifecycle.campaign_sendability(campaign=campaign).ok
     lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
     assert mail_of("amelie@example.org").parsed()["Subject"] == "Kernel 7.0 is out"
@@ -125,7 +125,7 @@ def test_a_pending_edition_nobody_reads_is_flagged_but_does_not_block(
     )
     (facts,) = campaigns.campaign_editions(campaign=campaign)
     assert facts.flagged and facts.readers == 0 and facts.name == "German"
-    assert campaigns.campaign_sendability(campaign=campaign).ok
+    assert lifecycle.campaign_sendability(campaign=campaign).ok
 
 
 @pytest.mark.parametrize(

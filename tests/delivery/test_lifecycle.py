@@ -275,4 +275,4 @@ def test_a_copy_keeps_content_that_no_longer_renders_so_the_editor_can_fix_it(ne
         campaign=Campaign.objects.get(pk=campaign.pk), created_by=None
     )
     assert copy.body == campaign.body
-    assert not campaigns.campaign_sendability(campaign=copy).ok
+    assert not lifecycle.campaign_sendability(campaign=copy).ok

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from campaigns.models import Status
 from campaigns.selectors import public_archive
-from campaigns.services import campaign_sendability
+from campaigns.services import content_problems
 from delivery.models import Delivery, OutboxMessage
 from experiments.models import State
 from experiments.results import experiment_results
@@ -49,7 +49,7 @@ def test_seed_demo_adds_layouts_a_draft_and_a_sent_public_campaign(client):
     demo = Newsletter.objects.get(slug="demo")
     assert demo.layouts.count() == 3
     draft = demo.campaigns.get(status=Status.DRAFT)
-    assert campaign_sendability(campaign=draft).ok
+    assert content_problems(campaign=draft) == []
     (sent,) = public_archive(demo)
     assert sent.sent_at is not None
     assert client.get(sent.get_public_url()).status_code == 200

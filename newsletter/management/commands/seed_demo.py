@@ -9,13 +9,12 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
 
 from audiences.services import segment_create
 from automations import services as automations
 from automations.models import Automation, Trigger
 from campaigns import services as campaign_services
-from campaigns.models import Campaign, Status
+from campaigns.models import Campaign
 from delivery import lifecycle, sending_backends
 from delivery import tasks as delivery_tasks
 from delivery.models import Delivery, DeliveryStatus
@@ -275,7 +274,7 @@ class Command(BaseCommand):
             )
             campaign_services.edition_create(campaign=sent, **SENT_FR)
             # Demo data: marked sent so the archive and feed have an entry; no mail left.
-            Campaign.objects.filter(pk=sent.pk).update(status=Status.SENT, sent_at=timezone.now())
+            lifecycle.campaign_archive_unsent(campaign=sent)
 
     def _experiment(self, newsletter: Newsletter, admin) -> None:
         """A sent campaign whose subject line was tested first: the sample got one variant
