@@ -5,7 +5,8 @@ knows whether its worker still lives; it must outlast the slowest batch, so a ki
 worker used to hold its rows for that long. A heartbeat tells sooner: while a send task
 runs, its process writes the task's worker name (the one stamped on the rows it claims)
 with PostgreSQL's clock every ``SEND_HEARTBEAT_SECONDS``, from a daemon thread with its
-own database connection. Beat's ``take_back_from_silent_workers`` (every 5 s) takes
+own database connection. After each beat the same thread, and beat's
+``take_back_from_silent_workers`` every 5 s for when no send task runs anywhere, take
 back the rows of a worker silent for longer than ``SEND_WORKER_SILENCE_SECONDS``:
 claimed rows go back to the queue, the row in flight becomes ``uncertain`` (never
 resent), and the campaign's batch tasks are started again.
@@ -143,6 +144,10 @@ def _take_back(workers: list[str], *, reason: str) -> TakeBack:
 class _Beating:
     """The send tasks running in this process, and the thread that beats for them.
 
+    After each beat the thread also takes back the rows of silent workers: while a
+    campaign is being sent every pool process may be busy with a send task for a
+    minute, so beat's task can wait that long for a free one; the processes that are
+    sending are the ones that notice a peer's silence in time, and pick its rows up.
     The thread is started by the first task of each process (a forked pool process
     inherits the set but not the thread) and sleeps, without a database connection,
     while no task runs.
@@ -177,9 +182,10 @@ class _Beating:
                 WorkerHeartbeat.objects.filter(worker__in=workers, pid=os.getpid()).update(
                     beat_at=Now()
                 )
+                silent_workers_take_back()
             except DatabaseError:
-                # Missed beats only let the sweeper take the rows back sooner; the
-                # next beat opens a fresh connection.
+                # Missed beats only let the rows be taken back sooner; the next beat
+                # opens a fresh connection.
                 logger.warning("heartbeat not written", exc_info=True)
                 connection.close()
 
