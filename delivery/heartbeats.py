@@ -29,7 +29,7 @@ from datetime import timedelta
 
 from celery.signals import task_postrun, task_prerun, worker_init
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models.functions import Now
 
 from campaigns.models import Campaign, Status
@@ -183,9 +183,10 @@ class _Beating:
                     beat_at=Now()
                 )
                 silent_workers_take_back()
-            except DatabaseError:
-                # Missed beats only let the rows be taken back sooner; the next beat
-                # opens a fresh connection.
+            except Exception:
+                # Whatever went wrong, the thread must go on: one that died would get
+                # its tasks declared dead. A missed beat only lets their rows be taken
+                # back sooner; the next one opens a fresh connection.
                 logger.warning("heartbeat not written", exc_info=True)
                 connection.close()
 
