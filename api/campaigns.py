@@ -1,6 +1,6 @@
 """``/api/v1/campaigns/``: write, schedule, send, pause, resume, test and measure campaigns;
 duplicate any, unschedule or delete one that has not started. Content goes through
-``campaigns.services`` and every change of status through ``delivery.engine``, the
+``campaigns.services`` and every change of status through ``delivery.lifecycle``, the
 same services the dashboard calls."""
 
 from dataclasses import asdict
@@ -18,7 +18,8 @@ from campaigns.editions import normalize_language
 from campaigns.models import Campaign, Edition, Layout
 from campaigns.models import Kind as CampaignKind
 from campaigns.models import Status as CampaignStatus
-from delivery import engine
+from delivery import lifecycle
+from delivery.progress import campaign_progress, uncertain_rows
 from delivery.selectors import edition_counts, feedback_counts
 from delivery.services import campaign_test_request
 from delivery.test_mail import TestMailRefused
@@ -81,10 +82,10 @@ def _schedule(campaign: Campaign, send_at: datetime | None) -> None:
     """A time schedules (or reschedules); null unschedules a scheduled or failed campaign."""
     try:
         if send_at is not None:
-            engine.campaign_schedule(campaign=campaign, send_at=send_at)
+            lifecycle.campaign_schedule(campaign=campaign, send_at=send_at)
         elif campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.FAILED):
-            engine.campaign_unschedule(campaign=campaign)
-    except engine.CampaignStateError as error:
+            lifecycle.campaign_unschedule(campaign=campaign)
+    except lifecycle.CampaignStateError as error:
         raise field_error("send_at", str(error)) from None
 
 
@@ -185,8 +186,8 @@ def delete_campaign(request: HttpRequest, campaign_id: int):
     require(request, Role.EDITOR)
     campaign = _campaign(request, campaign_id)
     try:
-        engine.campaign_delete(campaign=campaign)
-    except engine.CampaignStateError as error:
+        lifecycle.campaign_delete(campaign=campaign)
+    except lifecycle.CampaignStateError as error:
         raise FieldError({"status": [str(error)]}, status=409) from None
     return Status(204, None)
 
@@ -211,7 +212,7 @@ def duplicate_campaign(request: HttpRequest, campaign_id: int):
     summary="Back to draft: a scheduled campaign, or one that could not start",
 )
 def unschedule_campaign(request: HttpRequest, campaign_id: int):
-    return _act(request, campaign_id, engine.campaign_unschedule)
+    return _act(request, campaign_id, lifecycle.campaign_unschedule)
 
 
 def _act(request: HttpRequest, campaign_id: int, action) -> Campaign:
@@ -219,7 +220,7 @@ def _act(request: HttpRequest, campaign_id: int, action) -> Campaign:
     campaign = _campaign(request, campaign_id)
     try:
         action(campaign=campaign)
-    except engine.CampaignStateError as error:
+    except lifecycle.CampaignStateError as error:
         raise FieldError({"status": [str(error)]}, status=409) from None
     return _campaign(request, campaign_id)
 
@@ -233,8 +234,8 @@ def send_campaign(request: HttpRequest, campaign_id: int):
     require(request, Role.EDITOR)
     campaign = _campaign(request, campaign_id)
     try:
-        recipients = engine.campaign_start(campaign=campaign)
-    except engine.CampaignStateError as error:
+        recipients = lifecycle.campaign_start(campaign=campaign)
+    except lifecycle.CampaignStateError as error:
         raise FieldError({"status": [str(error)]}, status=409) from None
     return Status(202, {"status": "sending", "recipients": recipients})
 
@@ -245,7 +246,7 @@ def send_campaign(request: HttpRequest, campaign_id: int):
     summary="Stop claiming new messages",
 )
 def pause_campaign(request: HttpRequest, campaign_id: int):
-    return _act(request, campaign_id, engine.campaign_pause)
+    return _act(request, campaign_id, lifecycle.campaign_pause)
 
 
 @router.post(
@@ -254,7 +255,7 @@ def pause_campaign(request: HttpRequest, campaign_id: int):
     summary="Send what is still queued",
 )
 def resume_campaign(request: HttpRequest, campaign_id: int):
-    return _act(request, campaign_id, engine.campaign_resume)
+    return _act(request, campaign_id, lifecycle.campaign_resume)
 
 
 @router.post(
@@ -304,7 +305,7 @@ def uncertain(request: HttpRequest, campaign_id: int):
                 "email": row.subscriber.email,
                 "reason": row.last_error,
             }
-            for row in engine.uncertain_rows(campaign)
+            for row in uncertain_rows(campaign)
         ],
         "settlements": [_settlement(item) for item in campaign.uncertain_settlements.all()],
     }
@@ -319,14 +320,14 @@ def settle_uncertain(request: HttpRequest, campaign_id: int, payload: SettleIn):
     require(request, Role.EDITOR)
     campaign = _campaign(request, campaign_id)
     try:
-        settlement = engine.campaign_settle_uncertain(
+        settlement = lifecycle.campaign_settle_uncertain(
             campaign=campaign,
             choice=payload.choice,
             actor=actor(request),
             user=request.api_token.user,
             delivery_ids=payload.deliveries,
         )
-    except engine.CampaignStateError as error:
+    except lifecycle.CampaignStateError as error:
         raise FieldError({"deliveries": [str(error)]}, status=409) from None
     return _settlement(settlement)
 
@@ -338,7 +339,7 @@ def settle_uncertain(request: HttpRequest, campaign_id: int, payload: SettleIn):
 )
 def campaign_stats(request: HttpRequest, campaign_id: int):
     campaign = _campaign(request, campaign_id)
-    progress = engine.progress(campaign=campaign)
+    progress = campaign_progress(campaign=campaign)
     engagement = tracking_stats(campaign, progress=progress)
     return {
         "status": campaign.status,

@@ -1,7 +1,7 @@
 """``/api/v1/segments/``: saved segment rules (``audiences``), and their counts.
 
 ``count`` gives the same number the dashboard's builder and the send page show: the
-send path's audience query (``delivery.engine``) with the segment compiled in."""
+send path's audience query (``delivery.audience``) with the segment compiled in."""
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
@@ -11,7 +11,7 @@ from ninja import Query, Router, Status
 from audiences import services
 from audiences.models import Segment
 from audiences.rules import compile_rules
-from delivery import engine
+from delivery import audience
 from newsletter.models import Newsletter, Role
 
 from . import pagination
@@ -51,7 +51,7 @@ def _count(newsletter: Newsletter, rules: object) -> dict:
         preview = services.segment_preview(newsletter=newsletter, rules=rules)
     except ValidationError as error:
         raise from_django(error, "rules") from None
-    mailable = engine.segment_audience_count(newsletter_id=newsletter.pk, segment=compiled)
+    mailable = audience.segment_audience_count(newsletter_id=newsletter.pk, segment=compiled)
     return {"matching": preview.matching, "mailable": mailable}
 
 

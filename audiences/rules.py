@@ -14,7 +14,7 @@ The compiled condition reads one contact row aliased ``s``
                    compiled.params)
 
 Its parameters are named (``%(r0)s``…), so the condition joins a statement that has
-named parameters of its own (the send path's audience, ``delivery.engine``); a prefix
+named parameters of its own (the send path's audience, ``delivery.audience``); a prefix
 keeps two compiled conditions apart. ``Compiled.positional()`` gives ``%s`` form for
 ``RawSQL`` (``matching``).
 
@@ -140,7 +140,7 @@ def check_rules(rules: object, *, newsletter: Newsletter) -> None:
 def matching(rules: object, *, newsletter: Newsletter) -> QuerySet[Subscriber]:
     """The newsletter's contacts the rules pick, whatever their consent (a queryset:
     samples, exports, automations). Who may be *mailed* is the send path's question
-    (``delivery.engine``), which applies the consent rules on top."""
+    (``delivery.audience``), which applies the consent rules on top."""
     sql, params = compile_rules(rules, newsletter=newsletter).positional()
     picked = RawSQL(
         f"SELECT s.id FROM subscribers_subscriber s WHERE s.newsletter_id = %s AND ({sql})",

@@ -115,7 +115,7 @@ class Preview:
 
 def segment_preview(*, newsletter: Newsletter, rules: object) -> Preview:
     """Contacts picked (erased ones left out), whatever their consent: who of them may be
-    mailed is the send path's count (``delivery.engine.audience_count``)."""
+    mailed is the send path's count (``delivery.audience.audience_count``)."""
     compiled = compile_rules(rules, newsletter=newsletter)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Count
 from django.db.models.fields.json import KT
 
-from delivery import engine
+from delivery.progress import Progress, campaign_progress
 from subscribers.models import Subscriber, SubscriberStatus
 
 from .models import WAITS, Automation, Enrolment, EnrolmentState, Step, Trigger
@@ -20,7 +20,7 @@ class StepCounts:
 
     step: Step
     here: int
-    sending: engine.Progress | None
+    sending: Progress | None
 
     @property
     def is_wait(self) -> bool:
@@ -56,7 +56,7 @@ def automation_report(automation: Automation) -> Report:
         counts = StepCounts(
             step=step,
             here=by_step.get(step.pk, 0),
-            sending=engine.progress(campaign=step.campaign) if step.campaign_id else None,
+            sending=campaign_progress(campaign=step.campaign) if step.campaign_id else None,
         )
         (removed if step.removed_at else steps).append(counts)
     return Report(

@@ -28,7 +28,7 @@ from audiences.services import segment_compile
 from campaigns import services as campaigns
 from campaigns.models import BodyFormat, Campaign, Kind, Layout
 from campaigns.models import Status as CampaignStatus
-from delivery import engine, ongoing
+from delivery import audience, lifecycle, ongoing
 from newsletter.models import Newsletter
 from subscribers.models import (
     MailingList,
@@ -314,7 +314,7 @@ def step_add(*, automation: Automation, spec: StepSpec, created_by=None) -> Step
     if campaign is not None and automation.status != AutomationStatus.DRAFT:
         _open(step)
         if automation.status == AutomationStatus.PAUSED:
-            engine.campaign_pause(campaign=campaign)
+            lifecycle.campaign_pause(campaign=campaign)
     return step
 
 
@@ -350,7 +350,7 @@ def _default_layout(newsletter: Newsletter) -> Layout:
 def _open(step: Step) -> None:
     try:
         ongoing.campaign_open(campaign=step.campaign)
-    except engine.CampaignStateError as error:
+    except lifecycle.CampaignStateError as error:
         raise ValidationError(
             {
                 "steps": gettext("Step %(n)s cannot be sent: %(why)s")
@@ -401,7 +401,7 @@ def step_remove(*, step: Step) -> None:
         campaign = step.campaign
         step.delete()
         if campaign is not None:
-            engine.campaign_delete(campaign=campaign)
+            lifecycle.campaign_delete(campaign=campaign)
     else:
         step.removed_at = timezone.now()
         step.save(update_fields=["removed_at"])
@@ -469,7 +469,7 @@ def automation_pause(*, automation: Automation) -> Automation:
     automation = _set_status(_locked(automation), AutomationStatus.PAUSED)
     for step in _send_steps(automation):
         if step.campaign.status == CampaignStatus.SENDING:
-            engine.campaign_pause(campaign=step.campaign)
+            lifecycle.campaign_pause(campaign=step.campaign)
     return automation
 
 
@@ -479,7 +479,7 @@ def automation_resume(*, automation: Automation) -> Automation:
     automation = _set_status(_locked(automation), AutomationStatus.ACTIVE)
     for step in _send_steps(automation):
         if step.campaign.status == CampaignStatus.PAUSED:
-            engine.campaign_resume(campaign=step.campaign)
+            lifecycle.campaign_resume(campaign=step.campaign)
     _advance_soon()
     return automation
 
@@ -493,7 +493,7 @@ def automation_delete(*, automation: Automation) -> None:
     campaign_list = [step.campaign for step in automation.steps.filter(campaign__isnull=False)]
     automation.delete()
     for campaign in campaign_list:
-        engine.campaign_delete(campaign=campaign)
+        lifecycle.campaign_delete(campaign=campaign)
 
 
 # Enrolling
@@ -845,14 +845,14 @@ def _advance(enrolment: Enrolment, plan: Plan, now: datetime, opened: set[int]) 
 
 
 def _consent_check(enrolment: Enrolment, plan: Plan, step: Step) -> datetime | bool | None:
-    """Consent, again, at every step, by the engine's own rule (``engine.eligible``):
+    """Consent, again, at every step, by the engine's own rule (``audience.eligible``):
     None to go on; False when it is gone (the person leaves the automation); or, at an
     email, when to ask again for a person who paused their mail (held there meanwhile:
     a pause is a choice of when, not of leaving)."""
     if plan.consent_campaign is None:
         return None
     subscriber = enrolment.subscriber
-    if engine.eligible([subscriber.pk], plan.consent_campaign):
+    if audience.eligible([subscriber.pk], plan.consent_campaign):
         return None
     real_now = timezone.now()
     if subscriber.paused and subscriber.status == SubscriberStatus.ACTIVE:

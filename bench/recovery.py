@@ -136,8 +136,9 @@ def send_once(list_id: int, *, kill: bool) -> tuple[float, float, dict]:
 
     from bench.send import Sink, campaign, group_pids
     from campaigns.models import Campaign, Status
-    from delivery import engine
+    from delivery import lifecycle
     from delivery.models import Delivery, DeliveryStatus, WorkerHeartbeat
+    from delivery.progress import campaign_progress
 
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     sink = Sink()
@@ -155,7 +156,7 @@ def send_once(list_id: int, *, kill: bool) -> tuple[float, float, dict]:
         sent = campaign(list_id)
         done = Campaign.objects.filter(pk=sent.pk, status=Status.SENT)
         started = time.perf_counter()
-        engine.campaign_start(campaign=sent)
+        lifecycle.campaign_start(campaign=sent)
         if kill:
             rows = Delivery.objects.filter(campaign=sent)
             while rows.filter(status=DeliveryStatus.SENT).count() < RECIPIENTS * KILL_AT:
@@ -180,7 +181,7 @@ def send_once(list_id: int, *, kill: bool) -> tuple[float, float, dict]:
         while not done.exists():
             time.sleep(0.2)
             if time.perf_counter() - started > 900:
-                raise TimeoutError(engine.progress(campaign=sent))
+                raise TimeoutError(campaign_progress(campaign=sent))
         seconds = time.perf_counter() - started
         uncertain = set(
             Delivery.objects.filter(campaign=sent, status=DeliveryStatus.UNCERTAIN).values_list(

@@ -12,7 +12,7 @@ column):
 
     confirmed on "releases" AND sdk is "python" AND subscribed in the last 365 days
 
-``count_ms`` is the send path's count (``delivery.engine.audience_count`` with the
+``count_ms`` is the send path's count (``delivery.audience.audience_count`` with the
 segment compiled in and the consent rules on top, cache bypassed): the number the
 builder shows as "can be mailed" and the send page shows; ``matching_ms`` is the
 builder's other count (the rules alone). Each is the median of ``BENCH_SEGMENTS_ROUNDS``
@@ -166,7 +166,7 @@ def run() -> dict:
 
     from audiences.rules import compile_rules
     from audiences.services import segment_preview
-    from delivery import engine
+    from delivery import audience
     from newsletter.models import Newsletter
 
     newsletter = Newsletter.objects.get(slug="bench")
@@ -174,7 +174,7 @@ def run() -> dict:
     def mailable() -> int:
         cache.clear()  # the send page's 30 s cache would hide the query
         compiled = compile_rules(RULES, newsletter=newsletter, prefix="seg")
-        return engine.segment_audience_count(newsletter_id=newsletter.pk, segment=compiled)
+        return audience.segment_audience_count(newsletter_id=newsletter.pk, segment=compiled)
 
     count_ms, mailable_count = _median_ms(mailable)
     matching_ms, _preview = _median_ms(

@@ -224,7 +224,7 @@ def enqueue_seconds(list_id: int) -> tuple[float, float]:
     """
     from django.db import connection
 
-    from delivery.engine import create_deliveries
+    from delivery.audience import create_deliveries
     from delivery.models import Delivery
 
     big = campaign(list_id)
@@ -321,7 +321,8 @@ def measured_send(list_id: int) -> tuple[float, float, dict]:
     import redis
 
     from campaigns.models import Campaign, Status
-    from delivery import engine
+    from delivery import lifecycle
+    from delivery.progress import campaign_progress
 
     redis.Redis.from_url(ENV["REDIS_URL"]).flushdb()
     sink = Sink()
@@ -349,11 +350,11 @@ def measured_send(list_id: int) -> tuple[float, float, dict]:
         time.sleep(5)  # let the pool start before the clock does
         sent = campaign(list_id)
         started = time.perf_counter()
-        engine.campaign_start(campaign=sent)
+        lifecycle.campaign_start(campaign=sent)
         while Campaign.objects.get(pk=sent.pk).status != Status.SENT:
             time.sleep(0.2)
             if time.perf_counter() - started > 3600:
-                raise TimeoutError(engine.progress(campaign=sent))
+                raise TimeoutError(campaign_progress(campaign=sent))
         seconds = time.perf_counter() - started
         rss = peak_rss_mb(group_pids(worker.pid))
     finally:

@@ -110,7 +110,7 @@ class Campaign(models.Model):
         help_text=_("Confirmed subscribers of any of these lists receive it, once each."),
     )
     # Narrows the lists (or, with no list, all the newsletter's lists) to the people its
-    # rules pick; consent rules still apply on top (delivery.engine). Protected: deleting
+    # rules pick; consent rules still apply on top (delivery.audience). Protected: deleting
     # it would silently widen the audience to the whole lists.
     segment = models.ForeignKey(
         "audiences.Segment",

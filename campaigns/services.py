@@ -3,7 +3,7 @@
 Every change of content from the dashboard and the API goes through here, so
 validation (merge tags, MJML, Markdown, the layout's footer) is the same
 everywhere. Changes of status (schedule, start, unschedule, delete) are the
-sending engine's (``delivery/engine.py``); content may change while a campaign
+sending engine's (``delivery/lifecycle.py``); content may change while a campaign
 has not started (``NOT_STARTED``), under its row lock, so it cannot change under
 a start. Edits made in the Django admin skip it, but ``campaign_render`` and
 ``campaign_sendability`` check the content again before anything is sent.
@@ -616,7 +616,7 @@ def campaign_update(*, campaign: Campaign, **changes: object) -> Campaign:
 
     Validated like ``campaign_create``. A scheduled campaign stays scheduled, so it
     must still render and keep a list; a failed one stays failed until it is
-    scheduled or sent again (``delivery.engine``).
+    scheduled or sent again (``delivery.lifecycle``).
     """
     locked = _locked_not_started(campaign)
     lists = changes.pop("lists", None)

@@ -3,7 +3,7 @@ the editor, where a campaign's lists and "Send at" sit beside its content, sched
 from the campaign list, and deleting a campaign that never started.
 
 Content rules are ``campaigns.services``'; every change of status is the engine's
-(``delivery.engine``). An edit and its scheduling commit together or not at all.
+(``delivery.lifecycle``). An edit and its scheduling commit together or not at all.
 """
 
 import zoneinfo
@@ -25,7 +25,7 @@ from campaigns import selectors as campaign_selectors
 from campaigns import services as campaign_services
 from campaigns.editions import language_name
 from campaigns.models import Campaign, Status
-from delivery import engine
+from delivery import lifecycle
 from delivery.forms import ScheduleForm
 from newsletter.access import member_required
 from newsletter.forms import add_service_errors
@@ -79,7 +79,7 @@ def _editor(request: HttpRequest, newsletter: Newsletter, *, campaign: Campaign 
                 campaign = _apply_schedule(campaign, send_at)
         except ValidationError as error:
             add_service_errors(form, error)
-        except engine.CampaignStateError as error:
+        except lifecycle.CampaignStateError as error:
             form.add_error("send_at", str(error))
         else:
             if campaign.status == Status.SCHEDULED:
@@ -108,9 +108,9 @@ def _editor(request: HttpRequest, newsletter: Newsletter, *, campaign: Campaign 
 def _apply_schedule(campaign: Campaign, send_at) -> Campaign:
     campaign.refresh_from_db(fields=["status", "send_at"])
     if send_at is not None:
-        return engine.campaign_schedule(campaign=campaign, send_at=send_at)
+        return lifecycle.campaign_schedule(campaign=campaign, send_at=send_at)
     if campaign.status in (Status.SCHEDULED, Status.FAILED):
-        return engine.campaign_unschedule(campaign=campaign)
+        return lifecycle.campaign_unschedule(campaign=campaign)
     return campaign
 
 
@@ -123,8 +123,8 @@ def campaign_schedule(request: HttpRequest, newsletter: Newsletter, pk: int) -> 
     back = _back(request, campaign)
     if request.POST.get("action") == "unschedule":
         try:
-            engine.campaign_unschedule(campaign=campaign)
-        except engine.CampaignStateError as error:
+            lifecycle.campaign_unschedule(campaign=campaign)
+        except lifecycle.CampaignStateError as error:
             messages.error(
                 request, _("“%(name)s”: %(error)s") % {"name": campaign.name, "error": error}
             )
@@ -142,8 +142,10 @@ def campaign_schedule(request: HttpRequest, newsletter: Newsletter, pk: int) -> 
         )
         return redirect(back)
     try:
-        campaign = engine.campaign_schedule(campaign=campaign, send_at=form.cleaned_data["send_at"])
-    except engine.CampaignStateError as error:
+        campaign = lifecycle.campaign_schedule(
+            campaign=campaign, send_at=form.cleaned_data["send_at"]
+        )
+    except lifecycle.CampaignStateError as error:
         messages.error(
             request, _("“%(name)s”: %(error)s") % {"name": campaign.name, "error": error}
         )
@@ -172,8 +174,8 @@ def campaign_delete(request: HttpRequest, newsletter: Newsletter, pk: int) -> Ht
     campaign = _campaign(newsletter, pk)
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         try:
-            engine.campaign_delete(campaign=campaign)
-        except engine.CampaignStateError as error:
+            lifecycle.campaign_delete(campaign=campaign)
+        except lifecycle.CampaignStateError as error:
             messages.error(request, str(error))
             return redirect("dashboard:campaign_preview", slug=newsletter.slug, pk=campaign.pk)
         messages.success(request, _("“%(name)s” deleted.") % {"name": campaign.name})
@@ -184,6 +186,6 @@ def campaign_delete(request: HttpRequest, newsletter: Newsletter, pk: int) -> Ht
         {
             "newsletter": newsletter,
             "campaign": campaign,
-            "deletable": engine.campaign_deletable(campaign=campaign),
+            "deletable": lifecycle.campaign_deletable(campaign=campaign),
         },
     )

@@ -1,6 +1,6 @@
 """The Segments pages (a rule builder with a live count and a sample) and the custom
 Fields page. Here because the count joins two apps: the rules (``audiences``) and the
-send path's audience query (``delivery.engine``), so the builder's "can be mailed" is
+send path's audience query (``delivery.audience``), so the builder's "can be mailed" is
 the number a campaign with this segment would be sent to.
 """
 
@@ -14,7 +14,7 @@ from audiences import builder, services
 from audiences.forms import FieldForm, SegmentForm
 from audiences.models import Segment
 from audiences.rules import MAX_CONDITIONS, compile_rules
-from delivery import engine
+from delivery import audience
 from newsletter.access import member_required
 from newsletter.forms import add_service_errors
 from newsletter.http import is_htmx
@@ -75,7 +75,7 @@ def _preview(newsletter: Newsletter, rules: object) -> dict:
     return {
         "matching": preview.matching,
         "sample": preview.sample,
-        "mailable": engine.segment_audience_count(newsletter_id=newsletter.pk, segment=compiled),
+        "mailable": audience.segment_audience_count(newsletter_id=newsletter.pk, segment=compiled),
     }
 
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 
 from campaigns.models import Campaign, Kind, Status
 from campaigns.selectors import campaigns_of
-from delivery.engine import sent_counts
+from delivery.progress import sent_counts
 from newsletter.models import Newsletter
 from subscribers.models import ConsentEvent
 from subscribers.selectors import JOINED, LEFT
@@ -50,7 +50,7 @@ class Growth:
 def recent_campaigns(newsletter: Newsletter, *, limit: int = RECENT_CAMPAIGNS) -> list[Campaign]:
     """The latest campaigns, each with ``sent_count``.
 
-    Counted as on the sending page (``delivery.engine.sent_counts``): a finished
+    Counted as on the sending page (``delivery.progress.sent_counts``): a finished
     million-recipient campaign costs a few index entries rather than a million.
     """
     campaigns = list(

@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from campaigns.models import Campaign
 from campaigns.services import campaign_set_lists, campaign_update
 
-from . import engine
+from . import lifecycle
 
 SALT = "crier.delivery.send-confirmation"
 MAX_AGE = timedelta(minutes=30)
@@ -77,11 +77,11 @@ def send_plan_carry_out(*, campaign: Campaign, plan: SendPlan) -> int | None:
     lists = campaign.newsletter.lists.active().filter(pk__in=plan.list_ids)
     segment = campaign.newsletter.segments.filter(pk=plan.segment_id).first()
     if plan.segment_id is not None and segment is None:
-        raise engine.CampaignStateError(gettext("Its segment was deleted: review it again."))
+        raise lifecycle.CampaignStateError(gettext("Its segment was deleted: review it again."))
     campaign_set_lists(campaign=campaign, lists=list(lists), segment=segment)
     if campaign.local_hour != plan.local_hour:
         campaign = campaign_update(campaign=campaign, local_hour=plan.local_hour)
     if plan.send_at is None:
-        return engine.campaign_start(campaign=campaign)
-    engine.campaign_schedule(campaign=campaign, send_at=plan.send_at)
+        return lifecycle.campaign_start(campaign=campaign)
+    lifecycle.campaign_schedule(campaign=campaign, send_at=plan.send_at)
     return None

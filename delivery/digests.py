@@ -33,7 +33,8 @@ from campaigns.models import Campaign
 from subscribers.models import Subscriber
 
 from . import digest_mail, sending_backends
-from .engine import backoff, classify, eligible
+from .audience import eligible
+from .errors import backoff, classify
 from .messages import DkimSigner, send_raw
 from .models import Delivery, DeliveryStatus, Digest, DigestStatus
 from .selectors import digest_campaigns

@@ -3,7 +3,7 @@ rejected, or unsubscribed at the ESP.
 
 One service for every source — anymail's tracking webhooks (``webhooks.py``), bounce
 mail sent back to VERP addresses (``bounces.py``) and refusals at send time
-(``engine.py``) — so an address is suppressed the same way however we learn of it.
+(``ledger.py``) — so an address is suppressed the same way however we learn of it.
 Every event is recorded once (``DeliveryEvent``): ESPs deliver webhooks at least
 once, and a repeat must change nothing.
 

@@ -34,7 +34,8 @@ from django.db.models.functions import Now
 
 from campaigns.models import Campaign, Status
 
-from .models import Delivery, DeliveryStatus, WorkerHeartbeat
+from . import ledger, lifecycle
+from .models import Delivery, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class TakeBack:
     workers: list[str] = field(default_factory=list)
     requeued: int = 0
     uncertain: int = 0
+    dispatched: list[int] = field(default_factory=list)
 
 
 def silent_workers_take_back() -> TakeBack:
@@ -114,31 +116,19 @@ def heartbeat_end(worker: str) -> None:
 
 
 def _take_back(workers: list[str], *, reason: str) -> TakeBack:
-    """The rows these workers hold: claimed ones back to the queue, the one in flight
-    ``uncertain``. Both lose their worker, so nothing the worker still writes matches
-    them; the campaigns that got rows back start their batch tasks again."""
-    from .engine import dispatch
-
-    rows = Delivery.objects.filter(
-        worker__in=workers, status__in=(DeliveryStatus.CLAIMED, DeliveryStatus.IN_FLIGHT)
+    """The rows these workers hold go back to work (``ledger.take_back``), and the
+    campaigns that got rows back start their batch tasks again after the commit."""
+    requeued, uncertain, campaigns = ledger.take_back(
+        Delivery.objects.filter(worker__in=workers), reason=reason
     )
-    campaigns = set(
-        rows.filter(status=DeliveryStatus.CLAIMED).values_list("campaign_id", flat=True)
+    sending = list(
+        Campaign.objects.filter(pk__in=campaigns, status=Status.SENDING).values_list(
+            "pk", flat=True
+        )
     )
-    requeued = rows.filter(status=DeliveryStatus.CLAIMED).update(
-        status=DeliveryStatus.QUEUED, worker="", lease_until=None
-    )
-    uncertain = rows.filter(status=DeliveryStatus.IN_FLIGHT).update(
-        status=DeliveryStatus.UNCERTAIN,
-        worker="",
-        lease_until=None,
-        last_error=f"Its worker {reason} while handing it to the server: it may have been sent.",
-    )
-    for campaign_id in Campaign.objects.filter(pk__in=campaigns, status=Status.SENDING).values_list(
-        "pk", flat=True
-    ):
-        transaction.on_commit(lambda campaign_id=campaign_id: dispatch(campaign_id))
-    return TakeBack(list(workers), requeued, uncertain)
+    for campaign_id in sending:
+        transaction.on_commit(lambda campaign_id=campaign_id: lifecycle.dispatch(campaign_id))
+    return TakeBack(list(workers), requeued, uncertain, sending)
 
 
 class _Beating:

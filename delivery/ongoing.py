@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Kind, Status
 
-from .engine import CampaignStateError, _check_renders, _locked_in, _set_status, dispatch
+from .lifecycle import CampaignStateError, _check_renders, _locked_in, _set_status, dispatch
 
 ADD_RECIPIENT = """
 INSERT INTO delivery_delivery

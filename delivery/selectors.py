@@ -38,7 +38,7 @@ def sending_started_at(campaign: Campaign) -> datetime | None:
     """When the campaign started sending, or None if it never did.
 
     Every row of a campaign is inserted by one statement when sending starts
-    (``engine.create_deliveries``), with one ``created_at``: any row says when, and
+    (``audience.create_deliveries``), with one ``created_at``: any row says when, and
     the (campaign, subscriber) index finds one without reading the others.
     """
     rows = Delivery.objects.filter(campaign=campaign).values_list("created_at", flat=True)
@@ -161,7 +161,7 @@ class EditionCounts:
 def edition_counts(campaign: Campaign) -> list[EditionCounts]:
     """The report split by edition: empty for a campaign in one language.
 
-    Each row records its edition when sending starts (``engine.create_deliveries``);
+    Each row records its edition when sending starts (``audience.create_deliveries``);
     engagement is per delivery, so it joins the same way.
     """
     if not campaign.editions.exists():

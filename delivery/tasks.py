@@ -3,11 +3,13 @@ from celery import shared_task
 from delivery import (
     bounces,
     digests,
-    engine,
     feedback,
     heartbeats,
+    lifecycle,
+    sending,
     sending_backends,
     services,
+    sweeper,
     unsubscribe_mail,
 )
 
@@ -30,18 +32,18 @@ def prune_outbox() -> int:
 @shared_task(bind=True)
 def send_batches(self, campaign_id: int) -> None:
     """Loops over batches for a while, then hands over to a fresh task if work remains."""
-    if engine.send_batches(campaign_id=campaign_id, task_id=self.request.id or ""):
+    if sending.send_batches(campaign_id=campaign_id, task_id=self.request.id or ""):
         send_batches.delay(campaign_id)
 
 
 @shared_task
 def start_due_campaigns() -> list[int]:
-    return engine.start_due_campaigns()
+    return lifecycle.start_due_campaigns()
 
 
 @shared_task
 def sweep() -> dict:
-    report = engine.sweep()
+    report = sweeper.sweep()
     return {"requeued": report.requeued, "uncertain": report.uncertain}
 
 

@@ -20,7 +20,7 @@ from newsletter.encryption import DecryptionError
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
-from . import engine, sending_backends, test_mail
+from . import audience, lifecycle, sending_backends, test_mail
 from .confirmation import (
     InvalidConfirmation,
     SendPlan,
@@ -30,6 +30,7 @@ from .confirmation import (
 )
 from .forms import BackendTestForm, SendForm, SendingBackendForm, stored_secret_fields
 from .models import BackendKind, Delivery, DeliveryStatus, SendingBackend
+from .progress import campaign_progress, uncertain_rows
 from .sending_backends import KINDS
 
 FAILURES_SHOWN = 50
@@ -102,7 +103,7 @@ def _recipients(newsletter: Newsletter, list_ids, segment_id) -> dict:
         else None
     )
     chosen = [int(pk) for pk in list_ids if str(pk).isdigit()]
-    lists = engine.audience_lists(
+    lists = audience.audience_lists(
         newsletter_id=newsletter.pk, chosen=chosen, segment=segment is not None
     )
     compiled = None
@@ -112,7 +113,7 @@ def _recipients(newsletter: Newsletter, list_ids, segment_id) -> dict:
         except ValidationError as error:
             return {"recipients": 0, "segment": segment, "segment_problem": error.messages}
     return {
-        "recipients": engine.audience_count(list_ids=lists, segment=compiled),
+        "recipients": audience.audience_count(list_ids=lists, segment=compiled),
         "segment": segment,
     }
 
@@ -135,8 +136,8 @@ def _review(request, newsletter, campaign, form, plan: SendPlan) -> HttpResponse
             form.add_error("send_at", _("Choose when to send it."))
             return None
         try:
-            engine.send_at_check(plan.send_at)
-        except engine.CampaignStateError as error:
+            lifecycle.send_at_check(plan.send_at)
+        except lifecycle.CampaignStateError as error:
             form.add_error("send_at", str(error))
             return None
     return render(
@@ -165,7 +166,7 @@ def _confirm(request: HttpRequest, newsletter: Newsletter, campaign: Campaign) -
     except InvalidConfirmation:
         messages.error(request, _("This confirmation is too old or not valid: review it again."))
         return redirect("dashboard:campaign_send", slug=newsletter.slug, pk=campaign.pk)
-    except engine.CampaignStateError as error:
+    except lifecycle.CampaignStateError as error:
         messages.error(request, str(error))
         return redirect("dashboard:campaign_send", slug=newsletter.slug, pk=campaign.pk)
     return redirect("dashboard:campaign_sending", slug=newsletter.slug, pk=campaign.pk)
@@ -194,7 +195,7 @@ LIVE_STATUSES = (Status.SCHEDULED, Status.SENDING, Status.PAUSED)
 @member_required(Role.VIEWER)
 def campaign_sending(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
     campaign = _campaign(newsletter, pk)
-    progress = engine.progress(campaign=campaign)
+    progress = campaign_progress(campaign=campaign)
     context = {
         "newsletter": newsletter,
         "campaign": campaign,
@@ -207,7 +208,7 @@ def campaign_sending(request: HttpRequest, newsletter: Newsletter, pk: int) -> H
     }
     if is_htmx(request):
         return render(request, "delivery/_progress.html", context)
-    context["uncertain"] = engine.uncertain_rows(campaign)
+    context["uncertain"] = uncertain_rows(campaign)
     context["settlements"] = campaign.uncertain_settlements.all()
     return render(request, "delivery/campaign_sending.html", context)
 
@@ -223,14 +224,14 @@ def campaign_uncertain(request: HttpRequest, newsletter: Newsletter, pk: int) ->
         messages.error(request, _("Tick at least one person."))
     else:
         try:
-            settlement = engine.campaign_settle_uncertain(
+            settlement = lifecycle.campaign_settle_uncertain(
                 campaign=campaign,
                 choice=choice,
                 actor=request.user.get_username(),
                 user=request.user,
                 delivery_ids=ids,
             )
-        except engine.CampaignStateError as error:
+        except lifecycle.CampaignStateError as error:
             messages.error(request, str(error))
         else:
             messages.success(
@@ -249,10 +250,10 @@ def campaign_uncertain(request: HttpRequest, newsletter: Newsletter, pk: int) ->
 
 
 ACTIONS = {
-    "pause": engine.campaign_pause,
-    "resume": engine.campaign_resume,
-    "cancel": engine.campaign_cancel,
-    "retry_failed": engine.campaign_retry_failed,
+    "pause": lifecycle.campaign_pause,
+    "resume": lifecycle.campaign_resume,
+    "cancel": lifecycle.campaign_cancel,
+    "retry_failed": lifecycle.campaign_retry_failed,
 }
 
 
@@ -263,12 +264,12 @@ def campaign_action(request: HttpRequest, newsletter: Newsletter, pk: int) -> Ht
     action = ACTIONS.get(request.POST.get("action", ""))
     if action is None:
         messages.error(request, _("Unknown action."))
-    elif campaign.kind == Kind.AUTOMATION and action != engine.campaign_retry_failed:
+    elif campaign.kind == Kind.AUTOMATION and action != lifecycle.campaign_retry_failed:
         messages.error(request, _("This email pauses and resumes with its automation."))
     else:
         try:
             action(campaign=campaign)
-        except engine.CampaignStateError as error:
+        except lifecycle.CampaignStateError as error:
             messages.error(request, str(error))
     return redirect("dashboard:campaign_sending", slug=newsletter.slug, pk=campaign.pk)
 

@@ -20,7 +20,8 @@ from campaigns.extensions import VariantContent
 from campaigns.models import Campaign, Kind, Status
 from campaigns.rendering import render
 from campaigns.services import campaign_adopt_variant, render_input
-from delivery import engine, samples
+from delivery import lifecycle, samples
+from delivery.audience import audience_count
 from newsletter.headers import validate_single_line
 from newsletter.models import TrackingPolicy
 
@@ -199,7 +200,7 @@ def _check_metric(campaign: Campaign, metric: str, error) -> None:
 
 def _check_sample(campaign: Campaign, kind: str, size: int, variants: int, error) -> None:
     lists = campaign.lists.filter(newsletter_id=campaign.newsletter_id).active()
-    audience = engine.audience_count(list_ids=lists.values_list("pk", flat=True))
+    audience = audience_count(list_ids=lists.values_list("pk", flat=True))
     count = sample_count(kind=kind, size=size, audience=audience)
     if count >= audience:
         error(
@@ -245,14 +246,14 @@ def experiment_start(*, campaign: Campaign) -> None:
     if experiment is None:
         return
     if campaign.editions.exists():
-        raise engine.CampaignStateError(EDITIONS_TOO)
+        raise lifecycle.CampaignStateError(EDITIONS_TOO)
     labels = list(experiment.variants.values_list("label", flat=True))
     audience = campaign.deliveries.count()
     count = sample_count(
         kind=experiment.sample_kind, size=experiment.sample_size, audience=audience
     )
     if not len(labels) <= count < audience:
-        raise engine.CampaignStateError(
+        raise lifecycle.CampaignStateError(
             gettext(
                 "Its experiment's sample (%(count)d people) no longer fits its audience "
                 "(%(audience)d people): change the sample size."
@@ -306,7 +307,7 @@ def experiment_decide(*, experiment: Experiment, actor: str, label: str = "") ->
         update_fields=["state", "winner", "decided_at", "decided_by", "reason", "updated_at"]
     )
     if campaign.status == Status.SENDING:
-        transaction.on_commit(lambda: engine.dispatch(campaign.pk))
+        transaction.on_commit(lambda: lifecycle.dispatch(campaign.pk))
     logger.info(
         "experiment decided",
         extra={"campaign": campaign.pk, "winner": label, "released": released, "actor": actor},

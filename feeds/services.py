@@ -7,7 +7,7 @@ A run fetches the feed (``fetching``: the SSRF guard, size and time limits), par
 (``FeedItem``, unique per feed and item). Both commit together or not at all, so a
 retried or doubled run finds the items seen and makes nothing; a period with no new
 item makes nothing either. Sending goes through the sending engine's own start
-(``delivery.engine.campaign_start``) in that same transaction: an issue that cannot
+(``delivery.lifecycle.campaign_start``) in that same transaction: an issue that cannot
 start stays a draft, and the feed says why.
 """
 
@@ -24,7 +24,7 @@ from django.utils.translation import gettext
 from audiences.services import segment_compile
 from campaigns import services as campaigns
 from campaigns.models import BodyFormat, Campaign
-from delivery import engine
+from delivery import lifecycle
 from newsletter.models import Newsletter
 from subscribers.models import MailingList
 
@@ -367,8 +367,8 @@ def _start(campaign: Campaign) -> str:
     """Send the issue now; if it cannot start, it stays a draft and this says why."""
     try:
         with transaction.atomic():
-            engine.campaign_start(campaign=campaign)
-    except engine.CampaignStateError as error:
+            lifecycle.campaign_start(campaign=campaign)
+    except lifecycle.CampaignStateError as error:
         return gettext("The issue “%(name)s” was kept as a draft: %(reason)s") % {
             "name": campaign.name,
             "reason": error,

@@ -148,7 +148,7 @@ class Subscriber(models.Model):
         max_length=10, choices=MailFormat.choices, default=MailFormat.HTML, db_default="html"
     )
     # Paused until a date, or until the person comes back (``paused_indefinitely``):
-    # the audience leaves the contact out either way (delivery/engine.py).
+    # the audience leaves the contact out either way (delivery/audience.py).
     paused_until = models.DateTimeField(null=True, blank=True)
     paused_indefinitely = models.BooleanField(default=False, db_default=False)
     # An IANA name ("Asia/Tokyo"), or blank for the newsletter's: when a local-hour

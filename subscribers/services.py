@@ -985,7 +985,7 @@ def list_archive(*, mailing_list: MailingList) -> MailingList:
 
     Its subscriptions stay as they are and its consent records stay in the ledger:
     unarchiving brings the list back with the same people. Scheduled campaigns that
-    only had this list fail to start, saying why (delivery/engine.py).
+    only had this list fail to start, saying why (delivery/lifecycle.py).
     """
     mailing_list = MailingList.objects.select_for_update().get(pk=mailing_list.pk)
     if mailing_list.archived_at is None:

@@ -9,7 +9,7 @@ stop another's mail, so the instance-wide scope is written only by:
 - the person themself, through their data page (stop all mail, erase me);
 - an instance admin (Django admin).
 
-Every reader applies both scopes: sending (``delivery.engine``), subscribing and
+Every reader applies both scopes: sending (``delivery.audience``), subscribing and
 importing.
 """
 

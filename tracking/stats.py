@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from django.utils.translation import gettext
 
 from campaigns.models import Campaign
-from delivery import engine
+from delivery.progress import Progress, campaign_progress
 from newsletter.models import TrackingPolicy
 
 from .models import CampaignCount, HourlyCount, Link
@@ -108,8 +108,8 @@ def _instant(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def campaign_stats(campaign: Campaign, *, progress: engine.Progress | None = None) -> CampaignStats:
-    progress = progress or engine.progress(campaign=campaign)
+def campaign_stats(campaign: Campaign, *, progress: Progress | None = None) -> CampaignStats:
+    progress = progress or campaign_progress(campaign=campaign)
     counts = CampaignCount.objects.filter(campaign=campaign).first() or CampaignCount()
     individual = campaign.newsletter.tracking_policy == TrackingPolicy.INDIVIDUAL
 

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from automations import services
 from automations.models import Automation, AutomationStatus, StepKind
-from delivery import engine
+from delivery import sending
 from delivery.models import OutboxMessage
 from newsletter.models import Role
 from tests.dashboard.test_browser import screenshot
@@ -78,7 +78,7 @@ def test_an_editor_builds_a_welcome_series_that_newcomers_receive(
     ]
     confirmed(newsletter, [newcomers], "ada@example.org")
     services.enrolments_advance()
-    engine.send_batches(campaign_id=automation.steps.get(position=1).campaign_id)
+    sending.send_batches(campaign_id=automation.steps.get(position=1).campaign_id)
     assert OutboxMessage.objects.get().subject == "Welcome aboard"
 
     page.set_viewport_size(PHONE)

@@ -17,8 +17,9 @@ from automations.models import (
 from automations.services import AutomationStateError, StepSpec
 from campaigns.models import Campaign, Kind
 from campaigns.models import Status as CampaignStatus
-from delivery import engine
+from delivery import sending, sweeper
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage
+from delivery.progress import campaign_progress
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, Subscriber
 from subscribers.tokens import Claim
@@ -38,7 +39,7 @@ def send_all():
         .values_list("campaign_id", flat=True)
         .distinct()
     ):
-        while engine.send_batches(campaign_id=campaign_id):
+        while sending.send_batches(campaign_id=campaign_id):
             pass
 
 
@@ -94,8 +95,8 @@ def test_step_campaigns_stay_open_and_are_not_issues(welcome, newsletter, newcom
     assert first.kind == Kind.AUTOMATION
     # Everyone so far was sent to, yet it stays open for whoever comes next.
     assert first.status == CampaignStatus.SENDING
-    assert engine.progress(campaign=first).sent == 1
-    assert engine.sweep().finished == []
+    assert campaign_progress(campaign=first).sent == 1
+    assert sweeper.sweep().finished == []
 
 
 def test_an_unsubscribe_between_steps_ends_the_sequence(welcome, newsletter, newcomers):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Status
 from campaigns.services import install_default_layouts
-from delivery import engine
+from delivery import lifecycle
 from delivery.models import Delivery
 from newsletter.models import Role
 from subscribers.models import MailingList
@@ -244,7 +244,7 @@ def test_delete_asks_first_and_only_deletes_what_never_started(editor):
 
     sent = CampaignFactory(newsletter=editor.newsletter)
     sent.lists.set([editor.news])
-    engine.campaign_start(campaign=sent)
+    lifecycle.campaign_start(campaign=sent)
     page = editor.get(url("campaign_delete", editor.newsletter, sent.pk)).content.decode()
     assert "It cannot be deleted" in page and "Delete it" not in page
     editor.post(url("campaign_delete", editor.newsletter, sent.pk), {"confirm": "yes"})

@@ -160,7 +160,7 @@ def test_an_editor_archives_a_list_and_sees_why_it_cannot_be_deleted(live_server
 def test_a_reader_opens_their_copy_of_a_campaign_that_is_not_public(
     live_server, page, settings, width
 ):
-    from delivery import engine
+    from delivery import lifecycle, sending
     from delivery.models import OutboxMessage
     from subscribers import services as subscribers
     from subscribers.models import ConsentSource
@@ -181,8 +181,8 @@ def test_a_reader_opens_their_copy_of_a_campaign_that_is_not_public(
     )
     campaign = CampaignFactory(newsletter=newsletter, public=False)
     campaign.lists.set([news])
-    engine.campaign_start(campaign=campaign)
-    engine.send_batches(campaign_id=campaign.pk)
+    lifecycle.campaign_start(campaign=campaign)
+    sending.send_batches(campaign_id=campaign.pk)
 
     page.set_content(OutboxMessage.objects.get().body("html"))
     with page.expect_navigation():

@@ -39,7 +39,7 @@ from automations import services as automations
 from campaigns import services as campaign_services
 from campaigns.images import image_upload
 from campaigns.models import Campaign, Status
-from delivery import engine
+from delivery import lifecycle, sending
 from delivery.models import BounceType, Delivery, DeliveryStatus, OutboxMessage
 from feeds.models import Feed, FeedItem
 from newsletter.invitations import invitation_create, token_digest
@@ -176,7 +176,7 @@ class Newsroom:
             body="Come and meet us.",
         )
         self.scheduled.lists.set([self.announcements])
-        engine.campaign_schedule(
+        lifecycle.campaign_schedule(
             campaign=self.scheduled, send_at=timezone.now() + timedelta(days=3)
         )
         batch = ImportBatch.objects.create(
@@ -588,7 +588,7 @@ def test_a_send_is_confirmed_with_what_goes_out_before_anything_does(live_server
 
     page.get_by_role("button", name="Send to 3 people now").click()
     expect(page.locator("[data-status]")).to_have_attribute("data-status", "sending")
-    while engine.send_batches(campaign_id=newsroom.draft.pk):
+    while sending.send_batches(campaign_id=newsroom.draft.pk):
         pass
     page.reload()
     expect(page.locator("[data-status]")).to_contain_text("to 3 people")

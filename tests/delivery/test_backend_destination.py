@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from delivery import engine, sending_backends
+from delivery import lifecycle, sending, sending_backends
 from delivery.backends.smtp import EmailBackend, HostRefused
 from delivery.models import BackendKind, Delivery, DeliveryStatus, SendingBackend
 from newsletter import network
@@ -270,8 +270,8 @@ def test_a_campaign_through_a_host_that_turned_private_sends_nothing(
     monkeypatch.setattr(network, "resolve", lambda host, port: ["127.0.0.1"])
     campaign = CampaignFactory(newsletter=newsletter)
     campaign.lists.set([releases])
-    engine.campaign_start(campaign=campaign)
-    while engine.send_batches(campaign_id=campaign.pk):
+    lifecycle.campaign_start(campaign=campaign)
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
     assert smtp_sink.handler.recipients() == []
     rows = Delivery.objects.filter(campaign=campaign)

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from campaigns.models import Status
-from delivery import bounces, engine
+from delivery import bounces, lifecycle, sending
 from delivery.models import Delivery, DeliveryEvent, DeliveryStatus
 from subscribers import services as subscribers
 from subscribers import suppressions
@@ -95,8 +95,8 @@ def test_smtp_campaign_mail_leaves_with_its_verp_envelope_sender(
     subscribe(newsletter, mailing_list)
     campaign = CampaignFactory(newsletter=newsletter)
     campaign.lists.set([mailing_list])
-    engine.campaign_start(campaign=campaign)
-    while engine.send_batches(campaign_id=campaign.pk):
+    lifecycle.campaign_start(campaign=campaign)
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
     row = Delivery.objects.get()
     [received] = smtp_sink.handler.received
@@ -111,8 +111,8 @@ def test_without_a_bounce_domain_the_envelope_sender_is_the_newsletters(
     subscribe(newsletter, mailing_list)
     campaign = CampaignFactory(newsletter=newsletter)
     campaign.lists.set([mailing_list])
-    engine.campaign_start(campaign=campaign)
-    while engine.send_batches(campaign_id=campaign.pk):
+    lifecycle.campaign_start(campaign=campaign)
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
     [received] = smtp_sink.handler.received
     assert received.sender == newsletter.from_email

@@ -10,8 +10,9 @@ import pytest
 
 from campaigns import services as campaigns
 from campaigns.models import Campaign, EditionStatus, Status
-from delivery import digests, engine
+from delivery import digests, lifecycle, sending
 from delivery.models import Delivery, DeliveryStatus, Digest, DigestStatus, OutboxMessage
+from delivery.progress import campaign_progress
 from subscribers.models import Frequency, Subscriber, Subscription
 from tests.factories import (
     CampaignFactory,
@@ -56,8 +57,8 @@ def reader(mailing_list, email, frequency=Frequency.EVERY_ISSUE, **fields) -> Su
 
 def send(campaign: Campaign, at: datetime) -> None:
     with clock(at):
-        engine.campaign_start(campaign=campaign)
-        while engine.send_batches(campaign_id=campaign.pk):
+        lifecycle.campaign_start(campaign=campaign)
+        while sending.send_batches(campaign_id=campaign.pk):
             pass
 
 
@@ -106,7 +107,7 @@ def test_a_weekly_reader_gets_one_digest_of_the_weeks_issues_and_no_single_issue
     assert mails_to(bob.email) == []
     # Each campaign is done for its every-issue readers; bob's rows wait for his digest.
     assert set(Campaign.objects.values_list("status", flat=True)) == {Status.SENT}
-    assert engine.progress(campaign=first).in_digest == 1
+    assert campaign_progress(campaign=first).in_digest == 1
     held = Delivery.objects.get(campaign=first, subscriber=bob)
     assert (held.status, held.digest_due_at) == (DeliveryStatus.IN_DIGEST, WEEK_END_PARIS)
 
@@ -130,7 +131,7 @@ def test_a_weekly_reader_gets_one_digest_of_the_weeks_issues_and_no_single_issue
     assert digest.status == DigestStatus.SENT
     rows = Delivery.objects.filter(subscriber=bob)
     assert {(row.status, row.digest_id) for row in rows} == {(DeliveryStatus.SENT, digest.pk)}
-    assert engine.progress(campaign=first).sent == 2
+    assert campaign_progress(campaign=first).sent == 2
 
 
 def test_a_period_with_no_issues_sends_nothing(newsletter, lists):
@@ -221,8 +222,8 @@ def test_cancelling_a_campaign_takes_it_out_of_digests_not_yet_made(newsletter, 
     reader(releases, "ada@example.org")
     campaign = issue(newsletter, [releases], "Kernel 6.1")
     with clock(WEDNESDAY):
-        engine.campaign_start(campaign=campaign)
-        engine.campaign_cancel(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
+        lifecycle.campaign_cancel(campaign=campaign)
     run_digests(WEEK_END_PARIS)
     assert OutboxMessage.objects.count() == 0
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SKIPPED}

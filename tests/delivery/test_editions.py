@@ -6,7 +6,7 @@ from django.test import Client
 
 from campaigns import services as campaigns
 from campaigns.models import EditionStatus
-from delivery import engine
+from delivery import lifecycle
 from delivery.models import Delivery, OutboxMessage
 from subscribers.models import Subscriber
 from tests.delivery.test_engine import confirmed, send_all
@@ -64,7 +64,7 @@ def test_a_french_reader_gets_the_french_edition_and_a_german_reader_the_default
     reader(newsletter, [releases], "ada@example.org")
     french(campaign)
 
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
 
     for email in ("amelie@example.org", "jules@example.org"):
@@ -97,8 +97,8 @@ def test_a_pending_edition_with_readers_blocks_the_send_with_one_reason(
         "Translations still pending: French (1 reader). Mark them ready, or choose to send "
         "those readers the default edition."
     ]
-    with pytest.raises(engine.CampaignStateError, match="Translations still pending: French"):
-        engine.campaign_start(campaign=campaign)
+    with pytest.raises(lifecycle.CampaignStateError, match="Translations still pending: French"):
+        lifecycle.campaign_start(campaign=campaign)
     assert not Delivery.objects.exists()
 
 
@@ -110,7 +110,7 @@ def test_falling_back_sends_the_default_to_readers_of_a_pending_edition(
     campaigns.campaign_update(campaign=campaign, edition_fallback=True)
 
     assert campaigns.campaign_sendability(campaign=campaign).ok
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
     assert mail_of("amelie@example.org").parsed()["Subject"] == "Kernel 7.0 is out"
     assert Delivery.objects.get().edition == "en"
@@ -178,7 +178,7 @@ def test_conditional_blocks_reach_only_their_readers_with_one_render_per_combina
     monkeypatch.setattr(
         campaigns.rendering, "render", lambda source: renders.append(source) or real_render(source)
     )
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
 
     for number in range(3):
@@ -212,7 +212,7 @@ def test_a_readers_own_web_version_shows_their_edition_and_their_blocks(
         status=EditionStatus.READY,
     )
     reader(newsletter, [releases, security], "amelie@example.org", language="fr")
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
 
     page = Client().get(web_link("amelie@example.org").removeprefix(SITE)).content.decode()

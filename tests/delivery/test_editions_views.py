@@ -3,7 +3,7 @@
 import pytest
 
 from campaigns import services as campaigns
-from delivery import engine
+from delivery import lifecycle
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, Subscriber
 from tests.delivery.test_editions import send_all
@@ -58,7 +58,7 @@ def test_the_report_splits_by_edition(setup):
     campaigns.edition_create(
         campaign=campaign, language="fr", subject="Sortie", body="Bonjour.", status="ready"
     )
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
     page = client.get(url("campaign_report", campaign)).content.decode()
     assert "By edition" in page

@@ -1,3 +1,4 @@
+import time
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
@@ -6,8 +7,10 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns.models import Campaign, Status
-from delivery import engine, sending_backends
+from delivery import ledger, lifecycle, sending, sending_backends, sweeper
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage
+from delivery.progress import campaign_progress
+from delivery.sending import pipeline
 from subscribers import services as subscribers
 from subscribers import suppressions
 from subscribers.models import ConsentSource, Subscriber, Suppression, SuppressionReason
@@ -49,7 +52,7 @@ def campaign(newsletter, releases):
 
 
 def send_all(campaign):
-    while engine.send_batches(campaign_id=campaign.pk):
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
 
 
@@ -91,7 +94,7 @@ def test_the_audience_is_confirmed_active_unpaused_unsuppressed_and_counted_once
         attestation="test",
     )
 
-    assert engine.campaign_start(campaign=campaign) == 2
+    assert lifecycle.campaign_start(campaign=campaign) == 2
     emails = set(Delivery.objects.values_list("subscriber__email", flat=True))
     assert emails == {"both@example.org", "one@example.org"}
     campaign.refresh_from_db()
@@ -100,19 +103,19 @@ def test_the_audience_is_confirmed_active_unpaused_unsuppressed_and_counted_once
 
 def test_start_refuses_a_campaign_without_lists_or_already_sent(newsletter):
     campaign = CampaignFactory(newsletter=newsletter)
-    with pytest.raises(engine.CampaignStateError, match="Choose at least one list"):
-        engine.campaign_start(campaign=campaign)
+    with pytest.raises(lifecycle.CampaignStateError, match="Choose at least one list"):
+        lifecycle.campaign_start(campaign=campaign)
     sent = CampaignFactory(newsletter=newsletter, status=Status.SENT)
-    with pytest.raises(engine.CampaignStateError, match="It is sent"):
-        engine.campaign_start(campaign=sent)
+    with pytest.raises(lifecycle.CampaignStateError, match="It is sent"):
+        lifecycle.campaign_start(campaign=sent)
     assert not Delivery.objects.exists()
 
 
 def test_start_refuses_a_campaign_that_does_not_render(newsletter, releases):
     campaign = CampaignFactory(newsletter=newsletter, body="Hello {{ subscriber.shoe_size }}")
     campaign.lists.set([releases])
-    with pytest.raises(engine.CampaignStateError, match="shoe_size"):
-        engine.campaign_start(campaign=campaign)
+    with pytest.raises(lifecycle.CampaignStateError, match="shoe_size"):
+        lifecycle.campaign_start(campaign=campaign)
 
 
 def test_every_recipient_gets_one_personal_message_with_bulk_sender_headers(
@@ -121,7 +124,7 @@ def test_every_recipient_gets_one_personal_message_with_bulk_sender_headers(
     settings.SITE_URL = "https://news.example.org"
     ada = confirmed(newsletter, [releases], "ada@example.org", name="Ada")
     confirmed(newsletter, [releases], "grace@example.org", name="Grace")
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
 
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
@@ -150,7 +153,7 @@ def test_every_recipient_gets_one_personal_message_with_bulk_sender_headers(
 def test_someone_who_leaves_before_their_turn_is_skipped(newsletter, releases, campaign):
     ada = confirmed(newsletter, [releases], "ada@example.org")
     confirmed(newsletter, [releases], "grace@example.org")
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     subscribers.unsubscribe(claim=Claim(ada.pk, newsletter.pk), source=ConsentSource.ONE_CLICK)
     send_all(campaign)
     statuses = dict(Delivery.objects.values_list("subscriber__email", "status"))
@@ -164,20 +167,20 @@ def test_pause_stops_claims_and_resume_sends_only_the_rest(
     settings.SEND_BATCH_SIZE = 2
     for n in range(5):
         confirmed(newsletter, [releases], f"p{n}@example.org")
-    engine.campaign_start(campaign=campaign)
-    rows = engine.claim(campaign_id=campaign.pk, size=2, worker="w1")
-    engine._send_batch(
-        engine.CampaignMessages(campaign, engine.campaign_render(campaign=campaign)),
+    lifecycle.campaign_start(campaign=campaign)
+    rows = ledger.claim(campaign_id=campaign.pk, size=2, worker="w1")
+    pipeline._send_batch(
+        pipeline.CampaignMessages(campaign, pipeline.campaign_render(campaign=campaign)),
         rows,
         "w1",
-        engine.Pace(engine.Throttle(), sending_backends.transport_for(newsletter.pk)),
-        engine.Outcomes(),
+        pipeline.Pace(pipeline.Throttle(), sending_backends.transport_for(newsletter.pk)),
+        pipeline.Outcomes(),
     )
-    engine.campaign_pause(campaign=campaign)
-    assert engine.send_batches(campaign_id=campaign.pk) is False
+    lifecycle.campaign_pause(campaign=campaign)
+    assert sending.send_batches(campaign_id=campaign.pk) is False
     assert OutboxMessage.objects.count() == 2
 
-    engine.campaign_resume(campaign=campaign)
+    lifecycle.campaign_resume(campaign=campaign)
     send_all(campaign)
     assert OutboxMessage.objects.count() == 5
     assert sorted(r for m in OutboxMessage.objects.all() for r in m.recipients) == [
@@ -192,7 +195,7 @@ def test_smtp_refusals_fail_permanently_or_retry_later(newsletter, releases, cam
     }
     for email in ("ok@example.org", "gone@example.org", "busy@example.org"):
         confirmed(newsletter, [releases], email)
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
 
     rows = {d.subscriber.email: d for d in Delivery.objects.select_related("subscriber")}
@@ -213,7 +216,7 @@ def test_a_transient_failure_gives_up_after_the_last_attempt(
     settings.SEND_MAX_ATTEMPTS = 2
     smtp_sink.handler.refuse = {"busy@example.org": "451 4.7.1 Try again later"}
     confirmed(newsletter, [releases], "busy@example.org")
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     for _ in range(2):
         Delivery.objects.update(next_attempt_at=None)
         send_all(campaign)
@@ -225,7 +228,7 @@ def test_retry_failed_sends_only_the_failed_rows(newsletter, releases, campaign,
     smtp_sink.handler.refuse = {"later@example.org": "554 5.7.1 Rejected for now"}
     confirmed(newsletter, [releases], "ok@example.org")
     confirmed(newsletter, [releases], "later@example.org")
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
     campaign.refresh_from_db()
     assert campaign.status == Status.SENT
@@ -234,7 +237,7 @@ def test_retry_failed_sends_only_the_failed_rows(newsletter, releases, campaign,
     Suppression.objects.all().delete()
     Subscriber.objects.update(status="active")
 
-    assert engine.campaign_retry_failed(campaign=campaign) == 1
+    assert lifecycle.campaign_retry_failed(campaign=campaign) == 1
     send_all(campaign)
     assert sorted(smtp_sink.handler.recipients()) == ["later@example.org", "ok@example.org"]
 
@@ -244,12 +247,12 @@ def test_sweeper_requeues_unsent_claims_and_marks_in_flight_rows_uncertain(
 ):
     for n in range(3):
         confirmed(newsletter, [releases], f"s{n}@example.org")
-    engine.campaign_start(campaign=campaign)
-    rows = engine.claim(campaign_id=campaign.pk, size=3, worker="dead-worker")
-    assert engine.Flight("dead-worker").take_off(rows[0][0])
+    lifecycle.campaign_start(campaign=campaign)
+    rows = ledger.claim(campaign_id=campaign.pk, size=3, worker="dead-worker")
+    assert ledger.Flight("dead-worker").take_off(rows[0][0])
     Delivery.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
 
-    report = engine.sweep()
+    report = sweeper.sweep()
     assert (report.requeued, report.uncertain) == (2, 1)
     assert Delivery.objects.get(pk=rows[0][0]).status == DeliveryStatus.UNCERTAIN
     send_all(campaign)
@@ -260,33 +263,35 @@ def test_sweeper_requeues_unsent_claims_and_marks_in_flight_rows_uncertain(
 
 def test_a_stolen_claim_is_not_sent_by_its_old_worker(newsletter, releases, campaign):
     confirmed(newsletter, [releases], "ada@example.org")
-    engine.campaign_start(campaign=campaign)
-    rows = engine.claim(campaign_id=campaign.pk, size=1, worker="slow")
+    lifecycle.campaign_start(campaign=campaign)
+    rows = ledger.claim(campaign_id=campaign.pk, size=1, worker="slow")
     Delivery.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
-    engine.sweep()
-    assert engine.claim(campaign_id=campaign.pk, size=1, worker="fresh") == rows
-    assert not engine.Flight("slow").take_off(rows[0][0])
-    assert engine.Flight("fresh").take_off(rows[0][0])
+    sweeper.sweep()
+    assert ledger.claim(campaign_id=campaign.pk, size=1, worker="fresh") == rows
+    assert not ledger.Flight("slow").take_off(rows[0][0])
+    assert ledger.Flight("fresh").take_off(rows[0][0])
 
 
 def test_scheduled_campaigns_start_when_due(newsletter, releases, campaign):
     confirmed(newsletter, [releases], "ada@example.org")
-    with pytest.raises(engine.CampaignStateError, match="future"):
-        engine.campaign_schedule(campaign=campaign, send_at=timezone.now() - timedelta(minutes=1))
-    engine.campaign_schedule(campaign=campaign, send_at=timezone.now() + timedelta(hours=1))
-    assert engine.start_due_campaigns() == []
+    with pytest.raises(lifecycle.CampaignStateError, match="future"):
+        lifecycle.campaign_schedule(
+            campaign=campaign, send_at=timezone.now() - timedelta(minutes=1)
+        )
+    lifecycle.campaign_schedule(campaign=campaign, send_at=timezone.now() + timedelta(hours=1))
+    assert lifecycle.start_due_campaigns() == []
     campaign.refresh_from_db()
     assert campaign.status == Status.SCHEDULED
     type(campaign).objects.filter(pk=campaign.pk).update(send_at=timezone.now())
-    assert engine.start_due_campaigns() == [campaign.pk]
+    assert lifecycle.start_due_campaigns() == [campaign.pk]
     assert Delivery.objects.count() == 1
 
 
 def test_cancel_skips_what_was_not_sent(newsletter, releases, campaign):
     confirmed(newsletter, [releases], "ada@example.org")
-    engine.campaign_start(campaign=campaign)
-    engine.campaign_cancel(campaign=campaign)
-    assert engine.send_batches(campaign_id=campaign.pk) is False
+    lifecycle.campaign_start(campaign=campaign)
+    lifecycle.campaign_cancel(campaign=campaign)
+    assert sending.send_batches(campaign_id=campaign.pk) is False
     assert Delivery.objects.get().status == DeliveryStatus.SKIPPED
 
 
@@ -305,7 +310,7 @@ def test_too_many_failures_pause_the_campaign_and_tell_its_owners(
         if n % 2:
             refuse[email] = "550 5.1.1 No such user"
     smtp_sink.handler.refuse = refuse
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
     campaign.refresh_from_db()
     assert campaign.status == Status.PAUSED
@@ -321,9 +326,9 @@ def test_too_many_failures_pause_the_campaign_and_tell_its_owners(
 def test_progress_counts_each_state(newsletter, releases, campaign):
     for n in range(3):
         confirmed(newsletter, [releases], f"g{n}@example.org")
-    engine.campaign_start(campaign=campaign)
-    engine.claim(campaign_id=campaign.pk, size=1, worker="w")
-    progress = engine.progress(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
+    ledger.claim(campaign_id=campaign.pk, size=1, worker="w")
+    progress = campaign_progress(campaign=campaign)
     assert (progress.total, progress.queued, progress.sending, progress.sent) == (3, 2, 1, 0)
 
 
@@ -335,9 +340,9 @@ def test_the_rate_stays_steady_while_a_campaign_goes_out_in_bursts(
     for n in range(50):
         confirmed(newsletter, [releases], f"r{n}@example.org")
     clock = [1_000_000.0]
-    monkeypatch.setattr(engine.time, "time", lambda: clock[0])
-    monkeypatch.setattr(engine.timezone, "now", lambda: datetime.fromtimestamp(clock[0], UTC))
-    engine.campaign_start(campaign=campaign)
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    monkeypatch.setattr(timezone, "now", lambda: datetime.fromtimestamp(clock[0], UTC))
+    lifecycle.campaign_start(campaign=campaign)
     rows = list(
         Delivery.objects.filter(campaign=campaign).order_by("id").values_list("pk", flat=True)
     )
@@ -348,7 +353,7 @@ def test_the_rate_stays_steady_while_a_campaign_goes_out_in_bursts(
             batch = second // 12
             sent = rows[(batch - 1) * 10 : batch * 10]
             Delivery.objects.filter(pk__in=sent).update(status=DeliveryStatus.SENT)
-        rates.append(engine.progress(campaign=campaign).per_second)
+        rates.append(campaign_progress(campaign=campaign).per_second)
     settled = rates[5:]  # after the first ten seconds
     assert 0.0 not in settled, rates
     assert min(settled) >= 0.4 and max(settled) <= 1.2, rates
@@ -359,13 +364,13 @@ def test_the_rate_of_a_finished_campaign_is_its_average_and_nothing_is_left_to_w
 ):
     for n in range(4):
         confirmed(newsletter, [releases], f"f{n}@example.org")
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     started = Delivery.objects.filter(campaign=campaign).first().created_at
     Delivery.objects.filter(campaign=campaign).update(status=DeliveryStatus.SENT)
     Campaign.objects.filter(pk=campaign.pk).update(
         status=Status.SENT, sent_at=started + timedelta(seconds=8)
     )
-    progress = engine.progress(campaign=campaign)
+    progress = campaign_progress(campaign=campaign)
     assert (progress.sent, progress.per_second, progress.eta_seconds) == (4, 0.5, None)
     assert progress.started_at == started
 
@@ -374,7 +379,7 @@ def test_each_message_links_to_the_unsubscribe_page_with_the_list_it_came_throug
     newsletter, releases, campaign
 ):
     confirmed(newsletter, [releases], "ada@example.org")
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
     html = OutboxMessage.objects.get().body("html")
     assert f"/?c={campaign.pk}&amp;list={releases.pk}" in html
@@ -383,10 +388,10 @@ def test_each_message_links_to_the_unsubscribe_page_with_the_list_it_came_throug
 def test_progress_of_a_finished_campaign_counts_only_unsent_rows(newsletter, releases, campaign):
     for n in range(3):
         confirmed(newsletter, [releases], f"f{n}@example.org")
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     Delivery.objects.filter(campaign=campaign).update(status=DeliveryStatus.SENT)
     Delivery.objects.filter(pk=Delivery.objects.filter(campaign=campaign).first().pk).update(
         status=DeliveryStatus.FAILED
     )
-    progress = engine.progress(campaign=campaign)
+    progress = campaign_progress(campaign=campaign)
     assert (progress.total, progress.sent, progress.failed) == (3, 2, 1)

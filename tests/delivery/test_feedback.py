@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns.models import Status
-from delivery import engine, feedback
+from delivery import feedback, lifecycle, sending
 from delivery.models import Delivery, DeliveryEvent, DeliveryStatus
 from delivery.selectors import feedback_counts
 from delivery.signals import delivery_bounced
@@ -59,9 +59,9 @@ def test_a_refusal_at_send_time_is_a_hard_bounce_through_the_same_service(
 
     delivery_bounced.connect(listen)
     try:
-        engine.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
         with django_capture_on_commit_callbacks(execute=True):
-            while engine.send_batches(campaign_id=campaign.pk):
+            while sending.send_batches(campaign_id=campaign.pk):
                 pass
     finally:
         delivery_bounced.disconnect(listen)

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Status
-from delivery import engine, heartbeats, tasks
+from delivery import heartbeats, ledger, lifecycle, sending, tasks
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage, WorkerHeartbeat
+from delivery.sending import pipeline
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource
 from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
@@ -33,7 +34,7 @@ def campaign():
         )
     campaign = CampaignFactory(newsletter=newsletter)
     campaign.lists.set([releases])
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     return campaign
 
 
@@ -51,8 +52,8 @@ def test_a_silent_workers_rows_come_back_long_before_their_lease_ends(campaign, 
     settings.SEND_LEASE_SECONDS = 3600
     settings.SEND_WORKER_SILENCE_SECONDS = 8
     heartbeats.heartbeat_begin("doomed")
-    rows = engine.claim(campaign_id=campaign.pk, size=3, worker="doomed")
-    assert engine.Flight("doomed").take_off(rows[0][0])
+    rows = ledger.claim(campaign_id=campaign.pk, size=3, worker="doomed")
+    assert ledger.Flight("doomed").take_off(rows[0][0])
     silent("doomed", 9)
 
     report = heartbeats.silent_workers_take_back()
@@ -66,7 +67,7 @@ def test_a_silent_workers_rows_come_back_long_before_their_lease_ends(campaign, 
     assert "stopped answering" in Delivery.objects.get(pk=rows[0][0]).last_error
     assert not WorkerHeartbeat.objects.exists()
     # Sent by the next worker, the uncertain one never again.
-    while engine.send_batches(campaign_id=campaign.pk):
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
     assert OutboxMessage.objects.count() == 2
     campaign.refresh_from_db()
@@ -76,7 +77,7 @@ def test_a_silent_workers_rows_come_back_long_before_their_lease_ends(campaign, 
 def test_a_worker_that_beats_keeps_its_rows(campaign, settings):
     settings.SEND_WORKER_SILENCE_SECONDS = 8
     heartbeats.heartbeat_begin("alive")
-    engine.claim(campaign_id=campaign.pk, size=3, worker="alive")
+    ledger.claim(campaign_id=campaign.pk, size=3, worker="alive")
     silent("alive", 7)
 
     assert heartbeats.silent_workers_take_back() == heartbeats.TakeBack()
@@ -87,7 +88,7 @@ def test_a_worker_that_beats_keeps_its_rows(campaign, settings):
 def test_a_worker_without_a_heartbeat_keeps_its_rows_until_their_lease(campaign):
     """A task run outside a Celery worker (a shell, an eager call) never beats: only its
     lease can tell that it died."""
-    engine.claim(campaign_id=campaign.pk, size=3, worker="no-heartbeat")
+    ledger.claim(campaign_id=campaign.pk, size=3, worker="no-heartbeat")
     WorkerHeartbeat.objects.create(
         worker="someone-else",
         host="h",
@@ -105,8 +106,8 @@ def test_a_paused_worker_declared_dead_sends_and_records_nothing_it_lost(campaig
     were taken back: when it wakes, every write it makes is conditional on the row still
     being its own, and none is."""
     heartbeats.heartbeat_begin("paused")
-    rows = engine.claim(campaign_id=campaign.pk, size=3, worker="paused")
-    flight = engine.Flight("paused")
+    rows = ledger.claim(campaign_id=campaign.pk, size=3, worker="paused")
+    flight = ledger.Flight("paused")
     assert flight.take_off(rows[0][0])
     silent("paused", 60)
     heartbeats.silent_workers_take_back()
@@ -116,18 +117,18 @@ def test_a_paused_worker_declared_dead_sends_and_records_nothing_it_lost(campaig
     flight.land(rows[0][0], "<late@example.org>")
     # ...and tries the next rows it had claimed.
     assert not flight.take_off(rows[1][0])
-    assert engine._take_off_all([rows[2][0]], "paused") == set()
-    engine._record_failure(
+    assert ledger.take_off_all([rows[2][0]], "paused") == set()
+    ledger.record_failure(
         mock.Mock(delivery_id=rows[0][0]), "paused", smtplib.SMTPServerDisconnected("gone")
     )
-    engine._release([rows[1][0]], "paused")
+    ledger.release([rows[1][0]], "paused")
     flight.flush()
 
     assert statuses() == before
     # Another worker sends the two it lost, once each; the uncertain row stays so.
-    taken = engine.claim(campaign_id=campaign.pk, size=3, worker="next")
+    taken = ledger.claim(campaign_id=campaign.pk, size=3, worker="next")
     assert sorted(taken) == sorted(rows[1:])
-    assert not engine.Flight("paused").take_off(rows[1][0])
+    assert not ledger.Flight("paused").take_off(rows[1][0])
 
 
 def test_a_task_run_again_takes_back_what_its_dead_run_held(campaign, settings):
@@ -135,8 +136,8 @@ def test_a_task_run_again_takes_back_what_its_dead_run_held(campaign, settings):
     the same worker name, and the rows of the dead run come back before it claims."""
     settings.SEND_LEASE_SECONDS = 3600
     heartbeats.heartbeat_begin("host:task-1")
-    rows = engine.claim(campaign_id=campaign.pk, size=2, worker="host:task-1")
-    assert engine.Flight("host:task-1").take_off(rows[0][0])
+    rows = ledger.claim(campaign_id=campaign.pk, size=2, worker="host:task-1")
+    assert ledger.Flight("host:task-1").take_off(rows[0][0])
 
     heartbeats.heartbeat_begin("host:task-1")
 
@@ -156,10 +157,10 @@ def test_taking_back_starts_the_campaigns_batch_tasks_again(
     campaign, django_capture_on_commit_callbacks
 ):
     heartbeats.heartbeat_begin("doomed")
-    engine.claim(campaign_id=campaign.pk, size=3, worker="doomed")
+    ledger.claim(campaign_id=campaign.pk, size=3, worker="doomed")
     silent("doomed", 60)
     with (
-        mock.patch.object(engine, "dispatch") as dispatch,
+        mock.patch.object(lifecycle, "dispatch") as dispatch,
         django_capture_on_commit_callbacks(execute=True),
     ):
         heartbeats.silent_workers_take_back()
@@ -167,8 +168,8 @@ def test_taking_back_starts_the_campaigns_batch_tasks_again(
 
 
 def test_the_heartbeat_carries_the_name_the_task_stamps_on_its_rows(campaign):
-    with mock.patch.object(engine, "claim", wraps=engine.claim) as claim:
-        engine.send_batches(campaign_id=campaign.pk, task_id="task-7")
+    with mock.patch.object(pipeline, "claim", wraps=ledger.claim) as claim:
+        sending.send_batches(campaign_id=campaign.pk, task_id="task-7")
     assert claim.call_args.kwargs["worker"] == heartbeats.worker_name("task-7")
     assert tasks.send_batches.name in heartbeats.SEND_TASKS
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from campaigns import services as campaigns
 from campaigns.models import Campaign, Layout, Status
-from delivery import engine
+from delivery import lifecycle, sending
 from delivery.models import Delivery, OutboxMessage
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource
@@ -52,7 +52,7 @@ def campaign(newsletter, releases):
 
 
 def scheduled(campaign, minutes=60):
-    return engine.campaign_schedule(
+    return lifecycle.campaign_schedule(
         campaign=campaign, send_at=timezone.now() + timedelta(minutes=minutes)
     )
 
@@ -75,7 +75,7 @@ def test_an_edited_scheduled_campaign_stays_scheduled_and_starts_with_the_new_co
     campaign.refresh_from_db()
     assert (campaign.status, campaign.send_at) == (Status.SCHEDULED, when)
     make_due(campaign)
-    assert engine.start_due_campaigns() == [campaign.pk]
+    assert lifecycle.start_due_campaigns() == [campaign.pk]
     campaign.refresh_from_db()
     assert campaign.status == Status.SENDING
     assert campaign.cached_render().subject.source() == "Kernel 7.0 is out, for real"
@@ -86,7 +86,7 @@ def test_an_edit_never_writes_back_a_status_it_read_before_a_change(campaign):
     scheduled(campaign)
     campaigns.campaign_update(campaign=stale, subject="Edited in another tab")
     assert Campaign.objects.get(pk=campaign.pk).status == Status.SCHEDULED
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     with pytest.raises(ValidationError, match="has not started"):
         campaigns.campaign_update(campaign=stale, subject="Too late")
     assert Campaign.objects.get(pk=campaign.pk).subject == "Edited in another tab"
@@ -97,27 +97,27 @@ def test_rescheduling_needs_a_future_time_but_keeping_the_time_does_not(campaign
     make_due(campaign)
     campaign.refresh_from_db()
     # Saved with its (just passed) time unchanged: still scheduled, beat starts it.
-    engine.campaign_schedule(campaign=campaign, send_at=campaign.send_at)
-    with pytest.raises(engine.CampaignStateError, match="future"):
-        engine.campaign_schedule(campaign=campaign, send_at=timezone.now() - timedelta(hours=1))
-    assert engine.start_due_campaigns() == [campaign.pk]
+    lifecycle.campaign_schedule(campaign=campaign, send_at=campaign.send_at)
+    with pytest.raises(lifecycle.CampaignStateError, match="future"):
+        lifecycle.campaign_schedule(campaign=campaign, send_at=timezone.now() - timedelta(hours=1))
+    assert lifecycle.start_due_campaigns() == [campaign.pk]
 
 
 def test_unschedule_returns_it_to_draft_and_beat_leaves_it_alone(campaign):
     scheduled(campaign)
-    engine.campaign_unschedule(campaign=campaign)
+    lifecycle.campaign_unschedule(campaign=campaign)
     campaign.refresh_from_db()
     assert (campaign.status, campaign.send_at) == (Status.DRAFT, None)
-    assert engine.start_due_campaigns() == []
-    with pytest.raises(engine.CampaignStateError, match="It is draft"):
-        engine.campaign_unschedule(campaign=campaign)
+    assert lifecycle.start_due_campaigns() == []
+    with pytest.raises(lifecycle.CampaignStateError, match="It is draft"):
+        lifecycle.campaign_unschedule(campaign=campaign)
 
 
 def test_a_campaign_unscheduled_while_beat_looked_is_not_started(campaign):
     scheduled(campaign)
     make_due(campaign)
-    engine.campaign_unschedule(campaign=campaign)
-    assert engine._start_scheduled(campaign.pk) is False
+    lifecycle.campaign_unschedule(campaign=campaign)
+    assert lifecycle._start_scheduled(campaign.pk) is False
     assert not Delivery.objects.exists()
 
 
@@ -145,7 +145,7 @@ def test_a_scheduled_campaign_that_cannot_start_fails_visibly_once_and_its_owner
     make_due(campaign)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert engine.start_due_campaigns() == []
+        assert lifecycle.start_due_campaigns() == []
     campaign.refresh_from_db()
     assert campaign.status == Status.FAILED
     assert expected in campaign.failure_reason
@@ -160,7 +160,7 @@ def test_a_scheduled_campaign_that_cannot_start_fails_visibly_once_and_its_owner
 
     # Beat does not try again, nor tell anyone twice.
     with django_capture_on_commit_callbacks(execute=True):
-        assert engine.start_due_campaigns() == []
+        assert lifecycle.start_due_campaigns() == []
     assert len(owner_notices()) == 1
 
 
@@ -168,7 +168,7 @@ def test_a_failed_campaign_is_fixed_and_rescheduled_or_sent(campaign, releases):
     scheduled(campaign)
     campaign.lists.clear()
     make_due(campaign)
-    engine.start_due_campaigns()
+    lifecycle.start_due_campaigns()
     campaign.refresh_from_db()
     assert campaign.status == Status.FAILED
 
@@ -176,25 +176,25 @@ def test_a_failed_campaign_is_fixed_and_rescheduled_or_sent(campaign, releases):
     campaign = scheduled(campaign, minutes=5)
     assert (campaign.status, campaign.failure_reason) == (Status.SCHEDULED, "")
     make_due(campaign)
-    assert engine.start_due_campaigns() == [campaign.pk]
+    assert lifecycle.start_due_campaigns() == [campaign.pk]
     assert Delivery.objects.count() == 1
 
 
 def test_a_failed_campaign_can_also_go_back_to_draft_or_be_sent_now(campaign):
     Campaign.objects.filter(pk=campaign.pk).update(status=Status.FAILED, failure_reason="x")
-    engine.campaign_unschedule(campaign=campaign)
+    lifecycle.campaign_unschedule(campaign=campaign)
     campaign.refresh_from_db()
     assert (campaign.status, campaign.failure_reason) == (Status.DRAFT, "")
     Campaign.objects.filter(pk=campaign.pk).update(status=Status.FAILED, failure_reason="x")
-    assert engine.campaign_start(campaign=campaign) == 1
+    assert lifecycle.campaign_start(campaign=campaign) == 1
     campaign.refresh_from_db()
     assert (campaign.status, campaign.failure_reason) == (Status.SENDING, "")
 
 
 def test_sending_now_to_nobody_is_refused_and_changes_nothing(campaign, releases):
     releases.subscriptions.update(status="unsubscribed")
-    with pytest.raises(engine.CampaignStateError, match="Nobody would receive it"):
-        engine.campaign_start(campaign=campaign)
+    with pytest.raises(lifecycle.CampaignStateError, match="Nobody would receive it"):
+        lifecycle.campaign_start(campaign=campaign)
     campaign.refresh_from_db()
     assert (campaign.status, campaign.recipient_count) == (Status.DRAFT, None)
 
@@ -211,38 +211,38 @@ def test_archived_lists_are_left_out_of_a_send(newsletter, campaign, releases):
     )
     campaign.lists.add(other)
     subscribers.list_archive(mailing_list=other)
-    assert engine.campaign_start(campaign=campaign) == 1
+    assert lifecycle.campaign_start(campaign=campaign) == 1
     assert list(Delivery.objects.values_list("subscriber__email", flat=True)) == ["ada@example.org"]
 
 
 @pytest.mark.parametrize("status", [Status.DRAFT, Status.SCHEDULED, Status.FAILED])
 def test_a_campaign_that_never_started_can_be_deleted(newsletter, status):
     campaign = CampaignFactory(newsletter=newsletter, status=status)
-    engine.campaign_delete(campaign=campaign)
+    lifecycle.campaign_delete(campaign=campaign)
     assert not Campaign.objects.filter(pk=campaign.pk).exists()
 
 
 def test_a_campaign_cancelled_before_it_started_can_be_deleted(campaign):
     scheduled(campaign)
-    engine.campaign_cancel(campaign=campaign)
-    engine.campaign_delete(campaign=campaign)
+    lifecycle.campaign_cancel(campaign=campaign)
+    lifecycle.campaign_delete(campaign=campaign)
     assert not Campaign.objects.filter(pk=campaign.pk).exists()
 
 
 @pytest.mark.parametrize("then", ["sending", "paused", "cancelled", "sent"])
 def test_a_campaign_with_delivery_rows_is_never_deleted(campaign, then):
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     if then == "paused":
-        engine.campaign_pause(campaign=campaign)
+        lifecycle.campaign_pause(campaign=campaign)
     elif then == "cancelled":
-        engine.campaign_cancel(campaign=campaign)
+        lifecycle.campaign_cancel(campaign=campaign)
     elif then == "sent":
-        while engine.send_batches(campaign_id=campaign.pk):
+        while sending.send_batches(campaign_id=campaign.pk):
             pass
     campaign.refresh_from_db()
     assert campaign.status == then
-    with pytest.raises(engine.CampaignStateError, match="never started"):
-        engine.campaign_delete(campaign=campaign)
+    with pytest.raises(lifecycle.CampaignStateError, match="never started"):
+        lifecycle.campaign_delete(campaign=campaign)
     assert Campaign.objects.filter(pk=campaign.pk).exists()
     assert Delivery.objects.filter(campaign=campaign).count() == 1
 
@@ -253,7 +253,7 @@ def test_duplicate_copies_content_layout_and_active_lists_into_a_new_draft(
     archived = MailingListFactory(newsletter=newsletter, slug="old")
     campaign.lists.add(archived)
     subscribers.list_archive(mailing_list=archived)
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     copy = campaigns.campaign_duplicate(campaign=campaign, created_by=None)
     assert copy.pk != campaign.pk
     assert (copy.status, copy.send_at, copy.recipient_count) == (Status.DRAFT, None, None)

@@ -7,8 +7,9 @@ from unittest import mock
 
 import pytest
 
-from delivery import engine
+from delivery import lifecycle, sending, sweeper
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage
+from delivery.progress import campaign_progress
 from delivery.timing import month_end, next_local_hour, week_end
 from subscribers.models import Subscriber
 from tests.factories import (
@@ -34,8 +35,8 @@ def send_what_is_due(campaign, moment: datetime) -> list[list[str]]:
     """Run the workers and the sweeper at this moment; the recipients of what left."""
     before = set(OutboxMessage.objects.values_list("pk", flat=True))
     with at(moment):
-        engine.sweep()
-        while engine.send_batches(campaign_id=campaign.pk):
+        sweeper.sweep()
+        while sending.send_batches(campaign_id=campaign.pk):
             pass
     return [m.recipients for m in OutboxMessage.objects.exclude(pk__in=before).order_by("id")]
 
@@ -55,15 +56,15 @@ def campaign():
 
 def test_each_reader_gets_it_at_nine_on_their_own_clock(campaign):
     with at(STARTED):
-        assert engine.campaign_start(campaign=campaign) == 2
-        progress = engine.progress(campaign=campaign)
+        assert lifecycle.campaign_start(campaign=campaign) == 2
+        progress = campaign_progress(campaign=campaign)
     assert (progress.queued, progress.waiting) == (2, 2)
 
     assert send_what_is_due(campaign, STARTED) == []
     assert send_what_is_due(campaign, datetime(2026, 3, 1, 23, 59, tzinfo=UTC)) == []
     assert send_what_is_due(campaign, TOKYO_NINE) == [["kenji@example.org"]]
     with at(TOKYO_NINE):
-        assert engine.progress(campaign=campaign).waiting == 1
+        assert campaign_progress(campaign=campaign).waiting == 1
     assert send_what_is_due(campaign, datetime(2026, 3, 2, 13, 59, tzinfo=UTC)) == []
     assert send_what_is_due(campaign, NEW_YORK_NINE) == [["ruth@example.org"]]
     sent = dict(Delivery.objects.values_list("subscriber__email", "sent_at"))
@@ -75,7 +76,7 @@ def test_each_reader_gets_it_at_nine_on_their_own_clock(campaign):
 def test_a_reader_without_a_time_zone_gets_it_at_the_newsletters_hour(campaign):
     Subscriber.objects.update(time_zone="")
     with at(STARTED):
-        engine.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
     # 9:00 on Monday in Paris is 08:00 UTC.
     due = set(Delivery.objects.values_list("next_attempt_at", flat=True))
     assert due == {datetime(2026, 3, 2, 8, tzinfo=UTC)}

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from campaigns import services as campaigns
 from campaigns.models import EditionStatus
-from delivery import engine, sending_backends
+from delivery import audience, lifecycle, sending, sending_backends
 from delivery.models import BackendKind, Delivery, DeliveryStatus
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, Subscriber
@@ -58,8 +58,8 @@ def campaign(newsletter):
 
 
 def send_all(campaign):
-    engine.campaign_start(campaign=campaign)
-    while engine.send_batches(campaign_id=campaign.pk):
+    lifecycle.campaign_start(campaign=campaign)
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
 
 
@@ -143,8 +143,8 @@ def test_a_pause_until_i_come_back_leaves_the_reader_out_until_they_end_it(campa
     Subscriber.objects.filter(email="ken@example.org").update(
         paused_until=timezone.now() + timedelta(days=3)
     )
-    assert engine.audience_count(list_ids=campaign.lists.values_list("pk", flat=True)) == 2
-    engine.campaign_start(campaign=campaign)
+    assert audience.audience_count(list_ids=campaign.lists.values_list("pk", flat=True)) == 2
+    lifecycle.campaign_start(campaign=campaign)
     assert set(Delivery.objects.values_list("subscriber__email", flat=True)) == {
         "grace@example.org",
         "linus@example.org",
@@ -152,9 +152,9 @@ def test_a_pause_until_i_come_back_leaves_the_reader_out_until_they_end_it(campa
 
 
 def test_a_reader_who_pauses_after_the_campaign_started_is_skipped(campaign, smtp_sink):
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     Subscriber.objects.filter(email="ada@example.org").update(paused_indefinitely=True)
-    while engine.send_batches(campaign_id=campaign.pk):
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
     assert "ada@example.org" not in smtp_sink.handler.recipients()
     ada = Delivery.objects.get(subscriber__email="ada@example.org")

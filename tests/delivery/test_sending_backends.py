@@ -11,7 +11,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
-from delivery import engine, sending_backends
+from campaigns.services import campaign_render
+from delivery import lifecycle, sending, sending_backends
+from delivery.messages import Addressee, CampaignMessages
 from delivery.models import BackendKind, Delivery, DeliveryStatus, OutboxMessage, SendingBackend
 from delivery.services import send_campaign_test
 from delivery.tags import tagged_delivery_id
@@ -57,8 +59,8 @@ def configure(newsletter, kind, secrets, **values):
 
 
 def send_all(campaign):
-    engine.campaign_start(campaign=campaign)
-    while engine.send_batches(campaign_id=campaign.pk):
+    lifecycle.campaign_start(campaign=campaign)
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
 
 
@@ -176,10 +178,10 @@ def test_mailgun_sends_a_batch_per_call_and_each_reader_gets_their_own_message(
     variables = json.loads(form["recipient-variables"][0])
     ada = Delivery.objects.select_related("subscriber").get(subscriber__email="ada@example.org")
     mine = variables["ada@example.org"]
-    messages = engine.CampaignMessages(campaign, engine.campaign_render(campaign=campaign))
+    messages = CampaignMessages(campaign, campaign_render(campaign=campaign))
     news = campaign.lists.get()
     expected = messages.build(
-        engine.Addressee(
+        Addressee(
             ada.pk, ada.subscriber_id, "ada@example.org", "Ada", {}, news.name, list_id=news.pk
         )
     )
@@ -229,7 +231,7 @@ def test_mailgun_429_requeues_the_batch_and_it_is_sent_later(newsletter, campaig
     assert all("429" in error for error in Delivery.objects.values_list("last_error", flat=True))
 
     Delivery.objects.update(next_attempt_at=None)
-    while engine.send_batches(campaign_id=campaign.pk):
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
     assert set(statuses().values()) == {DeliveryStatus.SENT}
     assert len(fake_esp.requests) == 2

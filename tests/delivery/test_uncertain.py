@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from api.services import issue_token
 from campaigns.models import Status
-from delivery import engine
+from delivery import lifecycle
 from delivery.models import Delivery, DeliveryStatus, UncertainSettlement
+from delivery.progress import campaign_progress
 from newsletter.models import Role
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, Subscriber
@@ -90,7 +91,7 @@ def test_resending_queues_them_again_restarts_the_campaign_and_is_recorded(
 ):
     client, campaign, rows = sent
     dispatched = []
-    monkeypatch.setattr(engine, "dispatch", dispatched.append)
+    monkeypatch.setattr(lifecycle, "dispatch", dispatched.append)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             url("campaign_uncertain", campaign),
@@ -118,7 +119,7 @@ def test_counting_them_as_delivered_counts_them_sent_for_the_ticked_ones_only(se
         url("campaign_uncertain", campaign), {"choice": "count_as_sent", "delivery": [rows[3].pk]}
     )
     assert statuses(campaign) == ["sent", "sent", "uncertain", "sent"]
-    progress = engine.progress(campaign=campaign)
+    progress = campaign_progress(campaign=campaign)
     assert (progress.sent, progress.uncertain) == (3, 1)
     campaign.refresh_from_db()
     assert campaign.status == Status.SENT

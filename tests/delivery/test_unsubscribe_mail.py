@@ -8,7 +8,7 @@ import pytest
 from django.core.checks import run_checks
 from django.core.management import call_command
 
-from delivery import engine, unsubscribe_mail
+from delivery import lifecycle, sending, unsubscribe_mail
 from delivery.models import Delivery, OutboxMessage
 from subscribers import services as subscribers
 from subscribers.models import ConsentEvent, ConsentSource, Subscription
@@ -32,8 +32,8 @@ def sent(settings):
     subscribe(elsewhere.newsletter, [elsewhere], "ada@example.org")
     campaign = CampaignFactory(newsletter=newsletter)
     campaign.lists.set([releases])
-    engine.campaign_start(campaign=campaign)
-    while engine.send_batches(campaign_id=campaign.pk):
+    lifecycle.campaign_start(campaign=campaign)
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
     return campaign
 
@@ -163,8 +163,8 @@ def test_without_the_setting_no_message_offers_mail_unsubscribe(settings):
     subscribe(newsletter, [releases], "ada@example.org")
     campaign = CampaignFactory(newsletter=newsletter)
     campaign.lists.set([releases])
-    engine.campaign_start(campaign=campaign)
-    engine.send_batches(campaign_id=campaign.pk)
+    lifecycle.campaign_start(campaign=campaign)
+    sending.send_batches(campaign_id=campaign.pk)
     header = OutboxMessage.objects.get().parsed()["List-Unsubscribe"]
     assert "mailto:" not in str(header)
 
@@ -179,6 +179,6 @@ def test_a_setting_that_is_not_a_plain_address_is_an_error_and_offers_nothing(se
     subscribe(newsletter, [releases], "ada@example.org")
     campaign = CampaignFactory(newsletter=newsletter)
     campaign.lists.set([releases])
-    engine.campaign_start(campaign=campaign)
-    engine.send_batches(campaign_id=campaign.pk)
+    lifecycle.campaign_start(campaign=campaign)
+    sending.send_batches(campaign_id=campaign.pk)
     assert "mailto:" not in str(OutboxMessage.objects.get().parsed()["List-Unsubscribe"])

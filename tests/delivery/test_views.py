@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from campaigns.models import Status
-from delivery import engine
+from delivery import ledger, sending
 from delivery.models import Delivery
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource
@@ -210,7 +210,7 @@ def test_progress_page_and_its_live_fragment(setup):
 def test_a_finished_send_says_when_and_to_how_many_and_stops_asking(setup):
     client, _, releases, campaign = setup
     send_now(client, campaign, releases)
-    while engine.send_batches(campaign_id=campaign.pk):
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
     campaign.refresh_from_db()
     assert campaign.status == Status.SENT
@@ -264,7 +264,7 @@ def test_send_at_a_local_hour_is_confirmed_then_each_row_waits_for_it(setup):
     assert re.search(
         r"waiting for 9:00 in their time zone</th><td data-count=\"waiting\">3<", waiting
     )
-    assert not engine.claim(campaign_id=campaign.pk, size=10, worker="w")
+    assert not ledger.claim(campaign_id=campaign.pk, size=10, worker="w")
 
 
 def test_a_local_hour_outside_the_day_is_refused_by_name(setup):

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from campaigns import reader_links
-from delivery import engine
+from delivery import lifecycle, sending
 from delivery.models import OutboxMessage
 from newsletter.models import TrackingPolicy
 from subscribers import personal_data, tokens
@@ -47,8 +47,8 @@ def send(newsletter, releases, **kwargs):
         **kwargs,
     )
     campaign.lists.set([releases])
-    engine.campaign_start(campaign=campaign)
-    while engine.send_batches(campaign_id=campaign.pk):
+    lifecycle.campaign_start(campaign=campaign)
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
     campaign.refresh_from_db()
     return campaign

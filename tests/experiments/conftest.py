@@ -1,7 +1,7 @@
 import pytest
 
 from campaigns.models import Campaign
-from delivery import engine
+from delivery import sending
 from experiments import services
 from experiments.services import VariantInput
 from subscribers import services as subscribers
@@ -57,7 +57,7 @@ def experiment_on(campaign: Campaign, **overrides):
 
 
 def send_all(campaign) -> None:
-    while engine.send_batches(campaign_id=campaign.pk):
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
 
 

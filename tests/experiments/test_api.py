@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from api.services import issue_token
-from delivery import engine
+from delivery import lifecycle
 from experiments.models import Experiment
 from newsletter.models import Role
 from tests.factories import MembershipFactory, NewsletterFactory
@@ -46,7 +46,7 @@ def test_set_up_read_and_decide_an_experiment(newsletter):
     assert (body["state"], body["metric"]) == ("ready", "clicks")
     assert [(v["label"], v["subject"]) for v in body["variants"]] == [("A", "Short"), ("B", "")]
 
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
     figures = api.get(path).json()
     assert [(v["label"], v["sent"], v["count"]) for v in figures["variants"]] == [

@@ -4,7 +4,7 @@ Chromium at 1280 and 375 px: what a person sees, axe's serious findings, screens
 
 import pytest
 
-from delivery import engine
+from delivery import lifecycle
 from newsletter.models import Role
 from tests.dashboard.test_browser import log_in
 from tests.dashboard.test_pages_browser import WIDTHS, Walk
@@ -47,7 +47,7 @@ def test_an_editor_sets_up_an_experiment_and_chooses_the_winner(live_server, pag
     walk.visit("campaign_editor_experiment")
     shoot(page, "editor")
 
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
     page.goto(f"{base}/report/")
     assert page.locator("[data-experiment=testing] [data-variant]").count() == 2

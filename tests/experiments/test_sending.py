@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Campaign, Status
-from delivery import engine
+from delivery import lifecycle, sweeper
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage
 from experiments import services
 from experiments.models import Experiment, State
@@ -41,7 +41,7 @@ def test_the_winner_by_human_opens_goes_to_exactly_the_rest(client, newsletter, 
     campaign = audience(newsletter, 24)
     experiment = experiment_on(campaign, sample_size=10)
 
-    assert engine.campaign_start(campaign=campaign) == 24
+    assert lifecycle.campaign_start(campaign=campaign) == 24
     rows = Counter(Delivery.objects.filter(campaign=campaign).values_list("status", "variant"))
     assert rows == {("queued", "A"): 5, ("queued", "B"): 5, ("held", ""): 14}
 
@@ -50,7 +50,7 @@ def test_the_winner_by_human_opens_goes_to_exactly_the_rest(client, newsletter, 
     assert Counter(message.subject for message in sample) == {"Subject A": 5, "Subject B": 5}
     campaign.refresh_from_db()
     assert campaign.status == Status.SENDING  # the rest is waiting for the winner
-    assert engine.sweep().finished == []
+    assert sweeper.sweep().finished == []
 
     # A's readers' mail is fetched by machines only (many times); two of B's by people.
     for message in sample:
@@ -95,10 +95,10 @@ def test_the_winner_by_human_opens_goes_to_exactly_the_rest(client, newsletter, 
 def test_the_editor_decides_while_paused_and_resuming_sends_the_rest(newsletter):
     campaign = audience(newsletter, 6)
     experiment = experiment_on(campaign, sample_kind="percent", sample_size=50, decision="editor")
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
     assert OutboxMessage.objects.count() == 3
-    engine.campaign_pause(campaign=campaign)
+    lifecycle.campaign_pause(campaign=campaign)
     # The editor's decision is not beat's: the clock passing decides nothing.
     Experiment.objects.filter(pk=experiment.pk).update(decide_at=timezone.now())
     assert services.experiments_decide_due() == []
@@ -107,7 +107,7 @@ def test_the_editor_decides_while_paused_and_resuming_sends_the_rest(newsletter)
     experiment.refresh_from_db()
     assert experiment.reason == "Chosen by editor@example.org."
     assert Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.QUEUED).count() == 3
-    engine.campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk))
+    lifecycle.campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk))
     send_all(campaign)
     assert sorted(recipients().values()) == [1] * 6
     assert Counter(m.subject for m in OutboxMessage.objects.all())["Subject A"] == 5
@@ -116,8 +116,8 @@ def test_the_editor_decides_while_paused_and_resuming_sends_the_rest(newsletter)
 def test_cancelling_skips_the_held_rest_and_nothing_is_decided(newsletter):
     campaign = audience(newsletter, 6)
     experiment = experiment_on(campaign, sample_size=2)
-    engine.campaign_start(campaign=campaign)
-    engine.campaign_cancel(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
+    lifecycle.campaign_cancel(campaign=campaign)
     assert set(Delivery.objects.filter(campaign=campaign).values_list("status", flat=True)) == {
         "skipped"
     }
@@ -134,8 +134,8 @@ def test_a_sample_that_no_longer_fits_refuses_the_start_and_creates_nothing(news
     campaign.lists.first().subscriptions.filter(
         subscriber__email__in=[f"reader{n}@example.org" for n in range(4)]
     ).delete()
-    with pytest.raises(engine.CampaignStateError, match="sample"):
-        engine.campaign_start(campaign=campaign)
+    with pytest.raises(lifecycle.CampaignStateError, match="sample"):
+        lifecycle.campaign_start(campaign=campaign)
     assert not Delivery.objects.filter(campaign=campaign).exists()
     campaign.refresh_from_db()
     assert campaign.status == Status.DRAFT

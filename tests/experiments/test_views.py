@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from delivery import engine
+from delivery import lifecycle
 from experiments.models import Experiment, State
 from tests.factories import MembershipFactory
 
@@ -67,7 +67,7 @@ def test_bad_input_comes_back_next_to_its_field_and_saves_nothing(editor, newsle
 def test_the_report_shows_each_variant_and_the_editor_chooses_the_winner(editor, newsletter):
     campaign = audience(newsletter, 6)
     experiment_on(campaign, sample_size=2, decision="editor")
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
 
     page = editor.get(url("campaign_report", campaign)).content.decode()

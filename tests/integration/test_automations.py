@@ -16,7 +16,7 @@ from automations import services
 from automations.models import Enrolment, EnrolmentState
 from automations.services import StepSpec
 from automations.tasks import advance
-from delivery import engine
+from delivery import sweeper
 from delivery.models import UNFINISHED, Delivery, DeliveryStatus
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource
@@ -100,13 +100,13 @@ def run_clock(now: datetime) -> None:
     advance.delay(now.isoformat())
 
 
-def sweep_until_quiet(timeout: float = 120) -> list[engine.SweepReport]:
+def sweep_until_quiet(timeout: float = 120) -> list[sweeper.SweepReport]:
     """Beat's sweeper, every half second, until no step's message is left unsent."""
     deadline = time.monotonic() + timeout
     reports = []
     while Delivery.objects.filter(status__in=UNFINISHED).exists():
         assert time.monotonic() < deadline, list(Delivery.objects.values_list("status"))
-        reports.append(engine.sweep())
+        reports.append(sweeper.sweep())
         time.sleep(0.5)
     return reports
 

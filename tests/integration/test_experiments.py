@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 import pytest
 from django.utils import timezone
 
-from delivery import engine
+from delivery import lifecycle
 from delivery.models import Delivery, DeliveryStatus
 from experiments import services, tasks
 from experiments.models import Experiment, State
@@ -41,7 +41,7 @@ def test_the_rest_gets_the_winner_once_across_a_double_decision_and_a_kill(tmp_p
     )
     doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **sending)
     try:
-        engine.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
         sent = Delivery.objects.filter(status=DeliveryStatus.SENT)
         wait_for(lambda: sent.count() == 40, timeout=60)
         assert Delivery.objects.filter(status=DeliveryStatus.HELD).count() == 60

@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from campaigns import services as campaigns
 from campaigns.models import Campaign, EditionStatus, Status
-from delivery import digests, engine, heartbeats
+from delivery import digests, heartbeats, lifecycle, sweeper
 from delivery.models import Delivery, DeliveryStatus, Digest, DigestStatus, WorkerHeartbeat
+from delivery.progress import campaign_progress
 from delivery.tasks import send_digests
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, Frequency, Subscriber, Subscription
@@ -71,13 +72,13 @@ def audience(size: int) -> tuple[Campaign, list[str]]:
     return campaign, emails
 
 
-def sweep_until_sent(campaign: Campaign, timeout: float = 120) -> list[engine.SweepReport]:
+def sweep_until_sent(campaign: Campaign, timeout: float = 120) -> list[sweeper.SweepReport]:
     """What beat does every 30 seconds, done every half second; returns what it repaired."""
     deadline = time.monotonic() + timeout
     reports = []
     while Campaign.objects.get(pk=campaign.pk).status != Status.SENT:
-        assert time.monotonic() < deadline, engine.progress(campaign=campaign)
-        reports.append(engine.sweep())
+        assert time.monotonic() < deadline, campaign_progress(campaign=campaign)
+        reports.append(sweeper.sweep())
         time.sleep(0.5)
     return reports
 
@@ -104,7 +105,7 @@ def test_two_workers_share_a_campaign_and_each_reader_gets_one_message(tmp_path,
         for n in range(2)
     ]
     try:
-        engine.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
         sweep_until_sent(campaign)
     finally:
         for worker in workers:
@@ -118,7 +119,7 @@ def test_a_worker_killed_mid_send_loses_and_repeats_nothing(tmp_path, sending, s
     sink.handler.delay = 0.02
     campaign, emails = audience(150)
     doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **sending)
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     # Mid-send: well into the campaign, with a message being handed to the server.
     in_flight = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT)
     wait_for(lambda: len(sink.handler.received) >= 35 and in_flight.exists(), interval=0.01)
@@ -141,7 +142,7 @@ def test_a_flushed_redis_delays_the_campaign_but_loses_nothing(
     campaign, emails = audience(100)
     worker = start_worker(tmp_path / "w.log", **sending)
     try:
-        engine.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
         wait_for(lambda: len(sink.handler.received) >= 10)
         redis_client.flushdb()
         sweep_until_sent(campaign)
@@ -156,7 +157,7 @@ def test_dropped_database_connections_mid_send_lose_and_repeat_nothing(tmp_path,
     worker = start_worker(tmp_path / "w.log", **sending)
     database = connection.settings_dict["NAME"]
     try:
-        engine.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
         for threshold in (15, 40, 70):
             wait_for(lambda threshold=threshold: len(sink.handler.received) >= threshold)
             with connection.cursor() as cursor:
@@ -181,8 +182,8 @@ def test_a_worker_killed_mid_digests_loses_and_repeats_nothing(tmp_path, sending
     second.lists.set(campaign.lists.all())
     last_week = timezone.now() - timedelta(days=8)
     with mock.patch("django.utils.timezone.now", return_value=last_week):
-        engine.campaign_start(campaign=campaign)
-        engine.campaign_start(campaign=second)
+        lifecycle.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=second)
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.IN_DIGEST}
     doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **sending)
     send_digests.delay()
@@ -235,7 +236,7 @@ def test_editions_and_blocks_survive_a_killed_worker_each_reader_once_in_their_l
         status=EditionStatus.READY,
     )
     doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **sending)
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     in_flight = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT)
     wait_for(lambda: len(sink.handler.received) >= 35 and in_flight.exists(), interval=0.01)
     doomed.kill()
@@ -272,11 +273,11 @@ def beat_until_sent(campaign: Campaign, *, take_back: bool, timeout: float = 120
     deadline = time.monotonic() + timeout
     taken = 0
     while Campaign.objects.get(pk=campaign.pk).status != Status.SENT:
-        assert time.monotonic() < deadline, engine.progress(campaign=campaign)
+        assert time.monotonic() < deadline, campaign_progress(campaign=campaign)
         if take_back:
             report = heartbeats.silent_workers_take_back()
             taken += report.requeued + report.uncertain
-        engine.sweep()
+        sweeper.sweep()
         time.sleep(0.5)
     return taken
 
@@ -287,7 +288,7 @@ def test_a_killed_workers_rows_come_back_when_it_falls_silent_not_when_its_lease
     sink.handler.delay = 0.05
     campaign, emails = audience(300)
     doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **long_leases)
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     # Killed while it sends, once its heartbeat thread has written at least once.
     beating = WorkerHeartbeat.objects.filter(beat_at__gt=F("started_at"))
     in_flight = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT)
@@ -314,7 +315,7 @@ def test_a_pool_process_killed_alone_its_task_runs_again_and_takes_back_what_it_
     env = {**long_leases, "CRIER_SEND_WORKER_SILENCE_SECONDS": "600"}
     worker = start_worker(tmp_path / "w.log", concurrency=2, **env)
     try:
-        engine.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
         in_flight = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT)
         holder = wait_for(
             lambda: WorkerHeartbeat.objects.filter(worker__in=in_flight.values("worker")).first(),

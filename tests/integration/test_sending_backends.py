@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from delivery import engine, sending_backends
+from delivery import lifecycle, sending_backends
 from delivery.models import BackendKind, Delivery, DeliveryStatus
 from tests.conftest import start_worker, wait_for
 from tests.fake_esp import FakeESP, Reply, default_reply
@@ -54,7 +54,7 @@ def test_a_worker_killed_during_a_batch_call_leaves_that_call_uncertain(
             new_secrets={"api_key": "key-test"},
         )
         doomed = start_worker(tmp_path / "doomed.log", name="doomed", **env)
-        engine.campaign_start(campaign=campaign)
+        lifecycle.campaign_start(campaign=campaign)
         wait_for(stall.stalled.is_set)
         wait_for(lambda: Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT).count())
         doomed.kill()

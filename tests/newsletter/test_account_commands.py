@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from campaigns.services import campaign_sendability
-from delivery.engine import CampaignStateError, campaign_start
+from delivery.lifecycle import CampaignStateError, campaign_start
 from newsletter.models import Membership, Newsletter, Role
 from tests.factories import CampaignFactory, MembershipFactory, NewsletterFactory, UserFactory
 

@@ -3,7 +3,7 @@ import re
 import pytest
 
 from campaigns.models import Campaign
-from delivery import engine
+from delivery import lifecycle, sending
 from delivery.models import OutboxMessage
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, Subscriber
@@ -45,8 +45,8 @@ def reader(newsletter, email: str, lists=None, name: str = "") -> Subscriber:
 def send(campaign: Campaign, lists) -> None:
     """Send the campaign to its lists now, in this process, into the outbox."""
     campaign.lists.set(lists)
-    engine.campaign_start(campaign=campaign)
-    while engine.send_batches(campaign_id=campaign.pk):
+    lifecycle.campaign_start(campaign=campaign)
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
     campaign.refresh_from_db()
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from api.services import issue_token
 from backup.exporting import export_newsletter
-from delivery import engine
+from delivery import lifecycle, sending
 from delivery.models import Delivery, OutboxMessage
 from newsletter.models import Role
 from subscribers import emails, importing, ledger, services, suppressions, tokens
@@ -170,7 +170,7 @@ def test_as_erasure_leaves_b_its_person_ledger_and_mail(a, b):
     assert suppressions.reasons(EMAIL, a.newsletter) == {"erased"}
     campaign = CampaignFactory(newsletter=b.newsletter)
     campaign.lists.set([b.news])
-    assert engine.campaign_start(campaign=campaign) == 1
+    assert lifecycle.campaign_start(campaign=campaign) == 1
     # The API's DELETE does the same.
     a.session.post(
         a.dashboard("subscriber_add"),
@@ -205,7 +205,7 @@ def test_as_import_of_a_cleaned_export_suppresses_for_a_only(a, b, tmp_path, set
     assert suppressions.reasons(EMAIL, b.newsletter) == set()
     campaign = CampaignFactory(newsletter=b.newsletter)
     campaign.lists.set([b.news])
-    assert engine.campaign_start(campaign=campaign) == 1
+    assert lifecycle.campaign_start(campaign=campaign) == 1
 
 
 def test_as_edits_never_change_what_bs_merge_tags_print(a, b, tmp_path):
@@ -246,8 +246,8 @@ def test_as_edits_never_change_what_bs_merge_tags_print(a, b, tmp_path):
         body="Hello {{ subscriber.name }} ({{ subscriber.attributes.plan }})",
     )
     campaign.lists.set([b.news])
-    engine.campaign_start(campaign=campaign)
-    while engine.send_batches(campaign_id=campaign.pk):
+    lifecycle.campaign_start(campaign=campaign)
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
     sent = OutboxMessage.objects.get(newsletter=b.newsletter)
     assert "Hello Bea (gold)" in sent.body("plain")
@@ -369,7 +369,7 @@ def test_a_campaign_never_reaches_another_newsletters_list(a, b):
         subscriber__newsletter=a.newsletter,
         status=SubscriptionStatus.CONFIRMED,
     ).subscriber
-    assert engine.campaign_start(campaign=campaign) == 1
+    assert lifecycle.campaign_start(campaign=campaign) == 1
     assert list(Delivery.objects.values_list("subscriber_id", flat=True)) == [own.pk]
     MailingListFactory(newsletter=b.newsletter, slug="bonly")
     response = a.api.post(

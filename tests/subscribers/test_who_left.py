@@ -10,7 +10,7 @@ from email.message import EmailMessage
 import pytest
 from django.urls import reverse
 
-from delivery import engine, feedback, unsubscribe_mail
+from delivery import feedback, lifecycle, sending, unsubscribe_mail
 from delivery.models import Delivery, FeedbackKind, OutboxMessage
 from newsletter.models import Role, TrackingPolicy
 from subscribers import services
@@ -51,8 +51,8 @@ def sent(settings):
         )
     campaign = CampaignFactory(newsletter=newsletter, name="Issue 12")
     campaign.lists.set([releases])
-    engine.campaign_start(campaign=campaign)
-    while engine.send_batches(campaign_id=campaign.pk):
+    lifecycle.campaign_start(campaign=campaign)
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
     editor = MembershipFactory(newsletter=newsletter, role=Role.EDITOR).user
     return campaign, contributors, editor

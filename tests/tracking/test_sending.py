@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.db.models import F
 
-from delivery import engine
+from delivery import lifecycle
 from delivery.models import Delivery, OutboxMessage
 from tests.delivery.test_engine import confirmed, send_all
 from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
@@ -28,7 +28,7 @@ def test_a_sent_campaign_is_tracked_per_person_except_those_who_opted_out(
     bob.save()
     campaign = CampaignFactory(newsletter=newsletter, body=BODY)
     campaign.lists.set([news])
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     send_all(campaign)
     # Read an hour later: a fetch within seconds of sending would count as a machine.
     Delivery.objects.update(sent_at=F("sent_at") - timedelta(hours=1))

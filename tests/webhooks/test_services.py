@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Status
-from delivery import engine
+from delivery import lifecycle, sending, sweeper
 from delivery.models import Delivery
 from delivery.signals import delivery_complained
 from subscribers import services as subscribers
@@ -159,10 +159,10 @@ def test_a_sent_campaign_is_announced_once(newsletter, news, endpoint):
     )  # a campaign to nobody is refused
     campaign = CampaignFactory(newsletter=newsletter, subject="Release 2.0")
     campaign.lists.set([news])
-    engine.campaign_start(campaign=campaign)
-    while engine.send_batches(campaign_id=campaign.pk):
+    lifecycle.campaign_start(campaign=campaign)
+    while sending.send_batches(campaign_id=campaign.pk):
         pass
-    engine.sweep()  # finds nothing left to finish: no second event
+    sweeper.sweep()  # finds nothing left to finish: no second event
     campaign.refresh_from_db()
     assert campaign.status == Status.SENT
     row = WebhookDelivery.objects.get(event=Event.CAMPAIGN_SENT)
@@ -185,9 +185,9 @@ def test_a_bounce_at_send_time_is_announced_with_its_type(
     )
     campaign = CampaignFactory(newsletter=newsletter, name="Spring")
     campaign.lists.set([news])
-    engine.campaign_start(campaign=campaign)
+    lifecycle.campaign_start(campaign=campaign)
     with django_capture_on_commit_callbacks(execute=True):
-        while engine.send_batches(campaign_id=campaign.pk):
+        while sending.send_batches(campaign_id=campaign.pk):
             pass
     row = WebhookDelivery.objects.get(event=Event.BOUNCED)
     assert row.payload["data"]["subscriber"]["email"] == "gone@example.org"
