@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Status
-from delivery import heartbeats, ledger, lifecycle, sending, tasks
+from delivery import heartbeats, ledger, lifecycle, sending, sweeper, tasks
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage, WorkerHeartbeat
 from delivery.sending import pipeline
 from subscribers import services as subscribers
@@ -177,3 +177,36 @@ def test_the_heartbeat_carries_the_name_the_task_stamps_on_its_rows(campaign):
 def test_outside_a_worker_tasks_do_not_beat(campaign):
     heartbeats._on_task_prerun(task_id="t", task=tasks.send_batches)
     assert not WorkerHeartbeat.objects.exists()
+
+
+def test_the_sweep_takes_back_from_silent_workers_and_dispatches_each_campaign_once(
+    campaign, django_capture_on_commit_callbacks
+):
+    heartbeats.heartbeat_begin("doomed")
+    rows = ledger.claim(campaign_id=campaign.pk, size=3, worker="doomed")
+    assert ledger.Flight("doomed").take_off(rows[0][0])
+    silent("doomed", 60)
+    with (
+        mock.patch.object(lifecycle, "dispatch") as dispatch,
+        mock.patch.object(sweeper, "dispatch") as sweeper_dispatch,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        report = sweeper.sweep()
+    assert (report.requeued, report.uncertain) == (2, 1)
+    dispatch.assert_called_once_with(campaign.pk)
+    sweeper_dispatch.assert_not_called()
+
+
+def test_a_row_whose_lease_expired_is_taken_back_from_its_worker_too(campaign):
+    """The lease's take-back is the heartbeat's: a worker that outlived its lease cannot
+    record the row it had in flight, which stays uncertain until someone settles it."""
+    rows = ledger.claim(campaign_id=campaign.pk, size=1, worker="slow")
+    flight = ledger.Flight("slow")
+    assert flight.take_off(rows[0][0])
+    Delivery.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert sweeper.sweep().uncertain == 1
+
+    flight.land(rows[0][0], "<late@example.org>")
+    flight.flush()
+
+    assert statuses()[rows[0][0]] == (DeliveryStatus.UNCERTAIN, "")
