@@ -12,9 +12,9 @@ claimed rows go back to the queue, the row in flight becomes ``uncertain`` (neve
 resent), and the campaign's batch tasks are started again.
 
 The heartbeat only decides *when* rows are taken back; that no message is sent twice
-never rests on it. Every write a worker makes to a row is conditional on the row still
-being its own in the state it left it (``worker`` and ``status`` in the statement), and
-a taken-back row has no worker any more: a worker declared dead that was only paused
+never rests on it. Every write a worker makes to a row names the worker in its
+``WHERE`` (and the status it expects, where the row could be claimed again), and a
+taken-back row has no worker any more: a worker declared dead that was only paused
 (a stop-the-world pause, a frozen VM) finds its claimed rows gone and sends none of
 them, and its landing of the row that was in flight changes nothing (docs/decisions.md).
 """
