@@ -18,7 +18,7 @@ class OutboxMessage(models.Model):
     """
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    # The newsletter whose connection stored it (``sending_backends.connection_for``);
+    # The newsletter whose connection stored it (``transports.connection_for``);
     # empty for the instance's own mail. Erasing a newsletter's contact removes its copies.
     newsletter = models.ForeignKey(
         "newsletter.Newsletter",

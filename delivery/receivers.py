@@ -2,7 +2,9 @@ from django.db import connection
 from django.dispatch import receiver
 from django.utils import timezone
 
+from delivery import system_mail
 from delivery.models import Delivery, DeliveryEvent, OutboxMessage
+from newsletter.mail import SystemMessage, system_mail_requested
 from subscribers.models import Subscriber
 from subscribers.signals import subscriber_erased, unsubscribed
 
@@ -40,3 +42,10 @@ def count_unsubscribe_through_message(
     Delivery.objects.filter(
         campaign_id=campaign_id, subscriber_id=subscriber.pk, unsubscribed_at__isnull=True
     ).update(unsubscribed_at=timezone.now())
+
+
+@receiver(system_mail_requested, sender=SystemMessage)
+def send_system_mail(sender, message: SystemMessage, **kwargs) -> int:
+    """The apps below delivery (subscribers, participation) describe their mail and ask;
+    it is built and sent here, the one way every system message is (``system_mail``)."""
+    return system_mail.send(message)

@@ -255,6 +255,9 @@ CONTENT_SECURITY_POLICY = {
 
 # Uploaded CSV imports wait here for the worker: web and worker must share it.
 IMPORT_DIR = Path(os.environ.get("CRIER_IMPORT_DIR", VAR_DIR / "imports"))
+# A bulk action on more people than this runs in the worker, with progress, not in
+# the request (subscribers/bulk_jobs.py).
+BULK_ACTION_IN_REQUEST_MAX = int(os.environ.get("CRIER_BULK_IN_REQUEST_MAX", "1000"))
 API_REQUESTS_PER_TOKEN_PER_MINUTE = int(os.environ.get("CRIER_API_RATE_LIMIT", "600"))
 # Test messages (campaign tests, backend tests) a member may send per newsletter per
 # hour, dashboard and API together: they go to any address typed in.
@@ -414,6 +417,8 @@ CELERY_BEAT_SCHEDULE = {
     "flush-tracking": {"task": "tracking.tasks.flush", "schedule": 10.0},
     "webhooks-redispatch": {"task": "webhooks.tasks.redispatch_due", "schedule": 30.0},
     "webhooks-prune": {"task": "webhooks.tasks.prune", "schedule": 86400.0},
+    # Bulk jobs whose worker died or whose message was lost (docs/subscribers.md).
+    "resume-bulk-jobs": {"task": "subscribers.tasks.resume_bulk_jobs", "schedule": 60.0},
     # Followed feeds whose time has come make their issue (docs/feeds.md).
     "feeds-run-due": {"task": "feeds.tasks.run_due_feeds", "schedule": 60.0},
     # The transparency pages' figures, from the ledger and the rollups (docs/participation.md).

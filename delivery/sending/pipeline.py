@@ -23,7 +23,7 @@ from campaigns.services import campaign_render, campaign_variant, campaign_varia
 from newsletter.encryption import DecryptionError
 from subscribers.models import MailFormat, Subscriber
 
-from .. import sending_backends
+from .. import transports
 from ..audience import eligible
 from ..ledger import (
     Flight,
@@ -40,8 +40,8 @@ from ..ledger import (
 from ..lifecycle import finish_if_done, pause_for_errors
 from ..messages import Addressee, CampaignMessages, MergeTemplate, send_raw
 from ..models import Delivery
-from ..sending_backends import Transport
 from ..throttle import Rate, Throttle
+from ..transports import Transport
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def send_batches(*, campaign_id: int, task_id: str = "") -> bool:
             return False
         if transport is None:
             try:
-                transport = sending_backends.transport_for(campaign.newsletter_id)
+                transport = transports.transport_for(campaign.newsletter_id)
             except DecryptionError:
                 logger.exception("sending backend unreadable", extra={"campaign": campaign_id})
                 pause_for_errors(campaign_id)

@@ -33,7 +33,7 @@ from feeds.models import Feed
 from newsletter.models import Invitation, Newsletter, Role
 from participation.services import calls, consultations, goals
 from subscribers import import_files, services
-from subscribers.models import ConsentSource, ImportBatch
+from subscribers.models import BulkJob, BulkJobAction, ConsentSource, ImportBatch
 from tests.dashboard.test_role_matrix import NEWSLETTER_ROUTES, OTHER_ROUTES, PARAMETER
 from tests.factories import (
     CampaignFactory,
@@ -58,6 +58,7 @@ PARAMETER_KINDS = {
     ("tokens", "pk"): "token",
     ("subscribers", "pk"): "contact",
     ("imports", "pk"): "import",
+    ("bulk", "pk"): "bulk_job",
     ("webhooks", "pk"): "endpoint",
     ("lists", "list_slug"): "list_slug",
     ("import", "token"): "upload",
@@ -158,6 +159,9 @@ class Tenant:
             "token": token.pk,
             "contact": contact.pk,
             "import": batch.pk,
+            "bulk_job": BulkJob.objects.create(
+                newsletter=newsletter, action=BulkJobAction.UNSUBSCRIBE, total=1
+            ).pk,
             "endpoint": Endpoint.objects.create(
                 newsletter=newsletter, url=f"https://hooks.example.org/{slug}", events=["ping"]
             ).pk,

@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns.models import Campaign, Status
-from delivery import ledger, lifecycle, sending, sending_backends, sweeper
+from delivery import ledger, lifecycle, sending, sweeper, transports
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage
 from delivery.progress import campaign_progress
 from delivery.sending import pipeline
@@ -173,7 +173,7 @@ def test_pause_stops_claims_and_resume_sends_only_the_rest(
         pipeline.CampaignMessages(campaign, pipeline.campaign_render(campaign=campaign)),
         rows,
         "w1",
-        pipeline.Pace(pipeline.Throttle(), sending_backends.transport_for(newsletter.pk)),
+        pipeline.Pace(pipeline.Throttle(), transports.transport_for(newsletter.pk)),
         pipeline.Outcomes(),
     )
     lifecycle.campaign_pause(campaign=campaign)
