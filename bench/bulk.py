@@ -18,38 +18,11 @@ per person and action. The load average is reported: the machine is shared.
 import os
 import time
 
+from bench import database
+
 NAME = "bulk"
 PEOPLE = int(os.environ.get("BENCH_BULK_PEOPLE", "100000"))
 PEER_PEOPLE = int(os.environ.get("BENCH_BULK_PEER_PEOPLE", "2000"))
-
-
-def _database_url() -> str:
-    if url := os.environ.get("BENCH_BULK_DATABASE_URL"):
-        return url
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crier")
-    return base.rsplit("/", 1)[0] + "/crier_bench_bulk"
-
-
-def _configure() -> None:
-    os.environ["DATABASE_URL"] = _database_url()
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/11")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    os.environ.setdefault("SITE_URL", "https://news.example.org")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "newsletter.settings"
-    import django
-
-    django.setup()
-
-
-def _recreate_database() -> None:
-    import psycopg
-
-    server, name = _database_url().rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def build_dataset():
@@ -57,17 +30,10 @@ def build_dataset():
     from django.core.management import call_command
     from django.db import connection
 
-    from newsletter.models import Newsletter
     from subscribers.models import MailingList
 
     call_command("migrate", verbosity=0)
-    newsletter = Newsletter.objects.create(
-        name="Bench News",
-        slug="bench",
-        from_name="Bench",
-        from_email="news@example.org",
-        postal_address="1 Example Street",
-    )
+    newsletter = database.bench_newsletter()
     releases = MailingList.objects.create(newsletter=newsletter, name="Releases", slug="releases")
     MailingList.objects.create(newsletter=newsletter, name="Contributors", slug="contributors")
     with connection.cursor() as cursor:
@@ -138,8 +104,9 @@ def _peer(newsletter, contacts, mailing_list) -> float:
 
 
 def run() -> dict:
-    _configure()
-    _recreate_database()
+    url = database.database_url("BENCH_BULK_DATABASE_URL", "crier_bench_bulk")
+    database.recreate(url)
+    database.configure(database.environment(url, redis_db=11))
     newsletter = build_dataset()
     from subscribers import selectors, tasks
     from subscribers.models import BulkJobAction, ConsentAction, ConsentEvent

@@ -548,6 +548,20 @@ def test_bs_api_answers_as_token_a_404_and_changes_nothing(tenants, method, path
         assert call(a.api, method, own, spec).status_code != 404, own
 
 
+def test_bs_segment_as_a_filter_answers_as_token_a_422_and_shows_nothing(tenants):
+    """An object named by id in a query string (the subscribers' ``segment`` filter):
+    B's segment is unknown to A's token, while A's own picks A's people."""
+    a, b = tenants
+    before = everything()
+    refused = a.api.get("/api/v1/subscribers/", {"segment": b.objects["segment"]})
+    assert refused.status_code == 422
+    assert set(refused.json()["errors"]) == {"segment"}
+    assert "Segment of b" not in refused.content.decode()
+    own = a.api.get("/api/v1/subscribers/", {"segment": a.objects["segment"]})
+    assert [item["email"] for item in own.json()["items"]] == ["reader-of-a@example.org"]
+    assert everything() == before
+
+
 def test_a_superuser_sees_every_newsletter(tenants):
     """The instance admin is the one member of every newsletter (newsletters_for)."""
     _a, b = tenants
