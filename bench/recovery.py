@@ -13,17 +13,19 @@ until no row is held by the dead worker any more: what the lease used to make wa
 and the faulted run's duplicates and missing recipients (from the sink's log) and
 uncertain rows (from the ledger).
 
-Run alone (``make bench ONLY=recovery``) it builds its own small audience in the send
-benchmark's database; the send benchmark also reports these keys, on its audience.
+Run alone (``make bench ONLY=recovery``) it builds its own small audience in a database
+of its own (``BENCH_RECOVERY_DATABASE_URL``, default ``crier_bench_recovery``; Redis
+database 13); the send benchmark also reports these keys, on its own audience.
 """
 
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench import database
 
 NAME = "recovery"
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,15 +33,23 @@ RECIPIENTS = int(os.environ.get("BENCH_RECOVERY_RECIPIENTS", "5001"))
 KILL_AT = 0.2  # the share of the campaign sent when the doomed worker is killed
 
 
+def environment() -> dict[str, str]:
+    """The send benchmark's settings, in a database and Redis database of its own."""
+    from bench import send
+
+    return {
+        **send.environment(),
+        "DATABASE_URL": database.database_url(
+            "BENCH_RECOVERY_DATABASE_URL", "crier_bench_recovery"
+        ),
+        "REDIS_URL": database.redis_url(13),
+    }
+
+
 def run() -> dict:
     from bench import send
 
-    for key, value in send.ENV.items():
-        os.environ[key] = value
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    database.configure(environment())
     send.prepare_database()
     subscribers(RECIPIENTS)
     result = {"bench": NAME, "recipients": RECIPIENTS, **measure()}
@@ -48,21 +58,14 @@ def run() -> dict:
 
 
 def subscribers(count: int) -> None:
-    """``count`` confirmed subscribers of the send benchmark's newsletter, loaded with COPY."""
+    """``count`` confirmed subscribers of the newsletter ``bench``, loaded with COPY."""
     import io
 
     from django.db import connection
 
-    from newsletter.models import Newsletter
     from subscribers.models import address_digest
 
-    newsletter = Newsletter.objects.create(
-        name="Bench News",
-        slug="bench",
-        from_name="Bench",
-        from_email="news@example.org",
-        postal_address="1 Example Street",
-    )
+    newsletter = database.bench_newsletter()
     rows = io.StringIO()
     for n in range(count):
         email = f"reader{n}@example.org"
@@ -87,7 +90,7 @@ def recovery_list() -> int:
     from newsletter.models import Newsletter
     from subscribers.models import MailingList
 
-    newsletter = Newsletter.objects.get(slug="bench")
+    newsletter = Newsletter.objects.get(slug=database.BENCH_NEWSLETTER)
     mailing_list = MailingList.objects.create(
         newsletter=newsletter, name="Recovery", slug="recovery"
     )
