@@ -7,7 +7,8 @@ sink: plain smtplib sending one prebuilt message over as many connections as the
 workers have processes. The sink logs its conversations; duplicates and missing
 are counted from that log. Also measured: the time to create the delivery rows of
 a 1,000,000-recipient campaign (the one ``INSERT … SELECT``) against the same
-statement into an unindexed copy of the table.
+statement into an unindexed copy of the table, and the recovery after a SIGKILLed
+worker (``bench/recovery.py``: ``recovery_*`` keys).
 
 Environment: BENCH_SEND_RECIPIENTS (default 100000), BENCH_SEND_WORKERS (Celery
 pool processes, default 2), BENCH_DATABASE_URL, BENCH_REDIS_URL.
@@ -361,6 +362,9 @@ def run() -> dict:
     ceiling_rate, _ = ceiling(message)
     seconds, rss, counts = measured_send(sent_list)
     load_after = os.getloadavg()[0]
+    from bench import recovery
+
+    recovered = recovery.measure()
 
     expected = {f"reader{n}@example.org" for n in range(RECIPIENTS)}
     duplicates = sum(count - 1 for count in counts.values() if count > 1)
@@ -379,6 +383,7 @@ def run() -> dict:
         "enqueue_1m_seconds": round(enqueue_1m, 2),
         "enqueue_1m_bare_seconds": round(enqueue_1m_bare, 2),
         "enqueue_1m_ratio": round(enqueue_1m / enqueue_1m_bare, 2),
+        **recovered,
         "message_kb": round(len(message) / 1024, 1),
         "sink": "smtp-sink",
         "worker_processes": WORKERS,

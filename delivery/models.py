@@ -510,3 +510,22 @@ class Digest(models.Model):
 
     def __str__(self) -> str:
         return f"digest {self.pk} for {self.subscriber_id} ({self.status})"
+
+
+class WorkerHeartbeat(models.Model):
+    """A running send task's sign of life (delivery/heartbeats.py).
+
+    ``worker`` is the name the task stamps on the delivery rows it claims; its process
+    writes ``beat_at`` with PostgreSQL's clock every few seconds. Rows of a worker silent
+    for longer than ``SEND_WORKER_SILENCE_SECONDS`` are taken back before their lease
+    ends. One row per running send task: the table stays a handful of rows.
+    """
+
+    worker = models.CharField(max_length=255, primary_key=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.worker} (pid {self.pid})"

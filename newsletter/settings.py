@@ -317,6 +317,11 @@ SEND_BATCH_SIZE = int(os.environ.get("CRIER_SEND_BATCH_SIZE", "100"))
 SEND_PARALLELISM = int(os.environ.get("CRIER_SEND_PARALLELISM", "4"))
 SEND_MAX_ATTEMPTS = int(os.environ.get("CRIER_SEND_MAX_ATTEMPTS", "5"))
 SEND_LEASE_SECONDS = int(os.environ.get("CRIER_SEND_LEASE_SECONDS", "120"))
+# A running send task's process writes a heartbeat this often; the rows of a worker
+# silent for longer than the silence limit are taken back before their lease ends
+# (delivery/heartbeats.py). The limit must leave room for a few missed beats.
+SEND_HEARTBEAT_SECONDS = float(os.environ.get("CRIER_SEND_HEARTBEAT_SECONDS", "2"))
+SEND_WORKER_SILENCE_SECONDS = float(os.environ.get("CRIER_SEND_WORKER_SILENCE_SECONDS", "8"))
 SEND_RATE_PER_SECOND = float(os.environ.get("CRIER_SEND_RATE_PER_SECOND", "0"))
 SEND_RATE_PER_DOMAIN_PER_SECOND = float(
     os.environ.get("CRIER_SEND_RATE_PER_DOMAIN_PER_SECOND", "0")
@@ -372,6 +377,7 @@ CELERY_TASK_QUEUES = (Queue("default"), Queue("send"))
 CELERY_TASK_ROUTES = {
     # Housekeeping must not wait behind a large campaign on the send queue.
     "delivery.tasks.sweep": {"queue": "default"},
+    "delivery.tasks.take_back_from_silent_workers": {"queue": "default"},
     "delivery.tasks.start_due_campaigns": {"queue": "default"},
     "delivery.tasks.prune_outbox": {"queue": "default"},
     "delivery.tasks.prune_feedback_events": {"queue": "default"},
@@ -391,6 +397,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "start-due-campaigns": {"task": "delivery.tasks.start_due_campaigns", "schedule": 15.0},
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
+    # A killed worker's rows come back within seconds, not when their lease ends.
+    "take-back-from-silent-workers": {
+        "task": "delivery.tasks.take_back_from_silent_workers",
+        "schedule": 5.0,
+    },
     # Automatic experiments whose time is up: the winner goes to the rest (docs/experiments.md).
     "decide-experiments": {"task": "experiments.tasks.decide_due", "schedule": 60.0},
     # Digests whose period ended (in each reader's time zone) are made and sent.
