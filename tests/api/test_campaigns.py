@@ -184,8 +184,7 @@ def test_the_lists_of_a_sending_campaign_cannot_be_patched(api, newsletter, news
     assert list(campaign.lists.values_list("slug", flat=True)) == ["news"]
     assert campaign.status == Status.SENDING
     assert (
-        sorted(Delivery.objects.filter(campaign_id=campaign_id).values_list("pk", "status"))
-        == rows
+        sorted(Delivery.objects.filter(campaign_id=campaign_id).values_list("pk", "status")) == rows
     )
 
 
