@@ -91,6 +91,7 @@ test: system-packages-test install-dev assets
 	@$(PY) manage.py check_services --create-database
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py check
 	$(VENV)/bin/pytest

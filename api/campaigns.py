@@ -20,10 +20,11 @@ from campaigns.models import Kind as CampaignKind
 from campaigns.models import Status as CampaignStatus
 from delivery import lifecycle
 from delivery.progress import campaign_progress, uncertain_rows
-from delivery.selectors import edition_counts, feedback_counts
+from delivery.selectors import feedback_counts
 from delivery.services import campaign_test_request
 from delivery.test_mail import TestMailRefused
 from newsletter.models import Role
+from tracking.report import edition_counts
 from tracking.stats import campaign_stats as tracking_stats
 
 from . import pagination

@@ -28,6 +28,8 @@ import statistics
 import time
 from datetime import timedelta
 
+from bench import database
+
 NAME = "dashboard"
 SUBSCRIBERS = int(os.environ.get("BENCH_DASHBOARD_SUBSCRIBERS", "1000000"))
 CAMPAIGNS = 100
@@ -40,60 +42,19 @@ TRANSPARENCY_TARGET_MS = 100
 
 
 def _database_url() -> str:
-    if url := os.environ.get("BENCH_DASHBOARD_DATABASE_URL"):
-        return url
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crier")
-    return base.rsplit("/", 1)[0] + "/crier_bench_dashboard"
-
-
-def _configure() -> None:
-    os.environ["DATABASE_URL"] = _database_url()
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/11")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    os.environ.setdefault("SITE_URL", "https://news.example.org")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "newsletter.settings"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    # Production settings serve hashed static files from a manifest, as gunicorn would.
-    call_command("collectstatic", interactive=False, verbosity=0)
-
-
-def _dataset_ready() -> bool:
-    import psycopg
-
-    url = _database_url()
-    server, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-    if not exists or os.environ.get("BENCH_DASHBOARD_REBUILD"):
-        return False
-    with psycopg.connect(url) as connection:
-        try:
-            marker = connection.execute(
-                "SELECT description FROM newsletter_newsletter WHERE slug = 'bench'"
-            ).fetchone()
-        except psycopg.errors.UndefinedTable:
-            return False
-    return marker is not None and marker[0] == _marker()
+    return database.database_url("BENCH_DASHBOARD_DATABASE_URL", "crier_bench_dashboard")
 
 
 def _marker() -> str:
     return f"bench data set: {SUBSCRIBERS} subscribers, {CAMPAIGNS} sent campaigns"
 
 
-def _recreate_database() -> None:
-    import psycopg
+def _configure(url: str) -> None:
+    from django.core.management import call_command
 
-    server, name = _database_url().rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
+    database.configure(database.environment(url, redis_db=11))
+    # Production settings serve hashed static files from a manifest, as gunicorn would.
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def build_dataset() -> float:
@@ -109,24 +70,17 @@ def build_dataset() -> float:
     _transparency()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
-    newsletter.description = _marker()
-    newsletter.save(update_fields=["description"])
+    database.mark_ready(_marker())
     return time.perf_counter() - started
 
 
 def _newsletter():
     from django.contrib.auth import get_user_model
 
-    from newsletter.models import Membership, Newsletter, Role
+    from newsletter.models import Membership, Role
     from subscribers.models import MailingList
 
-    newsletter = Newsletter.objects.create(
-        name="Bench News",
-        slug="bench",
-        from_name="Bench",
-        from_email="news@example.org",
-        postal_address="1 Example Street",
-    )
+    newsletter = database.bench_newsletter()
     owner = get_user_model().objects.create_user("bench", "bench@example.org")
     Membership.objects.create(newsletter=newsletter, user=owner, role=Role.OWNER)
     lists = [
@@ -404,13 +358,14 @@ def uncached_audience_count_ms() -> float:
 
 
 def run() -> dict:
+    url = _database_url()
     built_seconds = None
-    if not _dataset_ready():
-        _recreate_database()
-        _configure()
+    if not database.dataset_ready(url, _marker(), rebuild_variable="BENCH_DASHBOARD_REBUILD"):
+        database.recreate(url)
+        _configure(url)
         built_seconds = round(build_dataset(), 1)
     else:
-        _configure()
+        _configure(url)
         _migrate()
     p95 = time_pages(pages())
     audience_ms = uncached_audience_count_ms()

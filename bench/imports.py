@@ -22,35 +22,14 @@ from pathlib import Path
 
 import psycopg
 
+from bench import database
+
 NAME = "import"
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "1000000"))
 SMALL_ROWS = ROWS // 10
 BAD_EVERY = 100  # 1% bad rows
 CEILING_CHUNK_ROWS = 25_000
-
-
-def _database_url() -> str:
-    if url := os.environ.get("BENCH_DATABASE_URL"):
-        return url
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crier")
-    return base.rsplit("/", 1)[0] + "/crier_bench_import"
-
-
-def _env(url: str) -> dict[str, str]:
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "newsletter.settings"}
-    env.setdefault("SECRET_KEY", "bench-only-secret-key")
-    # Production's pair: a database URL goes with a Redis URL (settings refuse one alone).
-    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/12")
-    env.setdefault("LOG_LEVEL", "WARNING")
-    return env
-
-
-def _recreate(url: str) -> None:
-    server, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -222,9 +201,9 @@ def ceiling(url: str, path: Path, list_slug: str) -> float:
 
 
 def run() -> dict:
-    url = _database_url()
-    env = _env(url)
-    _recreate(url)
+    url = database.database_url("BENCH_DATABASE_URL", "crier_bench_import")
+    env = {**os.environ, **database.environment(url, redis_db=12)}
+    database.recreate(url)
     _manage(env, "migrate", "--noinput")
     _manage(
         env,

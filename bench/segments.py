@@ -24,6 +24,8 @@ import os
 import statistics
 import time
 
+from bench import database
+
 NAME = "segments"
 SUBSCRIBERS = int(os.environ.get("BENCH_SEGMENTS_SUBSCRIBERS", "1000000"))
 ROUNDS = int(os.environ.get("BENCH_SEGMENTS_ROUNDS", "5"))
@@ -38,75 +40,23 @@ RULES = {
 
 
 def _database_url() -> str:
-    if url := os.environ.get("BENCH_SEGMENTS_DATABASE_URL"):
-        return url
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crier")
-    return base.rsplit("/", 1)[0] + "/crier_bench_segments"
-
-
-def _configure() -> None:
-    os.environ["DATABASE_URL"] = _database_url()
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/11")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    os.environ.setdefault("SITE_URL", "https://news.example.org")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "newsletter.settings"
-    import django
-
-    django.setup()
+    return database.database_url("BENCH_SEGMENTS_DATABASE_URL", "crier_bench_segments")
 
 
 def _marker() -> str:
     return f"bench segments: {SUBSCRIBERS} subscribers"
 
 
-def _dataset_ready() -> bool:
-    import psycopg
-
-    server, name = _database_url().rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-    if not exists or os.environ.get("BENCH_SEGMENTS_REBUILD"):
-        return False
-    with psycopg.connect(_database_url()) as connection:
-        try:
-            marker = connection.execute(
-                "SELECT description FROM newsletter_newsletter WHERE slug = 'bench'"
-            ).fetchone()
-        except psycopg.errors.UndefinedTable:
-            return False
-    return marker is not None and marker[0] == _marker()
-
-
-def _recreate_database() -> None:
-    import psycopg
-
-    server, name = _database_url().rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
 def build_dataset() -> float:
     from django.core.management import call_command
     from django.db import connection
 
-    from newsletter.models import Newsletter
     from subscribers.fields import field_create
     from subscribers.models import MailingList
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
-    newsletter = Newsletter.objects.create(
-        name="Bench News",
-        slug="bench",
-        from_name="Bench",
-        from_email="news@example.org",
-        postal_address="1 Example Street",
-    )
+    newsletter = database.bench_newsletter()
     lists = [
         MailingList.objects.create(newsletter=newsletter, name=name, slug=name.lower())
         for name in ("Announcements", "Releases", "Security")
@@ -140,8 +90,7 @@ def build_dataset() -> float:
             {"newsletter": newsletter.pk, "lists": [mailing_list.pk for mailing_list in lists]},
         )
         cursor.execute("VACUUM ANALYZE")
-    newsletter.description = _marker()
-    newsletter.save(update_fields=["description"])
+    database.mark_ready(_marker())
     return time.perf_counter() - started
 
 
@@ -156,12 +105,12 @@ def _median_ms(count) -> tuple[float, int]:
 
 
 def run() -> dict:
-    _configure()
-    if not _dataset_ready():
-        _recreate_database()
-        build_seconds = build_dataset()
-    else:
-        build_seconds = 0.0
+    url = _database_url()
+    ready = database.dataset_ready(url, _marker(), rebuild_variable="BENCH_SEGMENTS_REBUILD")
+    if not ready:
+        database.recreate(url)
+    database.configure(database.environment(url, redis_db=11))
+    build_seconds = 0.0 if ready else build_dataset()
     from django.core.cache import cache
 
     from audiences.rules import compile_rules

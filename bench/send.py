@@ -7,7 +7,8 @@ sink: plain smtplib sending one prebuilt message over as many connections as the
 workers have processes. The sink logs its conversations; duplicates and missing
 are counted from that log. Also measured: the time to create the delivery rows of
 a 1,000,000-recipient campaign (the one ``INSERT … SELECT``) against the same
-statement into an unindexed copy of the table.
+statement into an unindexed copy of the table, and the recovery after a SIGKILLed
+worker (``bench/recovery.py``: ``recovery_*`` keys).
 
 Environment: BENCH_SEND_RECIPIENTS (default 100000), BENCH_SEND_WORKERS (Celery
 pool processes, default 2), BENCH_DATABASE_URL, BENCH_REDIS_URL.
@@ -22,11 +23,12 @@ import signal
 import smtplib
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+from bench import database
 
 NAME = "send"
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,20 +37,17 @@ WORKERS = int(os.environ.get("BENCH_SEND_WORKERS", "2"))
 # Fewer only while developing: the contract's figure is for 1,000,000.
 ENQUEUE_RECIPIENTS = int(os.environ.get("BENCH_SEND_ENQUEUE", "1000000"))
 SINK_CPU = "1"
-ENV = {
-    "DATABASE_URL": os.environ.get(
-        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crier_bench"
-    ),
-    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10"),
-    "SECRET_KEY": "benchmark-only",
-    "SITE_URL": "https://news.example.org",
-    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-    "EMAIL_HOST": "127.0.0.1",
-    "CRIER_SEND_BATCH_SIZE": "200",
-    "CRIER_SEND_PARALLELISM": str(WORKERS),
-    "LOG_LEVEL": "WARNING",
-    "DJANGO_SETTINGS_MODULE": "newsletter.settings",
-}
+
+
+def environment() -> dict[str, str]:
+    return database.environment(
+        database.database_url("BENCH_DATABASE_URL", "crier_bench"),
+        redis_db=10,
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        CRIER_SEND_BATCH_SIZE="200",
+        CRIER_SEND_PARALLELISM=str(WORKERS),
+    )
 
 
 def free_port() -> int:
@@ -124,14 +123,9 @@ class Sink:
 
 
 def prepare_database() -> None:
-    import psycopg
-
-    name = ENV["DATABASE_URL"].rsplit("/", 1)[1]
-    server = ENV["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(server, autocommit=True) as db:
-        db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        db.execute(f'CREATE DATABASE "{name}"')
     from django.core.management import call_command
+
+    database.recreate(os.environ["DATABASE_URL"])
 
     call_command("migrate", verbosity=0)
 
@@ -143,16 +137,9 @@ def audience() -> tuple[int, int]:
     """
     from django.db import connection
 
-    from newsletter.models import Newsletter
     from subscribers.models import MailingList, address_digest
 
-    newsletter = Newsletter.objects.create(
-        name="Bench News",
-        slug="bench",
-        from_name="Bench",
-        from_email="news@example.org",
-        postal_address="1 Example Street",
-    )
+    newsletter = database.bench_newsletter()
     everyone = MailingList.objects.create(newsletter=newsletter, name="All", slug="all")
     sent = MailingList.objects.create(newsletter=newsletter, name="Sent", slug="sent")
     rows = io.StringIO()
@@ -323,9 +310,9 @@ def measured_send(list_id: int) -> tuple[float, float, dict]:
     from delivery import lifecycle
     from delivery.progress import campaign_progress
 
-    redis.Redis.from_url(ENV["REDIS_URL"]).flushdb()
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     sink = Sink()
-    env = {**os.environ, **ENV, "EMAIL_PORT": str(sink.port)}
+    env = {**os.environ, "EMAIL_PORT": str(sink.port)}
     worker = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/celery"),
@@ -363,12 +350,7 @@ def measured_send(list_id: int) -> tuple[float, float, dict]:
 
 
 def run() -> dict:
-    for key, value in ENV.items():
-        os.environ[key] = value
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    database.configure(environment())
     prepare_database()
     everyone, sent_list = audience()
     enqueue_1m, enqueue_1m_bare = enqueue_seconds(everyone)
@@ -380,6 +362,9 @@ def run() -> dict:
     ceiling_rate, _ = ceiling(message)
     seconds, rss, counts = measured_send(sent_list)
     load_after = os.getloadavg()[0]
+    from bench import recovery
+
+    recovered = recovery.measure()
 
     expected = {f"reader{n}@example.org" for n in range(RECIPIENTS)}
     duplicates = sum(count - 1 for count in counts.values() if count > 1)
@@ -398,6 +383,7 @@ def run() -> dict:
         "enqueue_1m_seconds": round(enqueue_1m, 2),
         "enqueue_1m_bare_seconds": round(enqueue_1m_bare, 2),
         "enqueue_1m_ratio": round(enqueue_1m / enqueue_1m_bare, 2),
+        **recovered,
         "message_kb": round(len(message) / 1024, 1),
         "sink": "smtp-sink",
         "worker_processes": WORKERS,

@@ -31,6 +31,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench import database
+
 NAME = "tracking"
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = int(os.environ.get("BENCH_TRACKING_SECONDS", "5"))
@@ -39,17 +41,14 @@ CONNECTIONS = int(os.environ.get("BENCH_TRACKING_CONNECTIONS", "8"))
 WORKERS = int(os.environ.get("BENCH_TRACKING_WORKERS", "2"))
 SERVER_CPU = "0"
 LOAD_CPU = "1"
-ENV = {
-    "DATABASE_URL": os.environ.get(
-        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crier_bench_tracking"
-    ),
-    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"),
-    "SECRET_KEY": "benchmark-only",
-    "SITE_URL": "https://news.example.org",
-    "ALLOWED_HOSTS": "127.0.0.1",
-    "LOG_LEVEL": "WARNING",
-    "DJANGO_SETTINGS_MODULE": "bench.tracking_site.settings",
-}
+
+
+def environment() -> dict[str, str]:
+    return database.environment(
+        database.database_url("BENCH_DATABASE_URL", "crier_bench_tracking"),
+        redis_db=11,
+        DJANGO_SETTINGS_MODULE="bench.tracking_site.settings",
+    )
 
 
 def free_port() -> int:
@@ -60,32 +59,20 @@ def free_port() -> int:
 
 def prepare() -> tuple[int, str, str]:
     """A fresh database with one campaign; its pixel and first link as paths."""
-    import psycopg
     import redis
     from django.core.management import call_command
 
-    name = ENV["DATABASE_URL"].rsplit("/", 1)[1]
-    server = ENV["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(server, autocommit=True) as db:
-        db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        db.execute(f'CREATE DATABASE "{name}"')
+    database.recreate(os.environ["DATABASE_URL"])
     call_command("migrate", verbosity=0)
-    redis.Redis.from_url(ENV["REDIS_URL"]).flushdb()
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
 
     from bench.render import sample_body
     from campaigns.models import Layout
     from campaigns.rendering import DEFAULT_LAYOUTS
     from campaigns.services import campaign_create, campaign_render
     from delivery.messages import Addressee, CampaignMessages
-    from newsletter.models import Newsletter
 
-    newsletter = Newsletter.objects.create(
-        name="Bench News",
-        slug="bench",
-        from_name="Bench",
-        from_email="news@example.org",
-        postal_address="1 Example Street",
-    )
+    newsletter = database.bench_newsletter()
     stock = next(stock for stock in DEFAULT_LAYOUTS if stock.name == "Digest")
     layout = Layout.objects.create(newsletter=newsletter, name="Digest", mjml=stock.mjml())
     campaign = campaign_create(
@@ -99,7 +86,7 @@ def prepare() -> tuple[int, str, str]:
     )
     messages = CampaignMessages(campaign, campaign_render(campaign=campaign))
     html = messages.build(Addressee(1, 1, "reader@example.org", "Reader", {}, "All"))
-    found = re.findall(re.escape(ENV["SITE_URL"]) + r'(/t/[^"]+)', html.alternatives[0][0])
+    found = re.findall(re.escape(os.environ["SITE_URL"]) + r'(/t/[^"]+)', html.alternatives[0][0])
     pixel = next(url for url in found if url.startswith("/t/o/"))
     link = next(url for url in found if url.startswith("/t/c/"))
     return campaign.pk, pixel, link
@@ -120,7 +107,7 @@ class Server:
                 *("--log-level", "warning"),
             ],
             cwd=ROOT,
-            env={**os.environ, **ENV},
+            env=os.environ,
         )
         deadline = time.monotonic() + 60
         while True:
@@ -207,12 +194,7 @@ def flush_all() -> float:
 
 
 def run() -> dict:
-    for key, value in ENV.items():
-        os.environ[key] = value
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    database.configure(environment())
     campaign_id, pixel, link = prepare()
     server = Server()
     try:

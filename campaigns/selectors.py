@@ -3,6 +3,7 @@
 from django.db.models import Q, QuerySet
 
 from newsletter.models import Newsletter
+from subscribers.extensions import PageSection
 
 from .models import Campaign, Kind, Layout, Status
 
@@ -15,6 +16,17 @@ def public_archive(newsletter: Newsletter) -> QuerySet[Campaign]:
         )
         .select_related("newsletter")
         .order_by("-sent_at", "-id")
+    )
+
+
+ARCHIVE_ON_PAGE = 20
+
+
+def public_page_archive(newsletter: Newsletter) -> PageSection:
+    """The latest public issues, on the newsletter's public page (subscribers')."""
+    return PageSection(
+        "campaigns/public/page_archive.html",
+        {"newsletter": newsletter, "archive": public_archive(newsletter)[:ARCHIVE_ON_PAGE]},
     )
 
 

@@ -6,4 +6,6 @@ class DeliveryConfig(AppConfig):
     verbose_name = "Delivery"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (connects the signal receivers)
+        from . import heartbeats, receivers  # noqa: F401  (connects the signal receivers)
+
+        heartbeats.connect()

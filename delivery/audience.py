@@ -178,7 +178,9 @@ def segment_audience_count(*, newsletter_id: int, segment: Compiled) -> int:
 def create_deliveries(*, campaign: Campaign) -> int:
     """One row per person in the audience, in one statement; a person on several lists once.
 
-    Inserted in subscriber order, so both indexes grow at their right edge. Called
+    Inserted in subscriber order, so the three indexes every row enters (the primary
+    key, the unique (campaign, subscriber), (campaign, status, id)) grow at their
+    right edge, however many campaigns the table already holds. Called
     once per campaign under its row lock; the unique constraint makes a second call
     fail rather than duplicate anything. Archived lists are left out: they get no new
     sends. Only the campaign's own newsletter's lists: whatever a campaign names, it

@@ -32,7 +32,7 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from subscribers.models import Subscriber
 
-from . import digest_mail, ledger, sending_backends
+from . import digest_mail, ledger, transports
 from .audience import eligible
 from .errors import backoff, classify
 from .messages import DkimSigner, send_raw
@@ -121,7 +121,7 @@ def digest_send_next(*, worker: str) -> bool:
     message = digest_mail.build(
         digest_id=digest.pk, subscriber=subscriber, campaigns=campaigns, editions=editions
     )
-    transport = sending_backends.transport_for(subscriber.newsletter_id)
+    transport = transports.transport_for(subscriber.newsletter_id)
     backend = transport.connection()
     if not _take_off(digest, worker):
         return True  # its lease expired and the sweeper gave it away

@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from newsletter.headers import validate_single_line
 
 from .models import BackendKind, SendingBackend, SmtpSecurity
-from .sending_backends import KINDS, SECRET_LABELS
+from .sending_backends import SECRET_LABELS
+from .transports import KINDS
 
 
 def send_at_field(**kwargs) -> forms.DateTimeField:

@@ -413,18 +413,23 @@ def _refused(addressee: Addressee, reason: str) -> None:
 # The sweeper
 
 
-def expire_leases(now: datetime) -> tuple[int, int]:
-    """Rows whose worker's lease ran out: claimed ones (never handed over) go back to the
-    queue; in-flight ones become uncertain, never resent. Returns (requeued, uncertain)."""
-    expired = Delivery.objects.filter(lease_until__lt=now)
-    requeued = _move("expire_claim", expired, worker="", lease_until=None)
+def take_back(rows: QuerySet[Delivery], *, reason: str) -> tuple[int, int, set[int]]:
+    """Take rows back from a worker that is gone (silent, or its lease expired): claimed
+    ones return to the queue, the one in flight becomes ``uncertain`` (it may have left:
+    never resent). Both lose their worker, so nothing that worker may still write (it
+    may only have been paused) matches them. Returns how many were requeued, how many
+    made uncertain, and the campaigns that got rows back."""
+    claimed = rows.filter(status__in=MOVES["expire_claim"].sources)
+    campaigns = set(claimed.values_list("campaign_id", flat=True).distinct())
+    requeued = _move("expire_claim", rows, worker="", lease_until=None)
     uncertain = _move(
         "expire_flight",
-        expired,
-        last_error="Its worker stopped while handing it to the server: it may have been sent.",
+        rows,
+        worker="",
         lease_until=None,
+        last_error=f"Its worker {reason} while handing it to the server: it may have been sent.",
     )
-    return requeued, uncertain
+    return requeued, uncertain, campaigns
 
 
 # The campaign's state machine

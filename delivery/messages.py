@@ -28,9 +28,9 @@ from newsletter.headers import header_value
 from newsletter.links import absolute_url
 from subscribers import tokens
 from subscribers.models import Subscription, SubscriptionStatus
-from tracking.services import Tracking, campaign_tracking
 
 from .bounces import verp_address
+from .compose import Composed, compose
 from .headercheck import SUBJECT_FIELD_PREFIX, check_headers
 from .models import Delivery
 from .tags import delivery_tag
@@ -68,10 +68,10 @@ class Addressee:
 class Variant:
     """One rendered message of the campaign, with what follows from it, built once."""
 
-    rendered: Rendered  # tracking applied
+    rendered: Rendered  # the compose stages applied (tracking's links and pixel)
     untracked: Rendered  # as rendered: the copy of readers who refuse all tracking
-    tracked: bool  # whether tracking changed anything (the policy is not off)
-    tracking: Tracking
+    tracked: bool  # whether a stage changed anything (tracking's policy is not off)
+    composed: Composed
     fillers: list
     reader_links: ReaderLinks | None
     text_part: "QuotedPrintableTemplate"
@@ -135,19 +135,18 @@ class CampaignMessages:
                 f"campaign {self.campaign.pk}: a variant does not render: "
                 + "; ".join(problem.located() for problem in rendered.errors)
             )
-        # Links rewritten and the pixel added, as the newsletter's tracking policy says;
-        # the render as it was is the copy of readers who refuse all tracking.
+        # The compose stages (tracking: links rewritten and the pixel added, as the
+        # newsletter's policy says); the render as it was is the copy of readers who
+        # refuse all tracking.
         untracked = rendered
-        tracking = campaign_tracking(
-            campaign=self.campaign, rendered=rendered, variant=self.sample_variant
-        )
-        rendered = tracking.rendered
+        composed = compose(campaign=self.campaign, rendered=rendered, variant=self.sample_variant)
+        rendered = composed.rendered
         parts = (rendered.subject, rendered.html, rendered.text)
         return Variant(
             rendered=rendered,
             untracked=untracked,
             tracked=rendered is not untracked,
-            tracking=tracking,
+            composed=composed,
             # Slots other apps fill per recipient (a referral link, answer links), if used.
             fillers=extensions.reader_fillers(
                 campaign=self.campaign,
@@ -227,14 +226,15 @@ class CampaignMessages:
     def _values(
         self, addressee: Addressee, recipient: Recipient, variant: Variant
     ) -> dict[str, str]:
-        """Every slot's raw value: the merge tags', the tracking links', other apps'."""
+        """Every slot's raw value: the merge tags', the compose stages' (tracking
+        links), other apps'."""
         values = recipient.values()
-        tracking = variant.tracking.values(
-            delivery_id=addressee.delivery_id,
-            opted_out=addressee.tracking_opt_out or addressee.untracked,
+        values.update(
+            variant.composed.values(
+                delivery_id=addressee.delivery_id,
+                opted_out=addressee.tracking_opt_out or addressee.untracked,
+            )
         )
-        if tracking:
-            values.update(tracking)
         for fill in variant.fillers:
             values.update(fill(addressee.subscriber_id, addressee.delivery_id))
         return values

@@ -18,7 +18,7 @@ class OutboxMessage(models.Model):
     """
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    # The newsletter whose connection stored it (``sending_backends.connection_for``);
+    # The newsletter whose connection stored it (``transports.connection_for``);
     # empty for the instance's own mail. Erasing a newsletter's contact removes its copies.
     newsletter = models.ForeignKey(
         "newsletter.Newsletter",
@@ -107,9 +107,12 @@ class Delivery(models.Model):
     # would double the time to start a campaign. The rows are only ever inserted from
     # existing ids (create_deliveries), subscribers are never deleted (erasure empties
     # them), and Django still cascades when a campaign is deleted.
-    # Neither is indexed alone: the unique (subscriber, campaign) index answers "this
-    # person's deliveries" and (campaign, status, id) "this campaign's"; every index
-    # more is one more entry written for each of a million rows when a campaign starts.
+    # Neither is indexed alone: every index that a new row enters is one more entry
+    # written for each of a million rows when a campaign starts. The unique
+    # (campaign, subscriber) index and (campaign, status, id) answer "this campaign's
+    # deliveries"; "this person's" are found campaign by campaign in the first (the
+    # newsletter's campaigns are named), or, for outcomes, in
+    # ``delivery_outcome_by_subscriber``, which a row enters only when it has one.
     campaign = models.ForeignKey(
         "campaigns.Campaign",
         on_delete=models.CASCADE,
@@ -175,9 +178,12 @@ class Delivery(models.Model):
     class Meta:
         verbose_name_plural = "deliveries"
         constraints = [
-            # Subscriber first, so that it also finds a person's deliveries.
+            # Campaign first: a new campaign's entries are one run at the index's right
+            # edge. Led by the subscriber, each of them went into the middle of a
+            # person's run, so starting a campaign rewrote every leaf page and cost
+            # more with every campaign sent before it (docs/benchmarks.md).
             models.UniqueConstraint(
-                fields=["subscriber", "campaign"], name="one_delivery_per_recipient"
+                fields=["campaign", "subscriber"], name="one_delivery_per_recipient"
             )
         ]
         indexes = [
@@ -220,6 +226,23 @@ class Delivery(models.Model):
                 fields=["digest"],
                 condition=models.Q(digest__isnull=False),
                 name="delivery_in_digest",
+            ),
+            # The progress page's "waiting for their hour" count, each poll: without it,
+            # a scan of every campaign's rows. Rows enter only when they have a time.
+            models.Index(
+                fields=["campaign", "next_attempt_at"],
+                condition=models.Q(status="queued", next_attempt_at__isnull=False),
+                name="delivery_queued_for_later",
+            ),
+            # A person's messages with a known outcome, newest first: the soft-bounce
+            # limit, and the segment rule "bounced". Rows enter it when feedback
+            # arrives, one at a time, never when a campaign starts.
+            models.Index(
+                fields=["subscriber", "id"],
+                condition=models.Q(bounced_at__isnull=False)
+                | models.Q(delivered_at__isnull=False)
+                | ~models.Q(bounce_type=""),
+                name="delivery_outcome_by_subscriber",
             ),
         ]
 
@@ -487,3 +510,22 @@ class Digest(models.Model):
 
     def __str__(self) -> str:
         return f"digest {self.pk} for {self.subscriber_id} ({self.status})"
+
+
+class WorkerHeartbeat(models.Model):
+    """A running send task's sign of life (delivery/heartbeats.py).
+
+    ``worker`` is the name the task stamps on the delivery rows it claims; its process
+    writes ``beat_at`` with PostgreSQL's clock every few seconds. Rows of a worker silent
+    for longer than ``SEND_WORKER_SILENCE_SECONDS`` are taken back before their lease
+    ends. One row per running send task: the table stays a handful of rows.
+    """
+
+    worker = models.CharField(max_length=255, primary_key=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.worker} (pid {self.pid})"

@@ -1,13 +1,18 @@
-"""Mail to a newsletter's owners about its campaigns: what went wrong, and where to fix it."""
+"""Mail to a newsletter's owners about its campaigns: what went wrong, and where to fix it.
+
+It is the instance's own mail (from ``DEFAULT_FROM_EMAIL``, through ``EMAIL_BACKEND``),
+not the newsletter's: the newsletter's sending backend may be what failed."""
 
 import logging
 
-from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from campaigns.models import Campaign
 from newsletter.links import absolute_url
+from newsletter.mail import SystemMessage
 from newsletter.models import Role
+
+from . import system_mail
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +37,12 @@ def tell_owners_campaign_paused(*, campaign_id: int) -> int:
             "dashboard:campaign_sending", slug=campaign.newsletter.slug, pk=campaign.pk
         ),
     }
-    return send_mail(
-        subject=f"Crier paused “{campaign.name}”: too many messages failed",
-        message=render_to_string("delivery/campaign_paused.txt", context),
-        from_email=None,
-        recipient_list=owners,
+    return system_mail.send(
+        SystemMessage(
+            to=tuple(owners),
+            subject=f"Crier paused “{campaign.name}”: too many messages failed",
+            text=render_to_string("delivery/campaign_paused.txt", context),
+        )
     )
 
 
@@ -57,11 +63,12 @@ def tell_owners_campaign_not_started(*, campaign_id: int) -> int:
         ),
     }
     try:
-        return send_mail(
-            subject=f"Crier could not send “{campaign.name}” at its scheduled time",
-            message=render_to_string("delivery/campaign_not_started.txt", context),
-            from_email=None,
-            recipient_list=owners,
+        return system_mail.send(
+            SystemMessage(
+                to=tuple(owners),
+                subject=f"Crier could not send “{campaign.name}” at its scheduled time",
+                text=render_to_string("delivery/campaign_not_started.txt", context),
+            )
         )
     except Exception:  # the failure is on the campaign's page; the mail is a courtesy
         logger.exception("owners not told of a campaign that could not start")

@@ -2,7 +2,10 @@ from django.db import connection
 from django.dispatch import receiver
 from django.utils import timezone
 
+from campaigns.models import Campaign
+from delivery import system_mail
 from delivery.models import Delivery, DeliveryEvent, OutboxMessage
+from newsletter.mail import SystemMessage, system_mail_requested
 from subscribers.models import Subscriber
 from subscribers.signals import subscriber_erased, unsubscribed
 
@@ -12,7 +15,12 @@ def forget_erased_contact(sender, contact: Subscriber, email: str, everywhere: b
     """Erasure leaves nothing here that quotes the person: the contact's delivery errors
     and feedback details (receiving servers quote the address), and the newsletter's
     outbox copies of mail to them (all copies, for the person's own "erase me")."""
-    deliveries = Delivery.objects.filter(subscriber_id=contact.pk)
+    # The contact's newsletter's campaigns named: each is one probe of the unique
+    # (campaign, subscriber) index, where the subscriber alone would scan every row.
+    campaigns = list(
+        Campaign.objects.filter(newsletter_id=contact.newsletter_id).values_list("pk", flat=True)
+    )
+    deliveries = Delivery.objects.filter(campaign_id__in=campaigns, subscriber_id=contact.pk)
     deliveries.exclude(last_error="").update(last_error="")
     DeliveryEvent.objects.filter(delivery__in=deliveries).exclude(detail="").update(detail="")
     if not email:
@@ -40,3 +48,10 @@ def count_unsubscribe_through_message(
     Delivery.objects.filter(
         campaign_id=campaign_id, subscriber_id=subscriber.pk, unsubscribed_at__isnull=True
     ).update(unsubscribed_at=timezone.now())
+
+
+@receiver(system_mail_requested, sender=SystemMessage)
+def send_system_mail(sender, message: SystemMessage, **kwargs) -> int:
+    """The apps below delivery (subscribers, participation) describe their mail and ask;
+    it is built and sent here, the one way every system message is (``system_mail``)."""
+    return system_mail.send(message)

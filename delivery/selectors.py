@@ -4,20 +4,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 from django.db.models.functions import Coalesce, Greatest
 
 from campaigns.models import Campaign
-from newsletter.models import Newsletter, TrackingPolicy
-from tracking.models import Engagement
+from newsletter.models import Newsletter
 
-from . import sending_backends
+from . import transports
 from .models import (
     HAS_NEGATIVE_FEEDBACK,
     BounceType,
     Delivery,
     DeliveryEvent,
-    DeliveryStatus,
     Digest,
     FeedbackKind,
 )
@@ -77,8 +75,8 @@ def reports_deliveries(newsletter: Newsletter) -> bool:
     webhooks; an SMTP server and the built-in outbox never do, so their "delivered"
     stays 0 and the report says why instead of leaving a bare zero.
     """
-    backend = sending_backends.active_backend(newsletter.pk)
-    path = sending_backends.KINDS[backend.kind].path if backend else settings.EMAIL_BACKEND
+    backend = transports.active_backend(newsletter.pk)
+    path = transports.KINDS[backend.kind].path if backend else settings.EMAIL_BACKEND
     return path.startswith("anymail.")
 
 
@@ -142,63 +140,4 @@ def latest_bounces_and_complaints(
             at=delivery.at,
         )
         for delivery in deliveries
-    ]
-
-
-@dataclass(frozen=True)
-class EditionCounts:
-    """One edition's share of a campaign: who got it, and, under individual tracking
-    only, how many of them opened or clicked (people, machines left out)."""
-
-    language: str
-    recipients: int
-    sent: int
-    failed: int
-    human_opens: int | None
-    human_clicks: int | None
-
-
-def edition_counts(campaign: Campaign) -> list[EditionCounts]:
-    """The report split by edition: empty for a campaign in one language.
-
-    Each row records its edition when sending starts (``audience.create_deliveries``);
-    engagement is per delivery, so it joins the same way.
-    """
-    if not campaign.editions.exists():
-        return []
-    rows = (
-        Delivery.objects.filter(campaign=campaign)
-        .values("edition")
-        .annotate(
-            recipients=Count("pk"),
-            sent=Count("pk", filter=Q(status=DeliveryStatus.SENT)),
-            failed=Count("pk", filter=Q(status=DeliveryStatus.FAILED)),
-        )
-        .order_by("edition")
-    )
-    individual = campaign.newsletter.tracking_policy == TrackingPolicy.INDIVIDUAL
-    engaged: dict[str, dict] = {}
-    if individual:
-        edition = Delivery.objects.filter(pk=OuterRef("delivery_id")).values("edition")[:1]
-        engaged = {
-            row["edition"]: row
-            for row in Engagement.objects.filter(campaign=campaign)
-            .annotate(edition=Subquery(edition))
-            .values("edition")
-            .annotate(
-                opens=Count("pk", filter=Q(first_human_open_at__isnull=False)),
-                clicks=Count("pk", filter=Q(first_human_click_at__isnull=False)),
-            )
-            .order_by()
-        }
-    return [
-        EditionCounts(
-            language=row["edition"],
-            recipients=row["recipients"],
-            sent=row["sent"],
-            failed=row["failed"],
-            human_opens=engaged.get(row["edition"], {}).get("opens", 0) if individual else None,
-            human_clicks=engaged.get(row["edition"], {}).get("clicks", 0) if individual else None,
-        )
-        for row in rows
     ]

@@ -4,17 +4,16 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from campaigns import rendering
 from campaigns.models import Campaign
 from campaigns.services import campaign_render, sample_recipient
-from delivery import lifecycle, test_mail
-from delivery.headercheck import check_headers
+from delivery import lifecycle, system_mail, test_mail
 from delivery.models import OutboxMessage
-from delivery.sending_backends import connection_for
+from delivery.transports import connection_for
+from newsletter.mail import SystemMessage
 
 logger = logging.getLogger(__name__)
 
@@ -25,14 +24,14 @@ def send_test_message(*, to: str, requested_by: str) -> None:
     Runs in a worker, so a success also proves the broker and the worker are alive.
     """
     context = {"requested_by": requested_by, "backend": settings.EMAIL_BACKEND}
-    message = EmailMultiAlternatives(
-        subject="Crier test message",
-        body=render_to_string("delivery/test_message.txt", context),
-        to=[to],
-        connection=get_connection(),
+    system_mail.send(
+        SystemMessage(
+            to=(to,),
+            subject="Crier test message",
+            text=render_to_string("delivery/test_message.txt", context),
+            html=render_to_string("delivery/test_message.html", context),
+        )
     )
-    message.attach_alternative(render_to_string("delivery/test_message.html", context), "text/html")
-    message.send()
     logger.info("test message sent", extra={"backend": settings.EMAIL_BACKEND})
 
 
@@ -84,17 +83,15 @@ def send_campaign_test(*, campaign_id: int, to: list[str], requested_by: str) ->
             continue
         recipient = sample_recipient(newsletter=newsletter, campaign=campaign, email=address)
         personal = rendering.personalize(rendered, recipient)
-        message = EmailMultiAlternatives(
+        message = SystemMessage(
+            to=(address,),
             subject=TEST_SUBJECT_PREFIX + personal.subject,
-            body=personal.text,
-            from_email=newsletter.sender,
-            to=[address],
-            reply_to=[newsletter.reply_to] if newsletter.reply_to else None,
+            text=personal.text,
+            html=personal.html,
+            newsletter=newsletter,
             headers=test_mail.unsubscribe_headers(newsletter.pk, address),
-            connection=connection,
         )
-        message.attach_alternative(personal.html, "text/html")
-        messages.append(check_headers(message))
+        messages.append(system_mail.build(message, connection=connection))
     sent = (connection.send_messages(messages) or 0) if messages else 0
     logger.info(
         "campaign test sent",

@@ -1,7 +1,8 @@
-"""Repairs what dead workers and a lost broker leave behind: claimed rows whose lease
-expired go back to the queue; in-flight ones become ``uncertain`` (never resent);
-campaigns with due rows and no live worker are dispatched again, and those with
-nothing left are finished. Safe to run anywhere, often (beat runs it every minute).
+"""Repairs what dead workers and a lost broker leave behind: claimed rows of a worker
+that fell silent (delivery/heartbeats.py) or whose lease expired go back to the queue;
+in-flight ones become ``uncertain`` (never resent); campaigns with due rows and no live
+worker are dispatched again, and those with nothing left are finished. Safe to run
+anywhere, often (beat runs it every 30 s).
 """
 
 import logging
@@ -12,7 +13,8 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Status
 
-from . import ledger
+from .heartbeats import silent_workers_take_back
+from .ledger import take_back
 from .lifecycle import dispatch, finish_if_done
 from .models import Delivery, DeliveryStatus
 
@@ -29,10 +31,16 @@ class SweepReport:
 
 def sweep() -> SweepReport:
     """Repair what dead workers and a lost broker left behind; safe to run anywhere, often."""
+    silent = silent_workers_take_back()
     now = timezone.now()
-    requeued, uncertain = ledger.expire_leases(now)
+    requeued, uncertain, _ = take_back(
+        Delivery.objects.filter(lease_until__lt=now), reason="stopped"
+    )
+    requeued += silent.requeued
+    uncertain += silent.uncertain
     redispatched, finished = [], []
-    for campaign_id in Campaign.objects.filter(status=Status.SENDING).values_list("pk", flat=True):
+    sending = Campaign.objects.filter(status=Status.SENDING).exclude(pk__in=silent.dispatched)
+    for campaign_id in sending.values_list("pk", flat=True):
         live = Delivery.objects.filter(
             campaign_id=campaign_id,
             status__in=(DeliveryStatus.CLAIMED, DeliveryStatus.IN_FLIGHT),

@@ -4,6 +4,7 @@ from delivery import (
     bounces,
     digests,
     feedback,
+    heartbeats,
     lifecycle,
     sending,
     sending_backends,
@@ -43,6 +44,13 @@ def start_due_campaigns() -> list[int]:
 @shared_task
 def sweep() -> dict:
     report = sweeper.sweep()
+    return {"requeued": report.requeued, "uncertain": report.uncertain}
+
+
+@shared_task
+def take_back_from_silent_workers() -> dict:
+    """Every 5 s from beat: the rows of a worker that stopped beating go back to work."""
+    report = heartbeats.silent_workers_take_back()
     return {"requeued": report.requeued, "uncertain": report.uncertain}
 
 

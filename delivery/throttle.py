@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
+from .transports import Quota
+
 # KEYS[1] bucket; ARGV: rate per second, capacity, now (s), tokens wanted.
 # Returns the seconds to wait before the tokens are available (0: taken now).
 TAKE = """
@@ -82,15 +84,6 @@ for i = 1, #KEYS do
 end
 return "0"
 """
-
-
-@dataclass(frozen=True)
-class Quota:
-    """At most ``limit`` messages in any ``seconds``."""
-
-    name: str
-    limit: int
-    seconds: int
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from newsletter.encryption import DecryptionError
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
-from . import audience, lifecycle, sending_backends, test_mail
+from . import audience, lifecycle, sending_backends, test_mail, transports
 from .confirmation import (
     InvalidConfirmation,
     SendPlan,
@@ -31,7 +31,7 @@ from .confirmation import (
 from .forms import BackendTestForm, SendForm, SendingBackendForm, stored_secret_fields
 from .models import BackendKind, Delivery, DeliveryStatus, SendingBackend
 from .progress import campaign_progress, uncertain_rows
-from .sending_backends import KINDS
+from .transports import KINDS
 
 FAILURES_SHOWN = 50
 
@@ -301,7 +301,7 @@ def sending_backend(request: HttpRequest, newsletter: Newsletter) -> HttpRespons
     stored: set[str] = set()
     if backend is not None:
         try:
-            stored = set(sending_backends.read_secrets(backend))
+            stored = set(transports.read_secrets(backend))
         except DecryptionError:
             unreadable = True
     form = SendingBackendForm(

@@ -37,7 +37,8 @@ from newsletter.encryption import DecryptionError
 
 from . import feedback
 from .models import SendingBackend
-from .sending_backends import TRACKING_WEBHOOK_KINDS, webhook_view_options
+from .sending_backends import webhook_view_options
+from .transports import TRACKING_WEBHOOK_KINDS
 
 logger = logging.getLogger(__name__)
 

@@ -1,21 +1,20 @@
 """The instance's own mail to the people who run newsletters: invitations and password
 links. Built like the subscribers' confirmation (subject, text and HTML templates,
-rendered in the reader's language, sent by a worker), but it is no newsletter's mail:
-it goes through Django's default ``EMAIL_BACKEND`` (the outbox in ``make run``), from
-``DEFAULT_FROM_EMAIL``, as Django's own password mail would, never through a
-newsletter's sending backend.
+rendered in the reader's language, sent by a worker, built by ``delivery.system_mail``
+through ``newsletter.mail``), but it is no newsletter's mail: it goes through Django's
+default ``EMAIL_BACKEND`` (the outbox in ``make run``), from ``DEFAULT_FROM_EMAIL``, as
+Django's own password mail would, never through a newsletter's sending backend.
 """
 
 import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from . import accounts, invitations
+from . import accounts, invitations, mail
 from .links import absolute_url
 
 logger = logging.getLogger(__name__)
@@ -27,15 +26,7 @@ def _send(*, template: str, context: dict, to: str, language: str) -> None:
         subject = render_to_string(f"newsletter/email/{template}_subject.txt", context).strip()
         text = render_to_string(f"newsletter/email/{template}.txt", context)
         html = render_to_string(f"newsletter/email/{template}.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        headers={"Auto-Submitted": "auto-generated"},
-    )
-    message.attach_alternative(html, "text/html")
-    message.send()
+    mail.send(mail.SystemMessage(to=(to,), subject=subject, text=text, html=html))
 
 
 def send_invitation(*, invitation_id: int) -> bool:

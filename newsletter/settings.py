@@ -255,6 +255,9 @@ CONTENT_SECURITY_POLICY = {
 
 # Uploaded CSV imports wait here for the worker: web and worker must share it.
 IMPORT_DIR = Path(os.environ.get("CRIER_IMPORT_DIR", VAR_DIR / "imports"))
+# A bulk action on more people than this runs in the worker, with progress, not in
+# the request (subscribers/bulk_jobs.py).
+BULK_ACTION_IN_REQUEST_MAX = int(os.environ.get("CRIER_BULK_IN_REQUEST_MAX", "1000"))
 API_REQUESTS_PER_TOKEN_PER_MINUTE = int(os.environ.get("CRIER_API_RATE_LIMIT", "600"))
 # Test messages (campaign tests, backend tests) a member may send per newsletter per
 # hour, dashboard and API together: they go to any address typed in.
@@ -314,6 +317,11 @@ SEND_BATCH_SIZE = int(os.environ.get("CRIER_SEND_BATCH_SIZE", "100"))
 SEND_PARALLELISM = int(os.environ.get("CRIER_SEND_PARALLELISM", "4"))
 SEND_MAX_ATTEMPTS = int(os.environ.get("CRIER_SEND_MAX_ATTEMPTS", "5"))
 SEND_LEASE_SECONDS = int(os.environ.get("CRIER_SEND_LEASE_SECONDS", "120"))
+# A running send task's process writes a heartbeat this often; the rows of a worker
+# silent for longer than the silence limit are taken back before their lease ends
+# (delivery/heartbeats.py). The limit must leave room for a few missed beats.
+SEND_HEARTBEAT_SECONDS = float(os.environ.get("CRIER_SEND_HEARTBEAT_SECONDS", "2"))
+SEND_WORKER_SILENCE_SECONDS = float(os.environ.get("CRIER_SEND_WORKER_SILENCE_SECONDS", "8"))
 SEND_RATE_PER_SECOND = float(os.environ.get("CRIER_SEND_RATE_PER_SECOND", "0"))
 SEND_RATE_PER_DOMAIN_PER_SECOND = float(
     os.environ.get("CRIER_SEND_RATE_PER_DOMAIN_PER_SECOND", "0")
@@ -369,6 +377,7 @@ CELERY_TASK_QUEUES = (Queue("default"), Queue("send"))
 CELERY_TASK_ROUTES = {
     # Housekeeping must not wait behind a large campaign on the send queue.
     "delivery.tasks.sweep": {"queue": "default"},
+    "delivery.tasks.take_back_from_silent_workers": {"queue": "default"},
     "delivery.tasks.start_due_campaigns": {"queue": "default"},
     "delivery.tasks.prune_outbox": {"queue": "default"},
     "delivery.tasks.prune_feedback_events": {"queue": "default"},
@@ -388,6 +397,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "start-due-campaigns": {"task": "delivery.tasks.start_due_campaigns", "schedule": 15.0},
     "sweep-deliveries": {"task": "delivery.tasks.sweep", "schedule": 30.0},
+    # A killed worker's rows come back within seconds, not when their lease ends.
+    "take-back-from-silent-workers": {
+        "task": "delivery.tasks.take_back_from_silent_workers",
+        "schedule": 5.0,
+    },
     # Automatic experiments whose time is up: the winner goes to the rest (docs/experiments.md).
     "decide-experiments": {"task": "experiments.tasks.decide_due", "schedule": 60.0},
     # Digests whose period ended (in each reader's time zone) are made and sent.
@@ -403,6 +417,8 @@ CELERY_BEAT_SCHEDULE = {
     "flush-tracking": {"task": "tracking.tasks.flush", "schedule": 10.0},
     "webhooks-redispatch": {"task": "webhooks.tasks.redispatch_due", "schedule": 30.0},
     "webhooks-prune": {"task": "webhooks.tasks.prune", "schedule": 86400.0},
+    # Bulk jobs whose worker died or whose message was lost (docs/subscribers.md).
+    "resume-bulk-jobs": {"task": "subscribers.tasks.resume_bulk_jobs", "schedule": 60.0},
     # Followed feeds whose time has come make their issue (docs/feeds.md).
     "feeds-run-due": {"task": "feeds.tasks.run_due_feeds", "schedule": 60.0},
     # The transparency pages' figures, from the ledger and the rollups (docs/participation.md).

@@ -1,5 +1,6 @@
-"""The mail participation sends itself, one message at a time, through the newsletter's
-sending backend (``delivery.sending_backends.connection_for``), like a confirmation.
+"""The mail participation sends itself, one message at a time, from the newsletter and
+through its sending backend, like a confirmation: described here, built and sent by
+delivery (``newsletter.mail``).
 
 Each function re-reads what it needs and checks it still applies: a task may run
 late or twice (acks_late), and must then send nothing wrong.
@@ -8,13 +9,12 @@ late or twice (acks_late), and must then send nothing wrong.
 import logging
 from dataclasses import dataclass
 
-from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
-from delivery.sending_backends import connection_for
+from newsletter import mail
 from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 
@@ -39,19 +39,15 @@ def _send(
     button: Button | None = None,
 ) -> None:
     context = {"newsletter": newsletter, "paragraphs": paragraphs, "button": button}
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("participation/email/notice.txt", context),
-        from_email=newsletter.sender,
-        to=[to],
-        reply_to=[newsletter.reply_to] if newsletter.reply_to else None,
-        headers={"Auto-Submitted": "auto-generated"},
-        connection=connection_for(newsletter.pk),
+    mail.send(
+        mail.SystemMessage(
+            to=(to,),
+            subject=subject,
+            text=render_to_string("participation/email/notice.txt", context),
+            html=render_to_string("participation/email/notice.html", context),
+            newsletter=newsletter,
+        )
     )
-    message.attach_alternative(
-        render_to_string("participation/email/notice.html", context), "text/html"
-    )
-    message.send()
 
 
 CONTRIBUTOR_EVENTS = ("changes_requested", "rejected", "published")

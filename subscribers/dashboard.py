@@ -19,7 +19,7 @@ from newsletter.forms import add_service_errors
 from newsletter.http import is_htmx
 from newsletter.models import Newsletter, Role
 
-from . import bulk, extensions, import_files, ledger, personal_data, selectors, services
+from . import bulk, bulk_jobs, extensions, import_files, ledger, personal_data, selectors, services
 from .exporting import export_contacts, export_list
 from .fields import FieldSchema
 from .forms import (
@@ -34,12 +34,13 @@ from .forms import (
     SubscriberBulkForm,
     SubscriberFilterForm,
 )
-from .models import ConsentSource, ImportStatus, MailingList, SubscriberStatus
+from .models import BulkJobStatus, ConsentSource, ImportStatus, MailingList, SubscriberStatus
 from .standing import standings
 from .tokens import Claim
 
 PAGE_SIZE = 50
 RECENT_IMPORTS = 5
+RECENT_BULK_JOBS = 5
 DELIVERIES_SHOWN = 50
 PROBLEMS_SHOWN = 1000
 
@@ -220,6 +221,7 @@ def subscriber_list(request: HttpRequest, newsletter: Newsletter) -> HttpRespons
     template = "subscribers/dashboard/_subscriber_results.html"
     if not is_htmx(request):
         template = "subscribers/dashboard/subscriber_list.html"
+        context["bulk_jobs"] = selectors.recent_bulk_jobs(newsletter, limit=RECENT_BULK_JOBS)
     return render(request, template, context)
 
 
@@ -248,29 +250,48 @@ def subscriber_bulk(request: HttpRequest, newsletter: Newsletter) -> HttpRespons
         response = StreamingHttpResponse(export_contacts(contacts), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="{newsletter.slug}-people.csv"'
         return response
+    order = bulk.BulkRequest(
+        newsletter=newsletter,
+        action=action,
+        mailing_list=target,
+        attestation=form.cleaned_data["attestation"],
+        actor=_actor(request),
+    )
     try:
-        if action == BulkAction.ADD:
-            outcome = bulk.bulk_add_to_list(
-                newsletter=newsletter,
+        if not bulk_jobs.runs_in_request(contacts):
+            job = bulk_jobs.bulk_job_start(
+                request=order,
                 contacts=contacts,
-                mailing_list=target,
-                attestation=form.cleaned_data["attestation"],
-                actor=_actor(request),
+                filters=filters.filter_query(),
+                requested_by=request.user,
             )
-        elif action == BulkAction.REMOVE:
-            outcome = bulk.bulk_remove_from_list(
-                newsletter=newsletter, contacts=contacts, mailing_list=target, actor=_actor(request)
-            )
-        else:
-            outcome = bulk.bulk_unsubscribe(
-                newsletter=newsletter, contacts=contacts, actor=_actor(request)
-            )
+            return redirect("dashboard:bulk_job_detail", slug=newsletter.slug, pk=job.pk)
+        outcome = bulk.bulk_apply(request=order, contacts=contacts)
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
         return redirect(back)
     messages.success(request, _bulk_summary(action, target, outcome))
     return redirect(back)
+
+
+@member_required(Role.VIEWER)
+def bulk_job_detail(request: HttpRequest, newsletter: Newsletter, pk: int) -> HttpResponse:
+    """Progress while the worker acts (htmx polls the panel), then what it did in words."""
+    job = get_object_or_404(newsletter.bulk_jobs.select_related("mailing_list"), pk=pk)
+    back = reverse("dashboard:subscriber_list", args=[newsletter.slug])
+    context = {
+        "newsletter": newsletter,
+        "job": job,
+        "summary": "",
+        "back": f"{back}?{urlencode(job.filters)}" if job.filters else back,
+    }
+    if job.status == BulkJobStatus.DONE:
+        outcome = bulk.BulkOutcome(changed=job.changed, already=job.already, skipped=job.skipped)
+        context["summary"] = _bulk_summary(job.action, job.mailing_list, outcome)
+    if is_htmx(request):
+        return render(request, "subscribers/dashboard/_bulk_job_progress.html", context)
+    return render(request, "subscribers/dashboard/bulk_job_detail.html", context)
 
 
 def _bulk_summary(action: str, target: MailingList | None, outcome: bulk.BulkOutcome) -> str:
@@ -280,7 +301,7 @@ def _bulk_summary(action: str, target: MailingList | None, outcome: bulk.BulkOut
         done = ngettext(
             "%(count)s person added to %(list)s",
             "%(count)s people added to %(list)s",
-            outcome.done,
+            outcome.changed,
         )
         already = ngettext("%(count)s was already", "%(count)s were already", outcome.already)
         skipped = ngettext(
@@ -292,7 +313,7 @@ def _bulk_summary(action: str, target: MailingList | None, outcome: bulk.BulkOut
         done = ngettext(
             "%(count)s person removed from %(list)s",
             "%(count)s people removed from %(list)s",
-            outcome.done,
+            outcome.changed,
         )
         already = ngettext("%(count)s was not on it", "%(count)s were not on it", outcome.already)
         skipped = ""
@@ -300,11 +321,11 @@ def _bulk_summary(action: str, target: MailingList | None, outcome: bulk.BulkOut
         done = ngettext(
             "%(count)s person unsubscribed from all lists",
             "%(count)s people unsubscribed from all lists",
-            outcome.done,
+            outcome.changed,
         )
         already = ngettext("%(count)s was already", "%(count)s were already", outcome.already)
         skipped = ""
-    parts = [done % {"count": outcome.done, **name}]
+    parts = [done % {"count": outcome.changed, **name}]
     if outcome.already:
         parts.append(already % {"count": outcome.already})
     if outcome.skipped and skipped:

@@ -20,6 +20,7 @@ dashboard_urlpatterns = [
     path("subscribers/", views.subscriber_list, name="subscriber_list"),
     path("subscribers/new/", views.subscriber_add, name="subscriber_add"),
     path("subscribers/bulk/", views.subscriber_bulk, name="subscriber_bulk"),
+    path("subscribers/bulk/<int:pk>/", views.bulk_job_detail, name="bulk_job_detail"),
     path("subscribers/<int:pk>/", views.subscriber_detail, name="subscriber_detail"),
     path(
         "subscribers/<int:pk>/unsubscribe/",

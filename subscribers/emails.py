@@ -3,11 +3,10 @@ link to a person's own data."""
 
 import logging
 
-from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from delivery.sending_backends import connection_for
+from newsletter import mail
 from newsletter.links import absolute_url
 from newsletter.models import Newsletter
 
@@ -81,14 +80,8 @@ def _send(subscriber: Subscriber, newsletter: Newsletter, template: str, context
         subject = render_to_string(f"subscribers/email/{template}_subject.txt", context).strip()
         text = render_to_string(f"subscribers/email/{template}.txt", context)
         html = render_to_string(f"subscribers/email/{template}.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=newsletter.sender,
-        to=[subscriber.email],
-        reply_to=[newsletter.reply_to] if newsletter.reply_to else None,
-        headers={"Auto-Submitted": "auto-generated"},
-        connection=connection_for(newsletter.pk),
+    mail.send(
+        mail.SystemMessage(
+            to=(subscriber.email,), subject=subject, text=text, html=html, newsletter=newsletter
+        )
     )
-    message.attach_alternative(html, "text/html")
-    message.send()

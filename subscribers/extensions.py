@@ -8,6 +8,9 @@ Registered from each app's ``AppConfig.ready()``:
   ``signals.subscriber_erased`` signal sent inside the erasure's transaction.
 - **preference sections**: a part of the preference center (a referral link,
   open consultations), rendered from a template with the context the app gives.
+- **public page sections**: a part of the newsletter's public page below the
+  subscribe form (campaigns: the archive), rendered from a template with the
+  context the app gives.
 - **segments**: the saved segments a newsletter's people page can filter by, and the
   contacts one picks (``audiences``), so the one selector (``selectors.subscribers_of``)
   narrows by them without subscribers knowing how rules compile.
@@ -52,6 +55,12 @@ class PreferenceSection:
 
 
 @dataclass(frozen=True)
+class PageSection:
+    template: str
+    context: dict
+
+
+@dataclass(frozen=True)
 class Segments:
     """``options(newsletter)``: (id, name) of its saved segments; ``matching(newsletter,
     id)``: its contacts that segment picks, raising ValidationError naming what broke
@@ -67,6 +76,7 @@ class _Registry:
     preference_sections: list[
         Callable[["Subscriber", "Newsletter", str], PreferenceSection | None]
     ] = field(default_factory=list)
+    page_sections: list[Callable[["Newsletter"], PageSection]] = field(default_factory=list)
     segments: Segments | None = None
 
 
@@ -82,6 +92,11 @@ def register_preference_section(
 ) -> None:
     """``provider(subscriber, newsletter, preferences token)`` returns a section or None."""
     _registry.preference_sections.append(provider)
+
+
+def register_page_section(provider: Callable[["Newsletter"], PageSection]) -> None:
+    """``provider(newsletter)`` returns a section of the newsletter's public page."""
+    _registry.page_sections.append(provider)
 
 
 def register_segments(segments: Segments) -> None:
@@ -113,3 +128,7 @@ def preference_sections(
         for provider in _registry.preference_sections
         if (section := provider(subscriber, newsletter, token)) is not None
     ]
+
+
+def page_sections(newsletter: "Newsletter") -> list[PageSection]:
+    return [provider(newsletter) for provider in _registry.page_sections]

@@ -1,5 +1,6 @@
 import hashlib
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -603,3 +604,85 @@ class FieldDefinition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.key})"
+
+
+class BulkJobAction(models.TextChoices):
+    """What a bulk job does to each person it selects (the page's export streams instead)."""
+
+    ADD = "add", _("Add to list")
+    REMOVE = "remove", _("Remove from list")
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribe from all lists")
+
+
+class BulkJobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class BulkJob(models.Model):
+    """A bulk action on a selection too large for one request, done by a worker.
+
+    The selection is frozen when the editor asks (``BulkJobMember``: the ids that
+    matched then), and each chunk deletes its members in the transaction that changes
+    them, so the members left are exactly the work left: a worker killed mid-way
+    resumes there and nobody is changed, nor written in the ledger, twice.
+    ``done`` people were processed; ``changed`` of them were changed, ``already`` were
+    as asked, ``skipped`` may not be changed by an editor (they left, bounced, complained).
+    """
+
+    newsletter = models.ForeignKey(Newsletter, on_delete=models.CASCADE, related_name="bulk_jobs")
+    action = models.CharField(max_length=12, choices=BulkJobAction.choices)
+    mailing_list = models.ForeignKey(
+        MailingList, on_delete=models.CASCADE, null=True, blank=True, related_name="bulk_jobs"
+    )
+    attestation = models.TextField(blank=True)
+    # The subscribers page's filters as the editor set them (query parameters): shown
+    # beside the job; the people are the frozen members, not a new search.
+    filters = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=10, choices=BulkJobStatus.choices, default=BulkJobStatus.QUEUED
+    )
+    total = models.PositiveBigIntegerField(default=0)
+    done = models.PositiveBigIntegerField(default=0)
+    changed = models.PositiveBigIntegerField(default=0)
+    already = models.PositiveBigIntegerField(default=0)
+    skipped = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Touched by every chunk: a job whose worker died stops moving, and is resumed.
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "updated_at"], name="bulkjob_unfinished")]
+
+    def __str__(self) -> str:
+        return f"bulk {self.action} {self.pk} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (BulkJobStatus.DONE, BulkJobStatus.FAILED)
+
+
+class BulkJobMember(models.Model):
+    """A person a bulk job has still to process (deleted with the chunk that does).
+
+    ``subscriber_id`` is a plain number, not a foreign key: a contact deleted meanwhile
+    is simply not found when its chunk runs, and freezing a big selection costs no
+    foreign-key check per row.
+    """
+
+    pk = models.CompositePrimaryKey("job_id", "subscriber_id")
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="members")
+    subscriber_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.subscriber_id}"

@@ -22,7 +22,8 @@ from datetime import datetime
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from newsletter import ratelimit
@@ -30,6 +31,7 @@ from newsletter import ratelimit
 from . import extensions, ledger, services, suppressions, tasks
 from .ledger import Evidence
 from .models import (
+    BulkJob,
     ConsentAction,
     ImportProblem,
     MailFormat,
@@ -112,8 +114,14 @@ def _contact_data(contact: Subscriber) -> dict:
     """
     subscriptions = contact.subscriptions.select_related("mailing_list")
     events = contact.consent_events.select_related("mailing_list").order_by("id")
+    # The newsletter's campaigns named: one probe each of the unique (campaign,
+    # subscriber) index; deliveries have no index by subscriber alone.
+    campaign_ids = list(contact.newsletter.campaigns.values_list("pk", flat=True))
     deliveries = (
-        contact.deliveries.select_related("campaign").prefetch_related("events").order_by("id")
+        contact.deliveries.filter(campaign_id__in=campaign_ids)
+        .select_related("campaign")
+        .prefetch_related("events")
+        .order_by("id")
     )
     tracking = contact.tracking_events.select_related("campaign", "link").order_by("id")
     return {
@@ -268,6 +276,7 @@ def _erase_contact(contact: Subscriber, *, source: str, actor: str, everywhere: 
     ledger.erase_personal_data(contact)
     contact.subscriptions.all().delete()
     _redact_import_problems(email, newsletter_id=None if everywhere else contact.newsletter_id)
+    _redact_bulk_job_filters(email, newsletter_id=None if everywhere else contact.newsletter_id)
     LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(contact.pk)
     ).update(object_repr=f"erased subscriber {contact.pk}")
@@ -288,6 +297,20 @@ def _erase_contact(contact: Subscriber, *, source: str, actor: str, everywhere: 
         sender=Subscriber, contact=contact, email=email, name=name, everywhere=everywhere
     )
     logger.info("subscriber erased", extra={"subscriber": contact.pk, "everywhere": everywhere})
+
+
+def _redact_bulk_job_filters(email: str, *, newsletter_id: int | None) -> None:
+    """A bulk job keeps the subscribers page's filters it was made from, and an editor's
+    search may have been the person's address."""
+    if not email:
+        return
+    jobs = BulkJob.objects.annotate(text=Cast("filters", TextField())).filter(text__icontains=email)
+    if newsletter_id is not None:
+        jobs = jobs.filter(newsletter_id=newsletter_id)
+    pattern = re.compile(re.escape(email), re.IGNORECASE)
+    for job in jobs:
+        job.filters = {key: pattern.sub(ERASED_MARK, value) for key, value in job.filters.items()}
+        job.save(update_fields=["filters"])
 
 
 def _redact_import_problems(email: str, *, newsletter_id: int | None) -> None:

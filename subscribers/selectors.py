@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from newsletter.models import Newsletter
 
 from .models import (
+    BulkJob,
     ConsentAction,
     ConsentEvent,
     ImportBatch,
@@ -258,3 +259,8 @@ def delivery_history(subscriber: Subscriber, newsletter: Newsletter, *, limit: i
 
 def recent_imports(newsletter: Newsletter, *, limit: int) -> QuerySet[ImportBatch]:
     return newsletter.imports.select_related("mailing_list").order_by("-created_at")[:limit]
+
+
+def recent_bulk_jobs(newsletter: Newsletter, *, limit: int) -> list[BulkJob]:
+    """The newsletter's latest bulk jobs, newest first, for the subscribers page."""
+    return list(newsletter.bulk_jobs.select_related("mailing_list")[:limit])

@@ -28,3 +28,19 @@ def import_subscribers(batch_id: int, path: str) -> None:
 
     importing.import_file(batch=ImportBatch.objects.get(pk=batch_id), path=Path(path))
     Path(path).unlink(missing_ok=True)
+
+
+@shared_task
+def run_bulk_job(job_id: int) -> None:
+    """Work on a bulk job for a while; queue the rest, so other tasks get their turn."""
+    from subscribers import bulk_jobs  # bulk_jobs queues this task
+
+    if not bulk_jobs.bulk_job_run(job_id=job_id):
+        run_bulk_job.delay(job_id)
+
+
+@shared_task
+def resume_bulk_jobs() -> int:
+    from subscribers import bulk_jobs
+
+    return bulk_jobs.bulk_jobs_resume_stale()

@@ -17,7 +17,6 @@ from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from campaigns.selectors import public_archive
 from newsletter import ratelimit
 from newsletter.access import role_of
 from newsletter.http import client_ip
@@ -38,7 +37,6 @@ from .ledger import Evidence
 from .models import ConsentSource, Subscriber, SubscriberStatus, SubscriptionStatus
 
 ONE_CLICK_BODY = "One-Click"
-ARCHIVE_ON_PAGE = 20
 
 
 def _evidence(request: HttpRequest) -> Evidence:
@@ -78,7 +76,8 @@ def _render_newsletter(request, newsletter, form, status=200) -> HttpResponse:
             "form": form,
             "subscribe_url": subscribe_url,
             "challenge": challenge,
-            "archive": public_archive(newsletter)[:ARCHIVE_ON_PAGE],
+            # What other apps show below the form (campaigns: the archive).
+            "sections": extensions.page_sections(newsletter),
             # The embeddable form and the way to the dashboard are for its members only.
             "is_member": request.user.is_authenticated
             and role_of(request.user, newsletter) is not None,

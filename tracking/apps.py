@@ -7,4 +7,11 @@ class TrackingConfig(AppConfig):
     verbose_name = "Tracking"
 
     def ready(self) -> None:
+        from delivery.compose import register_compose_stage
+
         from . import receivers  # noqa: F401  (connects the signal receivers)
+        from .services import campaign_tracking
+
+        # Every campaign message gets its links rewritten and its pixel here, as the
+        # newsletter's tracking policy says: delivery never imports tracking.
+        register_compose_stage(campaign_tracking)

@@ -8,11 +8,15 @@ import csv
 import io
 from dataclasses import dataclass
 
+from django.db.models import Count, OuterRef, Q, Subquery
+
 from campaigns.models import Campaign
 from delivery import selectors as delivery_selectors
+from delivery.models import Delivery, DeliveryStatus
 from newsletter.models import TrackingPolicy
 from subscribers.exporting import escape_cell
 
+from .models import Engagement
 from .stats import CampaignStats, Counts, campaign_stats
 
 FEEDBACK_KEYS = ("delivered", "bounced_hard", "bounced_soft", "complained", "rejected")
@@ -153,3 +157,62 @@ def report_csv(report: Report) -> str:
             ),
         )
     return out.getvalue()
+
+
+@dataclass(frozen=True)
+class EditionCounts:
+    """One edition's share of a campaign: who got it, and, under individual tracking
+    only, how many of them opened or clicked (people, machines left out)."""
+
+    language: str
+    recipients: int
+    sent: int
+    failed: int
+    human_opens: int | None
+    human_clicks: int | None
+
+
+def edition_counts(campaign: Campaign) -> list[EditionCounts]:
+    """The report split by edition: empty for a campaign in one language.
+
+    Each row records its edition when sending starts (``delivery.audience.create_deliveries``);
+    engagement is per delivery, so it joins the same way.
+    """
+    if not campaign.editions.exists():
+        return []
+    rows = (
+        Delivery.objects.filter(campaign=campaign)
+        .values("edition")
+        .annotate(
+            recipients=Count("pk"),
+            sent=Count("pk", filter=Q(status=DeliveryStatus.SENT)),
+            failed=Count("pk", filter=Q(status=DeliveryStatus.FAILED)),
+        )
+        .order_by("edition")
+    )
+    individual = campaign.newsletter.tracking_policy == TrackingPolicy.INDIVIDUAL
+    engaged: dict[str, dict] = {}
+    if individual:
+        edition = Delivery.objects.filter(pk=OuterRef("delivery_id")).values("edition")[:1]
+        engaged = {
+            row["edition"]: row
+            for row in Engagement.objects.filter(campaign=campaign)
+            .annotate(edition=Subquery(edition))
+            .values("edition")
+            .annotate(
+                opens=Count("pk", filter=Q(first_human_open_at__isnull=False)),
+                clicks=Count("pk", filter=Q(first_human_click_at__isnull=False)),
+            )
+            .order_by()
+        }
+    return [
+        EditionCounts(
+            language=row["edition"],
+            recipients=row["recipients"],
+            sent=row["sent"],
+            failed=row["failed"],
+            human_opens=engaged.get(row["edition"], {}).get("opens", 0) if individual else None,
+            human_clicks=engaged.get(row["edition"], {}).get("clicks", 0) if individual else None,
+        )
+        for row in rows
+    ]

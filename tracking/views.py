@@ -12,7 +12,7 @@ from django.views.decorators.http import require_safe
 from campaigns import extensions
 from campaigns.editions import language_name
 from campaigns.models import Campaign
-from delivery.selectors import edition_counts, latest_bounces_and_complaints, reports_deliveries
+from delivery.selectors import latest_bounces_and_complaints, reports_deliveries
 from newsletter.access import member_required
 from newsletter.http import client_ip
 from newsletter.models import Newsletter, Role
@@ -20,7 +20,7 @@ from newsletter.models import Newsletter, Role
 from . import selectors, services, tokens
 from .agents import classify
 from .report import campaign_report as build_report
-from .report import report_csv
+from .report import edition_counts, report_csv
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 class EmailBackend(BaseEmailBackend):
     def __init__(self, *, newsletter_id: int | None = None, **kwargs) -> None:
         """``newsletter_id``: whose mail this connection carries (its copies are erased
-        with that newsletter's contacts); ``sending_backends`` passes it."""
+        with that newsletter's contacts); ``transports`` passes it."""
         super().__init__(**kwargs)
         self.newsletter_id = newsletter_id
 

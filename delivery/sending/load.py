@@ -8,10 +8,10 @@ from django.conf import settings
 from campaigns.models import Campaign
 from newsletter.encryption import DecryptionError
 
-from .. import sending_backends
+from .. import transports
 from ..ledger import lease
 from ..lifecycle import pause_for_errors
-from ..sending_backends import Transport
+from ..transports import Transport
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def load_transport(campaign: Campaign) -> Transport | None:
     """The newsletter's transport; None (and the campaign paused, its owners told) when
     its stored secrets cannot be read: nothing can be sent until an owner fixes them."""
     try:
-        return sending_backends.transport_for(campaign.newsletter_id)
+        return transports.transport_for(campaign.newsletter_id)
     except DecryptionError:
         logger.exception("sending backend unreadable", extra={"campaign": campaign.pk})
         pause_for_errors(campaign.pk)

@@ -7,8 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..messages import Addressee
-from ..sending_backends import Transport
 from ..throttle import Rate, Throttle
+from ..transports import Transport
 
 # A spent quota with room again within this many seconds is waited for; a longer wait
 # puts the rows back in the queue with a time (``ledger.defer``).

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
 from ..messages import Addressee, CampaignMessages, MergeTemplate, send_raw
-from ..sending_backends import Transport
+from ..transports import Transport
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,18 @@ every API write, rules refused by part, the count shown is the count sent, and o
 newsletter's token never reaches another's segments."""
 
 import pytest
+from django.db import connection
+from django.test import Client
 
 from audiences.models import Segment
+from audiences.rules import compile_rules
 from delivery.models import Delivery
 from subscribers import services as subscribers
-from subscribers.models import ConsentSource, Subscriber
+from subscribers.models import ConsentSource, Subscriber, Subscription, SubscriptionStatus
 from tests.api.conftest import make_api
 from tests.factories import (
     FieldDefinitionFactory,
+    MailingListFactory,
     NewsletterFactory,
     SegmentFactory,
     SubscriberFactory,
@@ -176,3 +180,82 @@ def test_one_newsletter_never_reaches_another_newsletters_segments(api, newslett
     assert api.post("/api/v1/segments/count/", planet).status_code == 422
     viewer = make_api(newsletter, role="viewer", username="viewer")
     assert viewer.post("/api/v1/segments/", {"name": "V", "rules": {"all": []}}).status_code == 403
+
+
+def _every_page(api, query: dict) -> list[str]:
+    """Every address the subscribers endpoint returns for ``query``, one at a time."""
+    seen, cursor = [], None
+    while True:
+        body = api.get(
+            "/api/v1/subscribers/", {**query, "limit": 1, **({"cursor": cursor} if cursor else {})}
+        ).json()
+        seen += [item["email"] for item in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+def test_subscribers_filtered_by_a_segment_are_the_people_its_compiled_rules_pick(
+    api, newsletter, news, releases
+):
+    FieldDefinitionFactory(
+        newsletter=newsletter, key="sdk", type="choice", choices=["python", "go"]
+    )
+    readers(newsletter, news, ["python", "go", "python", None, "python"])
+    Subscription.objects.filter(subscriber__email="reader4@example.org").update(
+        status=SubscriptionStatus.UNSUBSCRIBED
+    )
+    other = NewsletterFactory()
+    FieldDefinitionFactory(newsletter=other, key="sdk", type="choice", choices=["python"])
+    SubscriberFactory(newsletter=other, email="elsewhere@example.org", attributes={"sdk": "python"})
+    segment = SegmentFactory(newsletter=newsletter, rules=PYTHON)
+
+    picked = _every_page(api, {"segment": segment.pk})
+
+    compiled = compile_rules(PYTHON, newsletter=newsletter)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.email FROM subscribers_subscriber s WHERE s.newsletter_id = %(n)s"  # noqa: S608
+            f" AND ({compiled.sql}) ORDER BY s.id",
+            {**compiled.params, "n": newsletter.pk},
+        )
+        assert picked == [email for (email,) in cursor.fetchall()]
+    # Whatever their consent, like the builder's "matching": reader4 left every list.
+    assert picked == ["reader0@example.org", "reader2@example.org", "reader4@example.org"]
+    assert _every_page(api, {"segment": segment.pk, "subscription_status": "confirmed"}) == [
+        "reader0@example.org",
+        "reader2@example.org",
+    ]
+    assert _every_page(api, {"segment": segment.pk, "list": "releases"}) == []
+
+
+def test_a_segment_filter_names_an_unknown_or_broken_segment_and_shows_nobody(
+    api, newsletter, news
+):
+    readers(newsletter, news, [None])
+    theirs = SegmentFactory(newsletter=NewsletterFactory())
+    for segment_id in (theirs.pk, theirs.pk + 1000):
+        refused = api.get("/api/v1/subscribers/", {"segment": segment_id})
+        assert refused.status_code == 422
+        assert refused.json()["errors"] == {
+            "segment": [f"No segment {segment_id} in this newsletter."]
+        }
+    assert api.get("/api/v1/subscribers/", {"segment": "news"}).status_code == 422
+
+    spare = MailingListFactory(newsletter=newsletter, slug="spare")
+    off_spare = SegmentFactory(
+        newsletter=newsletter,
+        rules={"not": {"field": "list", "op": "member", "value": "spare"}},
+    )
+    assert _every_page(api, {"segment": off_spare.pk}) == ["reader0@example.org"]
+    spare.delete()  # the segment now names a list that is gone: not "everyone"
+    broken = api.get("/api/v1/subscribers/", {"segment": off_spare.pk})
+    assert broken.status_code == 422
+    assert broken.json()["errors"]["segment"][0].startswith("This segment cannot be used now:")
+    assert "spare" in broken.json()["errors"]["segment"][0]
+
+
+def test_the_schema_offers_the_segment_filter():
+    schema = Client().get("/api/v1/openapi.json").json()
+    parameters = schema["paths"]["/api/v1/subscribers/"]["get"]["parameters"]
+    assert "segment" in {parameter["name"] for parameter in parameters}

@@ -21,7 +21,7 @@ from newsletter.access import required_for
 from newsletter.invitations import invitation_create
 from newsletter.models import Role
 from participation.services import calls, consultations, goals
-from subscribers.models import ImportBatch
+from subscribers.models import BulkJob, BulkJobAction, ImportBatch
 from tests.factories import (
     CampaignFactory,
     FieldDefinitionFactory,
@@ -142,6 +142,9 @@ class World:
             "tokens": token.pk,
             "subscribers": subscription.subscriber_id,
             "imports": batch.pk,
+            "bulk": BulkJob.objects.create(
+                newsletter=self.newsletter, action=BulkJobAction.UNSUBSCRIBE
+            ).pk,
             "segments": SegmentFactory(newsletter=self.newsletter).pk,
             "invitations": invitation_create(
                 newsletter=self.newsletter,

@@ -33,7 +33,7 @@ from feeds.models import Feed
 from newsletter.models import Invitation, Newsletter, Role
 from participation.services import calls, consultations, goals
 from subscribers import import_files, services
-from subscribers.models import ConsentSource, ImportBatch
+from subscribers.models import BulkJob, BulkJobAction, ConsentSource, ImportBatch
 from tests.dashboard.test_role_matrix import NEWSLETTER_ROUTES, OTHER_ROUTES, PARAMETER
 from tests.factories import (
     CampaignFactory,
@@ -58,6 +58,7 @@ PARAMETER_KINDS = {
     ("tokens", "pk"): "token",
     ("subscribers", "pk"): "contact",
     ("imports", "pk"): "import",
+    ("bulk", "pk"): "bulk_job",
     ("webhooks", "pk"): "endpoint",
     ("lists", "list_slug"): "list_slug",
     ("import", "token"): "upload",
@@ -158,6 +159,9 @@ class Tenant:
             "token": token.pk,
             "contact": contact.pk,
             "import": batch.pk,
+            "bulk_job": BulkJob.objects.create(
+                newsletter=newsletter, action=BulkJobAction.UNSUBSCRIBE, total=1
+            ).pk,
             "endpoint": Endpoint.objects.create(
                 newsletter=newsletter, url=f"https://hooks.example.org/{slug}", events=["ping"]
             ).pk,
@@ -542,6 +546,20 @@ def test_bs_api_answers_as_token_a_404_and_changes_nothing(tenants, method, path
         for parameter in names:
             own = own.replace(f"{{{parameter}}}", str(a.objects[PATH_KINDS[parameter]]))
         assert call(a.api, method, own, spec).status_code != 404, own
+
+
+def test_bs_segment_as_a_filter_answers_as_token_a_422_and_shows_nothing(tenants):
+    """An object named by id in a query string (the subscribers' ``segment`` filter):
+    B's segment is unknown to A's token, while A's own picks A's people."""
+    a, b = tenants
+    before = everything()
+    refused = a.api.get("/api/v1/subscribers/", {"segment": b.objects["segment"]})
+    assert refused.status_code == 422
+    assert set(refused.json()["errors"]) == {"segment"}
+    assert "Segment of b" not in refused.content.decode()
+    own = a.api.get("/api/v1/subscribers/", {"segment": a.objects["segment"]})
+    assert [item["email"] for item in own.json()["items"]] == ["reader-of-a@example.org"]
+    assert everything() == before
 
 
 def test_a_superuser_sees_every_newsletter(tenants):

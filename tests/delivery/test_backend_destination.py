@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from delivery import lifecycle, sending, sending_backends
+from delivery import lifecycle, sending, sending_backends, transports
 from delivery.backends.smtp import EmailBackend, HostRefused
 from delivery.models import BackendKind, Delivery, DeliveryStatus, SendingBackend
 from newsletter import network
@@ -53,7 +53,7 @@ def save(newsletter, values, secrets=None):
 
 def stored(newsletter):
     backend = SendingBackend.objects.get(newsletter=newsletter)
-    return backend, sending_backends.read_secrets(backend)
+    return backend, transports.read_secrets(backend)
 
 
 MOVES = [

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from delivery import sending_backends
+from delivery import sending_backends, transports
 from delivery.models import BackendKind, SendingBackend
 from newsletter.models import Role
 from tests.factories import MembershipFactory
@@ -73,7 +73,7 @@ def test_an_owner_saves_a_backend_and_the_secret_is_never_shown_back(owner):
     client.post(page_url(newsletter), form_data(secret="", rate_per_second="3"))
     backend.refresh_from_db()
     assert backend.rate_per_second == 3
-    assert sending_backends.read_secrets(backend) == {"api_key": SECRET}
+    assert transports.read_secrets(backend) == {"api_key": SECRET}
 
 
 def test_bad_settings_are_explained_and_change_nothing(owner):

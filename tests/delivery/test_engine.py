@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Status
 from campaigns.services import campaign_render
-from delivery import ledger, lifecycle, sending, sending_backends, sweeper
+from delivery import ledger, lifecycle, sending, sweeper, transports
 from delivery.messages import CampaignMessages
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage
 from delivery.progress import campaign_progress
@@ -178,7 +178,7 @@ def test_pause_stops_claims_and_resume_sends_only_the_rest(
         CampaignMessages(campaign, campaign_render(campaign=campaign)),
         rows,
         "w1",
-        Pace(Throttle(), sending_backends.transport_for(newsletter.pk)),
+        Pace(Throttle(), transports.transport_for(newsletter.pk)),
         Tally(),
     )
     lifecycle.campaign_pause(campaign=campaign)

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 
 from campaigns.services import campaign_render
-from delivery import lifecycle, sending, sending_backends
+from delivery import lifecycle, sending, sending_backends, transports
 from delivery.messages import Addressee, CampaignMessages
 from delivery.models import BackendKind, Delivery, DeliveryStatus, OutboxMessage, SendingBackend
 from delivery.services import send_campaign_test
@@ -86,7 +86,7 @@ def test_secrets_are_stored_encrypted_and_kept_when_left_blank(newsletter):
     configure(newsletter, BackendKind.MAILGUN, {}, rate_per_second=5)
     backend.refresh_from_db()
     assert backend.rate_per_second == 5
-    assert sending_backends.read_secrets(backend) == {"api_key": "key-s3cr3t-value"}
+    assert transports.read_secrets(backend) == {"api_key": "key-s3cr3t-value"}
 
 
 def test_changing_service_drops_the_old_secrets_and_requires_new_ones(newsletter):
@@ -94,7 +94,7 @@ def test_changing_service_drops_the_old_secrets_and_requires_new_ones(newsletter
     with pytest.raises(sending_backends.BackendConfigError, match="server token"):
         configure(newsletter, BackendKind.POSTMARK, {})
     backend = configure(newsletter, BackendKind.POSTMARK, {"server_token": "pm-token"})
-    assert sending_backends.read_secrets(backend) == {"server_token": "pm-token"}
+    assert transports.read_secrets(backend) == {"server_token": "pm-token"}
 
 
 def test_rotation_re_encrypts_under_the_new_first_key(newsletter, settings):
@@ -108,7 +108,7 @@ def test_rotation_re_encrypts_under_the_new_first_key(newsletter, settings):
 
     settings.ENCRYPTION_KEYS = ["new-key-material-9876543210"]
     backend.refresh_from_db()
-    assert sending_backends.read_secrets(backend) == {"api_key": "SG.secret"}
+    assert transports.read_secrets(backend) == {"api_key": "SG.secret"}
 
 
 def test_a_tampered_secret_is_refused_clearly_and_the_campaign_pauses(newsletter, campaign):
@@ -118,7 +118,7 @@ def test_a_tampered_secret_is_refused_clearly_and_the_campaign_pauses(newsletter
     SendingBackend.objects.filter(pk=backend.pk).update(secrets=token.decode())
     backend.refresh_from_db()
     with pytest.raises(DecryptionError, match="CRIER_ENCRYPTION_KEYS"):
-        sending_backends.read_secrets(backend)
+        transports.read_secrets(backend)
 
     send_all(campaign)
     campaign.refresh_from_db()

@@ -4,6 +4,8 @@ mid-send. Every recipient must get exactly one message; the only exception allow
 is a row marked ``uncertain`` (at most one per killed process), never resent.
 """
 
+import os
+import signal
 import time
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -11,12 +13,13 @@ from unittest import mock
 
 import pytest
 from django.db import connection
+from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns import services as campaigns
 from campaigns.models import Campaign, EditionStatus, Status
-from delivery import digests, lifecycle, sweeper
-from delivery.models import Delivery, DeliveryStatus, Digest, DigestStatus
+from delivery import digests, heartbeats, lifecycle, sweeper
+from delivery.models import Delivery, DeliveryStatus, Digest, DigestStatus, WorkerHeartbeat
 from delivery.progress import campaign_progress
 from delivery.tasks import send_digests
 from subscribers import services as subscribers
@@ -255,3 +258,75 @@ def test_editions_and_blocks_survive_a_killed_worker_each_reader_once_in_their_l
             assert message["Subject"] != "Numero special" and "Bonjour" not in text, address
     recorded = dict(Delivery.objects.values_list("subscriber__email", "edition"))
     assert {email for email, edition in recorded.items() if edition == "fr"} == french
+
+
+@pytest.fixture
+def long_leases(settings, sending):
+    """Leases of ten minutes: within the tests' two, only heartbeats can bring rows back."""
+    settings.SEND_LEASE_SECONDS = 600
+    return {**sending, "CRIER_SEND_LEASE_SECONDS": "600"}
+
+
+def beat_until_sent(campaign: Campaign, *, take_back: bool, timeout: float = 120) -> None:
+    """What beat does (the silent workers' pass, the sweep), every half second."""
+    deadline = time.monotonic() + timeout
+    while Campaign.objects.get(pk=campaign.pk).status != Status.SENT:
+        assert time.monotonic() < deadline, campaign_progress(campaign=campaign)
+        if take_back:
+            heartbeats.silent_workers_take_back()
+        sweeper.sweep()
+        time.sleep(0.5)
+
+
+def taken_back() -> bool:
+    """Whether rows were taken from a worker, by whoever noticed first (this test's
+    passes or a sending process's heartbeat thread): a requeued row was claimed twice,
+    a row in flight became uncertain."""
+    return Delivery.objects.filter(Q(attempts__gte=2) | Q(status=DeliveryStatus.UNCERTAIN)).exists()
+
+
+def test_a_killed_workers_rows_come_back_when_it_falls_silent_not_when_its_lease_ends(
+    tmp_path, long_leases, sink
+):
+    sink.handler.delay = 0.05
+    campaign, emails = audience(300)
+    doomed = start_worker(tmp_path / "doomed.log", name="doomed", concurrency=2, **long_leases)
+    lifecycle.campaign_start(campaign=campaign)
+    # Killed while it sends, once its heartbeat thread has written at least once.
+    beating = WorkerHeartbeat.objects.filter(beat_at__gt=F("started_at"))
+    in_flight = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT)
+    wait_for(lambda: beating.exists() and in_flight.exists(), interval=0.01)
+    doomed.kill()
+    survivor = start_worker(tmp_path / "survivor.log", name="survivor", **long_leases)
+    try:
+        beat_until_sent(campaign, take_back=True)
+    finally:
+        survivor.stop()
+    assert taken_back(), "the kill should have left rows behind"
+    assert_exactly_once(sink, emails, killed_processes=2)
+    assert not WorkerHeartbeat.objects.exists()
+
+
+def test_a_pool_process_killed_alone_its_task_runs_again_and_takes_back_what_it_held(
+    tmp_path, long_leases, sink
+):
+    """The out-of-memory killer's way: one pool process dies, its worker lives and hands
+    the task out again, under the same name; no silence needs to be waited for."""
+    sink.handler.delay = 0.05
+    campaign, emails = audience(200)
+    # Silence would also bring the rows back, later: not within this test.
+    env = {**long_leases, "CRIER_SEND_WORKER_SILENCE_SECONDS": "600"}
+    worker = start_worker(tmp_path / "w.log", concurrency=2, **env)
+    try:
+        lifecycle.campaign_start(campaign=campaign)
+        in_flight = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT)
+        holder = wait_for(
+            lambda: WorkerHeartbeat.objects.filter(worker__in=in_flight.values("worker")).first(),
+            interval=0.01,
+        )
+        os.kill(holder.pid, signal.SIGKILL)
+        beat_until_sent(campaign, take_back=False)
+    finally:
+        worker.stop()
+    assert taken_back()
+    assert_exactly_once(sink, emails, killed_processes=1)

@@ -1,16 +1,22 @@
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
 
 from campaigns.models import Status
 from campaigns.selectors import public_archive
 from campaigns.services import content_problems
+from delivery.models import Delivery, OutboxMessage
+from experiments.models import State
+from experiments.results import experiment_results
+from newsletter.management.commands.seed_demo import TESTED_SUBJECTS
 from newsletter.models import Membership, Newsletter, Role
 from subscribers import ledger
 from subscribers.models import Subscriber, Subscription
@@ -66,6 +72,83 @@ def test_seed_demo_adds_two_fields_and_a_segment_that_picks_the_python_users():
     (segment,) = demo.segments.all()
     picked = matching(segment.rules, newsletter=demo).values_list("email", flat=True)
     assert sorted(picked) == ["ada@example.org", "marie@example.org"]
+
+
+@pytest.mark.django_db
+def test_seed_demo_adds_a_sent_campaign_whose_subject_line_was_tested(client, redis_client):
+    call_command("seed_demo")
+    call_command("seed_demo")
+    demo = Newsletter.objects.get(slug="demo")
+    campaign = demo.campaigns.get(slug="community-call-march")
+    experiment = campaign.experiment
+    assert (campaign.status, campaign.editions.exists()) == (Status.SENT, False)
+    assert (experiment.state, experiment.winner, experiment.decided_by) == (
+        State.DECIDED,
+        "B",
+        "admin",
+    )
+    assert "not significant" in experiment.reason
+    # The sample got one variant each, the third reader the winner: one message each.
+    assert campaign.subject == TESTED_SUBJECTS[1]  # the winner became the campaign
+    sent = OutboxMessage.objects.filter(subject__in=TESTED_SUBJECTS)
+    assert Counter(message.subject for message in sent) == {
+        TESTED_SUBJECTS[0]: 1,
+        TESTED_SUBJECTS[1]: 2,
+    }
+    assert sorted(address for message in sent for address in message.recipients) == [
+        "ada@example.org",
+        "grace@example.org",
+        "marie@example.org",
+    ]
+    figures = {
+        figure.label: (figure.sent, figure.count)
+        for figure in experiment_results(experiment=experiment).variants
+    }
+    assert figures == {"A": (1, 0), "B": (1, 1)}
+
+    client.force_login(get_user_model().objects.get(username="admin"))
+    report = client.get(reverse("dashboard:campaign_report", args=["demo", campaign.pk]))
+    assert "95 % interval" in report.content.decode()
+
+
+@pytest.mark.django_db
+def test_seed_demo_sends_no_experiment_where_mail_would_leave_the_outbox(
+    capsys, settings, redis_client
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    call_command("seed_demo")
+    assert "Not seeding the demo experiment" in capsys.readouterr().out
+    assert (
+        not Newsletter.objects.get(slug="demo")
+        .campaigns.filter(slug="community-call-march")
+        .exists()
+    )
+    assert not Delivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_skips_the_experiment_when_its_readers_left_and_seeds_the_rest(
+    capsys, settings, redis_client
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    call_command("seed_demo")  # an older demo, from before the experiment
+    Subscription.objects.filter(
+        mailing_list__slug="announcements", subscriber__email="grace@example.org"
+    ).update(status="unsubscribed")
+    settings.EMAIL_BACKEND = "delivery.backends.outbox.EmailBackend"
+    capsys.readouterr()
+
+    call_command("seed_demo")
+
+    output = capsys.readouterr().out
+    assert "Not seeding the demo experiment: The sample (2 people) must be smaller" in output
+    assert "Demo newsletter: Demo Project News" in output
+    assert not Delivery.objects.exists()
+    assert (
+        not Newsletter.objects.get(slug="demo")
+        .campaigns.filter(slug="community-call-march")
+        .exists()
+    )
 
 
 @pytest.mark.django_db

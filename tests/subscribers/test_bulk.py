@@ -9,8 +9,9 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from newsletter.models import Role
-from subscribers import bulk, selectors, services
+from subscribers import bulk, exporting, ledger, selectors, services
 from subscribers.models import (
+    BulkJobAction,
     ConsentAction,
     ConsentEvent,
     ConsentSource,
@@ -171,33 +172,43 @@ def test_each_chunk_commits_on_its_own(desk, monkeypatch):
     newsletter, _releases, contributors, _people, _outsider, _editor = desk
     monkeypatch.setattr(bulk, "CHUNK_SIZE", 4)
     calls = {"n": 0}
-    real = services.subscribe
+    real = ledger.bulk_append
 
     def dies_in_the_second_chunk(**kwargs):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == 2:
             raise RuntimeError("worker killed")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "subscribe", dies_in_the_second_chunk)
+    monkeypatch.setattr(ledger, "bulk_append", dies_in_the_second_chunk)
     contacts = selectors.subscribers_of(newsletter)
-    with pytest.raises(RuntimeError):
-        bulk.bulk_add_to_list(
-            newsletter=newsletter,
-            contacts=contacts,
-            mailing_list=contributors,
-            attestation="x",
-            actor="eddie",
-        )
-    # The first chunk (3 already there, 1 added) committed; the second rolled back whole.
-    assert contributors.subscriptions.count() == 4
-    monkeypatch.setattr(services, "subscribe", real)
-    outcome = bulk.bulk_add_to_list(
+    order = bulk.BulkRequest(
         newsletter=newsletter,
-        contacts=contacts,
+        action=BulkJobAction.ADD,
         mailing_list=contributors,
         attestation="x",
         actor="eddie",
     )
-    assert (outcome.done, outcome.already) == (11, 4)
+    with pytest.raises(RuntimeError):
+        bulk.bulk_apply(request=order, contacts=contacts)
+    # The first chunk (3 already there, 1 added) committed; the second rolled back whole.
+    assert contributors.subscriptions.count() == 4
+    monkeypatch.setattr(ledger, "bulk_append", real)
+    outcome = bulk.bulk_apply(request=order, contacts=contacts)
+    assert (outcome.changed, outcome.already) == (11, 4)
     assert contributors.subscriptions.count() == 15
+    added = ConsentEvent.objects.filter(mailing_list=contributors, action=ConsentAction.SUBSCRIBED)
+    assert added.count() == 15  # 3 by the fixture, 12 by the action: once each
+
+
+def test_a_big_selection_exports_chunk_by_chunk_in_id_order_and_formula_safe(
+    client, desk, monkeypatch
+):
+    newsletter, _releases, _contributors, people, _outsider, editor = desk
+    monkeypatch.setattr(exporting, "EXPORT_CHUNK", 4)
+    services.update_subscriber(newsletter=newsletter, subscriber=people[6], name="=HYPERLINK(1)")
+    client.force_login(editor)
+    response = post_bulk(client, newsletter, action="export", scope="all")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row["email"] for row in rows] == [person.email for person in people]
+    assert rows[6]["name"] == "'=HYPERLINK(1)"

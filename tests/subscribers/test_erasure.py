@@ -15,10 +15,11 @@ from django.utils import timezone
 
 from campaigns.models import Status
 from delivery.models import Delivery, DeliveryEvent, DeliveryStatus, OutboxMessage
-from delivery.sending_backends import connection_for
+from delivery.transports import connection_for
 from subscribers import ledger, personal_data, services, suppressions
 from subscribers.ledger import Evidence
 from subscribers.models import (
+    BulkJob,
     ConsentEvent,
     ConsentSource,
     ImportBatch,
@@ -145,6 +146,11 @@ def give_everything(newsletter) -> Subscriber:
     ).send()
     batch = ImportBatch.objects.create(newsletter=newsletter, mailing_list=news, attestation="x")
     ImportProblem.objects.create(batch=batch, line=3, reason=f"invalid email address: {EMAIL},")
+    BulkJob.objects.create(
+        newsletter=newsletter,
+        action="unsubscribe",
+        filters={"q": EMAIL.upper(), "status": "active"},
+    )
     LogEntry.objects.create(
         user=UserFactory(),
         content_type=ContentType.objects.get_for_model(Subscriber),
@@ -164,6 +170,7 @@ def test_the_setup_puts_the_person_in_every_kind_of_row():
         "subscribers.Subscriber",
         "subscribers.ConsentEvent",
         "subscribers.ImportProblem",
+        "subscribers.BulkJob",
         "delivery.Delivery",
         "delivery.DeliveryEvent",
         "delivery.OutboxMessage",

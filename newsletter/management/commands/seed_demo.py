@@ -15,7 +15,11 @@ from automations import services as automations
 from automations.models import Automation, Trigger
 from campaigns import services as campaign_services
 from campaigns.models import Campaign
-from delivery import lifecycle
+from delivery import lifecycle, sending_backends
+from delivery import tasks as delivery_tasks
+from delivery.models import Delivery, DeliveryStatus
+from experiments import services as experiments
+from experiments.models import Decision, Metric, SampleKind
 from feeds import services as feeds
 from feeds.models import Feed
 from newsletter.models import Membership, Newsletter, Role
@@ -25,6 +29,9 @@ from subscribers import fields
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource, MailingList, Subscriber
 from subscribers.tokens import Claim
+from tracking import services as tracking
+from tracking import tokens
+from tracking.agents import classify
 
 ADMIN_USERNAME = "admin"
 DEMO_LISTS = [
@@ -59,6 +66,7 @@ class Command(BaseCommand):
             # Before the campaigns: the draft and the sent one carry their blocks.
             self._participation(newsletter, admin)
             self._campaigns(newsletter, admin)
+            self._experiment(newsletter, admin)
             self._answers(newsletter)
             self._feed(newsletter, admin)
             self._welcome_series(newsletter, admin)
@@ -268,6 +276,62 @@ class Command(BaseCommand):
             # Demo data: marked sent so the archive and feed have an entry; no mail left.
             lifecycle.campaign_archive_unsent(campaign=sent)
 
+    def _experiment(self, newsletter: Newsletter, admin) -> None:
+        """A sent campaign whose subject line was tested first: the sample got one variant
+        each, variant B's reader opened it, the leader was chosen and went to the rest,
+        through the engine and the tracking buffer as in production. Its mail goes to
+        the built-in outbox; elsewhere (a real backend) nothing is sent for a demo, and
+        a demo whose readers left since it was first seeded skips it too."""
+        if Campaign.objects.filter(newsletter=newsletter, slug=TESTED["slug"]).exists():
+            return
+        if not sending_backends.route_of(newsletter.pk).outbox:
+            self.stdout.write("Not seeding the demo experiment: mail would leave the outbox.")
+            return
+        try:
+            with transaction.atomic():
+                self._tested_campaign(newsletter, admin)
+        except (ValidationError, lifecycle.CampaignStateError) as error:
+            why = " ".join(getattr(error, "messages", [str(error)]))
+            self.stdout.write(f"Not seeding the demo experiment: {why}")
+
+    def _tested_campaign(self, newsletter: Newsletter, admin) -> None:
+        campaign = campaign_services.campaign_create(
+            newsletter=newsletter,
+            created_by=admin,
+            layout=newsletter.layouts.filter(name="Announcement").first()
+            or newsletter.layouts.first(),
+            lists=list(MailingList.objects.filter(newsletter=newsletter, slug="announcements")),
+            **TESTED,
+        )
+        experiment = experiments.experiment_save(
+            campaign=campaign,
+            metric=Metric.OPENS,
+            sample_kind=SampleKind.COUNT,
+            sample_size=2,  # one reader per variant; the third gets the winner
+            wait_hours=4,
+            decision=Decision.EDITOR,
+            variants=[experiments.VariantInput(subject=subject) for subject in TESTED_SUBJECTS],
+        )
+        lifecycle.campaign_start(campaign=campaign)
+        self._send(campaign)
+        opened = Delivery.objects.filter(
+            campaign=campaign, variant="B", status=DeliveryStatus.SENT
+        ).values_list("pk", flat=True)
+        for delivery_id in opened:
+            tracking.record(
+                claim=tokens.Claim(tokens.OPEN, campaign.pk, 0, delivery_id, "B"),
+                agent=classify(DESKTOP_READER),
+                ip="",
+            )
+        tracking.flush()
+        experiments.experiment_decide(experiment=experiment, actor=admin.username)
+        self._send(campaign)
+
+    def _send(self, campaign: Campaign) -> None:
+        """The workers' task, run here and now: three messages leave in its first loop (were
+        any left, it would queue itself for make run's worker, as it does there)."""
+        delivery_tasks.send_batches(campaign.pk)
+
     def _feed(self, newsletter: Newsletter, admin) -> None:
         """Follow the demo's own release feed, a file beside the code: only where file
         feeds are allowed from its folder (make run's embedded servers), never a
@@ -393,6 +457,24 @@ You can [read the documentation](https://demo.example.org/docs) or
 Thank you for following the project!
 """,
 }
+TESTED = {
+    "name": "Community call, March",
+    "slug": "community-call-march",
+    "subject": "Join the Demo community call on Thursday",
+    "preheader": "One hour, open to everyone, recorded for those who cannot come.",
+    "body": """Hello {{ subscriber.name|default:"there" }},
+
+Our monthly community call is on **Thursday at 17:00 UTC**. The maintainers show what
+landed in Demo 2.0, then answer your questions.
+
+[Add it to your calendar](https://demo.example.org/community/call.ics) or
+[read the notes of the last one](https://demo.example.org/community/notes).
+""",
+}
+# The experiment's two subject lines (A is the campaign's own).
+TESTED_SUBJECTS = [TESTED["subject"], "Thursday: meet the Demo maintainers, live"]
+# A reader's mail app, as the open pixel would see it (a person, not a proxy).
+DESKTOP_READER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 DEMO_CONTRIBUTIONS = [
     ("A plugin for maps", "It draws Demo's data on a map, offline.", "Ada L.", True),
     (
