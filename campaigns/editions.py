@@ -1,7 +1,7 @@
 """Which edition a reader gets, and how a language is written: pure rules, no database.
 
 The sending engine applies the same rule in SQL when it creates the recipients'
-rows (``delivery.audience.INSERT_DELIVERIES``); the counts the editor sees use this
+rows (``delivery.audience.AUDIENCE_ROWS``); the counts the editor sees use this
 one. A reader's language is matched exactly first (``pt-br``), then by its first
 part (``fr-CA`` reads the ``fr`` edition); anyone else gets the campaign itself,
 in the newsletter's language.

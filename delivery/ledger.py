@@ -66,7 +66,7 @@ MOVES: dict[str, Move] = {
     "fail": Move((S.CLAIMED, S.IN_FLIGHT, S.UNCERTAIN), S.FAILED),
     "requeue": Move((S.CLAIMED, S.IN_FLIGHT, S.UNCERTAIN), S.QUEUED),
     # An ESP call whose answer was lost, or an SMTP message whose whole data went out
-    # with no reply (delivery/sending/raw_smtp.py): it may have sent.
+    # with no reply (delivery/smtp_session.py): it may have sent.
     "uncertain": Move((S.IN_FLIGHT,), S.UNCERTAIN),
     # The sweeper (delivery/sweeper.py): leases that expired.
     "expire_claim": Move((S.CLAIMED,), S.QUEUED),
@@ -217,18 +217,10 @@ def take_off_all(delivery_ids: list[int], worker: str) -> set[int]:
     return taken
 
 
-def land_all(call: list[Addressee], message, worker: str) -> tuple[int, int]:
-    """Record each recipient of an accepted call as the ESP reported them: sent, or
-    failed when it rejected the address (which is then suppressed, as a hard bounce)."""
-    statuses = message.anymail_status.recipients
-    sent: dict[int, str] = {}
-    refused: list[Addressee] = []
-    for addressee in call:
-        status = statuses.get(addressee.email)
-        if status is not None and status.status in ("rejected", "invalid"):
-            refused.append(addressee)
-        else:
-            sent[addressee.delivery_id] = str(getattr(status, "message_id", "") or "")[:255]
+def land_all(sent: dict[int, str], refused: list[Addressee], worker: str) -> tuple[int, int]:
+    """Record a call the ESP accepted, each recipient as it reported them: sent (with
+    its message id), or failed when it rejected the address (which is then suppressed,
+    as a hard bounce). Returns (sent, refused)."""
 
     def write() -> None:
         with transaction.atomic():
@@ -264,44 +256,6 @@ def _record_sent(message_ids: dict[int, str], worker: str) -> None:
     land = MOVES["land"]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, land.to, timezone.now(), worker, list(land.sources)])
-
-
-def record_call_failure(call: list[Addressee], worker: str, error: Exception) -> int:
-    """A whole call failed: uncertain when its answer was lost, else requeued with backoff
-    or failed, like a single message. Returns how many rows failed for good."""
-    ids = [addressee.delivery_id for addressee in call]
-    rows = Delivery.objects.filter(id__in=ids, worker=worker)
-    if outcome_unknown(error):
-        _move(
-            "uncertain",
-            rows,
-            last_error=f"No answer from the server ({type(error).__name__}): it may have sent.",
-            lease_until=None,
-        )
-        logger.warning("ESP call outcome unknown", extra={"recipients": len(ids)})
-        return 0
-    failure = classify(error)
-    attempts = max(rows.values_list("attempts", flat=True), default=1)
-    final = failure.permanent or attempts >= settings.SEND_MAX_ATTEMPTS
-    if final:
-        _move("fail", rows, last_error=failure.reason[:1000], lease_until=None)
-        if failure.hard_bounce:
-            for addressee in call:
-                _refused(addressee, failure.reason)
-    else:
-        _move(
-            "requeue",
-            rows,
-            last_error=failure.reason[:1000],
-            lease_until=None,
-            worker="",
-            next_attempt_at=timezone.now() + backoff(attempts),
-        )
-    logger.warning(
-        "ESP call failed",
-        extra={"recipients": len(ids), "permanent": final, "reason": failure.reason[:200]},
-    )
-    return len(ids) if final else 0
 
 
 class Flight:
@@ -394,22 +348,35 @@ def release(delivery_ids: list[int], worker: str) -> None:
     )
 
 
-def record_failure(addressee: Addressee, worker: str, error: Exception) -> tuple[bool, bool]:
-    """Requeue with backoff, or fail; return whether the connection must be reopened, and
-    whether the row failed for good (what the campaign's error rate counts)."""
+def record_failure(addressees: list[Addressee], worker: str, error: Exception) -> tuple[bool, int]:
+    """The one failure path, for one message or a whole ESP call: uncertain when the
+    answer was lost (it may have sent: never retried blindly), else failed for good
+    (permanent, or out of attempts; a refused address is suppressed as a hard bounce)
+    or queued again with backoff. Returns whether the connection must be reopened, and
+    how many rows failed for good (what the campaign's error rate counts)."""
+    ids = [addressee.delivery_id for addressee in addressees]
+    rows = Delivery.objects.filter(id__in=ids, worker=worker)
+    if outcome_unknown(error):
+        _move(
+            "uncertain",
+            rows,
+            last_error=f"No answer from the server ({type(error).__name__}): it may have sent.",
+            lease_until=None,
+        )
+        logger.warning("ESP call outcome unknown", extra={"recipients": len(ids)})
+        return False, 0
     failure = classify(error)
-    found = Delivery.objects.filter(id=addressee.delivery_id).only("attempts").first()
-    attempts = found.attempts if found else 1
+    attempts = max(rows.values_list("attempts", flat=True), default=1)
     final = failure.permanent or attempts >= settings.SEND_MAX_ATTEMPTS
-    row = Delivery.objects.filter(id=addressee.delivery_id, worker=worker)
     if final:
-        _move("fail", row, last_error=failure.reason[:1000], lease_until=None)
+        _move("fail", rows, last_error=failure.reason[:1000], lease_until=None)
         if failure.hard_bounce:
-            _refused(addressee, failure.reason)
+            for addressee in addressees:
+                _refused(addressee, failure.reason)
     else:
         _move(
             "requeue",
-            row,
+            rows,
             last_error=failure.reason[:1000],
             lease_until=None,
             worker="",
@@ -418,12 +385,13 @@ def record_failure(addressee: Addressee, worker: str, error: Exception) -> tuple
     logger.warning(
         "message not sent",
         extra={
-            "delivery": addressee.delivery_id,
-            "permanent": failure.permanent,
+            "deliveries": ids[:10],
+            "recipients": len(ids),
+            "permanent": final,
             "reason": failure.reason[:200],
         },
     )
-    return failure.reconnect, final
+    return failure.reconnect, len(ids) if final else 0
 
 
 def _refused(addressee: Addressee, reason: str) -> None:

@@ -4,7 +4,7 @@ newsletter's).
 
 The moments are computed here, in Python, once per time zone that exists (a few
 hundred), and handed to the single ``INSERT … SELECT`` that creates a campaign's rows
-(``audience.INSERT_TIMED_DELIVERIES``) as a table to join: PostgreSQL's own zone
+(``audience.TIMED_AUDIENCE_ROWS``) as a table to join: PostgreSQL's own zone
 database never has to agree with Python's, and no per-row date arithmetic runs in SQL.
 """
 

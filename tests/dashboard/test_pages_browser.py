@@ -47,7 +47,16 @@ from newsletter.models import Role
 from participation.services import calls, consultations, goals
 from subscribers import fields, import_files
 from subscribers import services as subscribers
-from subscribers.models import ConsentSource, ImportBatch, ImportProblem, ImportStatus, OptIn
+from subscribers.models import (
+    BulkJob,
+    BulkJobAction,
+    BulkJobStatus,
+    ConsentSource,
+    ImportBatch,
+    ImportProblem,
+    ImportStatus,
+    OptIn,
+)
 from subscribers.tokens import Claim, confirm_token, preferences_token, unsubscribe_token
 from tests.factories import MailingListFactory, MembershipFactory, NewsletterFactory, UserFactory
 from tracking.models import CampaignCount, HourlyCount, Link
@@ -240,6 +249,7 @@ class Newsroom:
             **self._participation(),
             "feeds": self._feed(),
             **self._automation(),
+            "bulk": self._bulk_job(),
         }
         self.overrides = {
             "campaign_edit": self.draft.pk,
@@ -250,6 +260,23 @@ class Newsroom:
         self.route_words["edition_edit"] = {"language": "fr"}
         self.route_words["field_edit"] = {"key": "sdk"}
         self.words = {"list_slug": self.announcements.slug, "token": upload, "kind": "send"}
+
+    def _bulk_job(self) -> int:
+        """A finished bulk action on the subscribers page (the worker's page of one)."""
+        return BulkJob.objects.create(
+            newsletter=self.newsletter,
+            action=BulkJobAction.ADD,
+            mailing_list=self.releases,
+            attestation="They asked for the release notes at the meetup.",
+            filters={"status": "active"},
+            requested_by=self.owner,
+            actor=self.owner.username,
+            status=BulkJobStatus.DONE,
+            total=2,
+            done=2,
+            changed=1,
+            already=1,
+        ).pk
 
     def _segment(self):
         """A choice field and a segment on it with two conditions (issue 15)."""

@@ -7,10 +7,15 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns.models import Campaign, Status
+from campaigns.services import campaign_render
 from delivery import ledger, lifecycle, sending, sweeper, transports
+from delivery.messages import CampaignMessages
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage
 from delivery.progress import campaign_progress
 from delivery.sending import pipeline
+from delivery.sending.pace import Pace
+from delivery.sending.record import Tally
+from delivery.throttle import Throttle
 from subscribers import services as subscribers
 from subscribers import suppressions
 from subscribers.models import ConsentSource, Subscriber, Suppression, SuppressionReason
@@ -169,12 +174,12 @@ def test_pause_stops_claims_and_resume_sends_only_the_rest(
         confirmed(newsletter, [releases], f"p{n}@example.org")
     lifecycle.campaign_start(campaign=campaign)
     rows = ledger.claim(campaign_id=campaign.pk, size=2, worker="w1")
-    pipeline._send_batch(
-        pipeline.CampaignMessages(campaign, pipeline.campaign_render(campaign=campaign)),
+    pipeline.send_batch(
+        CampaignMessages(campaign, campaign_render(campaign=campaign)),
         rows,
         "w1",
-        pipeline.Pace(pipeline.Throttle(), transports.transport_for(newsletter.pk)),
-        pipeline.Outcomes(),
+        Pace(Throttle(), transports.transport_for(newsletter.pk)),
+        Tally(),
     )
     lifecycle.campaign_pause(campaign=campaign)
     assert sending.send_batches(campaign_id=campaign.pk) is False

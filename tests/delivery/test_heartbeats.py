@@ -11,7 +11,6 @@ from django.utils import timezone
 from campaigns.models import Status
 from delivery import heartbeats, ledger, lifecycle, sending, sweeper, tasks
 from delivery.models import Delivery, DeliveryStatus, OutboxMessage, WorkerHeartbeat
-from delivery.sending import pipeline
 from subscribers import services as subscribers
 from subscribers.models import ConsentSource
 from tests.factories import CampaignFactory, MailingListFactory, NewsletterFactory
@@ -119,7 +118,7 @@ def test_a_paused_worker_declared_dead_sends_and_records_nothing_it_lost(campaig
     assert not flight.take_off(rows[1][0])
     assert ledger.take_off_all([rows[2][0]], "paused") == set()
     ledger.record_failure(
-        mock.Mock(delivery_id=rows[0][0]), "paused", smtplib.SMTPServerDisconnected("gone")
+        [mock.Mock(delivery_id=rows[0][0])], "paused", smtplib.SMTPServerDisconnected("gone")
     )
     ledger.release([rows[1][0]], "paused")
     flight.flush()
@@ -168,7 +167,7 @@ def test_taking_back_starts_the_campaigns_batch_tasks_again(
 
 
 def test_the_heartbeat_carries_the_name_the_task_stamps_on_its_rows(campaign):
-    with mock.patch.object(pipeline, "claim", wraps=ledger.claim) as claim:
+    with mock.patch.object(ledger, "claim", wraps=ledger.claim) as claim:
         sending.send_batches(campaign_id=campaign.pk, task_id="task-7")
     assert claim.call_args.kwargs["worker"] == heartbeats.worker_name("task-7")
     assert tasks.send_batches.name in heartbeats.SEND_TASKS

@@ -1,5 +1,5 @@
 """The raw SMTP transmitter's exactly-once order around each message
-(delivery/sending/raw_smtp.py)."""
+(``RawSmtp`` in delivery/sending/transmit.py)."""
 
 import pytest
 from django.core.mail.backends.smtp import EmailBackend

@@ -259,6 +259,21 @@ def test_a_call_whose_answer_is_lost_leaves_its_rows_uncertain(
     assert len(fake_esp.requests) == 1
 
 
+def test_a_single_message_whose_answer_is_lost_is_uncertain_not_sent_again(
+    newsletter, campaign, fake_esp, settings
+):
+    """One message per call (its text holds Mailgun's field syntax): a lost answer may
+    mean it was sent, exactly as for a whole call, so its row is never queued again."""
+    settings.ANYMAIL = {"REQUESTS_TIMEOUT": 0.5}
+    campaign.body = "Write %recipient.name% in Mailgun templates."
+    campaign.save()
+    mailgun(newsletter, fake_esp)
+    fake_esp.script = [Reply(200, {"id": "<late@mg>", "message": "Queued."}, delay=2)]
+    send_all(campaign)
+    assert sorted(statuses().values()) == [DeliveryStatus.SENT] * 4 + [DeliveryStatus.UNCERTAIN]
+    assert len(fake_esp.requests) == 5
+
+
 def test_text_containing_mailgun_field_syntax_is_sent_one_message_per_call(
     newsletter, campaign, fake_esp
 ):
