@@ -14,7 +14,10 @@ export function setUpScrollBoxes(root = document) {
     update(box);
     if (!box.dataset.scrollWatched) {
       box.dataset.scrollWatched = "true";
-      new ResizeObserver(() => update(box)).observe(box);
+      // The box keeps its width while its table grows (fonts, a late row): watch both.
+      const observer = new ResizeObserver(() => update(box));
+      observer.observe(box);
+      if (box.firstElementChild) observer.observe(box.firstElementChild);
     }
   });
 }

@@ -714,7 +714,7 @@ def test_who_left_shows_in_words_and_people_are_acted_on_in_bulk(live_server, pa
     page.goto(f"{base}/dashboard/n/kernel/subscribers/?list=releases")
     for email in ("grace@example.org", "linus@example.org"):
         page.get_by_role("checkbox", name=f"Select {email}").check()
-    page.get_by_label("Action").select_option(label="Remove from list")
+    page.get_by_label("Action", exact=True).select_option(label="Remove from list")
     page.get_by_label("List", exact=True).last.select_option(label="Releases")
     page.get_by_role("button", name="Apply").click()
     expect(page.locator(".messages")).to_contain_text("2 people removed from Releases.")

@@ -47,7 +47,7 @@ def test_a_big_bulk_action_runs_in_the_worker_and_the_page_follows_it(
     page.goto(f"{live_server.url}/dashboard/n/{newsletter.slug}/subscribers/?list=releases")
     bulk = page.get_by_role("group", name="With these people")
     bulk.get_by_label("Apply to").select_option("all")
-    bulk.get_by_label("Action").select_option("add")
+    bulk.get_by_label("Action", exact=True).select_option("add")
     bulk.get_by_label("List").select_option("contributors")
     bulk.get_by_label("How they agreed").fill("Asked at the 2026 summit")
     bulk.get_by_role("button", name="Apply").click()
