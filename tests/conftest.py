@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import translation
 
 from tests.factories import UserFactory
-from tests.integration.processes import Process
+from tests.integration.processes import Process, kill_leftovers
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the
 # tests make around it are ordinary synchronous code.
@@ -82,6 +82,14 @@ def no_language_left_active():
     client request in French, the next test's messages would be French too."""
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def no_process_outlives_its_test():
+    """A test that fails before it kills or stops a process it started (a worker meant to
+    die further down) must not leave it running: it would take the next tests' tasks."""
+    yield
+    kill_leftovers()
 
 
 @pytest.fixture(autouse=True)

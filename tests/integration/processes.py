@@ -11,6 +11,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Every process a test started, so that one a failing test never reached the end of
+# (a worker meant to be killed further down) cannot outlive it and take later tests' tasks.
+STARTED: list["Process"] = []
+
+
+def kill_leftovers() -> None:
+    """SIGKILL the process group of every process started so far, if any of it lives."""
+    while STARTED:
+        process = STARTED.pop()
+        try:
+            os.killpg(process.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        process.popen.wait(10)
+
+
 class Process:
     """A command whose combined output goes to a file the test can read and wait on."""
 
@@ -29,6 +45,7 @@ class Process:
             start_new_session=True,
             shell=isinstance(command, str),
         )
+        STARTED.append(self)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
