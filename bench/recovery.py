@@ -59,27 +59,10 @@ def run() -> dict:
 
 def subscribers(count: int) -> None:
     """``count`` confirmed subscribers of the newsletter ``bench``, loaded with COPY."""
-    import io
-
     from django.db import connection
 
-    from subscribers.models import address_digest
-
-    newsletter = database.bench_newsletter()
-    rows = io.StringIO()
-    for n in range(count):
-        email = f"reader{n}@example.org"
-        rows.write(
-            f"{newsletter.pk}\t{email}\tReader {n}\t{address_digest(email)}\t\t{{}}\tactive\tf\t"
-            "2026-11-23 00:00:00+00\t2026-11-23 00:00:00+00\n"
-        )
-    rows.seek(0)
+    database.copy_subscribers(database.bench_newsletter(), count)
     with connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY subscribers_subscriber (newsletter_id, email, name, email_digest, language, "
-            "attributes, status, tracking_opt_out, created_at, updated_at) FROM STDIN"
-        ) as copy:
-            copy.write(rows.read())
         cursor.execute("VACUUM ANALYZE")
 
 

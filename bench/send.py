@@ -14,7 +14,6 @@ Environment: BENCH_SEND_RECIPIENTS (default 100000), BENCH_SEND_WORKERS (Celery
 pool processes, default 2), BENCH_DATABASE_URL, BENCH_REDIS_URL.
 """
 
-import io
 import multiprocessing
 import os
 import platform
@@ -137,25 +136,13 @@ def audience() -> tuple[int, int]:
     """
     from django.db import connection
 
-    from subscribers.models import MailingList, address_digest
+    from subscribers.models import MailingList
 
     newsletter = database.bench_newsletter()
     everyone = MailingList.objects.create(newsletter=newsletter, name="All", slug="all")
     sent = MailingList.objects.create(newsletter=newsletter, name="Sent", slug="sent")
-    rows = io.StringIO()
-    for n in range(ENQUEUE_RECIPIENTS):
-        email = f"reader{n}@example.org"
-        rows.write(
-            f"{newsletter.pk}\t{email}\tReader {n}\t{address_digest(email)}\t\t{{}}\tactive\tf\t"
-            "2026-11-23 00:00:00+00\t2026-11-23 00:00:00+00\n"
-        )
-    rows.seek(0)
+    database.copy_subscribers(newsletter, ENQUEUE_RECIPIENTS)
     with connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY subscribers_subscriber (newsletter_id, email, name, email_digest, language, "
-            "attributes, status, tracking_opt_out, created_at, updated_at) FROM STDIN"
-        ) as copy:
-            copy.write(rows.read())
         for mailing_list, limit in ((everyone, ENQUEUE_RECIPIENTS), (sent, RECIPIENTS)):
             cursor.execute(
                 "INSERT INTO subscribers_subscription "
