@@ -10,7 +10,6 @@ in flight together.
 """
 
 import logging
-import socket
 import uuid
 from datetime import timedelta
 
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from campaigns.models import Status
 
-from .. import ledger
+from .. import heartbeats, ledger
 from ..lifecycle import finish_if_done, pause_for_errors
 from ..messages import Addressee, CampaignMessages
 from ..throttle import Throttle
@@ -35,7 +34,7 @@ TASK_BUDGET = timedelta(seconds=50)
 
 def send_batches(*, campaign_id: int, task_id: str = "") -> bool:
     """Claim and send batches for a while; return True if work remains (the task re-queues)."""
-    worker = f"{socket.gethostname()}:{task_id or uuid.uuid4().hex}"
+    worker = heartbeats.worker_name(task_id or uuid.uuid4().hex)
     deadline = timezone.now() + TASK_BUDGET
     throttle = Throttle()
     tally = Tally()
